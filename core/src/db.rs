@@ -1,0 +1,145 @@
+//! `Db`: the embedded store. A thin public face over [`crate::engine`].
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use crate::engine::{self, Engine};
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::types::{
+    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
+    StreamInfo, StreamMetadata,
+};
+
+/// An open embedded store. Cheap to clone: clones share one handle, and [`Db::close`] closes
+/// it for all of them. Opening the same directory again in the same process gives another
+/// handle on the same engine; the engine closes when its last handle is closed or dropped.
+///
+/// Writes go to one writer thread that commits queued requests together (group commit);
+/// reads run on the caller's thread. Every method blocks; none needs an async runtime.
+#[derive(Clone)]
+pub struct Db {
+    handle: Arc<Handle>,
+}
+
+struct Handle {
+    engine: RwLock<Option<Arc<Engine>>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let engine = self.engine.get_mut().map(Option::take).unwrap_or_else(|p| p.into_inner().take());
+        engine::release(engine);
+    }
+}
+
+impl Db {
+    /// Opens (creating it if needed) the store in directory `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Db> {
+        Db::open_with(Options::new(path))
+    }
+
+    pub fn open_with(options: Options) -> Result<Db> {
+        let engine = engine::open(options)?;
+        Ok(Db { handle: Arc::new(Handle { engine: RwLock::new(Some(engine)) }) })
+    }
+
+    fn engine(&self) -> Result<Arc<Engine>> {
+        match &*self.handle.engine.read().unwrap_or_else(|p| p.into_inner()) {
+            Some(engine) => Ok(engine.clone()),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// Appends `events` to `stream` atomically (all or none, consecutive revisions) if the
+    /// stream satisfies `expected`. Returns after the commit is durable.
+    pub fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult> {
+        self.engine()?.append(stream, expected, events)
+    }
+
+    /// Reads a stream's events in revision order (or reverse), honouring its metadata.
+    /// A stream that has no events visible because it never existed, or was soft-deleted and
+    /// not written since, is NOT_FOUND; a tombstoned one is STREAM_DELETED.
+    pub fn read_stream(&self, stream: &str, options: ReadOptions) -> Result<Vec<RecordedEvent>> {
+        self.engine()?.read_stream(stream, options)
+    }
+
+    /// Reads the global log in position order (or reverse), optionally filtered.
+    pub fn read_all(&self, options: ReadAllOptions) -> Result<Vec<RecordedEvent>> {
+        self.engine()?.read_all(&options)
+    }
+
+    /// The state of a stream: NOT_FOUND if it was never written nor given metadata.
+    pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {
+        self.engine()?.stream_info(stream)
+    }
+
+    /// Replaces the retention rules of a stream (which may not exist yet).
+    pub fn set_stream_metadata(&self, stream: &str, metadata: StreamMetadata) -> Result<()> {
+        self.engine()?.set_stream_metadata(stream, metadata)
+    }
+
+    pub fn get_stream_metadata(&self, stream: &str) -> Result<StreamMetadata> {
+        Ok(self.engine()?.stream_info(stream)?.metadata)
+    }
+
+    /// Soft delete: the stream reads as absent until written again; its revisions continue
+    /// from where they were. Its events stay in $all.
+    pub fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<()> {
+        self.engine()?.delete_stream(stream, expected, false)
+    }
+
+    /// Tombstone: the stream is gone and its name can never be used again (STREAM_DELETED).
+    pub fn tombstone_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<()> {
+        self.engine()?.delete_stream(stream, expected, true)
+    }
+
+    /// Stores the snapshot of `stream` at `revision`, which must be a visible revision of the
+    /// stream. Replaces the previous snapshot of the stream.
+    pub fn save_snapshot(&self, stream: &str, revision: u64, data: Vec<u8>) -> Result<()> {
+        self.engine()?.save_snapshot(stream, revision, data)
+    }
+
+    /// The latest snapshot of `stream`, if any is saved and still visible.
+    pub fn get_snapshot(&self, stream: &str) -> Result<Option<Snapshot>> {
+        self.engine()?.get_snapshot(stream)
+    }
+
+    /// Number of events in the global log: the position the next event will get.
+    pub fn head_position(&self) -> Result<u64> {
+        Ok(self.engine()?.head_position())
+    }
+
+    /// Watches the head position: changes after every commit that added events. Subscribers
+    /// use it to wake without polling.
+    pub fn watch_head(&self) -> Result<tokio::sync::watch::Receiver<u64>> {
+        Ok(self.engine()?.watch_head())
+    }
+
+    /// The directory of the store.
+    pub fn path(&self) -> Result<std::path::PathBuf> {
+        Ok(self.engine()?.path().to_path_buf())
+    }
+
+    /// Closes this handle (and its clones). Every later call fails with CLOSED. When it was the
+    /// last handle on the directory, waits for queued writes to finish and closes the store.
+    /// Closing twice is harmless.
+    pub fn close(&self) {
+        let engine = self.handle.engine.write().unwrap_or_else(|p| p.into_inner()).take();
+        engine::release(engine);
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.engine() {
+            Ok(e) => f.debug_struct("Db").field("path", &e.path()).finish(),
+            Err(_) => f.write_str("Db(closed)"),
+        }
+    }
+}

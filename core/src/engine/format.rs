@@ -1,0 +1,190 @@
+//! The on-disk format (docs/format.md describes it for humans; keep both in step).
+//!
+//! Integer keys are big-endian so LMDB's byte order is numeric order. Values are rkyv
+//! archives in the pinned layout (little-endian, unaligned, 32-bit relative pointers: see the
+//! workspace Cargo.toml), checked with bytecheck on every read and read in place.
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+
+use crate::error::{Error, Result};
+use crate::types::{CurrentRevision, StreamMetadata};
+
+/// Bumped on any change a previous build could misread. Stores of a newer version are
+/// refused at open; older ones are migrated (there are none yet).
+pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const MAGIC: &[u8] = b"GraveyardDB store";
+
+pub(crate) const META_MAGIC: &[u8] = b"magic";
+pub(crate) const META_FORMAT_VERSION: &[u8] = b"format_version";
+pub(crate) const META_STORE_ID: &[u8] = b"store_id";
+pub(crate) const META_NEXT_STREAM_ID: &[u8] = b"next_stream_id";
+
+/// Names of the LMDB databases.
+pub(crate) const DB_META: &str = "meta";
+pub(crate) const DB_EVENTS: &str = "events";
+pub(crate) const DB_STREAMS: &str = "streams";
+pub(crate) const DB_STREAM_INDEX: &str = "stream_index";
+pub(crate) const DB_EVENT_IDS: &str = "event_ids";
+pub(crate) const DB_SNAPSHOTS: &str = "snapshots";
+/// Room for the databases later features add (keys, cursors, schemas...).
+pub(crate) const MAX_DBS: u32 = 32;
+
+pub(crate) fn u64_key(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+pub(crate) fn decode_u64_key(bytes: &[u8]) -> Result<u64> {
+    let arr: [u8; 8] =
+        bytes.try_into().map_err(|_| corrupt("an 8-byte key or position has another length"))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+/// `stream_index` key: (stream id, revision), so one stream's revisions are contiguous and a
+/// stream's end is one seek. Streams are keyed by id, never by name prefix, so stream `a`
+/// can never see the events of `a:b`.
+pub(crate) fn index_key(stream_id: u64, revision: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&stream_id.to_be_bytes());
+    key[8..].copy_from_slice(&revision.to_be_bytes());
+    key
+}
+
+pub(crate) fn corrupt(what: &str) -> Error {
+    Error::Corruption(what.to_string())
+}
+
+/// Flag bits of [`EventRecord::flags`]. None defined yet; readers refuse unknown bits
+/// rather than misread a newer record.
+pub(crate) const KNOWN_EVENT_FLAGS: u32 = 0;
+
+/// One event in the `events` database, keyed by its global position.
+#[derive(rkyv::Archive, rkyv::Serialize)]
+pub(crate) struct EventRecord {
+    pub stream_id: u64,
+    pub revision: u64,
+    pub timestamp: i64,
+    pub id: [u8; 16],
+    pub flags: u32,
+    pub stream: String,
+    pub event_type: String,
+    pub content_type: String,
+    pub metadata: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+// Records are read in place from LMDB pages, which only guarantee 2-byte alignment.
+const _: () = assert!(std::mem::align_of::<ArchivedEventRecord>() == 1);
+const _: () = assert!(std::mem::align_of::<ArchivedStreamState>() == 1);
+const _: () = assert!(std::mem::align_of::<ArchivedSnapshotRecord>() == 1);
+
+pub(crate) fn encode<T>(value: &T) -> Result<AlignedVec>
+where
+    T: for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rancor::Error>,
+    >,
+{
+    rkyv::to_bytes::<rancor::Error>(value).map_err(|e| Error::Internal(format!("encoding a record: {e}")))
+}
+
+pub(crate) fn access_event(bytes: &[u8]) -> Result<&ArchivedEventRecord> {
+    let record = rkyv::access::<ArchivedEventRecord, rancor::Error>(bytes)
+        .map_err(|e| Error::Corruption(format!("an event record fails validation: {e}")))?;
+    if record.flags.to_native() & !KNOWN_EVENT_FLAGS != 0 {
+        return Err(Error::IncompatibleFormat(
+            "an event record carries flags this build does not know".into(),
+        ));
+    }
+    Ok(record)
+}
+
+/// Per-stream state in the `streams` database, keyed by the stream name.
+#[derive(rkyv::Archive, rkyv::Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StreamState {
+    pub id: u64,
+    /// Revision the next event gets; 0 when the stream never had an event.
+    pub next_revision: u64,
+    /// Revisions below this are soft-deleted.
+    pub deleted_before: u64,
+    /// Soft-deleted and not written since: expected-version checks see no stream.
+    pub deleted: bool,
+    pub tombstoned: bool,
+    pub max_count: Option<u64>,
+    pub max_age_micros: Option<u64>,
+    pub truncate_before: Option<u64>,
+}
+
+impl StreamState {
+    pub fn new(id: u64) -> StreamState {
+        StreamState {
+            id,
+            next_revision: 0,
+            deleted_before: 0,
+            deleted: false,
+            tombstoned: false,
+            max_count: None,
+            max_age_micros: None,
+            truncate_before: None,
+        }
+    }
+
+    pub fn current(&self) -> CurrentRevision {
+        if self.deleted || self.next_revision == 0 {
+            CurrentRevision::NoStream
+        } else {
+            CurrentRevision::Revision(self.next_revision - 1)
+        }
+    }
+
+    /// First revision that soft deletion, truncation and max-count leave visible (max-age
+    /// is checked per event, on its timestamp).
+    pub fn first_visible(&self) -> u64 {
+        let mut first = self.deleted_before.max(self.truncate_before.unwrap_or(0));
+        if let Some(max_count) = self.max_count {
+            first = first.max(self.next_revision.saturating_sub(max_count));
+        }
+        first
+    }
+
+    pub fn metadata(&self) -> StreamMetadata {
+        StreamMetadata {
+            max_count: self.max_count,
+            max_age: self.max_age_micros.map(std::time::Duration::from_micros),
+            truncate_before: self.truncate_before,
+        }
+    }
+
+    pub fn set_metadata(&mut self, metadata: &StreamMetadata) {
+        self.max_count = metadata.max_count;
+        self.max_age_micros = metadata.max_age.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.truncate_before = metadata.truncate_before;
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<StreamState> {
+        let a = rkyv::access::<ArchivedStreamState, rancor::Error>(bytes)
+            .map_err(|e| Error::Corruption(format!("a stream state fails validation: {e}")))?;
+        Ok(StreamState {
+            id: a.id.to_native(),
+            next_revision: a.next_revision.to_native(),
+            deleted_before: a.deleted_before.to_native(),
+            deleted: a.deleted,
+            tombstoned: a.tombstoned,
+            max_count: a.max_count.as_ref().map(|v| v.to_native()),
+            max_age_micros: a.max_age_micros.as_ref().map(|v| v.to_native()),
+            truncate_before: a.truncate_before.as_ref().map(|v| v.to_native()),
+        })
+    }
+}
+
+/// The latest snapshot of a stream in the `snapshots` database, keyed by stream id.
+#[derive(rkyv::Archive, rkyv::Serialize)]
+pub(crate) struct SnapshotRecord {
+    pub revision: u64,
+    pub timestamp: i64,
+    pub data: Vec<u8>,
+}
+
+pub(crate) fn access_snapshot(bytes: &[u8]) -> Result<&ArchivedSnapshotRecord> {
+    rkyv::access::<ArchivedSnapshotRecord, rancor::Error>(bytes)
+        .map_err(|e| Error::Corruption(format!("a snapshot record fails validation: {e}")))
+}

@@ -1,0 +1,417 @@
+//! The embedded engine: LMDB environment, the writer thread, and reads.
+//!
+//! Invariants:
+//! - One engine per directory per process (the registry below), and one process per directory
+//!   (an exclusive lock on `graveyard.lock`). LMDB would allow more, but the writer keeps the
+//!   next position and stream id in memory, which is only right if it is the only writer.
+//! - Positions in `events` are 0..head with no gap: the writer assigns them in commit order
+//!   and LMDB commits are atomic, so a crash leaves a prefix of acknowledged batches.
+//! - Reads never take the writer's path: they open an LMDB read transaction on the caller's
+//!   thread and see the last committed state.
+
+mod format;
+mod read;
+mod validate;
+mod writer;
+
+use std::collections::HashMap;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+
+use heed::types::Bytes;
+use heed::{CommitOrAbort, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
+
+use crate::error::{Error, Result};
+use crate::options::{Durability, Options};
+use crate::types::{
+    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
+    StreamInfo, StreamMetadata,
+};
+use format::StreamState;
+use writer::{Command, Job, Reply, Writer, WriterState};
+
+pub(crate) use writer::now_micros;
+
+type Table = heed::Database<'static, Bytes, Bytes>;
+
+/// The LMDB environment and its databases; shared by the engine (reads) and the writer.
+pub(crate) struct Store {
+    env: heed::Env<WithoutTls>,
+    meta: Table,
+    events: Table,
+    streams: Table,
+    stream_index: Table,
+    event_ids: Table,
+    snapshots: Table,
+}
+
+impl Store {
+    fn stream_state(&self, txn: &RoTxn, stream: &str) -> Result<Option<StreamState>> {
+        match self.streams.get(txn, stream.as_bytes())? {
+            Some(bytes) => StreamState::decode(bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+pub(crate) struct Engine {
+    options: Options,
+    /// Canonical directory: the registry key.
+    dir: PathBuf,
+    store: Option<Arc<Store>>,
+    jobs: Option<crossbeam_channel::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    head: tokio::sync::watch::Receiver<u64>,
+    /// Held for the engine's life: the exclusive lock that keeps other processes out.
+    lock: Option<File>,
+}
+
+/// Open engines by canonical directory. Engines are created and closed with this lock held,
+/// so an open never races the close of the same directory.
+static REGISTRY: Mutex<Option<HashMap<PathBuf, Weak<Engine>>>> = Mutex::new(None);
+
+fn registry() -> MutexGuard<'static, Option<HashMap<PathBuf, Weak<Engine>>>> {
+    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+const LOCK_FILE: &str = "graveyard.lock";
+const DATA_FILE: &str = "data.mdb";
+
+pub(crate) fn open(options: Options) -> Result<Arc<Engine>> {
+    check_options(&options)?;
+    let path = &options.path;
+    if path.as_os_str().is_empty() {
+        return Err(Error::invalid("the store path is empty"));
+    }
+    if path.exists() && !path.is_dir() {
+        return Err(Error::invalid(format!("{} exists and is not a directory", path.display())));
+    }
+    std::fs::create_dir_all(path).map_err(|e| Error::Io(format!("creating {}: {e}", path.display())))?;
+    let dir = path.canonicalize().map_err(|e| Error::Io(format!("resolving {}: {e}", path.display())))?;
+
+    let shared = {
+        let mut guard = registry();
+        let map = guard.get_or_insert_with(HashMap::new);
+        match map.get(&dir).and_then(Weak::upgrade) {
+            Some(engine) => Some(engine),
+            None => {
+                let engine = Arc::new(Engine::start(options.clone(), dir.clone())?);
+                map.insert(dir.clone(), Arc::downgrade(&engine));
+                return Ok(engine);
+            }
+        }
+    };
+    // Outside the registry lock: dropping the engine here may close it, which takes the lock.
+    let engine = shared.expect("only the shared case reaches here");
+    let mut theirs = engine.options.clone();
+    theirs.path = options.path.clone();
+    if theirs != options {
+        return Err(Error::invalid(format!(
+            "{} is already open in this process with other options; open it with the same options or close it first",
+            dir.display()
+        )));
+    }
+    Ok(engine)
+}
+
+/// Drops a handle's reference to an engine; closing the engine if it was the last one.
+pub(crate) fn release(engine: Option<Arc<Engine>>) {
+    drop(engine);
+}
+
+fn check_options(options: &Options) -> Result<()> {
+    if options.max_event_size == 0 || options.max_event_size > (1 << 30) {
+        return Err(Error::invalid("max_event_size must be between 1 byte and 1 GiB"));
+    }
+    if options.map_size < (1 << 20) {
+        return Err(Error::invalid("map_size must be at least 1 MiB"));
+    }
+    if options.max_readers == 0 {
+        return Err(Error::invalid("max_readers must be at least 1"));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Opens the store in `dir`. Called with the registry lock held.
+    fn start(options: Options, dir: PathBuf) -> Result<Engine> {
+        let lock = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE))
+            .map_err(|e| Error::Io(format!("opening {}: {e}", dir.join(LOCK_FILE).display())))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Unavailable(format!("{} is in use by another process", dir.display())))
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::Io(format!("locking {}: {e}", dir.join(LOCK_FILE).display())))
+            }
+        }
+
+        let store = Arc::new(open_store(&options, &dir)?);
+        let state = recover_writer_state(&store)?;
+        let (head_tx, head_rx) = tokio::sync::watch::channel(state.next_position);
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        let writer = Writer { store: store.clone(), state, jobs: jobs_rx, head: head_tx };
+        let handle = std::thread::Builder::new()
+            .name("graveyard-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| Error::Internal(format!("starting the writer thread: {e}")))?;
+        Ok(Engine {
+            options,
+            dir,
+            store: Some(store),
+            jobs: Some(jobs_tx),
+            writer: Some(handle),
+            head: head_rx,
+            lock: Some(lock),
+        })
+    }
+
+    fn store(&self) -> &Store {
+        self.store.as_ref().expect("the store lives as long as the engine")
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn head_position(&self) -> u64 {
+        *self.head.borrow()
+    }
+
+    pub fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.head.clone()
+    }
+
+    fn submit(&self, command: Command) -> Result<Reply> {
+        let (tx, rx) = oneshot::channel();
+        let jobs = self.jobs.as_ref().ok_or(Error::Closed)?;
+        jobs.send(Job { command, reply: tx }).map_err(|_| Error::Closed)?;
+        rx.recv().map_err(|_| Error::Internal("the writer thread stopped before answering".into()))?
+    }
+
+    pub fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult> {
+        validate::user_stream_name(stream)?;
+        let events = validate::prepare_events(events, self.options.max_event_size)?;
+        match self.submit(Command::Append { stream: stream.to_string(), expected, events })? {
+            Reply::Appended(result) => Ok(result),
+            Reply::Done => Err(Error::Internal("the writer answered an append with no result".into())),
+        }
+    }
+
+    pub fn set_stream_metadata(&self, stream: &str, metadata: StreamMetadata) -> Result<()> {
+        validate::user_stream_name(stream)?;
+        self.submit(Command::SetMetadata { stream: stream.to_string(), metadata }).map(drop)
+    }
+
+    pub fn delete_stream(&self, stream: &str, expected: ExpectedVersion, tombstone: bool) -> Result<()> {
+        validate::user_stream_name(stream)?;
+        self.submit(Command::Delete { stream: stream.to_string(), expected, tombstone }).map(drop)
+    }
+
+    pub fn save_snapshot(&self, stream: &str, revision: u64, data: Vec<u8>) -> Result<()> {
+        validate::user_stream_name(stream)?;
+        if data.len() > self.options.max_event_size {
+            return Err(Error::invalid(format!(
+                "snapshot is {} bytes, larger than the maximum of {}",
+                data.len(),
+                self.options.max_event_size
+            )));
+        }
+        self.submit(Command::SaveSnapshot { stream: stream.to_string(), revision, data }).map(drop)
+    }
+
+    pub fn read_stream(&self, stream: &str, options: ReadOptions) -> Result<Vec<RecordedEvent>> {
+        validate::stream_name(stream)?;
+        read::read_stream(self.store(), stream, options)
+    }
+
+    pub fn read_all(&self, options: &ReadAllOptions) -> Result<Vec<RecordedEvent>> {
+        read::read_all(self.store(), options)
+    }
+
+    pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {
+        validate::stream_name(stream)?;
+        read::stream_info(self.store(), stream)
+    }
+
+    pub fn get_snapshot(&self, stream: &str) -> Result<Option<Snapshot>> {
+        validate::stream_name(stream)?;
+        read::get_snapshot(self.store(), stream)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let mut guard = registry();
+        // Closing the channel lets the writer finish what is queued, then stop.
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+        // The writer's reference is gone, so this closes the LMDB environment...
+        self.store.take();
+        // ...before the process lock is released.
+        self.lock.take();
+        if let Some(map) = guard.as_mut() {
+            if map.get(&self.dir).is_some_and(|w| w.strong_count() == 0) {
+                map.remove(&self.dir);
+            }
+        }
+    }
+}
+
+fn open_store(options: &Options, dir: &Path) -> Result<Store> {
+    let fresh = !dir.join(DATA_FILE).exists();
+    let mut env_options = EnvOpenOptions::new().read_txn_without_tls();
+    env_options.map_size(options.map_size).max_dbs(format::MAX_DBS).max_readers(options.max_readers);
+    if options.durability == Durability::NoFsyncUnsafe {
+        // SAFETY: NO_SYNC only drops the fsync at commit: a machine crash may lose the last
+        // commits. Chosen explicitly by the user through the clearly named option.
+        unsafe { env_options.flags(EnvFlags::NO_SYNC) };
+    }
+    // SAFETY: the directory is ours alone: the process lock keeps other GraveyardDB processes
+    // out and the registry keeps this process to one environment per directory; nothing
+    // truncates or rewrites the file under the map.
+    let env = unsafe { env_options.open(dir) }.map_err(|e| match e {
+        heed::Error::Io(io) if io.raw_os_error() == Some(22) && !fresh => {
+            Error::Corruption(format!("{}: the data file is not an LMDB environment", dir.display()))
+        }
+        other => Error::from(other),
+    })?;
+
+    // A store is fresh when its main database is empty: then, and only then, create the
+    // databases. Anything else must prove it is ours through the meta database.
+    let rtxn = env.read_txn()?;
+    let unnamed: Option<Table> = env
+        .open_databases_and_commit(rtxn, |dbo, rtxn| -> Result<_> {
+            Ok(CommitOrAbort::<_, ()>::Commit(dbo.open_database::<Bytes, Bytes>(rtxn, None)?))
+        })?
+        .unwrap_commit();
+    let empty = match unnamed {
+        Some(db) => db.is_empty(&*env.read_txn()?)?,
+        None => true,
+    };
+    if empty {
+        initialise(&env)?;
+    }
+
+    let rtxn = env.read_txn()?;
+    let tables = env
+        .open_databases_and_commit(rtxn, |dbo, rtxn| -> Result<_> {
+            let open = |name: &str| dbo.open_database::<Bytes, Bytes>(rtxn, Some(name));
+            let meta = match open(format::DB_META) {
+                Ok(Some(db)) => db,
+                Ok(None) | Err(heed::Error::Mdb(heed::MdbError::Incompatible)) => {
+                    return Err(Error::IncompatibleFormat(format!(
+                        "{} holds an LMDB environment that is not a GraveyardDB store",
+                        dir.display()
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            check_meta(&meta, rtxn, dir)?;
+            let require = |name: &str| match open(name) {
+                Ok(Some(db)) => Ok(db),
+                Ok(None) => Err(Error::Corruption(format!("the store has no '{name}' database"))),
+                Err(e) => Err(Error::from(e)),
+            };
+            Ok(CommitOrAbort::<_, ()>::Commit((
+                meta,
+                require(format::DB_EVENTS)?,
+                require(format::DB_STREAMS)?,
+                require(format::DB_STREAM_INDEX)?,
+                require(format::DB_EVENT_IDS)?,
+                require(format::DB_SNAPSHOTS)?,
+            )))
+        })?
+        .unwrap_commit();
+    let (meta, events, streams, stream_index, event_ids, snapshots) = tables;
+    Ok(Store { env, meta, events, streams, stream_index, event_ids, snapshots })
+}
+
+fn initialise(env: &heed::Env<WithoutTls>) -> Result<()> {
+    let wtxn = env.write_txn()?;
+    env.create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_> {
+        let meta = dbo.create_database::<Bytes, Bytes>(wtxn, Some(format::DB_META))?;
+        for name in [
+            format::DB_EVENTS,
+            format::DB_STREAMS,
+            format::DB_STREAM_INDEX,
+            format::DB_EVENT_IDS,
+            format::DB_SNAPSHOTS,
+        ] {
+            dbo.create_database::<Bytes, Bytes>(wtxn, Some(name))?;
+        }
+        meta.put(wtxn, format::META_MAGIC, format::MAGIC)?;
+        meta.put(wtxn, format::META_FORMAT_VERSION, &format::FORMAT_VERSION.to_be_bytes())?;
+        meta.put(wtxn, format::META_STORE_ID, uuid::Uuid::new_v4().as_bytes())?;
+        meta.put(wtxn, format::META_NEXT_STREAM_ID, &0u64.to_be_bytes())?;
+        Ok(CommitOrAbort::<_, ()>::Commit(()))
+    })?;
+    Ok(())
+}
+
+fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path) -> Result<()> {
+    let not_ours = || {
+        Error::IncompatibleFormat(format!(
+            "{} holds an LMDB environment that is not a GraveyardDB store",
+            dir.display()
+        ))
+    };
+    if meta.get(rtxn, format::META_MAGIC)? != Some(format::MAGIC) {
+        return Err(not_ours());
+    }
+    let version = meta
+        .get(rtxn, format::META_FORMAT_VERSION)?
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| Error::Corruption("the store has no valid format version".into()))?;
+    if version > format::FORMAT_VERSION {
+        return Err(Error::IncompatibleFormat(format!(
+            "{} is in on-disk format version {version}; this build reads up to version {}: upgrade GraveyardDB",
+            dir.display(),
+            format::FORMAT_VERSION
+        )));
+    }
+    if version < format::FORMAT_VERSION {
+        return Err(Error::IncompatibleFormat(format!("unknown old on-disk format version {version}")));
+    }
+    Ok(())
+}
+
+/// Rebuilds what the writer keeps in memory from the last committed state.
+fn recover_writer_state(store: &Store) -> Result<WriterState> {
+    let rtxn = store.env.read_txn()?;
+    let (next_position, last_timestamp) = match store.events.last(&rtxn)? {
+        Some((key, value)) => {
+            let position = format::decode_u64_key(key)?;
+            let record = format::access_event(value)?;
+            (position + 1, record.timestamp.to_native())
+        }
+        None => (0, 0),
+    };
+    // Positions are gapless from 0, so the last key and the entry count must agree.
+    if store.events.len(&rtxn)? != next_position {
+        return Err(Error::Corruption("the global log has a gap: positions are not 0..head".into()));
+    }
+    let next_stream_id = store
+        .meta
+        .get(&rtxn, format::META_NEXT_STREAM_ID)?
+        .map(format::decode_u64_key)
+        .transpose()?
+        .ok_or_else(|| Error::Corruption("the store has no stream id counter".into()))?;
+    Ok(WriterState { next_position, next_stream_id, last_timestamp })
+}

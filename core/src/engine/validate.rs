@@ -1,0 +1,102 @@
+//! Argument checks. They run on the caller's thread, before a request reaches the writer, so
+//! the single writer only does work that needs the write transaction.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::types::{EventData, CONTENT_TYPE_JSON};
+use crate::{MAX_CONTENT_TYPE_LEN, MAX_EVENT_TYPE_LEN, MAX_STREAM_NAME_LEN};
+
+/// An event that passed every check that does not need the store.
+pub(crate) struct PreparedEvent {
+    pub id: Uuid,
+    pub event_type: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub metadata: Vec<u8>,
+}
+
+/// Any stream name that may be read.
+pub(crate) fn stream_name(stream: &str) -> Result<()> {
+    if stream.is_empty() {
+        return Err(Error::invalid("stream name is empty"));
+    }
+    if stream.len() > MAX_STREAM_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "stream name is {} bytes, longer than {MAX_STREAM_NAME_LEN}",
+            stream.len()
+        )));
+    }
+    if stream.contains('\0') {
+        return Err(Error::invalid("stream name contains a NUL character"));
+    }
+    Ok(())
+}
+
+/// A stream name a user may write to: `$`-prefixed names belong to the system.
+pub(crate) fn user_stream_name(stream: &str) -> Result<()> {
+    stream_name(stream)?;
+    if stream.starts_with('$') {
+        return Err(Error::invalid(format!(
+            "stream '{stream}' is reserved: names starting with '$' belong to the system"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn prepare_events(events: Vec<EventData>, max_event_size: usize) -> Result<Vec<PreparedEvent>> {
+    if events.is_empty() {
+        return Err(Error::invalid("an append needs at least one event"));
+    }
+    let mut seen = HashSet::with_capacity(events.len());
+    let mut prepared = Vec::with_capacity(events.len());
+    for (index, event) in events.into_iter().enumerate() {
+        let p = prepare_event(index, event, max_event_size)?;
+        if !seen.insert(p.id) {
+            return Err(Error::invalid(format!("event {index}: id {} appears twice in the append", p.id)));
+        }
+        prepared.push(p);
+    }
+    Ok(prepared)
+}
+
+fn prepare_event(index: usize, event: EventData, max_event_size: usize) -> Result<PreparedEvent> {
+    let bad = |what: String| Error::invalid(format!("event {index}: {what}"));
+    if event.event_type.is_empty() {
+        return Err(bad("event type is empty".into()));
+    }
+    if event.event_type.len() > MAX_EVENT_TYPE_LEN {
+        return Err(bad(format!("event type is longer than {MAX_EVENT_TYPE_LEN} bytes")));
+    }
+    if event.event_type.contains('\0') {
+        return Err(bad("event type contains a NUL character".into()));
+    }
+    if event.content_type.is_empty() || event.content_type.len() > MAX_CONTENT_TYPE_LEN {
+        return Err(bad(format!("content type must be 1 to {MAX_CONTENT_TYPE_LEN} bytes")));
+    }
+    let size = event.event_type.len() + event.content_type.len() + event.data.len() + event.metadata.len();
+    if size > max_event_size {
+        return Err(bad(format!("event is {size} bytes, larger than the maximum of {max_event_size}")));
+    }
+    if event.content_type == CONTENT_TYPE_JSON && !event.data.is_empty() {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&event.data) {
+            return Err(bad(format!("data is labelled {CONTENT_TYPE_JSON} but is not valid JSON: {e}")));
+        }
+    }
+    let id = match event.id {
+        Some(id) if id.is_nil() => return Err(bad("event id is the nil UUID".into())),
+        Some(id) => id,
+        // Time-ordered ids keep the id index append-mostly: random ids would dirty a random
+        // B-tree page per event.
+        None => Uuid::now_v7(),
+    };
+    Ok(PreparedEvent {
+        id,
+        event_type: event.event_type,
+        content_type: event.content_type,
+        data: event.data,
+        metadata: event.metadata,
+    })
+}

@@ -1,0 +1,387 @@
+//! The single writer thread and its group commit.
+//!
+//! Callers queue jobs on a channel. The writer takes everything queued, applies each job in
+//! order inside ONE write transaction, commits once (one fsync for the batch), and only then
+//! answers the callers, so an acknowledgement always means durable. Each job is checked on
+//! its own: every check runs before the job writes anything, so a rejected job leaves no trace
+//! and the others in the batch commit. A storage failure (disk full, I/O) aborts the batch;
+//! the writer then retries each job in a transaction of its own so one oversized job cannot
+//! fail its neighbours.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::Receiver;
+use heed::{PutFlags, RwTxn};
+
+use super::format::{self, index_key, u64_key, EventRecord, SnapshotRecord, StreamState};
+use super::validate::PreparedEvent;
+use super::Store;
+use crate::error::{Error, Result};
+use crate::types::{AppendResult, ExpectedVersion, StreamMetadata};
+
+/// Most jobs applied in one transaction: bounds the latency a batch adds to its last job.
+const MAX_BATCH_JOBS: usize = 4096;
+
+pub(crate) enum Command {
+    Append { stream: String, expected: ExpectedVersion, events: Vec<PreparedEvent> },
+    SetMetadata { stream: String, metadata: StreamMetadata },
+    Delete { stream: String, expected: ExpectedVersion, tombstone: bool },
+    SaveSnapshot { stream: String, revision: u64, data: Vec<u8> },
+}
+
+pub(crate) enum Reply {
+    Appended(AppendResult),
+    Done,
+}
+
+pub(crate) struct Job {
+    pub command: Command,
+    pub reply: oneshot::Sender<Result<Reply>>,
+}
+
+/// What the writer keeps in memory between transactions. Copied before each batch and put
+/// back if the batch aborts, so memory never runs ahead of the disk.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WriterState {
+    pub next_position: u64,
+    pub next_stream_id: u64,
+    pub last_timestamp: i64,
+}
+
+pub(crate) struct Writer {
+    pub store: Arc<Store>,
+    pub state: WriterState,
+    pub jobs: Receiver<Job>,
+    pub head: tokio::sync::watch::Sender<u64>,
+}
+
+/// Why a job failed: a rejection (nothing written, the batch goes on) or a storage failure
+/// (the transaction is unusable).
+enum Failure {
+    Rejected(Error),
+    Storage(Error),
+}
+
+impl From<heed::Error> for Failure {
+    fn from(e: heed::Error) -> Self {
+        Failure::Storage(e.into())
+    }
+}
+
+type JobResult<T> = std::result::Result<T, Failure>;
+
+fn reject<T>(e: Error) -> JobResult<T> {
+    Err(Failure::Rejected(e))
+}
+
+impl Writer {
+    pub fn run(mut self) {
+        let mut batch: Vec<Job> = Vec::with_capacity(64);
+        // The loop ends when every sender is gone: the engine is closing. Jobs already queued
+        // are still applied, so a close never drops an accepted write.
+        while let Ok(first) = self.jobs.recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH_JOBS {
+                match self.jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.process(&mut batch);
+        }
+    }
+
+    fn process(&mut self, batch: &mut Vec<Job>) {
+        match self.apply_batch(batch) {
+            Ok(results) => {
+                for (job, result) in batch.drain(..).zip(results) {
+                    let _ = job.reply.send(result);
+                }
+                self.publish();
+            }
+            Err(_) if batch.len() > 1 => {
+                // Find out which job the storage failure belongs to: one transaction each.
+                for job in batch.drain(..) {
+                    let mut single = vec![job];
+                    self.process(&mut single);
+                }
+            }
+            Err(e) => {
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(e.clone_storage()));
+                }
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let head = self.state.next_position;
+        self.head.send_if_modified(|h| {
+            let changed = *h != head;
+            *h = head;
+            changed
+        });
+    }
+
+    /// Applies every job in one transaction and commits. `Err` means nothing was committed
+    /// and the in-memory state is as before.
+    fn apply_batch(&mut self, batch: &[Job]) -> Result<Vec<Result<Reply>>> {
+        let saved = self.state;
+        let outcome = (|| {
+            let store = self.store.clone();
+            let mut txn = store.env.write_txn()?;
+            let mut results = Vec::with_capacity(batch.len());
+            for job in batch {
+                match self.apply(&mut txn, &job.command) {
+                    Ok(reply) => results.push(Ok(reply)),
+                    Err(Failure::Rejected(e)) => results.push(Err(e)),
+                    Err(Failure::Storage(e)) => return Err(e),
+                }
+            }
+            txn.commit()?;
+            Ok(results)
+        })();
+        if outcome.is_err() {
+            self.state = saved;
+        }
+        outcome
+    }
+
+    fn apply(&mut self, txn: &mut RwTxn, command: &Command) -> JobResult<Reply> {
+        match command {
+            Command::Append { stream, expected, events } => {
+                self.append(txn, stream, *expected, events).map(Reply::Appended)
+            }
+            Command::SetMetadata { stream, metadata } => {
+                let mut state = match self.store.stream_state(txn, stream).map_err(Failure::Storage)? {
+                    Some(s) if s.tombstoned => {
+                        return reject(Error::StreamDeleted { stream: stream.clone() })
+                    }
+                    Some(s) => s,
+                    None => self.new_stream(txn)?,
+                };
+                state.set_metadata(metadata);
+                self.put_state(txn, stream, &state)?;
+                Ok(Reply::Done)
+            }
+            Command::Delete { stream, expected, tombstone } => {
+                self.delete(txn, stream, *expected, *tombstone).map(|()| Reply::Done)
+            }
+            Command::SaveSnapshot { stream, revision, data } => {
+                self.save_snapshot(txn, stream, *revision, data).map(|()| Reply::Done)
+            }
+        }
+    }
+
+    fn append(
+        &mut self,
+        txn: &mut RwTxn,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[PreparedEvent],
+    ) -> JobResult<AppendResult> {
+        let store = self.store.clone();
+        let existing = store.stream_state(txn, stream).map_err(Failure::Storage)?;
+        if existing.is_some_and(|s| s.tombstoned) {
+            return reject(Error::StreamDeleted { stream: stream.to_string() });
+        }
+
+        // Ids already stored: either this append is a retry of one that committed (answer it
+        // as before, write nothing) or the ids are reused elsewhere (refused).
+        let mut stored = Vec::with_capacity(events.len());
+        for event in events {
+            stored
+                .push(store.event_ids.get(txn, event.id.as_bytes())?.map(format::decode_u64_key).transpose());
+        }
+        let stored: Vec<Option<u64>> = stored.into_iter().collect::<Result<_>>().map_err(Failure::Storage)?;
+        if let (Some(state), true) = (existing, stored.iter().all(Option::is_some)) {
+            let positions: Vec<u64> = stored.iter().flatten().copied().collect();
+            if let Some(original) = self.original_append(txn, &state, expected, &positions)? {
+                return Ok(original);
+            }
+        }
+
+        let current = existing.map(|s| s.current()).unwrap_or(crate::types::CurrentRevision::NoStream);
+        if !current.satisfies(expected) {
+            return reject(Error::WrongExpectedVersion {
+                stream: stream.to_string(),
+                expected,
+                actual: current,
+            });
+        }
+        if let Some(index) = stored.iter().position(Option::is_some) {
+            return reject(Error::InvalidArgument(format!(
+                "event {index}: id {} is already stored in the log (event ids are unique)",
+                events[index].id
+            )));
+        }
+
+        // Every check passed: from here on only storage can fail.
+        let mut state = match existing {
+            Some(state) => state,
+            None => self.new_stream(txn)?,
+        };
+        let first_revision = state.next_revision;
+        let first_position = self.state.next_position;
+        for event in events {
+            let position = self.state.next_position;
+            let revision = state.next_revision;
+            let timestamp = self.next_timestamp();
+            let record = EventRecord {
+                stream_id: state.id,
+                revision,
+                timestamp,
+                id: event.id.into_bytes(),
+                flags: 0,
+                stream: stream.to_string(),
+                event_type: event.event_type.clone(),
+                content_type: event.content_type.clone(),
+                metadata: event.metadata.clone(),
+                data: event.data.clone(),
+            };
+            let bytes = format::encode(&record).map_err(Failure::Storage)?;
+            let position_key = u64_key(position);
+            // APPEND: positions only grow, so LMDB can skip the search and fill pages fully.
+            store.events.put_with_flags(txn, PutFlags::APPEND, &position_key, &bytes)?;
+            store.stream_index.put(txn, &index_key(state.id, revision), &position_key)?;
+            store.event_ids.put(txn, event.id.as_bytes(), &position_key)?;
+            self.state.next_position += 1;
+            state.next_revision += 1;
+        }
+        state.deleted = false;
+        self.put_state(txn, stream, &state)?;
+        Ok(AppendResult {
+            first_revision,
+            last_revision: state.next_revision - 1,
+            first_position,
+            last_position: self.state.next_position - 1,
+        })
+    }
+
+    /// The result of the earlier append that stored exactly these events, if `positions` (the
+    /// stored places of the request's ids, in request order) are consecutive revisions of this
+    /// stream starting where `expected` says.
+    fn original_append(
+        &self,
+        txn: &RwTxn,
+        state: &StreamState,
+        expected: ExpectedVersion,
+        positions: &[u64],
+    ) -> JobResult<Option<AppendResult>> {
+        let mut first_revision = None;
+        for (i, &position) in positions.iter().enumerate() {
+            let Some(bytes) = self.store.events.get(txn, &u64_key(position))? else {
+                return Err(Failure::Storage(format::corrupt("an event id points to a missing event")));
+            };
+            let record = format::access_event(bytes).map_err(Failure::Storage)?;
+            let revision = record.revision.to_native();
+            if record.stream_id.to_native() != state.id {
+                return Ok(None);
+            }
+            let first = *first_revision.get_or_insert(revision);
+            if revision != first + i as u64 || (i > 0 && position != positions[0] + i as u64) {
+                return Ok(None);
+            }
+        }
+        let first_revision = first_revision.unwrap_or(0);
+        if let ExpectedVersion::Exact(n) = expected {
+            if n.checked_add(1) != Some(first_revision) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(AppendResult {
+            first_revision,
+            last_revision: first_revision + positions.len() as u64 - 1,
+            first_position: positions[0],
+            last_position: positions[positions.len() - 1],
+        }))
+    }
+
+    fn delete(
+        &mut self,
+        txn: &mut RwTxn,
+        stream: &str,
+        expected: ExpectedVersion,
+        tombstone: bool,
+    ) -> JobResult<()> {
+        let existing = self.store.stream_state(txn, stream).map_err(Failure::Storage)?;
+        let mut state = match existing {
+            Some(s) if s.tombstoned => return reject(Error::StreamDeleted { stream: stream.to_string() }),
+            Some(s) => s,
+            None if tombstone => StreamState::new(0), // given an id below, once checks pass
+            None => return reject(Error::NotFound(format!("stream '{stream}' does not exist"))),
+        };
+        let current = state.current();
+        if !current.satisfies(expected) {
+            return reject(Error::WrongExpectedVersion {
+                stream: stream.to_string(),
+                expected,
+                actual: current,
+            });
+        }
+        if existing.is_none() {
+            state = self.new_stream(txn)?;
+        }
+        if tombstone {
+            state.tombstoned = true;
+        } else {
+            state.deleted = true;
+            state.deleted_before = state.next_revision;
+        }
+        self.store.snapshots.delete(txn, &u64_key(state.id))?;
+        self.put_state(txn, stream, &state)
+    }
+
+    fn save_snapshot(&mut self, txn: &mut RwTxn, stream: &str, revision: u64, data: &[u8]) -> JobResult<()> {
+        let state = match self.store.stream_state(txn, stream).map_err(Failure::Storage)? {
+            Some(s) if s.tombstoned => return reject(Error::StreamDeleted { stream: stream.to_string() }),
+            Some(s) => s,
+            None => return reject(Error::NotFound(format!("stream '{stream}' does not exist"))),
+        };
+        if revision < state.first_visible() || revision >= state.next_revision {
+            return reject(Error::NotFound(format!("stream '{stream}' has no visible revision {revision}")));
+        }
+        let record = SnapshotRecord { revision, timestamp: self.next_timestamp(), data: data.to_vec() };
+        let bytes = format::encode(&record).map_err(Failure::Storage)?;
+        self.store.snapshots.put(txn, &u64_key(state.id), &bytes)?;
+        Ok(())
+    }
+
+    fn new_stream(&mut self, txn: &mut RwTxn) -> JobResult<StreamState> {
+        let id = self.state.next_stream_id;
+        self.state.next_stream_id += 1;
+        self.store.meta.put(txn, format::META_NEXT_STREAM_ID, &self.state.next_stream_id.to_be_bytes())?;
+        Ok(StreamState::new(id))
+    }
+
+    fn put_state(&self, txn: &mut RwTxn, stream: &str, state: &StreamState) -> JobResult<()> {
+        let bytes = format::encode(state).map_err(Failure::Storage)?;
+        self.store.streams.put(txn, stream.as_bytes(), &bytes)?;
+        Ok(())
+    }
+
+    /// Commit timestamps never go backwards, even if the wall clock does, so max-age cut-offs
+    /// are a prefix of each stream.
+    fn next_timestamp(&mut self) -> i64 {
+        let ts = now_micros().max(self.state.last_timestamp);
+        self.state.last_timestamp = ts;
+        ts
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+impl Error {
+    /// A copy of a storage error for every job of a failed batch.
+    fn clone_storage(&self) -> Error {
+        match self {
+            Error::Io(m) => Error::Io(m.clone()),
+            Error::Corruption(m) => Error::Corruption(m.clone()),
+            Error::IncompatibleFormat(m) => Error::IncompatibleFormat(m.clone()),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! GraveyardDB: an append-only event store.
+//!
+//! [`Db`] is the embedded store (LMDB on local disk). Everything a binding or the server can
+//! do is a method of the core first; see `docs/` for the on-disk format and the contract.
+//!
+//! ```no_run
+//! use graveyard::{Db, EventData, ExpectedVersion, ReadOptions};
+//! # fn main() -> graveyard::Result<()> {
+//! let db = Db::open("./data")?;
+//! db.append("order-1", ExpectedVersion::NoStream,
+//!           vec![EventData::json("Placed", &serde_json::json!({"total": 42}))?])?;
+//! for event in db.read_stream("order-1", ReadOptions::forwards().from(0).limit(100))? {
+//!     println!("{} {} {}", event.revision, event.event_type, String::from_utf8_lossy(&event.data));
+//! }
+//! # Ok(()) }
+//! ```
+
+mod db;
+mod engine;
+mod error;
+mod options;
+mod types;
+
+pub use db::Db;
+pub use error::{Error, ErrorCode, Result};
+pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
+pub use types::{
+    AppendResult, CurrentRevision, Direction, EventData, ExpectedVersion, Filter, ReadAllOptions,
+    ReadOptions, RecordedEvent, Snapshot, StreamInfo, StreamMetadata, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,
+};
+pub use uuid::Uuid;
+
+/// Longest stream name, in bytes.
+pub const MAX_STREAM_NAME_LEN: usize = 256;
+/// Longest event type, in bytes.
+pub const MAX_EVENT_TYPE_LEN: usize = 256;
+/// Longest content type, in bytes.
+pub const MAX_CONTENT_TYPE_LEN: usize = 128;

@@ -1,0 +1,311 @@
+//! The model: what users write, what they read back, and the options of each operation.
+
+use std::fmt;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// The content type given to events built with [`EventData::json`] and the default one.
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+/// The content type given to events built with [`EventData::binary`].
+pub const CONTENT_TYPE_BINARY: &str = "application/octet-stream";
+
+/// An event to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventData {
+    /// Unique id of the event; generated (UUIDv7, time-ordered) when absent. A retried append
+    /// carrying the same ids is recognised and answered with the original result.
+    pub id: Option<Uuid>,
+    pub event_type: String,
+    pub data: Vec<u8>,
+    pub metadata: Vec<u8>,
+    /// `application/json` (checked to be JSON on append) or any other label.
+    pub content_type: String,
+}
+
+impl EventData {
+    /// A JSON event serialised from `value`.
+    pub fn json<T: serde::Serialize + ?Sized>(event_type: impl Into<String>, value: &T) -> Result<EventData> {
+        let data = serde_json::to_vec(value)
+            .map_err(|e| Error::invalid(format!("event data does not serialise to JSON: {e}")))?;
+        Ok(EventData::new(event_type, data, CONTENT_TYPE_JSON))
+    }
+
+    /// A JSON event whose bytes the caller already has (checked to be JSON on append).
+    pub fn json_bytes(event_type: impl Into<String>, data: impl Into<Vec<u8>>) -> EventData {
+        EventData::new(event_type, data.into(), CONTENT_TYPE_JSON)
+    }
+
+    /// An event whose data is opaque bytes.
+    pub fn binary(event_type: impl Into<String>, data: impl Into<Vec<u8>>) -> EventData {
+        EventData::new(event_type, data.into(), CONTENT_TYPE_BINARY)
+    }
+
+    pub fn new(event_type: impl Into<String>, data: Vec<u8>, content_type: impl Into<String>) -> EventData {
+        EventData {
+            id: None,
+            event_type: event_type.into(),
+            data,
+            metadata: Vec::new(),
+            content_type: content_type.into(),
+        }
+    }
+
+    pub fn with_id(mut self, id: Uuid) -> EventData {
+        self.id = Some(id);
+        self
+    }
+
+    pub fn with_metadata(mut self, metadata: impl Into<Vec<u8>>) -> EventData {
+        self.metadata = metadata.into();
+        self
+    }
+}
+
+/// An event read back from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    pub stream: String,
+    /// 0-based position of the event in its stream.
+    pub revision: u64,
+    /// 0-based position of the event in the global log ($all): gapless, in commit order.
+    pub position: u64,
+    pub id: Uuid,
+    pub event_type: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub metadata: Vec<u8>,
+    /// Commit time, unix microseconds. Never decreases along the log.
+    pub timestamp: i64,
+    /// True when the stream's data key was destroyed: `data` and `metadata` are empty.
+    pub shredded: bool,
+}
+
+impl RecordedEvent {
+    /// Deserialises the JSON data of the event.
+    pub fn json<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
+        serde_json::from_slice(&self.data)
+            .map_err(|e| Error::invalid(format!("event {} is not the JSON asked for: {e}", self.id)))
+    }
+}
+
+/// The optimistic-concurrency condition of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExpectedVersion {
+    /// No condition.
+    Any,
+    /// The stream has no events (never written, or soft-deleted).
+    NoStream,
+    /// The stream has at least one event.
+    StreamExists,
+    /// The stream's last revision is exactly this one.
+    Exact(u64),
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any"),
+            ExpectedVersion::NoStream => f.write_str("no stream"),
+            ExpectedVersion::StreamExists => f.write_str("stream exists"),
+            ExpectedVersion::Exact(n) => write!(f, "revision {n}"),
+        }
+    }
+}
+
+/// What a stream holds now, as reported by a version conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CurrentRevision {
+    /// The stream has no events (never written, or soft-deleted and not written since).
+    NoStream,
+    /// The revision of the stream's last event.
+    Revision(u64),
+}
+
+impl CurrentRevision {
+    pub fn satisfies(self, expected: ExpectedVersion) -> bool {
+        match (expected, self) {
+            (ExpectedVersion::Any, _) => true,
+            (ExpectedVersion::NoStream, CurrentRevision::NoStream) => true,
+            (ExpectedVersion::StreamExists, CurrentRevision::Revision(_)) => true,
+            (ExpectedVersion::Exact(n), CurrentRevision::Revision(r)) => n == r,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for CurrentRevision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CurrentRevision::NoStream => f.write_str("no stream"),
+            CurrentRevision::Revision(n) => write!(f, "revision {n}"),
+        }
+    }
+}
+
+/// The outcome of a successful append (or of a recognised retry of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendResult {
+    /// Revision of the first event written.
+    pub first_revision: u64,
+    /// Revision of the last event written: the stream's current revision right after.
+    pub last_revision: u64,
+    /// Global position of the first event written.
+    pub first_position: u64,
+    /// Global position of the last event written.
+    pub last_position: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    #[default]
+    Forwards,
+    Backwards,
+}
+
+/// Options of [`crate::Db::read_stream`]: `ReadOptions::forwards().from(0).limit(100)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub direction: Direction,
+    /// First revision to return; `None` is the start (forwards) or the end (backwards).
+    pub from: Option<u64>,
+    /// Most events to return.
+    pub limit: u64,
+}
+
+impl ReadOptions {
+    pub fn forwards() -> ReadOptions {
+        ReadOptions { direction: Direction::Forwards, from: None, limit: u64::MAX }
+    }
+    pub fn backwards() -> ReadOptions {
+        ReadOptions { direction: Direction::Backwards, from: None, limit: u64::MAX }
+    }
+    pub fn from(mut self, revision: u64) -> ReadOptions {
+        self.from = Some(revision);
+        self
+    }
+    pub fn limit(mut self, limit: u64) -> ReadOptions {
+        self.limit = limit;
+        self
+    }
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions::forwards()
+    }
+}
+
+/// Which events of $all a read or a subscription returns. Empty lists match everything; a
+/// list matches when any of its entries does; both lists must match.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    pub stream_prefixes: Vec<String>,
+    pub event_types: Vec<String>,
+}
+
+impl Filter {
+    pub fn stream_prefix(prefix: impl Into<String>) -> Filter {
+        Filter { stream_prefixes: vec![prefix.into()], event_types: Vec::new() }
+    }
+    pub fn event_type(event_type: impl Into<String>) -> Filter {
+        Filter { stream_prefixes: Vec::new(), event_types: vec![event_type.into()] }
+    }
+    pub fn or_stream_prefix(mut self, prefix: impl Into<String>) -> Filter {
+        self.stream_prefixes.push(prefix.into());
+        self
+    }
+    pub fn or_event_type(mut self, event_type: impl Into<String>) -> Filter {
+        self.event_types.push(event_type.into());
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stream_prefixes.is_empty() && self.event_types.is_empty()
+    }
+
+    pub fn matches(&self, stream: &str, event_type: &str) -> bool {
+        (self.stream_prefixes.is_empty()
+            || self.stream_prefixes.iter().any(|p| stream.starts_with(p.as_str())))
+            && (self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type))
+    }
+}
+
+/// Options of [`crate::Db::read_all`]: `ReadAllOptions::forwards().from(0).limit(1000)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadAllOptions {
+    pub direction: Direction,
+    /// First position to return; `None` is the start (forwards) or the end (backwards).
+    pub from: Option<u64>,
+    pub limit: u64,
+    pub filter: Filter,
+}
+
+impl ReadAllOptions {
+    pub fn forwards() -> ReadAllOptions {
+        ReadAllOptions {
+            direction: Direction::Forwards,
+            from: None,
+            limit: u64::MAX,
+            filter: Filter::default(),
+        }
+    }
+    pub fn backwards() -> ReadAllOptions {
+        ReadAllOptions { direction: Direction::Backwards, ..ReadAllOptions::forwards() }
+    }
+    pub fn from(mut self, position: u64) -> ReadAllOptions {
+        self.from = Some(position);
+        self
+    }
+    pub fn limit(mut self, limit: u64) -> ReadAllOptions {
+        self.limit = limit;
+        self
+    }
+    pub fn filter(mut self, filter: Filter) -> ReadAllOptions {
+        self.filter = filter;
+        self
+    }
+}
+
+impl Default for ReadAllOptions {
+    fn default() -> Self {
+        ReadAllOptions::forwards()
+    }
+}
+
+/// Retention rules of a stream, honoured by stream reads. Events hidden by them stay in the
+/// global log ($all) with their positions, so $all stays gapless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamMetadata {
+    /// Only the last `max_count` events are visible.
+    pub max_count: Option<u64>,
+    /// Events older than this are not visible (microsecond resolution).
+    pub max_age: Option<Duration>,
+    /// Events below this revision are not visible.
+    pub truncate_before: Option<u64>,
+}
+
+/// The state of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// What the stream's expected-version checks see now.
+    pub current: CurrentRevision,
+    /// The revision the next appended event will get.
+    pub next_revision: u64,
+    /// Soft-deleted and not written since.
+    pub deleted: bool,
+    pub metadata: StreamMetadata,
+}
+
+/// The latest snapshot saved for a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub stream: String,
+    /// The stream revision the snapshot state includes.
+    pub revision: u64,
+    pub data: Vec<u8>,
+    /// Save time, unix microseconds.
+    pub timestamp: i64,
+}
