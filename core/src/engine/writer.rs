@@ -95,10 +95,12 @@ impl Writer {
     fn process(&mut self, batch: &mut Vec<Job>) {
         match self.apply_batch(batch) {
             Ok(results) => {
+                // The head moves before anyone is told, so a caller that saw its append
+                // acknowledged also sees the head past it.
+                self.publish();
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.reply.send(result);
                 }
-                self.publish();
             }
             Err(_) if batch.len() > 1 => {
                 // Find out which job the storage failure belongs to: one transaction each.

@@ -1,0 +1,391 @@
+//! The engine's behaviour at its edges: opening what is not a store, bad input of every kind,
+//! handles and closing, and concurrency. The model-based and crash tests live beside this file.
+
+use std::process::Command;
+
+use graveyard::{
+    CurrentRevision, Db, Durability, Error, ErrorCode, EventData, ExpectedVersion, Filter, Options,
+    ReadAllOptions, ReadOptions, StreamMetadata, Uuid,
+};
+use serde_json::json;
+
+fn open_fast(dir: &std::path::Path) -> Db {
+    Db::open_with(Options::new(dir).durability(Durability::NoFsyncUnsafe)).unwrap()
+}
+
+fn ev(n: u64) -> EventData {
+    EventData::json("Tested", &json!({ "n": n })).unwrap()
+}
+
+fn code<T: std::fmt::Debug>(r: graveyard::Result<T>) -> ErrorCode {
+    r.expect_err("expected an error").code()
+}
+
+#[test]
+fn reopening_keeps_everything_and_continues_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path()).unwrap();
+        db.append("a", ExpectedVersion::NoStream, vec![ev(0), ev(1)]).unwrap();
+        db.append("b", ExpectedVersion::NoStream, vec![ev(2)]).unwrap();
+        db.save_snapshot("a", 1, b"state".to_vec()).unwrap();
+        db.set_stream_metadata("b", StreamMetadata { max_count: Some(5), ..Default::default() }).unwrap();
+        db.close();
+    }
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.head_position().unwrap(), 3);
+    let r = db.append("a", ExpectedVersion::Exact(1), vec![ev(3)]).unwrap();
+    assert_eq!((r.first_revision, r.first_position), (2, 3));
+    let c = db.append("c", ExpectedVersion::NoStream, vec![ev(4)]).unwrap();
+    assert_eq!(c.first_position, 4);
+    assert_eq!(db.get_snapshot("a").unwrap().unwrap().data, b"state");
+    assert_eq!(db.get_stream_metadata("b").unwrap().max_count, Some(5));
+    let all = db.read_all(ReadAllOptions::forwards()).unwrap();
+    assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    assert!(all.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+}
+
+#[test]
+fn same_directory_twice_in_one_process_shares_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Db::open(dir.path()).unwrap();
+    let second = Db::open(dir.path().join(".")).unwrap();
+    first.append("s", ExpectedVersion::NoStream, vec![ev(0)]).unwrap();
+    assert_eq!(second.read_stream("s", ReadOptions::forwards()).unwrap().len(), 1);
+    // Closing one handle leaves the other working; the engine closes with the last one.
+    first.close();
+    assert_eq!(code(first.head_position()), ErrorCode::Closed);
+    second.append("s", ExpectedVersion::Exact(0), vec![ev(1)]).unwrap();
+    // Different options for an open directory are refused, not silently ignored.
+    let err = Db::open_with(Options::new(dir.path()).max_event_size(10)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    second.close();
+    // Fully closed: it can be opened again, with any options.
+    let third = Db::open_with(Options::new(dir.path()).max_event_size(10)).unwrap();
+    assert_eq!(third.head_position().unwrap(), 2);
+}
+
+#[test]
+fn use_after_close_is_closed_for_every_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    db.append("s", ExpectedVersion::Any, vec![ev(0)]).unwrap();
+    let clone = db.clone();
+    db.close();
+    db.close(); // twice is harmless
+    assert_eq!(code(clone.append("s", ExpectedVersion::Any, vec![ev(1)])), ErrorCode::Closed);
+    assert_eq!(code(clone.read_stream("s", ReadOptions::forwards())), ErrorCode::Closed);
+    assert_eq!(code(clone.read_all(ReadAllOptions::forwards())), ErrorCode::Closed);
+    assert_eq!(code(clone.stream_info("s")), ErrorCode::Closed);
+    assert_eq!(code(clone.delete_stream("s", ExpectedVersion::Any)), ErrorCode::Closed);
+    assert_eq!(code(clone.tombstone_stream("s", ExpectedVersion::Any)), ErrorCode::Closed);
+    assert_eq!(code(clone.set_stream_metadata("s", StreamMetadata::default())), ErrorCode::Closed);
+    assert_eq!(code(clone.save_snapshot("s", 0, vec![])), ErrorCode::Closed);
+    assert_eq!(code(clone.get_snapshot("s")), ErrorCode::Closed);
+    assert_eq!(code(clone.watch_head()), ErrorCode::Closed);
+}
+
+#[test]
+fn a_file_where_the_directory_should_be_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"hello").unwrap();
+    assert_eq!(code(Db::open(&file)), ErrorCode::InvalidArgument);
+    assert_eq!(std::fs::read(&file).unwrap(), b"hello", "the file is left as it was");
+}
+
+#[test]
+fn a_data_file_that_is_not_lmdb_is_corruption_and_is_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage: Vec<u8> = (0..64 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::write(dir.path().join("data.mdb"), &garbage).unwrap();
+    let err = Db::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Corruption, "{err}");
+    assert_eq!(std::fs::read(dir.path().join("data.mdb")).unwrap(), garbage);
+    // An empty data file is what a crash during the very first open leaves: a new store.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.mdb"), b"").unwrap();
+    Db::open(dir.path()).unwrap().close();
+}
+
+#[test]
+fn an_lmdb_environment_of_another_program_is_incompatible_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let env = unsafe { heed::EnvOpenOptions::new().max_dbs(4).open(dir.path()).unwrap() };
+        let wtxn = env.write_txn().unwrap();
+        env.create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
+            let db = dbo.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, Some("users"))?;
+            db.put(wtxn, b"alice", b"admin")?;
+            Ok(heed::CommitOrAbort::<_, ()>::Commit(()))
+        })
+        .unwrap();
+    }
+    let before = std::fs::read(dir.path().join("data.mdb")).unwrap();
+    let err = Db::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::IncompatibleFormat, "{err}");
+    assert!(err.to_string().contains("not a GraveyardDB store"), "{err}");
+    assert_eq!(std::fs::read(dir.path().join("data.mdb")).unwrap(), before);
+}
+
+#[test]
+fn a_store_of_a_newer_format_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    Db::open(dir.path()).unwrap().close();
+    {
+        let env = unsafe { heed::EnvOpenOptions::new().max_dbs(32).open(dir.path()).unwrap() };
+        let wtxn = env.write_txn().unwrap();
+        env.create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
+            let meta = dbo.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, Some("meta"))?;
+            meta.put(wtxn, b"format_version", &99u32.to_be_bytes())?;
+            Ok(heed::CommitOrAbort::<_, ()>::Commit(()))
+        })
+        .unwrap();
+    }
+    let err = Db::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::IncompatibleFormat);
+    assert!(err.to_string().contains("version 99"), "{err}");
+}
+
+/// Child half of `a_directory_held_by_another_process_is_unavailable`.
+#[test]
+fn lock_holder_child() {
+    let Ok(dir) = std::env::var("GRAVEYARD_LOCK_CHILD_DIR") else { return };
+    let db = Db::open(&dir).unwrap();
+    println!("opened");
+    // Hold the store until the parent closes our stdin.
+    let _ = std::io::stdin().read_line(&mut String::new());
+    db.close();
+}
+
+#[test]
+fn a_directory_held_by_another_process_is_unavailable() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["lock_holder_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("GRAVEYARD_LOCK_CHILD_DIR", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().contains("opened")), "the child could not open the store");
+    let err = Db::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    Db::open(dir.path()).unwrap().close();
+}
+
+#[test]
+fn invalid_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(Db::open_with(Options::new(dir.path()).max_event_size(0))), ErrorCode::InvalidArgument);
+    assert_eq!(code(Db::open_with(Options::new(dir.path()).map_size(1000))), ErrorCode::InvalidArgument);
+    assert_eq!(code(Db::open_with(Options::new(dir.path()).max_readers(0))), ErrorCode::InvalidArgument);
+    assert_eq!(code(Db::open("")), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn bad_input_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db =
+        Db::open_with(Options::new(dir.path()).max_event_size(1000).durability(Durability::NoFsyncUnsafe))
+            .unwrap();
+    db.append("ok", ExpectedVersion::NoStream, vec![ev(0)]).unwrap();
+    let bad_appends: Vec<(&str, &str, Vec<EventData>)> = vec![
+        ("empty name", "", vec![ev(1)]),
+        ("long name", &*"x".repeat(257).leak(), vec![ev(1)]),
+        ("NUL in name", "a\0b", vec![ev(1)]),
+        ("reserved name", "$schema-user", vec![ev(1)]),
+        ("no events", "ok", vec![]),
+        ("empty type", "ok", vec![EventData::json_bytes("", b"{}".to_vec())]),
+        ("long type", "ok", vec![EventData::json_bytes("t".repeat(257), b"{}".to_vec())]),
+        ("NUL in type", "ok", vec![EventData::json_bytes("a\0", b"{}".to_vec())]),
+        ("empty content type", "ok", vec![EventData::new("T", vec![], "")]),
+        ("not JSON", "ok", vec![EventData::json_bytes("T", b"{not json".to_vec())]),
+        ("truncated JSON", "ok", vec![EventData::json_bytes("T", b"{\"a\": [1, 2".to_vec())]),
+        ("too large", "ok", vec![EventData::binary("T", vec![0u8; 1000])]),
+        (
+            "too large by metadata",
+            "ok",
+            vec![EventData::binary("T", vec![0u8; 10]).with_metadata(vec![1u8; 990])],
+        ),
+        ("nil id", "ok", vec![ev(1).with_id(Uuid::nil())]),
+        ("duplicate id in one append", "ok", {
+            let id = Uuid::new_v4();
+            vec![ev(1).with_id(id), ev(2).with_id(id)]
+        }),
+        ("one bad event spoils the append", "ok", vec![ev(1), EventData::json_bytes("T", b"nope".to_vec())]),
+    ];
+    for (what, stream, events) in bad_appends {
+        let err = db
+            .append(stream, ExpectedVersion::Any, events)
+            .map(|r| panic!("{what}: accepted {r:?}"))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{what}: {err}");
+    }
+    // Exactly at the limits is fine.
+    let name = "n".repeat(256);
+    db.append(&name, ExpectedVersion::NoStream, vec![EventData::binary("T", vec![0u8; 1000 - 1 - 24])])
+        .unwrap();
+    db.append("ok", ExpectedVersion::Exact(0), vec![EventData::json_bytes("T", Vec::new())]).unwrap();
+    assert_eq!(db.head_position().unwrap(), 3, "only the valid appends were written");
+    assert_eq!(db.read_all(ReadAllOptions::forwards()).unwrap().len(), 3);
+
+    // Other operations check names the same way; reading a reserved name is allowed.
+    assert_eq!(code(db.read_stream("", ReadOptions::forwards())), ErrorCode::InvalidArgument);
+    assert_eq!(code(db.read_stream("$schema-x", ReadOptions::forwards())), ErrorCode::NotFound);
+    assert_eq!(code(db.delete_stream("$x", ExpectedVersion::Any)), ErrorCode::InvalidArgument);
+    assert_eq!(code(db.tombstone_stream("$x", ExpectedVersion::Any)), ErrorCode::InvalidArgument);
+    assert_eq!(code(db.set_stream_metadata("$x", StreamMetadata::default())), ErrorCode::InvalidArgument);
+    assert_eq!(code(db.save_snapshot("$x", 0, vec![])), ErrorCode::InvalidArgument);
+    assert_eq!(code(db.save_snapshot("ok", 0, vec![0u8; 1001])), ErrorCode::InvalidArgument);
+    assert_eq!(code(db.stream_info("a\0")), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn expected_version_conflicts_carry_typed_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    match db.append("s", ExpectedVersion::Exact(3), vec![ev(0)]) {
+        Err(Error::WrongExpectedVersion { stream, expected, actual }) => {
+            assert_eq!(stream, "s");
+            assert_eq!(expected, ExpectedVersion::Exact(3));
+            assert_eq!(actual, CurrentRevision::NoStream);
+        }
+        other => panic!("{other:?}"),
+    }
+    db.append("s", ExpectedVersion::NoStream, vec![ev(0), ev(1), ev(2)]).unwrap();
+    // A gap is a conflict: Exact(n) means the last revision IS n, not "n is free".
+    for expected in [ExpectedVersion::Exact(0), ExpectedVersion::Exact(1), ExpectedVersion::Exact(5)] {
+        match db.append("s", expected, vec![ev(9)]) {
+            Err(Error::WrongExpectedVersion { actual, .. }) => {
+                assert_eq!(actual, CurrentRevision::Revision(2))
+            }
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+    assert_eq!(code(db.append("s", ExpectedVersion::NoStream, vec![ev(9)])), ErrorCode::WrongExpectedVersion);
+    assert_eq!(
+        code(db.append("t", ExpectedVersion::StreamExists, vec![ev(9)])),
+        ErrorCode::WrongExpectedVersion
+    );
+    assert_eq!(db.head_position().unwrap(), 3);
+}
+
+#[test]
+fn idempotent_retries_return_the_original_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    db.append("other", ExpectedVersion::Any, vec![ev(0)]).unwrap();
+    let first = db.append("s", ExpectedVersion::NoStream, vec![ev(1).with_id(a), ev(2).with_id(b)]).unwrap();
+    db.append("s", ExpectedVersion::Exact(1), vec![ev(3)]).unwrap();
+    // The same request again, even though the stream moved on: same answer, nothing written.
+    let again = db.append("s", ExpectedVersion::NoStream, vec![ev(1).with_id(a), ev(2).with_id(b)]).unwrap();
+    assert_eq!(first, again);
+    let any = db.append("s", ExpectedVersion::Any, vec![ev(1).with_id(a), ev(2).with_id(b)]).unwrap();
+    assert_eq!(first, any);
+    assert_eq!(db.head_position().unwrap(), 4);
+    // Not the same place: a part of it, another order, another stream, another expected start.
+    assert_eq!(
+        code(db.append("s", ExpectedVersion::Any, vec![ev(2).with_id(b), ev(1).with_id(a)])),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(db.append("s", ExpectedVersion::Any, vec![ev(1).with_id(a), ev(9)])),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(db.append("x", ExpectedVersion::Any, vec![ev(1).with_id(a), ev(2).with_id(b)])),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(db.append("s", ExpectedVersion::Exact(2), vec![ev(1).with_id(a), ev(2).with_id(b)])),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(db.append("s", ExpectedVersion::Exact(0), vec![ev(1).with_id(a), ev(2).with_id(b)])),
+        ErrorCode::WrongExpectedVersion
+    );
+    assert_eq!(db.head_position().unwrap(), 4);
+}
+
+#[test]
+fn prefixes_never_leak_between_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    for name in ["a", "a:b", "ab", "b", "a:"] {
+        db.append(name, ExpectedVersion::NoStream, vec![ev(0), ev(1)]).unwrap();
+    }
+    for name in ["a", "a:b", "ab", "b", "a:"] {
+        let events = db.read_stream(name, ReadOptions::backwards()).unwrap();
+        assert_eq!(events.len(), 2, "{name}");
+        assert!(events.iter().all(|e| e.stream == name));
+    }
+    let filtered = db.read_all(ReadAllOptions::forwards().filter(Filter::stream_prefix("a:"))).unwrap();
+    assert_eq!(
+        filtered.iter().map(|e| e.stream.as_str()).collect::<Vec<_>>(),
+        vec!["a:b", "a:b", "a:", "a:"]
+    );
+}
+
+#[test]
+fn concurrent_writers_on_distinct_streams_get_a_gapless_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..16 {
+            let db = db.clone();
+            s.spawn(move || {
+                let stream = format!("writer-{t}");
+                let mut expected = ExpectedVersion::NoStream;
+                for i in 0..50 {
+                    let events = (0..(i % 3 + 1)).map(ev).collect();
+                    let r = db.append(&stream, expected, events).unwrap();
+                    expected = ExpectedVersion::Exact(r.last_revision);
+                }
+            });
+        }
+    });
+    let all = db.read_all(ReadAllOptions::forwards()).unwrap();
+    assert_eq!(all.len() as u64, db.head_position().unwrap());
+    assert!(all.iter().enumerate().all(|(i, e)| e.position == i as u64));
+    for t in 0..16 {
+        let events = db.read_stream(&format!("writer-{t}"), ReadOptions::forwards()).unwrap();
+        assert!(events.iter().enumerate().all(|(i, e)| e.revision == i as u64));
+        assert!(events.windows(2).all(|w| w[0].position < w[1].position));
+    }
+}
+
+#[test]
+fn watch_head_moves_after_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    let mut head = db.watch_head().unwrap();
+    assert_eq!(*head.borrow_and_update(), 0);
+    db.append("s", ExpectedVersion::Any, vec![ev(0), ev(1)]).unwrap();
+    assert!(head.has_changed().unwrap());
+    assert_eq!(*head.borrow_and_update(), 2);
+    // A rejected append does not move it.
+    let _ = db.append("s", ExpectedVersion::NoStream, vec![ev(2)]);
+    assert!(!head.has_changed().unwrap());
+}
+
+#[test]
+fn large_events_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    let big: Vec<u8> = (0..(4 << 20)).map(|i: u32| (i % 251) as u8).collect();
+    db.append(
+        "big",
+        ExpectedVersion::NoStream,
+        vec![EventData::binary("Blob", big.clone()).with_metadata(big[..1000].to_vec())],
+    )
+    .unwrap();
+    let back = db.read_stream("big", ReadOptions::forwards()).unwrap();
+    assert_eq!(back[0].data, big);
+    assert_eq!(back[0].metadata, &big[..1000]);
+}
