@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test in every language. The README's test command, and
+# what CI runs (.ci/run). Idempotent: installs what the project needs if it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+bash scripts/ensure-tools.sh
+
+step "format and lints (Rust)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --release -- -D warnings
+
+step "tests (Rust: unit, integration, conformance, model, crash)"
+cargo test --workspace --release
+
+step "benchmark smoke run (tiny sizes: proves every peer and workload still runs)"
+cargo run --release -q -p graveyard-bench -- embedded --quick
+
+echo
+echo "all checks passed"
