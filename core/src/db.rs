@@ -7,7 +7,7 @@ use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::types::{
-    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
+    AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
     StreamInfo, StreamMetadata,
 };
 
@@ -72,6 +72,28 @@ impl Db {
     /// Reads the global log in position order (or reverse), optionally filtered.
     pub fn read_all(&self, options: ReadAllOptions) -> Result<Vec<RecordedEvent>> {
         self.engine()?.read_all(&options)
+    }
+
+    /// Like [`Db::read_stream`], without copying: calls `f` with each event read in place, in
+    /// order, until `f` returns false or the limit is reached. Returns how many events `f` saw.
+    /// The events come from one consistent snapshot, held until the visit returns, so keep `f`
+    /// short (a snapshot held for long keeps LMDB from reusing pages).
+    pub fn visit_stream(
+        &self,
+        stream: &str,
+        options: ReadOptions,
+        mut f: impl FnMut(EventRef<'_>) -> bool,
+    ) -> Result<u64> {
+        self.engine()?.visit_stream(stream, options, &mut f)
+    }
+
+    /// Like [`Db::read_all`], without copying: see [`Db::visit_stream`].
+    pub fn visit_all(
+        &self,
+        options: &ReadAllOptions,
+        mut f: impl FnMut(EventRef<'_>) -> bool,
+    ) -> Result<u64> {
+        self.engine()?.visit_all(options, &mut f)
     }
 
     /// The state of a stream: NOT_FOUND if it was never written nor given metadata.

@@ -25,7 +25,7 @@ pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
 pub use types::{
-    AppendResult, CurrentRevision, Direction, EventData, ExpectedVersion, Filter, ReadAllOptions,
+    AppendResult, CurrentRevision, Direction, EventData, EventRef, ExpectedVersion, Filter, ReadAllOptions,
     ReadOptions, RecordedEvent, Snapshot, StreamInfo, StreamMetadata, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,
 };
 pub use uuid::Uuid;

@@ -91,6 +91,41 @@ impl RecordedEvent {
     }
 }
 
+/// An event read in place: borrows the store's memory, valid only inside the visit callback
+/// that received it (see [`crate::Db::visit_stream`]). Nothing is copied until the caller copies
+/// it, so scans and encoders (FFI, the wire) pay for one copy at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    pub stream: &'a str,
+    pub revision: u64,
+    pub position: u64,
+    pub id: Uuid,
+    pub event_type: &'a str,
+    pub content_type: &'a str,
+    pub data: &'a [u8],
+    pub metadata: &'a [u8],
+    pub timestamp: i64,
+    pub shredded: bool,
+}
+
+impl EventRef<'_> {
+    /// An owned copy.
+    pub fn to_recorded(&self) -> RecordedEvent {
+        RecordedEvent {
+            stream: self.stream.to_owned(),
+            revision: self.revision,
+            position: self.position,
+            id: self.id,
+            event_type: self.event_type.to_owned(),
+            content_type: self.content_type.to_owned(),
+            data: self.data.to_vec(),
+            metadata: self.metadata.to_vec(),
+            timestamp: self.timestamp,
+            shredded: self.shredded,
+        }
+    }
+}
+
 /// The optimistic-concurrency condition of a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExpectedVersion {

@@ -389,3 +389,101 @@ fn large_events_round_trip() {
     assert_eq!(back[0].data, big);
     assert_eq!(back[0].metadata, &big[..1000]);
 }
+
+#[test]
+fn long_interleaved_streams_read_correctly_from_every_revision() {
+    // Streams long enough to span many index chunks, interleaved in the log so each stream's
+    // events are far apart, written in appends of varying sizes.
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    let streams = ["long-a", "long-b", "long-c"];
+    let mut expected: Vec<Vec<u64>> = vec![Vec::new(); streams.len()]; // positions by revision
+    for round in 0..150u64 {
+        for (s, name) in streams.iter().enumerate() {
+            let size = (round + s as u64) % 3 + 1;
+            let r = db.append(name, ExpectedVersion::Any, (0..size).map(ev).collect()).unwrap();
+            expected[s].extend(r.first_position..=r.last_position);
+        }
+    }
+    let check = |db: &Db| {
+        for (s, name) in streams.iter().enumerate() {
+            let positions = &expected[s];
+            let n = positions.len() as u64;
+            for from in (0..n).step_by(7).chain([n - 1, 31, 32, 33, 63, 64]) {
+                for limit in [1u64, 5, 40, u64::MAX] {
+                    let fwd = db.read_stream(name, ReadOptions::forwards().from(from).limit(limit)).unwrap();
+                    let want: Vec<u64> = (from..n).take(limit.min(n) as usize).collect();
+                    assert_eq!(
+                        fwd.iter().map(|e| e.revision).collect::<Vec<_>>(),
+                        want,
+                        "{name} fwd {from} {limit}"
+                    );
+                    assert!(fwd
+                        .iter()
+                        .all(|e| e.position == positions[e.revision as usize] && e.stream == *name));
+                    let bwd = db.read_stream(name, ReadOptions::backwards().from(from).limit(limit)).unwrap();
+                    let want: Vec<u64> = (0..=from).rev().take(limit.min(n) as usize).collect();
+                    assert_eq!(
+                        bwd.iter().map(|e| e.revision).collect::<Vec<_>>(),
+                        want,
+                        "{name} bwd {from} {limit}"
+                    );
+                }
+            }
+        }
+    };
+    check(&db);
+    db.close();
+    let db = open_fast(dir.path());
+    check(&db);
+    // Retention bounds that fall inside chunks.
+    db.set_stream_metadata("long-a", StreamMetadata { truncate_before: Some(45), ..Default::default() })
+        .unwrap();
+    let a = db.read_stream("long-a", ReadOptions::forwards()).unwrap();
+    assert_eq!(a.first().unwrap().revision, 45);
+    assert_eq!(a.len() as u64, expected[0].len() as u64 - 45);
+    let b = db.read_stream("long-a", ReadOptions::backwards().from(50)).unwrap();
+    assert_eq!(b.iter().map(|e| e.revision).collect::<Vec<_>>(), (45..=50).rev().collect::<Vec<_>>());
+    db.set_stream_metadata("long-b", StreamMetadata { max_count: Some(33), ..Default::default() }).unwrap();
+    let b = db.read_stream("long-b", ReadOptions::forwards()).unwrap();
+    assert_eq!(b.len(), 33);
+    assert_eq!(b.last().unwrap().revision, expected[1].len() as u64 - 1);
+    // Soft delete in the middle of a chunk, then more writes: only the new events are visible.
+    let before = db.stream_info("long-c").unwrap().next_revision;
+    db.delete_stream("long-c", ExpectedVersion::Any).unwrap();
+    db.append("long-c", ExpectedVersion::NoStream, (0..40).map(ev).collect()).unwrap();
+    let c = db.read_stream("long-c", ReadOptions::forwards()).unwrap();
+    assert_eq!(c.iter().map(|e| e.revision).collect::<Vec<_>>(), (before..before + 40).collect::<Vec<_>>());
+    let c = db.read_stream("long-c", ReadOptions::backwards().limit(3)).unwrap();
+    assert_eq!(c.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![before + 39, before + 38, before + 37]);
+}
+
+#[test]
+fn visits_read_in_place_and_stop_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    for i in 0..100 {
+        db.append(if i % 2 == 0 { "even" } else { "odd" }, ExpectedVersion::Any, vec![ev(i)]).unwrap();
+    }
+    let mut seen = Vec::new();
+    let n = db
+        .visit_stream("odd", ReadOptions::forwards().from(10), |e| {
+            seen.push((e.revision, e.position, e.data.to_vec()));
+            seen.len() < 5
+        })
+        .unwrap();
+    assert_eq!(n, 5);
+    let owned = db.read_stream("odd", ReadOptions::forwards().from(10).limit(5)).unwrap();
+    assert_eq!(seen, owned.iter().map(|e| (e.revision, e.position, e.data.clone())).collect::<Vec<_>>());
+    let mut positions = Vec::new();
+    let n = db
+        .visit_all(&ReadAllOptions::backwards().limit(7).filter(Filter::stream_prefix("ev")), |e| {
+            positions.push(e.position);
+            true
+        })
+        .unwrap();
+    assert_eq!(n, 7);
+    assert_eq!(positions, vec![98, 96, 94, 92, 90, 88, 86]);
+    db.close();
+    assert_eq!(code(db.visit_all(&ReadAllOptions::forwards(), |_| true)), ErrorCode::Closed);
+}

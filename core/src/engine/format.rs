@@ -40,13 +40,28 @@ pub(crate) fn decode_u64_key(bytes: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(arr))
 }
 
-/// `stream_index` key: (stream id, revision), so one stream's revisions are contiguous and a
-/// stream's end is one seek. Streams are keyed by id, never by name prefix, so stream `a`
-/// can never see the events of `a:b`.
-pub(crate) fn index_key(stream_id: u64, revision: u64) -> [u8; 16] {
+/// Revisions per `stream_index` entry.
+///
+/// The index is sparse: one entry per chunk of `INDEX_CHUNK` revisions, keyed
+/// (stream id, chunk number), holding the position of the chunk's last event. Inside a chunk,
+/// each event record links to the stream's previous event (`prev_position`), and the stream
+/// state holds the position of its last event. So finding any revision is one seek plus at
+/// most `INDEX_CHUNK - 1` hops, and a commit that touches many streams dirties one index page
+/// per stream only once every `INDEX_CHUNK` appends. A dense index (one entry per event,
+/// clustered by stream) dirtied a leaf page per stream in every commit: 7 KB written per
+/// event with 64 concurrent single-event writers, and the fsync of those pages bounded
+/// throughput.
+pub(crate) const INDEX_CHUNK: u64 = 32;
+
+/// Marks "no previous event in this stream".
+pub(crate) const NO_POSITION: u64 = u64::MAX;
+
+/// `stream_index` key: (stream id, chunk). Streams are keyed by id, never by name prefix, so
+/// stream `a` can never see the events of `a:b`.
+pub(crate) fn index_key(stream_id: u64, chunk: u64) -> [u8; 16] {
     let mut key = [0u8; 16];
     key[..8].copy_from_slice(&stream_id.to_be_bytes());
-    key[8..].copy_from_slice(&revision.to_be_bytes());
+    key[8..].copy_from_slice(&chunk.to_be_bytes());
     key
 }
 
@@ -63,6 +78,8 @@ pub(crate) const KNOWN_EVENT_FLAGS: u32 = 0;
 pub(crate) struct EventRecord {
     pub stream_id: u64,
     pub revision: u64,
+    /// Position of the stream's previous event (revision - 1), or `NO_POSITION`.
+    pub prev_position: u64,
     pub timestamp: i64,
     pub id: [u8; 16],
     pub flags: u32,
@@ -104,6 +121,8 @@ pub(crate) struct StreamState {
     pub id: u64,
     /// Revision the next event gets; 0 when the stream never had an event.
     pub next_revision: u64,
+    /// Position of the stream's last event (revision next_revision - 1), or `NO_POSITION`.
+    pub last_position: u64,
     /// Revisions below this are soft-deleted.
     pub deleted_before: u64,
     /// Soft-deleted and not written since: expected-version checks see no stream.
@@ -119,6 +138,7 @@ impl StreamState {
         StreamState {
             id,
             next_revision: 0,
+            last_position: NO_POSITION,
             deleted_before: 0,
             deleted: false,
             tombstoned: false,
@@ -166,6 +186,7 @@ impl StreamState {
         Ok(StreamState {
             id: a.id.to_native(),
             next_revision: a.next_revision.to_native(),
+            last_position: a.last_position.to_native(),
             deleted_before: a.deleted_before.to_native(),
             deleted: a.deleted,
             tombstoned: a.tombstoned,

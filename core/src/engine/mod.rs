@@ -26,7 +26,7 @@ use heed::{CommitOrAbort, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 use crate::error::{Error, Result};
 use crate::options::{Durability, Options};
 use crate::types::{
-    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
+    AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
     StreamInfo, StreamMetadata,
 };
 use format::StreamState;
@@ -234,12 +234,29 @@ impl Engine {
     }
 
     pub fn read_stream(&self, stream: &str, options: ReadOptions) -> Result<Vec<RecordedEvent>> {
+        read::collect(options.limit, |f| self.visit_stream(stream, options, f))
+    }
+
+    pub fn visit_stream(
+        &self,
+        stream: &str,
+        options: ReadOptions,
+        f: &mut dyn FnMut(EventRef<'_>) -> bool,
+    ) -> Result<u64> {
         validate::stream_name(stream)?;
-        read::read_stream(self.store(), stream, options)
+        read::visit_stream(self.store(), stream, options, f)
     }
 
     pub fn read_all(&self, options: &ReadAllOptions) -> Result<Vec<RecordedEvent>> {
-        read::read_all(self.store(), options)
+        read::collect(options.limit, |f| self.visit_all(options, f))
+    }
+
+    pub fn visit_all(
+        &self,
+        options: &ReadAllOptions,
+        f: &mut dyn FnMut(EventRef<'_>) -> bool,
+    ) -> Result<u64> {
+        read::visit_all(self.store(), options, f)
     }
 
     pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {

@@ -6,24 +6,37 @@ use std::ops::Bound;
 use heed::RoTxn;
 use uuid::Uuid;
 
-use super::format::{self, index_key, u64_key, ArchivedEventRecord, StreamState};
+use super::format::{self, index_key, u64_key, ArchivedEventRecord, StreamState, INDEX_CHUNK, NO_POSITION};
 use super::{now_micros, Store};
 use crate::error::{Error, Result};
-use crate::types::{Direction, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo};
+use crate::types::{Direction, EventRef, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo};
 
-fn to_event(position: u64, record: &ArchivedEventRecord) -> RecordedEvent {
-    RecordedEvent {
-        stream: record.stream.as_str().to_owned(),
+fn event_ref(position: u64, record: &ArchivedEventRecord) -> EventRef<'_> {
+    EventRef {
+        stream: record.stream.as_str(),
         revision: record.revision.to_native(),
         position,
         id: Uuid::from_bytes(record.id),
-        event_type: record.event_type.as_str().to_owned(),
-        content_type: record.content_type.as_str().to_owned(),
-        data: record.data.as_slice().to_vec(),
-        metadata: record.metadata.as_slice().to_vec(),
+        event_type: record.event_type.as_str(),
+        content_type: record.content_type.as_str(),
+        data: record.data.as_slice(),
+        metadata: record.metadata.as_slice(),
         timestamp: record.timestamp.to_native(),
         shredded: false,
     }
+}
+
+/// Collects what a visit emits into owned events.
+pub(crate) fn collect(
+    capacity_hint: u64,
+    visit: impl FnOnce(&mut dyn FnMut(EventRef<'_>) -> bool) -> Result<u64>,
+) -> Result<Vec<RecordedEvent>> {
+    let mut out = Vec::with_capacity(capacity_hint.min(1 << 16) as usize);
+    visit(&mut |event| {
+        out.push(event.to_recorded());
+        true
+    })?;
+    Ok(out)
 }
 
 /// The state of a stream that may be read: NOT_FOUND / STREAM_DELETED otherwise.
@@ -46,7 +59,14 @@ pub(crate) fn stream_info(store: &Store, stream: &str) -> Result<StreamInfo> {
     })
 }
 
-pub(crate) fn read_stream(store: &Store, stream: &str, options: ReadOptions) -> Result<Vec<RecordedEvent>> {
+/// Calls `f` with each event of the stream read, in order, until `f` returns false or the
+/// limit is reached; returns how many events `f` saw.
+pub(crate) fn visit_stream(
+    store: &Store,
+    stream: &str,
+    options: ReadOptions,
+    f: &mut dyn FnMut(EventRef<'_>) -> bool,
+) -> Result<u64> {
     let txn = store.env.read_txn()?;
     let state = readable_state(store, &txn, stream)?;
     if state.current() == crate::types::CurrentRevision::NoStream {
@@ -56,6 +76,8 @@ pub(crate) fn read_stream(store: &Store, stream: &str, options: ReadOptions) -> 
     let end = state.next_revision; // exclusive
     let min_timestamp =
         state.max_age_micros.map(|age| now_micros().saturating_sub(age.min(i64::MAX as u64) as i64));
+    let too_old =
+        |record: &ArchivedEventRecord| min_timestamp.is_some_and(|min| record.timestamp.to_native() < min);
     let (lo, hi) = match options.direction {
         Direction::Forwards => (options.from.unwrap_or(0).max(first_visible), end),
         Direction::Backwards => {
@@ -63,60 +85,146 @@ pub(crate) fn read_stream(store: &Store, stream: &str, options: ReadOptions) -> 
             (first_visible, top)
         }
     };
-    let capacity = options.limit.min(hi.saturating_sub(lo)).min(4096) as usize;
-    let mut out = Vec::with_capacity(capacity);
-    if lo >= hi || options.limit == 0 {
-        return Ok(out);
+    let limit = options.limit;
+    let mut seen = 0u64;
+    if lo >= hi || limit == 0 {
+        return Ok(seen);
     }
-    let range =
-        (Bound::Included(&index_key(state.id, lo)[..]), Bound::Excluded(&index_key(state.id, hi)[..]));
-    let mut visit = |position_bytes: &[u8]| -> Result<bool> {
-        let position = format::decode_u64_key(position_bytes)?;
-        let Some(bytes) = store.events.get(&txn, &u64_key(position))? else {
-            return Err(format::corrupt("the stream index points to a missing event"));
-        };
-        let record = format::access_event(bytes)?;
-        if min_timestamp.is_some_and(|min| record.timestamp.to_native() < min) {
-            // Timestamps never decrease along a stream: forwards, later events may qualify;
-            // backwards, nothing older can.
-            return Ok(options.direction == Direction::Forwards);
-        }
-        out.push(to_event(position, record));
-        Ok((out.len() as u64) < options.limit)
+    // Emits one event; false when the visit is over.
+    let mut emit = |position: u64, record: &ArchivedEventRecord| {
+        seen += 1;
+        f(event_ref(position, record)) && seen < limit
     };
+    let chain = Chain { store, txn: &txn, state: &state };
     match options.direction {
         Direction::Forwards => {
-            for item in store.stream_index.range(&txn, &range)? {
-                if !visit(item?.1)? {
-                    break;
+            // Chunk by chunk: locate the chunk's last wanted event, walk the back-links down
+            // to the first wanted one, then emit in revision order.
+            let mut chunk = Vec::with_capacity(INDEX_CHUNK as usize);
+            let mut revision = lo;
+            while revision < hi {
+                let chunk_last = ((revision / INDEX_CHUNK) * INDEX_CHUNK + INDEX_CHUNK - 1).min(hi - 1);
+                let mut at = chain.locate(chunk_last)?;
+                chunk.clear();
+                loop {
+                    chunk.push(at);
+                    if at.1.revision.to_native() == revision {
+                        break;
+                    }
+                    at = chain.previous(at.1)?;
                 }
+                for &(position, record) in chunk.iter().rev() {
+                    // Timestamps never decrease along a stream: later events may qualify.
+                    if too_old(record) {
+                        continue;
+                    }
+                    if !emit(position, record) {
+                        return Ok(seen);
+                    }
+                }
+                revision = chunk_last + 1;
             }
         }
         Direction::Backwards => {
-            for item in store.stream_index.rev_range(&txn, &range)? {
-                if !visit(item?.1)? {
+            let mut at = chain.locate(hi - 1)?;
+            loop {
+                // Everything further back is older still.
+                if too_old(at.1) {
                     break;
                 }
+                if !emit(at.0, at.1) || at.1.revision.to_native() == lo {
+                    break;
+                }
+                at = chain.previous(at.1)?;
             }
         }
     }
-    Ok(out)
+    Ok(seen)
 }
 
-pub(crate) fn read_all(store: &Store, options: &ReadAllOptions) -> Result<Vec<RecordedEvent>> {
+/// Walks one stream's events through the sparse index and the back-links, checking every hop:
+/// a record that belongs to another stream or skips a revision is corruption, never silently
+/// returned.
+struct Chain<'a, 't> {
+    store: &'a Store,
+    txn: &'t RoTxn<'t>,
+    state: &'a StreamState,
+}
+
+impl<'t> Chain<'_, 't> {
+    fn event_at(&self, position: u64) -> Result<(u64, &'t ArchivedEventRecord)> {
+        let bytes = self
+            .store
+            .events
+            .get(self.txn, &u64_key(position))?
+            .ok_or_else(|| format::corrupt("a stream link points to a missing event"))?;
+        let record = format::access_event(bytes)?;
+        if record.stream_id.to_native() != self.state.id {
+            return Err(format::corrupt("a stream link points to an event of another stream"));
+        }
+        Ok((position, record))
+    }
+
+    /// The event at `revision`, which must be below the stream's next revision.
+    fn locate(&self, revision: u64) -> Result<(u64, &'t ArchivedEventRecord)> {
+        let chunk = revision / INDEX_CHUNK;
+        let chunk_last = chunk * INDEX_CHUNK + INDEX_CHUNK - 1;
+        let start = if chunk_last < self.state.next_revision {
+            let bytes = self
+                .store
+                .stream_index
+                .get(self.txn, &index_key(self.state.id, chunk))?
+                .ok_or_else(|| format::corrupt("the stream index misses a chunk"))?;
+            format::decode_u64_key(bytes)?
+        } else {
+            self.state.last_position
+        };
+        let mut at = self.event_at(start)?;
+        while at.1.revision.to_native() > revision {
+            at = self.previous(at.1)?;
+        }
+        if at.1.revision.to_native() != revision {
+            return Err(format::corrupt("a stream's back-links skip a revision"));
+        }
+        Ok(at)
+    }
+
+    /// The stream's event just before `record`.
+    fn previous(&self, record: &ArchivedEventRecord) -> Result<(u64, &'t ArchivedEventRecord)> {
+        let revision = record.revision.to_native();
+        let prev = record.prev_position.to_native();
+        if revision == 0 || prev == NO_POSITION {
+            return Err(format::corrupt("a stream's back-links end before revision 0"));
+        }
+        let at = self.event_at(prev)?;
+        if at.1.revision.to_native() != revision - 1 {
+            return Err(format::corrupt("a stream's back-links skip a revision"));
+        }
+        Ok(at)
+    }
+}
+
+/// Calls `f` with each event of $all read, in order, until `f` returns false or the limit is
+/// reached; returns how many events `f` saw.
+pub(crate) fn visit_all(
+    store: &Store,
+    options: &ReadAllOptions,
+    f: &mut dyn FnMut(EventRef<'_>) -> bool,
+) -> Result<u64> {
     let txn = store.env.read_txn()?;
-    let mut out = Vec::with_capacity(options.limit.min(4096) as usize);
+    let mut seen = 0u64;
     if options.limit == 0 {
-        return Ok(out);
+        return Ok(seen);
     }
     let filter = &options.filter;
     let filtered = !filter.is_empty();
     let mut visit = |key: &[u8], bytes: &[u8]| -> Result<bool> {
         let record = format::access_event(bytes)?;
         if !filtered || filter.matches(record.stream.as_str(), record.event_type.as_str()) {
-            out.push(to_event(format::decode_u64_key(key)?, record));
+            seen += 1;
+            return Ok(f(event_ref(format::decode_u64_key(key)?, record)) && seen < options.limit);
         }
-        Ok((out.len() as u64) < options.limit)
+        Ok(true)
     };
     match options.direction {
         Direction::Forwards => {
@@ -140,7 +248,7 @@ pub(crate) fn read_all(store: &Store, options: &ReadAllOptions) -> Result<Vec<Re
             }
         }
     }
-    Ok(out)
+    Ok(seen)
 }
 
 pub(crate) fn get_snapshot(store: &Store, stream: &str) -> Result<Option<Snapshot>> {

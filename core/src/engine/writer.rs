@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::Receiver;
 use heed::{PutFlags, RwTxn};
 
-use super::format::{self, index_key, u64_key, EventRecord, SnapshotRecord, StreamState};
+use super::format::{self, index_key, u64_key, EventRecord, SnapshotRecord, StreamState, INDEX_CHUNK};
 use super::validate::PreparedEvent;
 use super::Store;
 use crate::error::{Error, Result};
@@ -233,6 +233,7 @@ impl Writer {
             let record = EventRecord {
                 stream_id: state.id,
                 revision,
+                prev_position: state.last_position,
                 timestamp,
                 id: event.id.into_bytes(),
                 flags: 0,
@@ -246,10 +247,13 @@ impl Writer {
             let position_key = u64_key(position);
             // APPEND: positions only grow, so LMDB can skip the search and fill pages fully.
             store.events.put_with_flags(txn, PutFlags::APPEND, &position_key, &bytes)?;
-            store.stream_index.put(txn, &index_key(state.id, revision), &position_key)?;
+            if revision % INDEX_CHUNK == INDEX_CHUNK - 1 {
+                store.stream_index.put(txn, &index_key(state.id, revision / INDEX_CHUNK), &position_key)?;
+            }
             store.event_ids.put(txn, event.id.as_bytes(), &position_key)?;
             self.state.next_position += 1;
             state.next_revision += 1;
+            state.last_position = position;
         }
         state.deleted = false;
         self.put_state(txn, stream, &state)?;
