@@ -127,7 +127,9 @@ impl Db {
         self.engine()?.save_snapshot(stream, revision, data)
     }
 
-    /// The latest snapshot of `stream`, if any is saved and still visible.
+    /// The latest snapshot of `stream`, if one was saved. Metadata that later hides its
+    /// revision does not remove it (it still holds the state at that revision); a soft delete
+    /// or a tombstone does.
     pub fn get_snapshot(&self, stream: &str) -> Result<Option<Snapshot>> {
         self.engine()?.get_snapshot(stream)
     }

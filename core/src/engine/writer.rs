@@ -286,7 +286,10 @@ impl Writer {
                 return Ok(None);
             }
             let first = *first_revision.get_or_insert(revision);
-            if revision != first + i as u64 || (i > 0 && position != positions[0] + i as u64) {
+            // Consecutive revisions of this stream, in request order. Positions need not be
+            // consecutive: other streams may have written between two earlier appends that a
+            // client retries together.
+            if revision != first + i as u64 {
                 return Ok(None);
             }
         }

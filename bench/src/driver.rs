@@ -1,0 +1,228 @@
+//! Drives the stores: threads, clocks and latency histograms. Stores only do operations; all
+//! timing happens here, the same way for every store.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::stores::{bench_error, Attempt, BoxError, Racer, Result, Writer};
+use crate::workload::payload;
+
+/// What one workload did on one store.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// Events written (successfully) or read.
+    pub events: u64,
+    /// Operations timed: appends, attempts, whole-stream reads or pages.
+    pub ops: u64,
+    /// Race attempts that lost to another writer (wrote nothing).
+    pub conflicts: u64,
+    /// Events of the thread that did the most: against `events`, it shows whether a store
+    /// shares its throughput among threads or lets one win again and again.
+    pub busiest_thread_events: u64,
+    /// Wall time from the common start to the end of the last thread.
+    pub elapsed: Duration,
+    /// Latency of each operation, in microseconds.
+    pub latency: Histogram<u64>,
+}
+
+impl Measurement {
+    fn empty(elapsed: Duration) -> Measurement {
+        Measurement {
+            events: 0,
+            ops: 0,
+            conflicts: 0,
+            busiest_thread_events: 0,
+            elapsed,
+            latency: histogram(),
+        }
+    }
+
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn p50_us(&self) -> u64 {
+        self.latency.value_at_quantile(0.50)
+    }
+
+    pub fn p99_us(&self) -> u64 {
+        self.latency.value_at_quantile(0.99)
+    }
+}
+
+/// 1 µs to 1 hour at 3 significant digits: any single operation here fits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static histogram bounds are valid")
+}
+
+fn record(hist: &mut Histogram<u64>, took: Duration) {
+    // Sub-microsecond operations count as 1 µs: the lowest trackable value.
+    hist.saturating_record((took.as_micros() as u64).max(1));
+}
+
+/// What one thread did.
+struct ThreadTally {
+    events: u64,
+    ops: u64,
+    conflicts: u64,
+    latency: Histogram<u64>,
+}
+
+/// Runs `body(i, handle, should_run)` on one thread per handle until `duration` has passed, all
+/// threads released together, and merges their tallies. A failing thread stops the others early.
+fn run_threads<T: Send>(
+    handles: Vec<T>,
+    duration: Duration,
+    body: impl Fn(usize, &mut T, &dyn Fn() -> bool) -> Result<ThreadTally> + Sync,
+) -> Result<Measurement> {
+    let threads = handles.len();
+    let start_line = Barrier::new(threads + 1);
+    let failed = AtomicBool::new(false);
+    let (elapsed, tallies) = std::thread::scope(|scope| {
+        let workers: Vec<_> = handles
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut handle)| {
+                let (start_line, failed, body) = (&start_line, &failed, &body);
+                scope.spawn(move || {
+                    start_line.wait();
+                    let deadline = Instant::now() + duration;
+                    let should_run = || Instant::now() < deadline && !failed.load(Ordering::Relaxed);
+                    let tally = body(i, &mut handle, &should_run);
+                    if tally.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    tally
+                })
+            })
+            .collect();
+        start_line.wait();
+        let start = Instant::now();
+        let tallies: Vec<Result<ThreadTally>> = workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err(bench_error("a benchmark thread panicked"))))
+            .collect();
+        (start.elapsed(), tallies)
+    });
+    let mut total = Measurement::empty(elapsed);
+    for tally in tallies {
+        let tally = tally?;
+        total.events += tally.events;
+        total.ops += tally.ops;
+        total.conflicts += tally.conflicts;
+        total.busiest_thread_events = total.busiest_thread_events.max(tally.events);
+        total.latency.add(&tally.latency).map_err(|e| bench_error(format!("merging histograms: {e:?}")))?;
+    }
+    Ok(total)
+}
+
+/// Payload sequence numbers of thread `i` start at `i << 40`, so every event of a run differs.
+fn first_seq(thread: usize) -> u64 {
+    (thread as u64) << 40
+}
+
+/// Each writer appends `events_per_append` events per call, back to back, for `duration`.
+pub fn run_writers(
+    writers: Vec<Box<dyn Writer + '_>>,
+    events_per_append: usize,
+    duration: Duration,
+) -> Result<Measurement> {
+    run_threads(writers, duration, |i, writer, should_run| {
+        let mut tally = ThreadTally { events: 0, ops: 0, conflicts: 0, latency: histogram() };
+        let mut seq = first_seq(i);
+        while should_run() {
+            // The payloads are built before the clock starts: we time the store, not format!.
+            let payloads: Vec<Vec<u8>> = (seq..seq + events_per_append as u64).map(payload).collect();
+            seq += events_per_append as u64;
+            let started = Instant::now();
+            writer.append(payloads)?;
+            record(&mut tally.latency, started.elapsed());
+            tally.ops += 1;
+            tally.events += events_per_append as u64;
+        }
+        Ok(tally)
+    })
+}
+
+/// Each racer attempts conditional single-event appends on the shared stream for `duration`.
+pub fn run_racers(racers: Vec<Box<dyn Racer + '_>>, duration: Duration) -> Result<Measurement> {
+    run_threads(racers, duration, |i, racer, should_run| {
+        let mut tally = ThreadTally { events: 0, ops: 0, conflicts: 0, latency: histogram() };
+        let mut seq = first_seq(i);
+        while should_run() {
+            let data = payload(seq);
+            seq += 1;
+            let started = Instant::now();
+            let attempt = racer.attempt(data)?;
+            record(&mut tally.latency, started.elapsed());
+            tally.ops += 1;
+            match attempt {
+                Attempt::Committed => tally.events += 1,
+                Attempt::Conflict => tally.conflicts += 1,
+            }
+        }
+        Ok(tally)
+    })
+}
+
+/// Repeats a whole read (returning the events it read) at least `min_reps` times and until
+/// `min_time` has passed; each read must return `expected` events.
+pub fn run_reads(
+    min_reps: u32,
+    min_time: Duration,
+    expected: u64,
+    mut read: impl FnMut() -> Result<u64>,
+) -> Result<Measurement> {
+    let mut m = Measurement::empty(Duration::ZERO);
+    let start = Instant::now();
+    while m.ops < u64::from(min_reps) || start.elapsed() < min_time {
+        let started = Instant::now();
+        let events = read()?;
+        record(&mut m.latency, started.elapsed());
+        check_count(events, expected)?;
+        m.ops += 1;
+        m.events += events;
+    }
+    m.elapsed = start.elapsed();
+    Ok(m)
+}
+
+/// Like [`run_reads`] for a paged scan: `scan` calls the page callback after each page, and the
+/// latency recorded is the time per page.
+pub fn run_scans(
+    min_reps: u32,
+    min_time: Duration,
+    expected: u64,
+    mut scan: impl FnMut(&mut dyn FnMut(u64)) -> Result<u64>,
+) -> Result<Measurement> {
+    let mut m = Measurement::empty(Duration::ZERO);
+    let start = Instant::now();
+    let mut reps = 0;
+    while reps < min_reps || start.elapsed() < min_time {
+        let mut page_started = Instant::now();
+        let mut pages = 0;
+        let events = scan(&mut |_events_in_page| {
+            let now = Instant::now();
+            record(&mut m.latency, now - page_started);
+            pages += 1;
+            page_started = now;
+        })?;
+        check_count(events, expected)?;
+        m.ops += pages;
+        m.events += events;
+        reps += 1;
+    }
+    m.elapsed = start.elapsed();
+    Ok(m)
+}
+
+fn check_count(read: u64, expected: u64) -> Result<(), BoxError> {
+    if read == expected {
+        Ok(())
+    } else {
+        Err(bench_error(format!("read {read} events, the store was loaded with {expected}")))
+    }
+}

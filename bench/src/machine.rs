@@ -1,0 +1,97 @@
+//! Facts about the machine that decide how to read the numbers: cores, and what an fsync costs
+//! on the filesystem the stores write to (every durable commit pays at least one).
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use crate::stores::Result;
+
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub cores: usize,
+    pub cpu: String,
+    pub os: String,
+    /// Filesystem type and device of the data directory, e.g. "ext4 on /dev/vda".
+    pub filesystem: String,
+    /// True when the data directory lives in memory, where fsync costs nothing and the
+    /// durable numbers mean little.
+    pub in_memory: bool,
+    /// Median and 99th percentile of `write 4 KiB + fdatasync` in the data directory, µs.
+    pub fsync_p50_us: u64,
+    pub fsync_p99_us: u64,
+    /// 1-minute load average when the run started: other work on the machine skews results.
+    pub load: Option<String>,
+}
+
+impl Machine {
+    pub fn probe(data_dir: &Path) -> Result<Machine> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpu = fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".to_owned());
+        let os = match fs::read_to_string("/proc/sys/kernel/osrelease") {
+            Ok(release) => format!("{} {}", std::env::consts::OS, release.trim()),
+            Err(_) => std::env::consts::OS.to_owned(),
+        };
+        let (fs_type, device) = mount_of(data_dir).unwrap_or_else(|| ("unknown".to_owned(), "?".to_owned()));
+        let in_memory = matches!(fs_type.as_str(), "tmpfs" | "ramfs");
+        let (fsync_p50_us, fsync_p99_us) = fsync_cost(data_dir)?;
+        let load = fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_owned));
+        Ok(Machine {
+            cores,
+            cpu,
+            os,
+            filesystem: format!("{fs_type} on {device}"),
+            in_memory,
+            fsync_p50_us,
+            fsync_p99_us,
+            load,
+        })
+    }
+}
+
+/// The filesystem type and device of the mount holding `path` (the longest mount point that
+/// is a prefix of it), from /proc/mounts. None where that file does not exist.
+fn mount_of(path: &Path) -> Option<(String, String)> {
+    let path = path.canonicalize().ok()?;
+    let mounts = fs::read_to_string("/proc/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (device, mount_point, fs_type) = (fields.next()?, fields.next()?, fields.next()?);
+            path.starts_with(mount_point).then(|| (mount_point.len(), fs_type.to_owned(), device.to_owned()))
+        })
+        .max_by_key(|(len, _, _)| *len)
+        .map(|(_, fs_type, device)| (fs_type, device))
+}
+
+/// Times 50 rounds of writing 4 KiB to a file in `dir` and `fdatasync`ing it: roughly the
+/// floor under one durable commit on this disk.
+fn fsync_cost(dir: &Path) -> Result<(u64, u64)> {
+    let file_path = dir.join("fsync-probe");
+    let mut file = fs::File::create(&file_path)?;
+    let block = [0x5au8; 4096];
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for _ in 0..50 {
+        let started = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        hist.saturating_record((started.elapsed().as_micros() as u64).max(1));
+    }
+    drop(file);
+    fs::remove_file(&file_path)?;
+    Ok((hist.value_at_quantile(0.5), hist.value_at_quantile(0.99)))
+}

@@ -1,0 +1,203 @@
+//! What each workload does, and how big it is in a full or a `--quick` run.
+
+use std::time::Duration;
+
+/// Every workload, in the order a run executes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Workload {
+    Append1,
+    Append8,
+    Append64,
+    Batch100,
+    Race64,
+    ReadStream,
+    ScanAll,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 7] = [
+        Workload::Append1,
+        Workload::Append8,
+        Workload::Append64,
+        Workload::Batch100,
+        Workload::Race64,
+        Workload::ReadStream,
+        Workload::ScanAll,
+    ];
+
+    /// The name `--only` takes and the tables show.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Append1 => "append-1",
+            Workload::Append8 => "append-8",
+            Workload::Append64 => "append-64",
+            Workload::Batch100 => "batch-100",
+            Workload::Race64 => "race-64",
+            Workload::ReadStream => "read-stream",
+            Workload::ScanAll => "scan-all",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Workload::Append1 => Kind::Append { threads: 1, events_per_append: 1 },
+            Workload::Append8 => Kind::Append { threads: 8, events_per_append: 1 },
+            Workload::Append64 => Kind::Append { threads: 64, events_per_append: 1 },
+            Workload::Batch100 => Kind::Append { threads: 8, events_per_append: 100 },
+            Workload::Race64 => Kind::Race { threads: 64 },
+            Workload::ReadStream => Kind::ReadStream,
+            Workload::ScanAll => Kind::ScanAll,
+        }
+    }
+
+    /// One line saying what is measured, for the table header.
+    pub fn describe(self, scale: &Scale) -> String {
+        let secs = scale.write_time.as_secs_f64();
+        match self.kind() {
+            Kind::Append { threads, events_per_append } => format!(
+                "{} per append, {} each on its own stream, expected version checked; {secs:.1} s per \
+                 store; latency per append",
+                plural(events_per_append as u64, "event"),
+                plural(threads as u64, "writer thread"),
+            ),
+            Kind::Race { threads } => format!(
+                "{threads} threads on ONE stream, each reading the current revision then appending one event \
+                 with Exact(revision); events/s counts successful appends only; top thread: share of them \
+                 made by the luckiest thread; {secs:.1} s per store; latency per attempt (read + append)"
+            ),
+            Kind::ReadStream => format!(
+                "Read one stream of {} events forward, whole stream per read, repeated; latency per whole read",
+                grouped(scale.stream_events)
+            ),
+            Kind::ScanAll => format!(
+                "Scan the global log of {} events forward in pages of {}, repeated; latency per page",
+                grouped(scale.log_events),
+                grouped(scale.page)
+            ),
+        }
+    }
+}
+
+/// `1 event`, `100 events`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", grouped(n))
+    }
+}
+
+/// `1000000` -> `1,000,000`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The shape of a workload, which decides how it is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Append { threads: usize, events_per_append: usize },
+    Race { threads: usize },
+    ReadStream,
+    ScanAll,
+}
+
+/// Sizes and times of a run.
+#[derive(Debug, Clone)]
+pub struct Scale {
+    /// How long each write workload runs against each store.
+    pub write_time: Duration,
+    /// Events in the stream of `read-stream`.
+    pub stream_events: u64,
+    /// Events in the global log of `scan-all`.
+    pub log_events: u64,
+    /// Page size of `scan-all`.
+    pub page: u64,
+    /// Streams the `scan-all` log is spread over (so its records name different streams).
+    pub log_streams: u64,
+    /// Events per append while preloading read workloads.
+    pub preload_batch: u64,
+    /// Read workloads repeat until they have run this long ...
+    pub read_time: Duration,
+    /// ... and at least this many times, so p50/p99 have a few samples.
+    pub read_min_reps: u32,
+}
+
+impl Scale {
+    pub fn full() -> Scale {
+        Scale {
+            write_time: Duration::from_secs(5),
+            stream_events: 100_000,
+            log_events: 1_000_000,
+            page: 10_000,
+            log_streams: 100,
+            preload_batch: 1_000,
+            read_time: Duration::from_secs(2),
+            read_min_reps: 3,
+        }
+    }
+
+    /// Small enough for CI: the whole run stays well under 30 s on 2 cores.
+    pub fn quick() -> Scale {
+        Scale {
+            write_time: Duration::from_millis(300),
+            stream_events: 2_000,
+            log_events: 20_000,
+            page: 10_000,
+            log_streams: 10,
+            preload_batch: 1_000,
+            read_time: Duration::from_millis(100),
+            read_min_reps: 2,
+        }
+    }
+}
+
+/// The event type of every benchmark event.
+pub const EVENT_TYPE: &str = "Bench";
+
+/// A JSON object of about 100 bytes, different for every `seq` so no store can dedupe or
+/// compress runs of identical values. Fixed-width numbers keep the size constant.
+pub fn payload(seq: u64) -> Vec<u8> {
+    format!(
+        r#"{{"order_id":"ord-{seq:012}","customer":"cust-{:06}","amount_cents":{},"currency":"EUR","items":{}}}"#,
+        seq % 1_000_000,
+        // JSON numbers cannot have leading zeros: keep 8 digits by starting at 10,000,000.
+        10_000_000 + seq.wrapping_mul(7919) % 90_000_000,
+        1 + seq % 9
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_is_json_of_about_100_bytes() {
+        for seq in [0, 1, 99, 123_456_789, 63 << 40 | 12_345] {
+            let p = payload(seq);
+            assert!((95..=110).contains(&p.len()), "{} bytes", p.len());
+            let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
+            assert!(v.is_object());
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for w in Workload::ALL {
+            assert_eq!(Workload::parse(w.name()), Some(w));
+        }
+        assert_eq!(Workload::parse("nope"), None);
+    }
+}
