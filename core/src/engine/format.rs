@@ -104,6 +104,27 @@ where
     rkyv::to_bytes::<rancor::Error>(value).map_err(|e| Error::Internal(format!("encoding a record: {e}")))
 }
 
+/// Sets the fields only the writer knows in an encoded event record: callers encode records
+/// on their own threads with zeros there, so the single writer only patches four integers.
+/// rkyv places the root object at the end of the buffer, and in the pinned layout an archived
+/// u64/i64 is its 8 little-endian bytes, so each field sits at a fixed offset from the end.
+pub(crate) fn place_event(
+    bytes: &mut [u8],
+    stream_id: u64,
+    revision: u64,
+    prev_position: u64,
+    timestamp: i64,
+) {
+    use std::mem::{offset_of, size_of};
+    let root = bytes.len() - size_of::<ArchivedEventRecord>();
+    let mut put =
+        |offset: usize, value: [u8; 8]| bytes[root + offset..root + offset + 8].copy_from_slice(&value);
+    put(offset_of!(ArchivedEventRecord, stream_id), stream_id.to_le_bytes());
+    put(offset_of!(ArchivedEventRecord, revision), revision.to_le_bytes());
+    put(offset_of!(ArchivedEventRecord, prev_position), prev_position.to_le_bytes());
+    put(offset_of!(ArchivedEventRecord, timestamp), timestamp.to_le_bytes());
+}
+
 pub(crate) fn access_event(bytes: &[u8]) -> Result<&ArchivedEventRecord> {
     let record = rkyv::access::<ArchivedEventRecord, rancor::Error>(bytes)
         .map_err(|e| Error::Corruption(format!("an event record fails validation: {e}")))?;
@@ -208,4 +229,40 @@ pub(crate) struct SnapshotRecord {
 pub(crate) fn access_snapshot(bytes: &[u8]) -> Result<&ArchivedSnapshotRecord> {
     rkyv::access::<ArchivedSnapshotRecord, rancor::Error>(bytes)
         .map_err(|e| Error::Corruption(format!("a snapshot record fails validation: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placing_an_encoded_event_sets_exactly_the_writer_fields() {
+        let record = EventRecord {
+            stream_id: 0,
+            revision: 0,
+            prev_position: NO_POSITION,
+            timestamp: 0,
+            id: [7; 16],
+            flags: 0,
+            stream: "orders-1".into(),
+            event_type: "Placed".into(),
+            content_type: "application/json".into(),
+            metadata: b"meta".to_vec(),
+            data: b"{\"a\":1}".to_vec(),
+        };
+        let mut bytes = encode(&record).unwrap();
+        place_event(&mut bytes, 0x0102_0304_0506_0708, u64::MAX - 3, 42, -5);
+        let a = access_event(&bytes).unwrap();
+        assert_eq!(a.stream_id.to_native(), 0x0102_0304_0506_0708);
+        assert_eq!(a.revision.to_native(), u64::MAX - 3);
+        assert_eq!(a.prev_position.to_native(), 42);
+        assert_eq!(a.timestamp.to_native(), -5);
+        assert_eq!(a.id, [7; 16]);
+        assert_eq!(a.flags.to_native(), 0);
+        assert_eq!(a.stream.as_str(), "orders-1");
+        assert_eq!(a.event_type.as_str(), "Placed");
+        assert_eq!(a.content_type.as_str(), "application/json");
+        assert_eq!(a.metadata.as_slice(), b"meta");
+        assert_eq!(a.data.as_slice(), b"{\"a\":1}");
+    }
 }

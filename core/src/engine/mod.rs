@@ -204,7 +204,7 @@ impl Engine {
         events: Vec<EventData>,
     ) -> Result<AppendResult> {
         validate::user_stream_name(stream)?;
-        let events = validate::prepare_events(events, self.options.max_event_size)?;
+        let events = validate::prepare_events(stream, events, self.options.max_event_size)?;
         match self.submit(Command::Append { stream: stream.to_string(), expected, events })? {
             Reply::Appended(result) => Ok(result),
             Reply::Done => Err(Error::Internal("the writer answered an append with no result".into())),

@@ -5,17 +5,18 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
+use super::format::{self, EventRecord};
 use crate::error::{Error, Result};
 use crate::types::{EventData, CONTENT_TYPE_JSON};
 use crate::{MAX_CONTENT_TYPE_LEN, MAX_EVENT_TYPE_LEN, MAX_STREAM_NAME_LEN};
 
-/// An event that passed every check that does not need the store.
+/// An event that passed every check that does not need the store, already encoded as its
+/// record (the writer fills in its place in the log with `format::place_event`).
 pub(crate) struct PreparedEvent {
     pub id: Uuid,
-    pub event_type: String,
-    pub content_type: String,
-    pub data: Vec<u8>,
-    pub metadata: Vec<u8>,
+    /// The engine made the id up: it cannot be stored already.
+    pub generated: bool,
+    pub record: rkyv::util::AlignedVec,
 }
 
 /// Any stream name that may be read.
@@ -46,14 +47,18 @@ pub(crate) fn user_stream_name(stream: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn prepare_events(events: Vec<EventData>, max_event_size: usize) -> Result<Vec<PreparedEvent>> {
+pub(crate) fn prepare_events(
+    stream: &str,
+    events: Vec<EventData>,
+    max_event_size: usize,
+) -> Result<Vec<PreparedEvent>> {
     if events.is_empty() {
         return Err(Error::invalid("an append needs at least one event"));
     }
     let mut seen = HashSet::with_capacity(events.len());
     let mut prepared = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
-        let p = prepare_event(index, event, max_event_size)?;
+        let p = prepare_event(stream, index, event, max_event_size)?;
         if !seen.insert(p.id) {
             return Err(Error::invalid(format!("event {index}: id {} appears twice in the append", p.id)));
         }
@@ -62,7 +67,12 @@ pub(crate) fn prepare_events(events: Vec<EventData>, max_event_size: usize) -> R
     Ok(prepared)
 }
 
-fn prepare_event(index: usize, event: EventData, max_event_size: usize) -> Result<PreparedEvent> {
+fn prepare_event(
+    stream: &str,
+    index: usize,
+    event: EventData,
+    max_event_size: usize,
+) -> Result<PreparedEvent> {
     let bad = |what: String| Error::invalid(format!("event {index}: {what}"));
     if event.event_type.is_empty() {
         return Err(bad("event type is empty".into()));
@@ -85,18 +95,25 @@ fn prepare_event(index: usize, event: EventData, max_event_size: usize) -> Resul
             return Err(bad(format!("data is labelled {CONTENT_TYPE_JSON} but is not valid JSON: {e}")));
         }
     }
-    let id = match event.id {
+    let (id, generated) = match event.id {
         Some(id) if id.is_nil() => return Err(bad("event id is the nil UUID".into())),
-        Some(id) => id,
-        None => generated_id(),
+        Some(id) => (id, false),
+        None => (generated_id(), true),
     };
-    Ok(PreparedEvent {
-        id,
+    let record = format::encode(&EventRecord {
+        stream_id: 0,
+        revision: 0,
+        prev_position: format::NO_POSITION,
+        timestamp: 0,
+        id: id.into_bytes(),
+        flags: 0,
+        stream: stream.to_string(),
         event_type: event.event_type,
         content_type: event.content_type,
-        data: event.data,
         metadata: event.metadata,
-    })
+        data: event.data,
+    })?;
+    Ok(PreparedEvent { id, generated, record })
 }
 
 /// A UUIDv7: time-ordered, so the id index grows at its right edge (random ids would dirty a

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::Receiver;
 use heed::{PutFlags, RwTxn};
 
-use super::format::{self, index_key, u64_key, EventRecord, SnapshotRecord, StreamState, INDEX_CHUNK};
+use super::format::{self, index_key, u64_key, SnapshotRecord, StreamState, INDEX_CHUNK};
 use super::validate::PreparedEvent;
 use super::Store;
 use crate::error::{Error, Result};
@@ -128,14 +128,14 @@ impl Writer {
 
     /// Applies every job in one transaction and commits. `Err` means nothing was committed
     /// and the in-memory state is as before.
-    fn apply_batch(&mut self, batch: &[Job]) -> Result<Vec<Result<Reply>>> {
+    fn apply_batch(&mut self, batch: &mut [Job]) -> Result<Vec<Result<Reply>>> {
         let saved = self.state;
         let outcome = (|| {
             let store = self.store.clone();
             let mut txn = store.env.write_txn()?;
             let mut results = Vec::with_capacity(batch.len());
-            for job in batch {
-                match self.apply(&mut txn, &job.command) {
+            for job in batch.iter_mut() {
+                match self.apply(&mut txn, &mut job.command) {
                     Ok(reply) => results.push(Ok(reply)),
                     Err(Failure::Rejected(e)) => results.push(Err(e)),
                     Err(Failure::Storage(e)) => return Err(e),
@@ -150,7 +150,7 @@ impl Writer {
         outcome
     }
 
-    fn apply(&mut self, txn: &mut RwTxn, command: &Command) -> JobResult<Reply> {
+    fn apply(&mut self, txn: &mut RwTxn, command: &mut Command) -> JobResult<Reply> {
         match command {
             Command::Append { stream, expected, events } => {
                 self.append(txn, stream, *expected, events).map(Reply::Appended)
@@ -181,7 +181,7 @@ impl Writer {
         txn: &mut RwTxn,
         stream: &str,
         expected: ExpectedVersion,
-        events: &[PreparedEvent],
+        events: &mut [PreparedEvent],
     ) -> JobResult<AppendResult> {
         let store = self.store.clone();
         let existing = store.stream_state(txn, stream).map_err(Failure::Storage)?;
@@ -192,7 +192,12 @@ impl Writer {
         // Ids already stored: either this append is a retry of one that committed (answer it
         // as before, write nothing) or the ids are reused elsewhere (refused).
         let mut stored = Vec::with_capacity(events.len());
-        for event in events {
+        for event in events.iter() {
+            // A generated id cannot be stored already: skip the lookup (one B-tree search).
+            if event.generated {
+                stored.push(Ok(None));
+                continue;
+            }
             stored
                 .push(store.event_ids.get(txn, event.id.as_bytes())?.map(format::decode_u64_key).transpose());
         }
@@ -226,31 +231,25 @@ impl Writer {
         };
         let first_revision = state.next_revision;
         let first_position = self.state.next_position;
-        for event in events {
+        for event in events.iter_mut() {
             let position = self.state.next_position;
             let revision = state.next_revision;
             let timestamp = self.next_timestamp();
-            let record = EventRecord {
-                stream_id: state.id,
-                revision,
-                prev_position: state.last_position,
-                timestamp,
-                id: event.id.into_bytes(),
-                flags: 0,
-                stream: stream.to_string(),
-                event_type: event.event_type.clone(),
-                content_type: event.content_type.clone(),
-                metadata: event.metadata.clone(),
-                data: event.data.clone(),
-            };
-            let bytes = format::encode(&record).map_err(Failure::Storage)?;
+            format::place_event(&mut event.record, state.id, revision, state.last_position, timestamp);
             let position_key = u64_key(position);
             // APPEND: positions only grow, so LMDB can skip the search and fill pages fully.
-            store.events.put_with_flags(txn, PutFlags::APPEND, &position_key, &bytes)?;
+            store.events.put_with_flags(txn, PutFlags::APPEND, &position_key, &event.record)?;
             if revision % INDEX_CHUNK == INDEX_CHUNK - 1 {
                 store.stream_index.put(txn, &index_key(state.id, revision / INDEX_CHUNK), &position_key)?;
             }
-            store.event_ids.put(txn, event.id.as_bytes(), &position_key)?;
+            // NO_OVERWRITE: ids stay unique even where the lookup was skipped (a generated id
+            // colliding fails this job's batch, then this job alone; it never overwrites).
+            store.event_ids.put_with_flags(
+                txn,
+                PutFlags::NO_OVERWRITE,
+                event.id.as_bytes(),
+                &position_key,
+            )?;
             self.state.next_position += 1;
             state.next_revision += 1;
             state.last_position = position;
