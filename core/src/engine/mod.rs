@@ -194,7 +194,10 @@ impl Engine {
         let (tx, rx) = oneshot::channel();
         let jobs = self.jobs.as_ref().ok_or(Error::Closed)?;
         jobs.send(Job { command, reply: tx }).map_err(|_| Error::Closed)?;
-        rx.recv().map_err(|_| Error::Internal("the writer thread stopped before answering".into()))?
+        let answer =
+            rx.recv().map_err(|_| Error::Internal("the writer thread stopped before answering".into()))?;
+        drop(answer.spent);
+        answer.result
     }
 
     pub fn append(

@@ -37,7 +37,14 @@ pub(crate) enum Reply {
 
 pub(crate) struct Job {
     pub command: Command,
-    pub reply: oneshot::Sender<Result<Reply>>,
+    pub reply: oneshot::Sender<Answer>,
+}
+
+/// What a caller gets back: the result, and its own request, so that the caller's thread frees
+/// the request's buffers. Freeing a batch's worth of records was 6% of the writer's time.
+pub(crate) struct Answer {
+    pub result: Result<Reply>,
+    pub spent: Command,
 }
 
 /// What the writer keeps in memory between transactions. Copied before each batch and put
@@ -99,7 +106,7 @@ impl Writer {
                 // acknowledged also sees the head past it.
                 self.publish();
                 for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.reply.send(result);
+                    let _ = job.reply.send(Answer { result, spent: job.command });
                 }
             }
             Err(_) if batch.len() > 1 => {
@@ -111,7 +118,7 @@ impl Writer {
             }
             Err(e) => {
                 for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(e.clone_storage()));
+                    let _ = job.reply.send(Answer { result: Err(e.clone_storage()), spent: job.command });
                 }
             }
         }
@@ -231,10 +238,11 @@ impl Writer {
         };
         let first_revision = state.next_revision;
         let first_position = self.state.next_position;
+        // One commit time for the whole append.
+        let timestamp = self.next_timestamp();
         for event in events.iter_mut() {
             let position = self.state.next_position;
             let revision = state.next_revision;
-            let timestamp = self.next_timestamp();
             format::place_event(&mut event.record, state.id, revision, state.last_position, timestamp);
             let position_key = u64_key(position);
             // APPEND: positions only grow, so LMDB can skip the search and fill pages fully.
