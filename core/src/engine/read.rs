@@ -3,6 +3,7 @@
 
 use std::ops::Bound;
 
+use heed::types::Bytes;
 use heed::RoTxn;
 use uuid::Uuid;
 
@@ -95,7 +96,7 @@ pub(crate) fn visit_stream(
         seen += 1;
         f(event_ref(position, record)) && seen < limit
     };
-    let chain = Chain { store, txn: &txn, state: &state };
+    let mut chain = Chain::new(store, &txn, &state);
     match options.direction {
         Direction::Forwards => {
             // Chunk by chunk: locate the chunk's last wanted event, walk the back-links down
@@ -149,15 +150,35 @@ struct Chain<'a, 't> {
     store: &'a Store,
     txn: &'t RoTxn<'t>,
     state: &'a StreamState,
+    /// A reverse cursor left at the last event fetched. A stream's consecutive events are often
+    /// near each other in the log (written in one append, or by one busy writer), so stepping
+    /// back a few entries beats a search from the root of the tree for every hop.
+    cursor: Option<(u64, heed::RoRevRange<'t, Bytes, Bytes>)>,
 }
 
-impl<'t> Chain<'_, 't> {
-    fn event_at(&self, position: u64) -> Result<(u64, &'t ArchivedEventRecord)> {
-        let bytes = self
-            .store
-            .events
-            .get(self.txn, &u64_key(position))?
-            .ok_or_else(|| format::corrupt("a stream link points to a missing event"))?;
+/// Most entries stepped over before a fresh search is cheaper.
+const MAX_CURSOR_STEPS: u64 = 16;
+
+impl<'a, 't> Chain<'a, 't> {
+    fn new(store: &'a Store, txn: &'t RoTxn<'t>, state: &'a StreamState) -> Self {
+        Chain { store, txn, state, cursor: None }
+    }
+
+    fn event_at(&mut self, position: u64) -> Result<(u64, &'t ArchivedEventRecord)> {
+        let bytes = match self.step_to(position)? {
+            Some(bytes) => bytes,
+            None => {
+                let key = u64_key(position);
+                let mut cursor =
+                    self.store.events.rev_range(self.txn, &(Bound::Unbounded, Bound::Included(&key[..])))?;
+                let found = match cursor.next().transpose()? {
+                    Some((k, v)) if format::decode_u64_key(k)? == position => v,
+                    _ => return Err(format::corrupt("a stream link points to a missing event")),
+                };
+                self.cursor = Some((position, cursor));
+                found
+            }
+        };
         let record = format::access_event(bytes)?;
         if record.stream_id.to_native() != self.state.id {
             return Err(format::corrupt("a stream link points to an event of another stream"));
@@ -165,8 +186,28 @@ impl<'t> Chain<'_, 't> {
         Ok((position, record))
     }
 
+    /// The value at `position` reached by stepping the cursor back, if it is close enough.
+    fn step_to(&mut self, position: u64) -> Result<Option<&'t [u8]>> {
+        let Some((at, cursor)) = self.cursor.as_mut() else { return Ok(None) };
+        if *at <= position || *at - position > MAX_CURSOR_STEPS {
+            return Ok(None);
+        }
+        while let Some((k, v)) = cursor.next().transpose()? {
+            let key = format::decode_u64_key(k)?;
+            *at = key;
+            if key == position {
+                return Ok(Some(v));
+            }
+            if key < position {
+                break;
+            }
+        }
+        self.cursor = None;
+        Ok(None)
+    }
+
     /// The event at `revision`, which must be below the stream's next revision.
-    fn locate(&self, revision: u64) -> Result<(u64, &'t ArchivedEventRecord)> {
+    fn locate(&mut self, revision: u64) -> Result<(u64, &'t ArchivedEventRecord)> {
         let chunk = revision / INDEX_CHUNK;
         let chunk_last = chunk * INDEX_CHUNK + INDEX_CHUNK - 1;
         let start = if chunk_last < self.state.next_revision {
@@ -190,7 +231,7 @@ impl<'t> Chain<'_, 't> {
     }
 
     /// The stream's event just before `record`.
-    fn previous(&self, record: &ArchivedEventRecord) -> Result<(u64, &'t ArchivedEventRecord)> {
+    fn previous(&mut self, record: &ArchivedEventRecord) -> Result<(u64, &'t ArchivedEventRecord)> {
         let revision = record.revision.to_native();
         let prev = record.prev_position.to_native();
         if revision == 0 || prev == NO_POSITION {
