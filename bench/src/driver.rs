@@ -147,6 +147,53 @@ pub fn run_writers(
     })
 }
 
+/// `tasks` async tasks on a 2-thread tokio runtime (a server's shape: many requests in flight,
+/// few threads), each appending one event at a time to its own stream with `append_async`.
+pub fn run_async_writers(db: graveyard::Db, tasks: usize, duration: Duration) -> Result<Measurement> {
+    use graveyard::{EventData, ExpectedVersion};
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build()?;
+    let (elapsed, tallies) = runtime.block_on(async {
+        let start = Instant::now();
+        let deadline = start + duration;
+        let handles: Vec<_> = (0..tasks)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut tally = ThreadTally { events: 0, ops: 0, conflicts: 0, latency: histogram() };
+                    let stream = crate::stores::stream_name(i as u64);
+                    let mut expected = ExpectedVersion::NoStream;
+                    let mut seq = first_seq(i);
+                    while Instant::now() < deadline {
+                        let event = EventData::json_bytes(crate::workload::EVENT_TYPE, payload(seq));
+                        seq += 1;
+                        let started = Instant::now();
+                        let result = db.append_async(&stream, expected, vec![event]).await?;
+                        record(&mut tally.latency, started.elapsed());
+                        expected = ExpectedVersion::Exact(result.last_revision);
+                        tally.ops += 1;
+                        tally.events += 1;
+                    }
+                    Ok::<_, BoxError>(tally)
+                })
+            })
+            .collect();
+        let mut tallies = Vec::with_capacity(tasks);
+        for handle in handles {
+            tallies.push(handle.await.map_err(|e| bench_error(format!("a benchmark task failed: {e}")))?);
+        }
+        Ok::<_, BoxError>((start.elapsed(), tallies))
+    })?;
+    let mut total = Measurement::empty(elapsed);
+    for tally in tallies {
+        let tally = tally?;
+        total.events += tally.events;
+        total.ops += tally.ops;
+        total.busiest_thread_events = total.busiest_thread_events.max(tally.events);
+        total.latency.add(&tally.latency).map_err(|e| bench_error(format!("merging histograms: {e:?}")))?;
+    }
+    Ok(total)
+}
+
 /// Each racer attempts conditional single-event appends on the shared stream for `duration`.
 pub fn run_racers(racers: Vec<Box<dyn Racer + '_>>, duration: Duration) -> Result<Measurement> {
     run_threads(racers, duration, |i, racer, should_run| {

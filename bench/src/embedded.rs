@@ -91,6 +91,16 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
             check_stored(store, m.events)?;
             m
         }
+        Kind::AppendTasks { tasks } => {
+            let Some(db) = store.async_db() else {
+                return Ok(Outcome::NotApplicable(
+                    "no async API (its threaded figures are in append-64)".to_owned(),
+                ));
+            };
+            let m = driver::run_async_writers(db, tasks, scale.write_time)?;
+            check_stored(store, m.events)?;
+            m
+        }
         Kind::Race { threads } => {
             let racers = match store.racers(threads)? {
                 Racers::Handles(racers) => racers,

@@ -8,6 +8,7 @@ pub enum Workload {
     Append1,
     Append8,
     Append64,
+    Append64Tasks,
     Batch100,
     Race64,
     ReadStream,
@@ -15,10 +16,11 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 7] = [
+    pub const ALL: [Workload; 8] = [
         Workload::Append1,
         Workload::Append8,
         Workload::Append64,
+        Workload::Append64Tasks,
         Workload::Batch100,
         Workload::Race64,
         Workload::ReadStream,
@@ -31,6 +33,7 @@ impl Workload {
             Workload::Append1 => "append-1",
             Workload::Append8 => "append-8",
             Workload::Append64 => "append-64",
+            Workload::Append64Tasks => "append-64-tasks",
             Workload::Batch100 => "batch-100",
             Workload::Race64 => "race-64",
             Workload::ReadStream => "read-stream",
@@ -47,6 +50,7 @@ impl Workload {
             Workload::Append1 => Kind::Append { threads: 1, events_per_append: 1 },
             Workload::Append8 => Kind::Append { threads: 8, events_per_append: 1 },
             Workload::Append64 => Kind::Append { threads: 64, events_per_append: 1 },
+            Workload::Append64Tasks => Kind::AppendTasks { tasks: 64 },
             Workload::Batch100 => Kind::Append { threads: 8, events_per_append: 100 },
             Workload::Race64 => Kind::Race { threads: 64 },
             Workload::ReadStream => Kind::ReadStream,
@@ -63,6 +67,10 @@ impl Workload {
                  store; latency per append",
                 plural(events_per_append as u64, "event"),
                 plural(threads as u64, "writer thread"),
+            ),
+            Kind::AppendTasks { tasks } => format!(
+                "1 event per append, {tasks} async tasks on a 2-thread tokio runtime, each on its own stream, \
+                 expected version checked; {secs:.1} s per store; latency per append"
             ),
             Kind::Race { threads } => format!(
                 "{threads} threads on ONE stream, each reading the current revision then appending one event \
@@ -107,8 +115,17 @@ pub fn grouped(n: u64) -> String {
 /// The shape of a workload, which decides how it is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    Append { threads: usize, events_per_append: usize },
-    Race { threads: usize },
+    Append {
+        threads: usize,
+        events_per_append: usize,
+    },
+    /// Async appends from tasks: only stores with an async API take part.
+    AppendTasks {
+        tasks: usize,
+    },
+    Race {
+        threads: usize,
+    },
     ReadStream,
     ScanAll,
 }

@@ -62,6 +62,20 @@ impl Db {
         self.engine()?.append(stream, expected, events)
     }
 
+    /// [`Db::append`] for async callers: the checks and encoding run now, on the caller's
+    /// thread, and the append is queued before this returns (so appends issued one after the
+    /// other keep their order); the future resolves when the commit is durable. It works on any
+    /// executor and does not block one. Errors of the request itself come from the future.
+    pub fn append_async(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> impl std::future::Future<Output = Result<AppendResult>> + Send + 'static {
+        let queued = self.engine().map(|engine| engine.append_async(stream, expected, events));
+        async move { queued?.await }
+    }
+
     /// Reads a stream's events in revision order (or reverse), honouring its metadata.
     /// A stream that has no events visible because it never existed, or was soft-deleted and
     /// not written since, is NOT_FOUND; a tombstoned one is STREAM_DELETED.

@@ -487,3 +487,60 @@ fn visits_read_in_place_and_stop_when_asked() {
     db.close();
     assert_eq!(code(db.visit_all(&ReadAllOptions::forwards(), |_| true)), ErrorCode::Closed);
 }
+
+/// A minimal executor: the core's futures need no particular runtime.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(output) => return output,
+            std::task::Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+#[test]
+fn async_appends_are_queued_in_call_order_and_resolve_after_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    // Queued one after the other before any commits: each expects the revision the previous
+    // one will create, so all succeed only if the queue keeps call order.
+    let pending: Vec<_> = (0..32u64)
+        .map(|i| {
+            let expected = if i == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(i - 1) };
+            db.append_async("pipelined", expected, vec![ev(i)])
+        })
+        .collect();
+    for (i, future) in pending.into_iter().enumerate() {
+        let result = block_on(future).unwrap();
+        assert_eq!(result.first_revision, i as u64);
+    }
+    // Bad input and conflicts come back through the future; nothing was written for them.
+    assert_eq!(
+        code(block_on(db.append_async("$x", ExpectedVersion::Any, vec![ev(0)]))),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(block_on(db.append_async("pipelined", ExpectedVersion::Exact(3), vec![ev(0)]))),
+        ErrorCode::WrongExpectedVersion
+    );
+    assert_eq!(db.head_position().unwrap(), 32);
+    // The future holds no engine: closing while one is pending still answers it.
+    let future = db.append_async("pipelined", ExpectedVersion::Exact(31), vec![ev(32)]);
+    db.close();
+    assert_eq!(block_on(future).unwrap().first_revision, 32);
+    assert_eq!(
+        code(block_on(db.append_async("pipelined", ExpectedVersion::Any, vec![ev(0)]))),
+        ErrorCode::Closed
+    );
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.stream_info("pipelined").unwrap().next_revision, 33);
+}

@@ -148,6 +148,10 @@ impl Store for GraveyardStore {
         Ok(next)
     }
 
+    fn async_db(&mut self) -> Option<Db> {
+        Some(self.db.clone())
+    }
+
     fn event_count(&mut self) -> Result<u64> {
         Ok(self.db.head_position()?)
     }

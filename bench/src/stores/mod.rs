@@ -146,6 +146,11 @@ pub trait Store {
     /// calling `on_page(events)` after each page; returns how many events it read.
     fn scan_all(&mut self, page: u64, on_page: &mut dyn FnMut(u64)) -> Result<u64>;
 
+    /// A handle for async appends from tasks, if the store has an async API.
+    fn async_db(&mut self) -> Option<::graveyard::Db> {
+        None
+    }
+
     /// Events in the store now: checked against what the driver counted as written.
     fn event_count(&mut self) -> Result<u64>;
 

@@ -30,7 +30,7 @@ use crate::types::{
     StreamInfo, StreamMetadata,
 };
 use format::StreamState;
-use writer::{Command, Job, Reply, Writer, WriterState};
+use writer::{Answer, Command, Job, Reply, Writer, WriterState};
 
 pub(crate) use writer::now_micros;
 
@@ -116,6 +116,20 @@ pub(crate) fn open(options: Options) -> Result<Arc<Engine>> {
     Ok(engine)
 }
 
+/// The result inside a writer's answer. The caller's thread frees the spent request.
+fn opened(answer: std::result::Result<Answer, oneshot::RecvError>) -> Result<Reply> {
+    let answer = answer.map_err(|_| Error::Internal("the writer thread stopped before answering".into()))?;
+    drop(answer.spent);
+    answer.result
+}
+
+fn appended(reply: Result<Reply>) -> Result<AppendResult> {
+    match reply? {
+        Reply::Appended(result) => Ok(result),
+        Reply::Done => Err(Error::Internal("the writer answered an append with no result".into())),
+    }
+}
+
 /// Drops a handle's reference to an engine; closing the engine if it was the last one.
 pub(crate) fn release(engine: Option<Arc<Engine>>) {
     drop(engine);
@@ -190,14 +204,27 @@ impl Engine {
         self.head.clone()
     }
 
-    fn submit(&self, command: Command) -> Result<Reply> {
+    /// Queues a command for the writer; the receiver yields its answer after the commit.
+    fn send(&self, command: Command) -> Result<oneshot::Receiver<Answer>> {
         let (tx, rx) = oneshot::channel();
         let jobs = self.jobs.as_ref().ok_or(Error::Closed)?;
         jobs.send(Job { command, reply: tx }).map_err(|_| Error::Closed)?;
-        let answer =
-            rx.recv().map_err(|_| Error::Internal("the writer thread stopped before answering".into()))?;
-        drop(answer.spent);
-        answer.result
+        Ok(rx)
+    }
+
+    fn submit(&self, command: Command) -> Result<Reply> {
+        opened(self.send(command)?.recv())
+    }
+
+    fn append_command(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<Command> {
+        validate::user_stream_name(stream)?;
+        let events = validate::prepare_events(stream, events, self.options.max_event_size)?;
+        Ok(Command::Append { stream: stream.to_string(), expected, events })
     }
 
     pub fn append(
@@ -206,12 +233,19 @@ impl Engine {
         expected: ExpectedVersion,
         events: Vec<EventData>,
     ) -> Result<AppendResult> {
-        validate::user_stream_name(stream)?;
-        let events = validate::prepare_events(stream, events, self.options.max_event_size)?;
-        match self.submit(Command::Append { stream: stream.to_string(), expected, events })? {
-            Reply::Appended(result) => Ok(result),
-            Reply::Done => Err(Error::Internal("the writer answered an append with no result".into())),
-        }
+        appended(self.submit(self.append_command(stream, expected, events)?))
+    }
+
+    /// The append checked, encoded and queued now, on the caller's thread; the future only
+    /// waits for the commit, so it needs no particular runtime and holds no engine reference.
+    pub fn append_async(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> impl std::future::Future<Output = Result<AppendResult>> + Send + 'static {
+        let queued = self.append_command(stream, expected, events).and_then(|command| self.send(command));
+        async move { appended(opened(queued?.await)) }
     }
 
     pub fn set_stream_metadata(&self, stream: &str, metadata: StreamMetadata) -> Result<()> {
