@@ -1,7 +1,9 @@
 //! `Db`: the embedded store. A thin public face over [`crate::engine`].
 
+use std::cell::Cell;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
@@ -24,6 +26,45 @@ pub struct Db {
 
 struct Handle {
     engine: RwLock<Option<Arc<Engine>>>,
+    /// Calls in flight through this handle: `close` waits for them, so that when it returns
+    /// the store is really closed (its lock released) if this was the last handle.
+    calls: AtomicUsize,
+    closing: AtomicBool,
+    idle_lock: Mutex<()>,
+    idle: Condvar,
+}
+
+thread_local! {
+    /// Calls in flight on this thread, on any handle: a `close` from inside a visit callback
+    /// must not wait for the call it is part of.
+    static CALL_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// One call in flight: keeps the engine alive and the handle's count up until dropped.
+struct Call<'a> {
+    handle: &'a Handle,
+    engine: Option<Arc<Engine>>,
+}
+
+impl std::ops::Deref for Call<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        self.engine.as_deref().expect("a call is only handed out with an engine")
+    }
+}
+
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        // The engine reference goes first: if it was the last one, the store closes here.
+        self.engine.take();
+        CALL_DEPTH.with(|d| d.set(d.get() - 1));
+        if self.handle.calls.fetch_sub(1, Ordering::AcqRel) == 1
+            && self.handle.closing.load(Ordering::Acquire)
+        {
+            let _guard = self.handle.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.handle.idle.notify_all();
+        }
+    }
 }
 
 impl Drop for Handle {
@@ -41,14 +82,27 @@ impl Db {
 
     pub fn open_with(options: Options) -> Result<Db> {
         let engine = engine::open(options)?;
-        Ok(Db { handle: Arc::new(Handle { engine: RwLock::new(Some(engine)) }) })
+        Ok(Db {
+            handle: Arc::new(Handle {
+                engine: RwLock::new(Some(engine)),
+                calls: AtomicUsize::new(0),
+                closing: AtomicBool::new(false),
+                idle_lock: Mutex::new(()),
+                idle: Condvar::new(),
+            }),
+        })
     }
 
-    fn engine(&self) -> Result<Arc<Engine>> {
-        match &*self.handle.engine.read().unwrap_or_else(|p| p.into_inner()) {
-            Some(engine) => Ok(engine.clone()),
-            None => Err(Error::Closed),
+    fn engine(&self) -> Result<Call<'_>> {
+        let handle = &*self.handle;
+        handle.calls.fetch_add(1, Ordering::AcqRel);
+        CALL_DEPTH.with(|d| d.set(d.get() + 1));
+        let mut call = Call { handle, engine: None };
+        call.engine = handle.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if call.engine.is_none() {
+            return Err(Error::Closed);
         }
+        Ok(call)
     }
 
     /// Appends `events` to `stream` atomically (all or none, consecutive revisions) if the
@@ -164,11 +218,22 @@ impl Db {
         Ok(self.engine()?.path().to_path_buf())
     }
 
-    /// Closes this handle (and its clones). Every later call fails with CLOSED. When it was the
-    /// last handle on the directory, waits for queued writes to finish and closes the store.
+    /// Closes this handle (and its clones). Every later call fails with CLOSED. Waits for the
+    /// calls already in flight through this handle (a pending append finishes and is durable);
+    /// then, if this was the last handle on the directory, the store is closed when `close`
+    /// returns, and another process may open it. Called from inside a visit callback, it
+    /// cannot wait for that visit: the store then closes when the visit returns.
     /// Closing twice is harmless.
     pub fn close(&self) {
-        let engine = self.handle.engine.write().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = &*self.handle;
+        handle.closing.store(true, Ordering::Release);
+        let engine = handle.engine.write().unwrap_or_else(|p| p.into_inner()).take();
+        if CALL_DEPTH.with(Cell::get) == 0 {
+            let mut guard = handle.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
+            while handle.calls.load(Ordering::Acquire) > 0 {
+                guard = handle.idle.wait(guard).unwrap_or_else(|p| p.into_inner());
+            }
+        }
         engine::release(engine);
     }
 }

@@ -150,6 +150,9 @@ impl From<heed::Error> for Error {
                 Error::Corruption(format!("storage: {e}"))
             }
             heed::Error::Mdb(MdbError::VersionMismatch) => Error::IncompatibleFormat(format!("storage: {e}")),
+            heed::Error::Mdb(MdbError::ReadersFull) => Error::Unavailable(
+                "every reader slot is in use; retry, or open with a larger Options::max_readers".into(),
+            ),
             heed::Error::Mdb(MdbError::MapFull) => Error::Io(
                 "the store reached its configured map size; reopen with a larger Options::map_size".into(),
             ),

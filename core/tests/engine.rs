@@ -544,3 +544,98 @@ fn async_appends_are_queued_in_call_order_and_resolve_after_commit() {
     let db = Db::open(dir.path()).unwrap();
     assert_eq!(db.stream_info("pipelined").unwrap().next_revision, 33);
 }
+
+#[test]
+fn opening_while_the_last_handle_closes_never_fails() {
+    // An open racing the close of the same directory waits for it instead of seeing the
+    // closing engine's lock as another process.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let path = path.clone();
+            s.spawn(move || {
+                for i in 0..1500 {
+                    let db = open_fast(&path);
+                    // Calls in flight on other threads make the last reference go inside one
+                    // of them, the window the registry must cover.
+                    if (i + t) % 2 == 0 {
+                        db.read_all(ReadAllOptions::forwards().limit(1)).unwrap();
+                    } else {
+                        db.head_position().unwrap();
+                    }
+                    drop(db);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn close_waits_for_calls_in_flight_then_the_store_is_really_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    db.append("s", ExpectedVersion::Any, vec![ev(0), ev(1)]).unwrap();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let reader = db.clone();
+        s.spawn(move || {
+            reader
+                .visit_all(&ReadAllOptions::forwards(), |_| {
+                    entered_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    false
+                })
+                .unwrap();
+        });
+        entered_rx.recv().unwrap();
+        let closer = db.clone();
+        let closing = s.spawn(move || closer.close());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!closing.is_finished(), "close returned while a visit was in flight");
+        release_tx.send(()).unwrap();
+        closing.join().unwrap();
+    });
+    // Closed for real: it opens again with other options (refused while the engine lives).
+    let db = Db::open_with(Options::new(dir.path()).max_event_size(100)).unwrap();
+    assert_eq!(db.head_position().unwrap(), 2);
+}
+
+#[test]
+fn close_from_inside_a_visit_does_not_deadlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    db.append("s", ExpectedVersion::Any, vec![ev(0), ev(1)]).unwrap();
+    let inner = db.clone();
+    let seen = db
+        .visit_stream("s", ReadOptions::forwards(), |_| {
+            inner.close();
+            true
+        })
+        .unwrap();
+    assert_eq!(seen, 2, "the visit in progress finishes");
+    assert_eq!(code(db.head_position()), ErrorCode::Closed);
+    Db::open_with(Options::new(dir.path()).max_event_size(100)).unwrap();
+}
+
+#[test]
+fn reader_slots_exhausted_is_unavailable_and_map_sizes_are_rounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_with(
+        Options::new(dir.path()).max_readers(1).map_size((1 << 20) + 1).durability(Durability::NoFsyncUnsafe),
+    )
+    .unwrap();
+    db.append("s", ExpectedVersion::Any, vec![ev(0)]).unwrap();
+    let mut nested = None;
+    db.visit_all(&ReadAllOptions::forwards(), |_| {
+        nested = Some(db.read_stream("s", ReadOptions::forwards()).map(|e| e.len()));
+        false
+    })
+    .unwrap();
+    assert_eq!(nested.unwrap().unwrap_err().code(), ErrorCode::Unavailable);
+    assert_eq!(
+        code(Db::open_with(Options::new(dir.path().join("x")).map_size(usize::MAX))),
+        ErrorCode::InvalidArgument
+    );
+}

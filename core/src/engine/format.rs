@@ -204,7 +204,7 @@ impl StreamState {
     pub fn decode(bytes: &[u8]) -> Result<StreamState> {
         let a = rkyv::access::<ArchivedStreamState, rancor::Error>(bytes)
             .map_err(|e| Error::Corruption(format!("a stream state fails validation: {e}")))?;
-        Ok(StreamState {
+        let state = StreamState {
             id: a.id.to_native(),
             next_revision: a.next_revision.to_native(),
             last_position: a.last_position.to_native(),
@@ -214,7 +214,14 @@ impl StreamState {
             max_count: a.max_count.as_ref().map(|v| v.to_native()),
             max_age_micros: a.max_age_micros.as_ref().map(|v| v.to_native()),
             truncate_before: a.truncate_before.as_ref().map(|v| v.to_native()),
-        })
+        };
+        // Values the writer does arithmetic on: refuse impossible ones here rather than
+        // overflow later.
+        let linked = (state.next_revision == 0) == (state.last_position == NO_POSITION);
+        if state.next_revision == u64::MAX || !linked || state.deleted_before > state.next_revision {
+            return Err(corrupt("a stream state holds impossible revisions"));
+        }
+        Ok(state)
     }
 }
 

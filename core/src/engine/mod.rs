@@ -17,7 +17,7 @@ mod writer;
 use std::collections::HashMap;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 
 use heed::types::Bytes;
@@ -68,16 +68,22 @@ pub(crate) struct Engine {
     lock: Option<File>,
 }
 
-/// Open engines by canonical directory. Engines are created and closed with this lock held,
-/// so an open never races the close of the same directory.
+/// Open engines by canonical directory. Engines are created and closed with this lock held.
+/// Between the moment an engine's last reference goes and the moment its `Drop` takes this
+/// lock, its entry is dead but still present (and the directory still locked): an open that
+/// finds such an entry waits on `REGISTRY_CHANGED` for the close to finish instead of failing.
 static REGISTRY: Mutex<Option<HashMap<PathBuf, Weak<Engine>>>> = Mutex::new(None);
+static REGISTRY_CHANGED: Condvar = Condvar::new();
 
-fn registry() -> MutexGuard<'static, Option<HashMap<PathBuf, Weak<Engine>>>> {
+type Registry = MutexGuard<'static, Option<HashMap<PathBuf, Weak<Engine>>>>;
+
+fn registry() -> Registry {
     REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 const LOCK_FILE: &str = "graveyard.lock";
-const DATA_FILE: &str = "data.mdb";
+/// The map size must be a multiple of the OS page size: 64 KiB is one for every common size.
+const MAP_SIZE_GRANULE: usize = 64 * 1024;
 
 pub(crate) fn open(options: Options) -> Result<Arc<Engine>> {
     check_options(&options)?;
@@ -91,20 +97,23 @@ pub(crate) fn open(options: Options) -> Result<Arc<Engine>> {
     std::fs::create_dir_all(path).map_err(|e| Error::Io(format!("creating {}: {e}", path.display())))?;
     let dir = path.canonicalize().map_err(|e| Error::Io(format!("resolving {}: {e}", path.display())))?;
 
-    let shared = {
+    let engine = {
         let mut guard = registry();
-        let map = guard.get_or_insert_with(HashMap::new);
-        match map.get(&dir).and_then(Weak::upgrade) {
-            Some(engine) => Some(engine),
-            None => {
-                let engine = Arc::new(Engine::start(options.clone(), dir.clone())?);
-                map.insert(dir.clone(), Arc::downgrade(&engine));
-                return Ok(engine);
+        loop {
+            let map = guard.get_or_insert_with(HashMap::new);
+            match map.get(&dir).map(Weak::upgrade) {
+                Some(Some(engine)) => break engine,
+                // Closing right now: wait for its Drop to finish and remove it.
+                Some(None) => guard = REGISTRY_CHANGED.wait(guard).unwrap_or_else(|p| p.into_inner()),
+                None => {
+                    let engine = Arc::new(Engine::start(options.clone(), dir.clone())?);
+                    map.insert(dir.clone(), Arc::downgrade(&engine));
+                    return Ok(engine);
+                }
             }
         }
     };
-    // Outside the registry lock: dropping the engine here may close it, which takes the lock.
-    let engine = shared.expect("only the shared case reaches here");
+    // Outside the registry lock from here: dropping `engine` may close it, which takes the lock.
     let mut theirs = engine.options.clone();
     theirs.path = options.path.clone();
     if theirs != options {
@@ -139,8 +148,8 @@ fn check_options(options: &Options) -> Result<()> {
     if options.max_event_size == 0 || options.max_event_size > (1 << 30) {
         return Err(Error::invalid("max_event_size must be between 1 byte and 1 GiB"));
     }
-    if options.map_size < (1 << 20) {
-        return Err(Error::invalid("map_size must be at least 1 MiB"));
+    if options.map_size < (1 << 20) || options.map_size.checked_next_multiple_of(MAP_SIZE_GRANULE).is_none() {
+        return Err(Error::invalid("map_size must be at least 1 MiB and fit the address space"));
     }
     if options.max_readers == 0 {
         return Err(Error::invalid("max_readers must be at least 1"));
@@ -324,13 +333,16 @@ impl Drop for Engine {
                 map.remove(&self.dir);
             }
         }
+        REGISTRY_CHANGED.notify_all();
     }
 }
 
 fn open_store(options: &Options, dir: &Path) -> Result<Store> {
-    let fresh = !dir.join(DATA_FILE).exists();
     let mut env_options = EnvOpenOptions::new().read_txn_without_tls();
-    env_options.map_size(options.map_size).max_dbs(format::MAX_DBS).max_readers(options.max_readers);
+    env_options
+        .map_size(options.map_size.next_multiple_of(MAP_SIZE_GRANULE))
+        .max_dbs(format::MAX_DBS)
+        .max_readers(options.max_readers);
     if options.durability == Durability::NoFsyncUnsafe {
         // SAFETY: NO_SYNC only drops the fsync at commit: a machine crash may lose the last
         // commits. Chosen explicitly by the user through the clearly named option.
@@ -339,12 +351,7 @@ fn open_store(options: &Options, dir: &Path) -> Result<Store> {
     // SAFETY: the directory is ours alone: the process lock keeps other GraveyardDB processes
     // out and the registry keeps this process to one environment per directory; nothing
     // truncates or rewrites the file under the map.
-    let env = unsafe { env_options.open(dir) }.map_err(|e| match e {
-        heed::Error::Io(io) if io.raw_os_error() == Some(22) && !fresh => {
-            Error::Corruption(format!("{}: the data file is not an LMDB environment", dir.display()))
-        }
-        other => Error::from(other),
-    })?;
+    let env = unsafe { env_options.open(dir) }?;
 
     // A store is fresh when its main database is empty: then, and only then, create the
     // databases. Anything else must prove it is ours through the meta database.
@@ -453,7 +460,9 @@ fn recover_writer_state(store: &Store) -> Result<WriterState> {
         Some((key, value)) => {
             let position = format::decode_u64_key(key)?;
             let record = format::access_event(value)?;
-            (position + 1, record.timestamp.to_native())
+            let next =
+                position.checked_add(1).ok_or_else(|| format::corrupt("the last position is u64::MAX"))?;
+            (next, record.timestamp.to_native())
         }
         None => (0, 0),
     };

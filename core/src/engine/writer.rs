@@ -137,6 +137,26 @@ impl Writer {
     /// and the in-memory state is as before.
     fn apply_batch(&mut self, batch: &mut [Job]) -> Result<Vec<Result<Reply>>> {
         let saved = self.state;
+        // A panic here (a bug, or a corrupt record that slips past the checks) must not kill
+        // the writer and with it every later write: the transaction is dropped (aborted) while
+        // unwinding, the batch fails with INTERNAL, and the writer goes on.
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply_batch_inner(batch)))
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Err(Error::Internal(format!("the writer failed applying a batch: {what}")))
+                });
+        if outcome.is_err() {
+            self.state = saved;
+        }
+        outcome
+    }
+
+    fn apply_batch_inner(&mut self, batch: &mut [Job]) -> Result<Vec<Result<Reply>>> {
         let outcome = (|| {
             let store = self.store.clone();
             let mut txn = store.env.write_txn()?;
@@ -151,9 +171,6 @@ impl Writer {
             txn.commit()?;
             Ok(results)
         })();
-        if outcome.is_err() {
-            self.state = saved;
-        }
         outcome
     }
 
@@ -258,8 +275,9 @@ impl Writer {
                 event.id.as_bytes(),
                 &position_key,
             )?;
-            self.state.next_position += 1;
-            state.next_revision += 1;
+            let overflow = || Failure::Storage(format::corrupt("a position or revision would pass u64::MAX"));
+            self.state.next_position = position.checked_add(1).ok_or_else(overflow)?;
+            state.next_revision = revision.checked_add(1).ok_or_else(overflow)?;
             state.last_position = position;
         }
         state.deleted = false;
@@ -296,7 +314,7 @@ impl Writer {
             // Consecutive revisions of this stream, in request order. Positions need not be
             // consecutive: other streams may have written between two earlier appends that a
             // client retries together.
-            if revision != first + i as u64 {
+            if first.checked_add(i as u64) != Some(revision) {
                 return Ok(None);
             }
         }
@@ -308,7 +326,7 @@ impl Writer {
         }
         Ok(Some(AppendResult {
             first_revision,
-            last_revision: first_revision + positions.len() as u64 - 1,
+            last_revision: first_revision.saturating_add(positions.len() as u64 - 1),
             first_position: positions[0],
             last_position: positions[positions.len() - 1],
         }))
@@ -366,7 +384,8 @@ impl Writer {
 
     fn new_stream(&mut self, txn: &mut RwTxn) -> JobResult<StreamState> {
         let id = self.state.next_stream_id;
-        self.state.next_stream_id += 1;
+        self.state.next_stream_id =
+            id.checked_add(1).ok_or_else(|| Failure::Storage(format::corrupt("stream ids are exhausted")))?;
         self.store.meta.put(txn, format::META_NEXT_STREAM_ID, &self.state.next_stream_id.to_be_bytes())?;
         Ok(StreamState::new(id))
     }
