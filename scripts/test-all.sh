@@ -12,13 +12,13 @@ bash scripts/ensure-tools.sh
 
 step "format and lints (Rust)"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --release -- -D warnings
+cargo clippy --locked --workspace --all-targets --release -- -D warnings
 
 step "tests (Rust: unit, integration, conformance, model, crash)"
-cargo test --workspace --release
+cargo test --locked --workspace --release
 
 step "benchmark smoke run (tiny sizes: proves every peer and workload still runs)"
-cargo run --release -q -p graveyard-bench -- embedded --quick
+cargo run --locked --release -q -p graveyard-bench -- embedded --quick
 
 echo
 echo "all checks passed"

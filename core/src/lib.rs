@@ -19,11 +19,13 @@ mod db;
 mod engine;
 mod error;
 mod options;
+mod subscription;
 mod types;
 
 pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
+pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage, SubscriptionStart};
 pub use types::{
     AppendResult, CurrentRevision, Direction, EventData, EventRef, ExpectedVersion, Filter, ReadAllOptions,
     ReadOptions, RecordedEvent, Snapshot, StreamInfo, StreamMetadata, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,
