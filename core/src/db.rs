@@ -41,7 +41,7 @@ thread_local! {
 }
 
 /// One call in flight: keeps the engine alive and the handle's count up until dropped.
-struct Call<'a> {
+pub(crate) struct Call<'a> {
     handle: &'a Handle,
     engine: Option<Arc<Engine>>,
 }
@@ -93,7 +93,7 @@ impl Db {
         })
     }
 
-    fn engine(&self) -> Result<Call<'_>> {
+    pub(crate) fn engine(&self) -> Result<Call<'_>> {
         let handle = &*self.handle;
         handle.calls.fetch_add(1, Ordering::AcqRel);
         CALL_DEPTH.with(|d| d.set(d.get() + 1));

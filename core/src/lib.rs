@@ -18,12 +18,16 @@
 mod db;
 mod engine;
 mod error;
+mod group;
 mod options;
 mod subscription;
 mod types;
 
 pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
+pub use group::{
+    parked_stream, Delivery, GroupInfo, GroupMember, GroupSettings, GroupStrategy, GroupTarget, NackAction,
+};
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
 pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage, SubscriptionStart};
 pub use types::{

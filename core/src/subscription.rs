@@ -230,7 +230,7 @@ impl Subscription {
 }
 
 /// Runs a future to completion on this thread; the subscription's futures need no runtime.
-fn block_on<F: Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {

@@ -27,6 +27,7 @@ pub(crate) const DB_STREAMS: &str = "streams";
 pub(crate) const DB_STREAM_INDEX: &str = "stream_index";
 pub(crate) const DB_EVENT_IDS: &str = "event_ids";
 pub(crate) const DB_SNAPSHOTS: &str = "snapshots";
+pub(crate) const DB_GROUPS: &str = "groups";
 /// Room for the databases later features add (keys, cursors, schemas...).
 pub(crate) const MAX_DBS: u32 = 32;
 

@@ -24,7 +24,9 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 
 use crate::error::{Error, Result};
+use crate::group::GroupRecord;
 use crate::options::{Durability, Options};
+use crate::subscription::SubscriptionStart;
 use crate::types::{
     AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
     StreamInfo, StreamMetadata,
@@ -45,6 +47,7 @@ pub(crate) struct Store {
     stream_index: Table,
     event_ids: Table,
     snapshots: Table,
+    groups: Table,
 }
 
 impl Store {
@@ -64,6 +67,8 @@ pub(crate) struct Engine {
     jobs: Option<crossbeam_channel::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     head: tokio::sync::watch::Receiver<u64>,
+    /// Live consumer-group dispatchers, one per group, shared by the group's members.
+    pub(crate) dispatchers: crate::group::Dispatchers,
     /// Held for the engine's life: the exclusive lock that keeps other processes out.
     lock: Option<File>,
 }
@@ -193,6 +198,7 @@ impl Engine {
             jobs: Some(jobs_tx),
             writer: Some(handle),
             head: head_rx,
+            dispatchers: Default::default(),
             lock: Some(lock),
         })
     }
@@ -277,6 +283,58 @@ impl Engine {
             )));
         }
         self.submit(Command::SaveSnapshot { stream: stream.to_string(), revision, data }).map(drop)
+    }
+
+    pub fn create_group(&self, name: &str, record: GroupRecord, start: SubscriptionStart) -> Result<()> {
+        self.submit(Command::CreateGroup { name: name.to_string(), record, start }).map(drop)
+    }
+
+    pub fn update_group(&self, name: &str, record: GroupRecord) -> Result<()> {
+        self.submit(Command::UpdateGroup { name: name.to_string(), record }).map(drop)
+    }
+
+    pub fn delete_group(&self, name: &str) -> Result<()> {
+        self.submit(Command::DeleteGroup { name: name.to_string() }).map(drop)
+    }
+
+    pub fn settle_group(
+        &self,
+        name: &str,
+        seq: u64,
+        checkpoint: u64,
+        acked_above: Vec<u64>,
+        parks: Vec<EventData>,
+    ) -> Result<()> {
+        let parks = if parks.is_empty() {
+            Vec::new()
+        } else {
+            validate::prepare_events(&crate::group::parked_stream(name), parks, self.options.max_event_size)?
+        };
+        self.submit(Command::SettleGroup { name: name.to_string(), seq, checkpoint, acked_above, parks })
+            .map(drop)
+    }
+
+    pub fn group_record(&self, name: &str) -> Result<Option<GroupRecord>> {
+        let store = self.store();
+        let txn = store.env.read_txn()?;
+        store.groups.get(&txn, name.as_bytes())?.map(GroupRecord::decode).transpose()
+    }
+
+    pub fn group_names(&self) -> Result<Vec<String>> {
+        let store = self.store();
+        let txn = store.env.read_txn()?;
+        let mut names = Vec::new();
+        for item in store.groups.iter(&txn)? {
+            let (key, _) = item?;
+            names.push(
+                String::from_utf8(key.to_vec()).map_err(|_| format::corrupt("a group name is not UTF-8"))?,
+            );
+        }
+        Ok(names)
+    }
+
+    pub fn live_dispatcher(&self, name: &str) -> Option<Arc<crate::group::Dispatcher>> {
+        self.dispatchers.lock().unwrap_or_else(|p| p.into_inner()).get(name).and_then(Weak::upgrade)
     }
 
     pub fn read_stream(&self, stream: &str, options: ReadOptions) -> Result<Vec<RecordedEvent>> {
@@ -396,11 +454,12 @@ fn open_store(options: &Options, dir: &Path) -> Result<Store> {
                 require(format::DB_STREAM_INDEX)?,
                 require(format::DB_EVENT_IDS)?,
                 require(format::DB_SNAPSHOTS)?,
+                require(format::DB_GROUPS)?,
             )))
         })?
         .unwrap_commit();
-    let (meta, events, streams, stream_index, event_ids, snapshots) = tables;
-    Ok(Store { env, meta, events, streams, stream_index, event_ids, snapshots })
+    let (meta, events, streams, stream_index, event_ids, snapshots, groups) = tables;
+    Ok(Store { env, meta, events, streams, stream_index, event_ids, snapshots, groups })
 }
 
 fn initialise(env: &heed::Env<WithoutTls>) -> Result<()> {
@@ -413,6 +472,7 @@ fn initialise(env: &heed::Env<WithoutTls>) -> Result<()> {
             format::DB_STREAM_INDEX,
             format::DB_EVENT_IDS,
             format::DB_SNAPSHOTS,
+            format::DB_GROUPS,
         ] {
             dbo.create_database::<Bytes, Bytes>(wtxn, Some(name))?;
         }

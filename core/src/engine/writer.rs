@@ -18,16 +18,58 @@ use super::format::{self, index_key, u64_key, SnapshotRecord, StreamState, INDEX
 use super::validate::PreparedEvent;
 use super::Store;
 use crate::error::{Error, Result};
+use crate::group::{parked_stream, GroupRecord, TargetRecord};
+use crate::subscription::SubscriptionStart;
 use crate::types::{AppendResult, ExpectedVersion, StreamMetadata};
 
 /// Most jobs applied in one transaction: bounds the latency a batch adds to its last job.
 const MAX_BATCH_JOBS: usize = 4096;
 
 pub(crate) enum Command {
-    Append { stream: String, expected: ExpectedVersion, events: Vec<PreparedEvent> },
-    SetMetadata { stream: String, metadata: StreamMetadata },
-    Delete { stream: String, expected: ExpectedVersion, tombstone: bool },
-    SaveSnapshot { stream: String, revision: u64, data: Vec<u8> },
+    Append {
+        stream: String,
+        expected: ExpectedVersion,
+        events: Vec<PreparedEvent>,
+    },
+    SetMetadata {
+        stream: String,
+        metadata: StreamMetadata,
+    },
+    Delete {
+        stream: String,
+        expected: ExpectedVersion,
+        tombstone: bool,
+    },
+    SaveSnapshot {
+        stream: String,
+        revision: u64,
+        data: Vec<u8>,
+    },
+    /// Creates a consumer group; its checkpoint is resolved from `start` against the log as
+    /// committed by the jobs before it.
+    CreateGroup {
+        name: String,
+        record: GroupRecord,
+        start: SubscriptionStart,
+    },
+    UpdateGroup {
+        name: String,
+        record: GroupRecord,
+    },
+    DeleteGroup {
+        name: String,
+    },
+    /// Persists a group's progress (checkpoint and acknowledgements above it) and appends the
+    /// copies of the events it parks, in one transaction: a parked event is never both lost
+    /// and acknowledged. `seq` orders the group's settles: an older one never overwrites a
+    /// newer record (its acknowledgements are in the newer one), but its parks still land.
+    SettleGroup {
+        name: String,
+        seq: u64,
+        checkpoint: u64,
+        acked_above: Vec<u64>,
+        parks: Vec<PreparedEvent>,
+    },
 }
 
 pub(crate) enum Reply {
@@ -196,6 +238,63 @@ impl Writer {
             }
             Command::SaveSnapshot { stream, revision, data } => {
                 self.save_snapshot(txn, stream, *revision, data).map(|()| Reply::Done)
+            }
+            Command::CreateGroup { name, record, start } => {
+                if self.store.groups.get(txn, name.as_bytes())?.is_some() {
+                    return reject(Error::InvalidArgument(format!("consumer group '{name}' already exists")));
+                }
+                let mut record = record.clone();
+                let end = match &record.target {
+                    TargetRecord::All { .. } => self.state.next_position,
+                    TargetRecord::Stream { stream } => {
+                        match self.store.stream_state(txn, stream).map_err(Failure::Storage)? {
+                            Some(state) => state.next_revision,
+                            None => 0,
+                        }
+                    }
+                };
+                record.checkpoint = match start {
+                    SubscriptionStart::Start => 0,
+                    SubscriptionStart::End => end,
+                    SubscriptionStart::After(cursor) => cursor.saturating_add(1),
+                };
+                self.put_group(txn, name, &record)?;
+                Ok(Reply::Done)
+            }
+            Command::UpdateGroup { name, record } => {
+                let Some(mut stored) = self.group(txn, name)? else {
+                    return reject(Error::NotFound(format!("consumer group '{name}' does not exist")));
+                };
+                if stored.target != record.target {
+                    return reject(Error::InvalidArgument(format!(
+                        "consumer group '{name}': the target cannot change; delete and create the group"
+                    )));
+                }
+                stored.settings = record.settings.clone();
+                self.put_group(txn, name, &stored)?;
+                Ok(Reply::Done)
+            }
+            Command::DeleteGroup { name } => {
+                if !self.store.groups.delete(txn, name.as_bytes())? {
+                    return reject(Error::NotFound(format!("consumer group '{name}' does not exist")));
+                }
+                Ok(Reply::Done)
+            }
+            Command::SettleGroup { name, seq, checkpoint, acked_above, parks } => {
+                let Some(mut stored) = self.group(txn, name)? else {
+                    return reject(Error::NotFound(format!("consumer group '{name}' does not exist")));
+                };
+                // Checks first, then writes: the parks go to the group's own system stream.
+                if !parks.is_empty() {
+                    self.append(txn, &parked_stream(name), ExpectedVersion::Any, parks)?;
+                }
+                if *seq > stored.seq {
+                    stored.seq = *seq;
+                    stored.checkpoint = *checkpoint;
+                    stored.acked_above = acked_above.clone();
+                    self.put_group(txn, name, &stored)?;
+                }
+                Ok(Reply::Done)
             }
         }
     }
@@ -379,6 +478,18 @@ impl Writer {
         let record = SnapshotRecord { revision, timestamp: self.next_timestamp(), data: data.to_vec() };
         let bytes = format::encode(&record).map_err(Failure::Storage)?;
         self.store.snapshots.put(txn, &u64_key(state.id), &bytes)?;
+        Ok(())
+    }
+
+    fn group(&self, txn: &RwTxn, name: &str) -> JobResult<Option<GroupRecord>> {
+        match self.store.groups.get(txn, name.as_bytes())? {
+            Some(bytes) => GroupRecord::decode(bytes).map(Some).map_err(Failure::Storage),
+            None => Ok(None),
+        }
+    }
+
+    fn put_group(&self, txn: &mut RwTxn, name: &str, record: &GroupRecord) -> JobResult<()> {
+        self.store.groups.put(txn, name.as_bytes(), &record.encode())?;
         Ok(())
     }
 
