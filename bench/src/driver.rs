@@ -194,6 +194,99 @@ pub fn run_async_writers(db: graveyard::Db, tasks: usize, duration: Duration) ->
     Ok(total)
 }
 
+/// Subscribes to $all from the start and takes `total` preloaded events; one latency sample per
+/// `page` deliveries.
+pub fn run_catch_up(db: &graveyard::Db, total: u64, page: u64) -> Result<Measurement> {
+    use graveyard::{SubscribeOptions, SubscriptionMessage};
+    let mut latency = histogram();
+    let start = Instant::now();
+    let mut sub = db.subscribe_to_all(SubscribeOptions::from_start())?;
+    let (mut events, mut next) = (0u64, 0u64);
+    let mut page_start = Instant::now();
+    while events < total {
+        match sub.next_blocking() {
+            Some(Ok(SubscriptionMessage::Event(e))) => {
+                if e.position != next {
+                    return Err(bench_error(format!(
+                        "catch-up expected position {next}, got {}",
+                        e.position
+                    )));
+                }
+                std::hint::black_box(&e.data);
+                next += 1;
+                events += 1;
+                if events % page == 0 {
+                    record(&mut latency, page_start.elapsed());
+                    page_start = Instant::now();
+                }
+            }
+            Some(Ok(SubscriptionMessage::CaughtUp)) => {
+                return Err(bench_error(format!("caught up after {events} of {total} events")));
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(bench_error("the subscription ended")),
+        }
+    }
+    let mut m = Measurement::empty(start.elapsed());
+    m.events = events;
+    m.ops = events / page;
+    m.latency = latency;
+    Ok(m)
+}
+
+/// One writer appends single events (durably) for `duration` while a live subscriber records,
+/// for each event, the time from issuing its append to receiving it.
+pub fn run_live(db: &graveyard::Db, duration: Duration) -> Result<Measurement> {
+    const STOP: &str = "BenchStop";
+    use graveyard::{EventData, ExpectedVersion, SubscribeOptions, SubscriptionMessage};
+    use std::sync::Mutex;
+    let issued: Mutex<Vec<Instant>> = Mutex::new(Vec::new());
+    let base = db.head_position()?;
+    let mut sub = db.subscribe_to_all(SubscribeOptions::from_end())?;
+    let start = Instant::now();
+    let (written, latency) = std::thread::scope(|scope| -> Result<(u64, Histogram<u64>)> {
+        let writer = scope.spawn(|| -> Result<u64> {
+            let mut n = 0u64;
+            while start.elapsed() < duration {
+                issued.lock().unwrap_or_else(|p| p.into_inner()).push(Instant::now());
+                let event = EventData::json_bytes(crate::workload::EVENT_TYPE, payload(n));
+                db.append("live", ExpectedVersion::Any, vec![event])?;
+                n += 1;
+            }
+            // The subscriber stops at this one: it may be waiting for an event when time is up.
+            db.append("live", ExpectedVersion::Any, vec![EventData::json_bytes(STOP, b"{}".to_vec())])?;
+            Ok(n)
+        });
+        let mut latency = histogram();
+        let mut received = 0u64;
+        loop {
+            match sub.next_blocking() {
+                Some(Ok(SubscriptionMessage::Event(e))) if e.event_type == STOP => break,
+                Some(Ok(SubscriptionMessage::Event(e))) => {
+                    let at = Instant::now();
+                    let index = (e.position - base) as usize;
+                    let sent = issued.lock().unwrap_or_else(|p| p.into_inner())[index];
+                    record(&mut latency, at - sent);
+                    received += 1;
+                }
+                Some(Ok(SubscriptionMessage::CaughtUp)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(bench_error("the subscription ended")),
+            }
+        }
+        let n = writer.join().map_err(|_| bench_error("the writer panicked"))??;
+        if received != n {
+            return Err(bench_error(format!("the subscriber received {received} of {n} events")));
+        }
+        Ok((n, latency))
+    })?;
+    let mut m = Measurement::empty(start.elapsed());
+    m.events = written;
+    m.ops = written;
+    m.latency = latency;
+    Ok(m)
+}
+
 /// Each racer attempts conditional single-event appends on the shared stream for `duration`.
 pub fn run_racers(racers: Vec<Box<dyn Racer + '_>>, duration: Duration) -> Result<Measurement> {
     run_threads(racers, duration, |i, racer, should_run| {

@@ -122,6 +122,19 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
                 store.scan_all(scale.page, on_page)
             })?
         }
+        Kind::CatchUp | Kind::Live => {
+            let Some(db) = store.async_db() else {
+                return Ok(Outcome::NotApplicable("no subscription API measured for this store".to_owned()));
+            };
+            if workload.kind() == Kind::CatchUp {
+                let total = scale.stream_events;
+                store.preload(Preload { streams: scale.log_streams, total, batch: scale.preload_batch })?;
+                let db = store.async_db().unwrap_or(db);
+                driver::run_catch_up(&db, total, scale.page)?
+            } else {
+                driver::run_live(&db, scale.write_time)?
+            }
+        }
     };
     Ok(Outcome::Measured(measurement))
 }

@@ -13,10 +13,12 @@ pub enum Workload {
     Race64,
     ReadStream,
     ScanAll,
+    CatchUp,
+    Live,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 8] = [
+    pub const ALL: [Workload; 10] = [
         Workload::Append1,
         Workload::Append8,
         Workload::Append64,
@@ -25,6 +27,8 @@ impl Workload {
         Workload::Race64,
         Workload::ReadStream,
         Workload::ScanAll,
+        Workload::CatchUp,
+        Workload::Live,
     ];
 
     /// The name `--only` takes and the tables show.
@@ -38,6 +42,8 @@ impl Workload {
             Workload::Race64 => "race-64",
             Workload::ReadStream => "read-stream",
             Workload::ScanAll => "scan-all",
+            Workload::CatchUp => "catch-up",
+            Workload::Live => "live",
         }
     }
 
@@ -55,6 +61,8 @@ impl Workload {
             Workload::Race64 => Kind::Race { threads: 64 },
             Workload::ReadStream => Kind::ReadStream,
             Workload::ScanAll => Kind::ScanAll,
+            Workload::CatchUp => Kind::CatchUp,
+            Workload::Live => Kind::Live,
         }
     }
 
@@ -80,6 +88,16 @@ impl Workload {
             Kind::ReadStream => format!(
                 "Read one stream of {} events forward, whole stream per read, repeated; latency per whole read",
                 grouped(scale.stream_events)
+            ),
+            Kind::CatchUp => format!(
+                "A subscription to $all from the start delivers a preloaded log of {} events; latency per \
+                 page of {} deliveries",
+                grouped(scale.stream_events),
+                grouped(scale.page)
+            ),
+            Kind::Live => format!(
+                "A live subscription to $all while one writer appends single events (fsync); latency from \
+                 issuing the append to the subscriber receiving the event; {secs:.1} s per store"
             ),
             Kind::ScanAll => format!(
                 "Scan the global log of {} events forward in pages of {}, repeated; latency per page",
@@ -128,6 +146,10 @@ pub enum Kind {
     },
     ReadStream,
     ScanAll,
+    /// A subscription from the start over a preloaded log: delivery throughput.
+    CatchUp,
+    /// A live subscription behind a durable single-event writer: append-to-delivery latency.
+    Live,
 }
 
 /// Sizes and times of a run.
