@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use crate::schema::Violation;
 use crate::types::{CurrentRevision, ExpectedVersion};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -93,6 +94,13 @@ pub enum Error {
     /// The stream was tombstoned: its name can never be used again.
     #[error("stream '{stream}' is deleted")]
     StreamDeleted { stream: String },
+    /// An event's data broke the schema named by its type. `violations` lists each problem.
+    #[error("data violates schema '{schema}' version {version}: {}", list(violations))]
+    SchemaViolation { schema: String, version: u32, violations: Vec<Violation> },
+    /// A schema definition was refused. `problems` lists each one (or each reason it breaks the
+    /// compatibility mode of the version it would replace).
+    #[error("invalid schema '{schema}': {}", list(problems))]
+    InvalidSchema { schema: String, problems: Vec<String> },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("not found: {0}")]
@@ -116,6 +124,8 @@ impl Error {
         match self {
             Error::WrongExpectedVersion { .. } => ErrorCode::WrongExpectedVersion,
             Error::StreamDeleted { .. } => ErrorCode::StreamDeleted,
+            Error::SchemaViolation { .. } => ErrorCode::SchemaViolation,
+            Error::InvalidSchema { .. } => ErrorCode::InvalidSchema,
             Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Unavailable(_) => ErrorCode::Unavailable,
@@ -130,6 +140,10 @@ impl Error {
     pub(crate) fn invalid(msg: impl Into<String>) -> Error {
         Error::InvalidArgument(msg.into())
     }
+}
+
+fn list<T: fmt::Display>(entries: &[T]) -> String {
+    entries.iter().map(T::to_string).collect::<Vec<_>>().join("; ")
 }
 
 impl From<std::io::Error> for Error {

@@ -20,6 +20,7 @@ mod engine;
 mod error;
 mod group;
 mod options;
+pub mod schema;
 mod subscription;
 mod types;
 
