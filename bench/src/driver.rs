@@ -107,6 +107,11 @@ fn run_threads<T: Send>(
             .collect();
         (start.elapsed(), tallies)
     });
+    merge(elapsed, tallies)
+}
+
+/// Sums what each thread or task did into one measurement.
+fn merge(elapsed: Duration, tallies: Vec<Result<ThreadTally>>) -> Result<Measurement> {
     let mut total = Measurement::empty(elapsed);
     for tally in tallies {
         let tally = tally?;
@@ -183,15 +188,7 @@ pub fn run_async_writers(db: graveyard::Db, tasks: usize, duration: Duration) ->
         }
         Ok::<_, BoxError>((start.elapsed(), tallies))
     })?;
-    let mut total = Measurement::empty(elapsed);
-    for tally in tallies {
-        let tally = tally?;
-        total.events += tally.events;
-        total.ops += tally.ops;
-        total.busiest_thread_events = total.busiest_thread_events.max(tally.events);
-        total.latency.add(&tally.latency).map_err(|e| bench_error(format!("merging histograms: {e:?}")))?;
-    }
-    Ok(total)
+    merge(elapsed, tallies)
 }
 
 /// Subscribes to $all from the start and takes `total` preloaded events; one latency sample per
