@@ -1,0 +1,167 @@
+//! A node's life: start (every setting checked before anything is served), serve, and shut down
+//! gracefully on SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use graveyard::{Db, DEFAULT_MAX_EVENT_SIZE};
+use graveyard_proto::v1::graveyard_server::GraveyardServer;
+use tokio::sync::watch;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+use crate::auth::BearerAuth;
+use crate::config::Settings;
+use crate::metrics::{self, Metrics};
+use crate::service::{GraveyardService, NodeIdentity};
+
+/// Largest request accepted. An append may carry several events of the core's largest size;
+/// an event over that size must reach the core to be refused with INVALID_ARGUMENT and its
+/// typed detail, rather than by the transport with a bare RESOURCE_EXHAUSTED.
+const MAX_MESSAGE_BYTES: usize = 4 * DEFAULT_MAX_EVENT_SIZE + 1024 * 1024;
+/// How long requests in flight get to finish once shutdown starts. Below the 30 s most process
+/// supervisors wait between SIGTERM and SIGKILL, so the store is always closed cleanly.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// Pings on idle connections, so a subscriber that vanished without closing is noticed.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs the node until a shutdown signal, then closes the store. The error is for people: it
+/// names the setting or the step that failed.
+pub async fn run(settings: Settings) -> Result<(), String> {
+    let mut server = Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
+    if let Some(tls) = &settings.tls {
+        let identity = Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+        server = server.tls_config(ServerTlsConfig::new().identity(identity)).map_err(|e| {
+            format!("{}: not a usable TLS certificate chain and key: {}", tls.names, chain(&e))
+        })?;
+    }
+    let incoming = TcpIncoming::bind(settings.listen)
+        .map_err(|e| format!("cannot listen on {} (--listen / GRAVEYARD_LISTEN): {e}", settings.listen))?
+        .with_nodelay(Some(true));
+    let metrics_listener = match settings.metrics_listen {
+        Some(address) => Some(tokio::net::TcpListener::bind(address).await.map_err(|e| {
+            format!("cannot listen on {address} (--metrics-listen / GRAVEYARD_METRICS_LISTEN): {e}")
+        })?),
+        None => None,
+    };
+    let data = settings.data.clone();
+    let db = tokio::task::spawn_blocking(move || Db::open(&data))
+        .await
+        .map_err(|e| format!("opening the store: {e}"))?
+        .map_err(|e| {
+            format!("cannot open the store in '{}' (--data / GRAVEYARD_DATA): {e}", settings.data.display())
+        })?;
+
+    let metrics = Arc::new(Metrics::default());
+    let (drain, draining) = watch::channel(false);
+    if let Some(listener) = metrics_listener {
+        let mut stop = draining.clone();
+        tokio::spawn(metrics::serve(listener, metrics.clone(), async move {
+            let _ = stop.wait_for(|&d| d).await;
+        }));
+    }
+    let identity =
+        Arc::new(NodeIdentity { node_id: settings.node_id.clone(), members: settings.members.clone() });
+    let service =
+        GraveyardServer::new(GraveyardService::new(db.clone(), identity, metrics.clone(), draining.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let service = InterceptedService::new(service, BearerAuth::new(settings.token.clone(), metrics.clone()));
+
+    if !settings.listen.ip().is_loopback() && settings.tls.is_none() {
+        tracing::warn!(
+            listen = %settings.listen,
+            "serving without TLS on a non-loopback address: requests{} travel in clear",
+            if settings.token.is_some() { " and the token" } else { "" }
+        );
+    }
+    tracing::info!(
+        listen = %settings.listen,
+        data = %settings.data.display(),
+        node_id = %settings.node_id,
+        members = ?settings.members.iter().map(|m| format!("{}={}", m.id, m.address)).collect::<Vec<_>>(),
+        tls = settings.tls.is_some(),
+        auth = settings.token.is_some(),
+        metrics = ?settings.metrics_listen,
+        version = env!("CARGO_PKG_VERSION"),
+        "graveyard node serving"
+    );
+
+    tokio::spawn(async move {
+        let signal = shutdown_signal().await;
+        tracing::info!(
+            signal,
+            grace_seconds = SHUTDOWN_GRACE.as_secs(),
+            "shutting down: draining requests in flight"
+        );
+        let _ = drain.send(true);
+    });
+
+    let mut stop_accepting = draining.clone();
+    let serve = server.add_service(service).serve_with_incoming_shutdown(incoming, async move {
+        let _ = stop_accepting.wait_for(|&d| d).await;
+    });
+    let mut grace = draining.clone();
+    let served = tokio::select! {
+        served = serve => served.map_err(|e| format!("serving gRPC: {}", chain(&e))),
+        () = async move {
+            let _ = grace.wait_for(|&d| d).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}: closing their connections");
+            Ok(())
+        }
+    };
+
+    // Waits for the calls still inside the store (an append being committed finishes and is
+    // durable), then closes it: the next open finds it clean.
+    let closing = db.clone();
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .map_err(|e| format!("closing the store: {e}"))?;
+    tracing::info!("store closed");
+    served
+}
+
+/// The name of the signal that asked the node to stop.
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; stop the node with Ctrl-C (SIGINT)");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => "SIGINT",
+        () = terminate => "SIGTERM",
+    }
+}
+
+/// An error with its sources: transport errors say little at the top.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,701 @@
+//! The gRPC service: each RPC converts its request with `graveyard_proto::wire`, calls the core,
+//! and converts the answer back. No logic of the store lives here.
+//!
+//! Threading: appends go through `Db::append_async`, which queues on the caller's thread and
+//! resolves after the group commit, so concurrent requests share commits. Reads are LMDB reads
+//! on the calling worker thread, without `spawn_blocking`: every read here is bounded to one page
+//! (at most `READ_PAGE_EVENTS` events or about `READ_PAGE_BYTES`, and `READ_SCAN_LIMIT` events
+//! scanned by a filtered read), which costs microseconds to about a millisecond of memory copies
+//! from the map, less than the hop to a blocking thread and back would add to every read. Group
+//! acks wait for a durable commit and use `block_in_place` (see `consume`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use graveyard::{
+    Db, Delivery, Direction, Error, ErrorCode, EventRef, Filter, GroupMember, ReadAllOptions, ReadOptions,
+    SubscribeOptions, Subscription, SubscriptionMessage,
+};
+use graveyard_proto::v1 as pb;
+use graveyard_proto::v1::graveyard_server::Graveyard;
+use graveyard_proto::wire;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::config::Member;
+use crate::metrics::{Metrics, SubscriptionKind};
+
+/// Most events in one read batch.
+const READ_PAGE_EVENTS: u64 = 512;
+/// A read batch ends after the event that brings its data and metadata past this many bytes.
+const READ_PAGE_BYTES: usize = 1024 * 1024;
+/// Most events a filtered $all read scans per batch, matching or not, so a rare filter cannot
+/// turn one batch into a scan of the whole log.
+const READ_SCAN_LIMIT: u64 = 4096;
+/// Batches read ahead of a slow reader.
+const READ_BUFFER: usize = 2;
+/// Most events a subscription reads (and holds) at once: the core's default page.
+const SUBSCRIPTION_PAGE: u64 = 512;
+/// Messages a subscription or a group member runs ahead of a slow client. With the core's page,
+/// it bounds what one slow client costs the node.
+const STREAM_BUFFER: usize = 64;
+/// Deliveries a member session remembers for its acks. The core's in-flight window bounds the
+/// live ones; the rest are deliveries that timed out and were settled by another member, which
+/// this cap keeps from accumulating on a member that never acks (the oldest are forgotten).
+const MAX_REMEMBERED_DELIVERIES: usize = 4096;
+
+/// The node's identity, as served by Topology and Health.
+pub struct NodeIdentity {
+    pub node_id: String,
+    pub members: Vec<Member>,
+}
+
+pub struct GraveyardService {
+    db: Db,
+    identity: Arc<NodeIdentity>,
+    metrics: Arc<Metrics>,
+    /// Becomes true when the node starts shutting down.
+    draining: watch::Receiver<bool>,
+}
+
+impl GraveyardService {
+    pub fn new(
+        db: Db,
+        identity: Arc<NodeIdentity>,
+        metrics: Arc<Metrics>,
+        draining: watch::Receiver<bool>,
+    ) -> GraveyardService {
+        GraveyardService { db, identity, metrics, draining }
+    }
+
+    fn fail(&self, error: Error) -> Status {
+        failure(&self.metrics, error)
+    }
+}
+
+/// Counts, logs (by code, never event data) and converts an error of the core.
+fn failure(metrics: &Metrics, error: Error) -> Status {
+    let code = error.code();
+    metrics.record_error(code);
+    match code {
+        ErrorCode::Internal | ErrorCode::Corruption | ErrorCode::Io | ErrorCode::IncompatibleFormat => {
+            tracing::error!(%code, error = %error, "request failed")
+        }
+        _ => tracing::debug!(%code, error = %error, "request failed"),
+    }
+    wire::error_to_status(&error)
+}
+
+/// A failure that is not an error of the core (a malformed session), counted like one.
+fn protocol_failure(metrics: &Metrics, code: ErrorCode, message: String) -> Status {
+    metrics.record_error(code);
+    tracing::debug!(%code, error = %message, "request refused");
+    wire::code_status(code, message)
+}
+
+fn shutting_down(metrics: &Metrics) -> Status {
+    protocol_failure(
+        metrics,
+        ErrorCode::Unavailable,
+        "the node is shutting down; resume from your last checkpoint on another node or after its restart"
+            .to_owned(),
+    )
+}
+
+/// Resolves once the node starts draining (or its drain signal is gone).
+async fn drained(draining: &mut watch::Receiver<bool>) {
+    let _ = draining.wait_for(|&d| d).await;
+}
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl Graveyard for GraveyardService {
+    async fn append(&self, request: Request<pb::AppendRequest>) -> RpcResult<pb::AppendResponse> {
+        let started = Instant::now();
+        let request = request.into_inner();
+        let outcome = async {
+            let expected = wire::expected_from_wire(request.expected)?;
+            let events = wire::events_from_wire(request.events)?;
+            let count = events.len();
+            let result = self.db.append_async(&request.stream, expected, events).await?;
+            Ok::<_, Error>((result, count))
+        }
+        .await;
+        self.metrics.record_append(started.elapsed(), outcome.as_ref().ok().map(|(_, count)| *count));
+        let (result, _) = outcome.map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::AppendResponse { result: Some(result.into()) }))
+    }
+
+    type ReadStreamStream = ReceiverStream<Result<pb::ReadResponse, Status>>;
+
+    async fn read_stream(
+        &self,
+        request: Request<pb::ReadStreamRequest>,
+    ) -> RpcResult<Self::ReadStreamStream> {
+        let request = request.into_inner();
+        let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
+        let pager = Pager::new(
+            self.db.clone(),
+            ReadTarget::Stream(request.stream),
+            direction,
+            request.from,
+            request.limit,
+        );
+        self.stream_pages(pager)
+    }
+
+    type ReadAllStream = ReceiverStream<Result<pb::ReadResponse, Status>>;
+
+    async fn read_all(&self, request: Request<pb::ReadAllRequest>) -> RpcResult<Self::ReadAllStream> {
+        let request = request.into_inner();
+        let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
+        let filter = wire::filter_from_wire(request.filter);
+        let pager =
+            Pager::new(self.db.clone(), ReadTarget::All(filter), direction, request.from, request.limit);
+        self.stream_pages(pager)
+    }
+
+    type SubscribeToStreamStream = ReceiverStream<Result<pb::SubscribeResponse, Status>>;
+
+    async fn subscribe_to_stream(
+        &self,
+        request: Request<pb::SubscribeToStreamRequest>,
+    ) -> RpcResult<Self::SubscribeToStreamStream> {
+        let request = request.into_inner();
+        let subscription = wire::start_from_wire(request.start)
+            .and_then(|start| {
+                let options =
+                    SubscribeOptions { start, filter: Filter::default(), page_size: SUBSCRIPTION_PAGE };
+                self.db.subscribe_to_stream(&request.stream, options)
+            })
+            .map_err(|e| self.fail(e))?;
+        Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::Stream)))
+    }
+
+    type SubscribeToAllStream = ReceiverStream<Result<pb::SubscribeResponse, Status>>;
+
+    async fn subscribe_to_all(
+        &self,
+        request: Request<pb::SubscribeToAllRequest>,
+    ) -> RpcResult<Self::SubscribeToAllStream> {
+        let request = request.into_inner();
+        let subscription = wire::start_from_wire(request.start)
+            .and_then(|start| {
+                let filter = wire::filter_from_wire(request.filter);
+                self.db.subscribe_to_all(SubscribeOptions { start, filter, page_size: SUBSCRIPTION_PAGE })
+            })
+            .map_err(|e| self.fail(e))?;
+        Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::All)))
+    }
+
+    async fn get_stream_info(
+        &self,
+        request: Request<pb::GetStreamInfoRequest>,
+    ) -> RpcResult<pb::GetStreamInfoResponse> {
+        let info = self.db.stream_info(&request.into_inner().stream).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::GetStreamInfoResponse { info: Some(info.into()) }))
+    }
+
+    async fn set_stream_metadata(
+        &self,
+        request: Request<pb::SetStreamMetadataRequest>,
+    ) -> RpcResult<pb::SetStreamMetadataResponse> {
+        let request = request.into_inner();
+        let metadata = request.metadata.map(graveyard::StreamMetadata::from).unwrap_or_default();
+        self.db.set_stream_metadata(&request.stream, metadata).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::SetStreamMetadataResponse {}))
+    }
+
+    async fn get_stream_metadata(
+        &self,
+        request: Request<pb::GetStreamMetadataRequest>,
+    ) -> RpcResult<pb::GetStreamMetadataResponse> {
+        let metadata = self.db.get_stream_metadata(&request.into_inner().stream).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::GetStreamMetadataResponse { metadata: Some(metadata.into()) }))
+    }
+
+    async fn delete_stream(
+        &self,
+        request: Request<pb::DeleteStreamRequest>,
+    ) -> RpcResult<pb::DeleteStreamResponse> {
+        let request = request.into_inner();
+        wire::expected_from_wire(request.expected)
+            .and_then(|expected| self.db.delete_stream(&request.stream, expected))
+            .map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::DeleteStreamResponse {}))
+    }
+
+    async fn tombstone_stream(
+        &self,
+        request: Request<pb::TombstoneStreamRequest>,
+    ) -> RpcResult<pb::TombstoneStreamResponse> {
+        let request = request.into_inner();
+        wire::expected_from_wire(request.expected)
+            .and_then(|expected| self.db.tombstone_stream(&request.stream, expected))
+            .map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::TombstoneStreamResponse {}))
+    }
+
+    async fn save_snapshot(
+        &self,
+        request: Request<pb::SaveSnapshotRequest>,
+    ) -> RpcResult<pb::SaveSnapshotResponse> {
+        let request = request.into_inner();
+        self.db.save_snapshot(&request.stream, request.revision, request.data).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::SaveSnapshotResponse {}))
+    }
+
+    async fn get_snapshot(
+        &self,
+        request: Request<pb::GetSnapshotRequest>,
+    ) -> RpcResult<pb::GetSnapshotResponse> {
+        let snapshot = self.db.get_snapshot(&request.into_inner().stream).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::GetSnapshotResponse { snapshot: snapshot.map(Into::into) }))
+    }
+
+    async fn get_head_position(
+        &self,
+        _request: Request<pb::GetHeadPositionRequest>,
+    ) -> RpcResult<pb::GetHeadPositionResponse> {
+        let head_position = self.db.head_position().map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::GetHeadPositionResponse { head_position }))
+    }
+
+    async fn create_group(
+        &self,
+        request: Request<pb::CreateGroupRequest>,
+    ) -> RpcResult<pb::CreateGroupResponse> {
+        let request = request.into_inner();
+        let info = (|| {
+            let target = wire::group_target_from_wire(request.target)?;
+            let start = wire::start_from_wire(request.start)?;
+            let settings = wire::group_settings_from_wire(request.settings)?;
+            self.db.create_group(&request.name, target, start, settings)
+        })()
+        .map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::CreateGroupResponse { group: Some(info.into()) }))
+    }
+
+    async fn update_group(
+        &self,
+        request: Request<pb::UpdateGroupRequest>,
+    ) -> RpcResult<pb::UpdateGroupResponse> {
+        let request = request.into_inner();
+        let info = wire::group_settings_from_wire(request.settings)
+            .and_then(|settings| self.db.update_group(&request.name, settings))
+            .map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::UpdateGroupResponse { group: Some(info.into()) }))
+    }
+
+    async fn delete_group(
+        &self,
+        request: Request<pb::DeleteGroupRequest>,
+    ) -> RpcResult<pb::DeleteGroupResponse> {
+        self.db.delete_group(&request.into_inner().name).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::DeleteGroupResponse {}))
+    }
+
+    async fn get_group(&self, request: Request<pb::GetGroupRequest>) -> RpcResult<pb::GetGroupResponse> {
+        let info = self.db.group_info(&request.into_inner().name).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::GetGroupResponse { group: Some(info.into()) }))
+    }
+
+    async fn list_groups(
+        &self,
+        _request: Request<pb::ListGroupsRequest>,
+    ) -> RpcResult<pb::ListGroupsResponse> {
+        let names = self.db.list_groups().map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::ListGroupsResponse { names }))
+    }
+
+    type ConsumeStream = ReceiverStream<Result<pb::ConsumeResponse, Status>>;
+
+    async fn consume(
+        &self,
+        request: Request<Streaming<pb::ConsumeRequest>>,
+    ) -> RpcResult<Self::ConsumeStream> {
+        let mut incoming = request.into_inner();
+        let join = match incoming.message().await? {
+            Some(pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) }) => join,
+            _ => {
+                return Err(protocol_failure(
+                    &self.metrics,
+                    ErrorCode::InvalidArgument,
+                    "the first request of a Consume call must be a Join".to_owned(),
+                ))
+            }
+        };
+        let member = self.db.join_group(&join.group, &join.member).map_err(|e| self.fail(e))?;
+        let info = self.db.group_info(&join.group).map_err(|e| self.fail(e))?;
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let session = MemberSession {
+            member,
+            incoming,
+            tx,
+            remembered: BTreeMap::new(),
+            metrics: self.metrics.clone(),
+            draining: self.draining.clone(),
+        };
+        tokio::spawn(session.run(info));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn upsert_schema(
+        &self,
+        _request: Request<pb::UpsertSchemaRequest>,
+    ) -> RpcResult<pb::UpsertSchemaResponse> {
+        Err(Status::unimplemented("schemas arrive with the core's schema registry"))
+    }
+
+    async fn get_schema(&self, _request: Request<pb::GetSchemaRequest>) -> RpcResult<pb::GetSchemaResponse> {
+        Err(Status::unimplemented("schemas arrive with the core's schema registry"))
+    }
+
+    async fn list_schemas(
+        &self,
+        _request: Request<pb::ListSchemasRequest>,
+    ) -> RpcResult<pb::ListSchemasResponse> {
+        Err(Status::unimplemented("schemas arrive with the core's schema registry"))
+    }
+
+    async fn get_topology(
+        &self,
+        _request: Request<pb::GetTopologyRequest>,
+    ) -> RpcResult<pb::GetTopologyResponse> {
+        let identity = &self.identity;
+        Ok(Response::new(pb::GetTopologyResponse {
+            node_id: identity.node_id.clone(),
+            members: identity
+                .members
+                .iter()
+                .map(|m| pb::Member { id: m.id.clone(), address: m.address.clone() })
+                .collect(),
+        }))
+    }
+
+    async fn health(&self, _request: Request<pb::HealthRequest>) -> RpcResult<pb::HealthResponse> {
+        let head_position = self.db.head_position().map_err(|e| self.fail(e))?;
+        let status = if *self.draining.borrow() {
+            pb::health_response::Status::Draining
+        } else {
+            pb::health_response::Status::Serving
+        };
+        Ok(Response::new(pb::HealthResponse {
+            status: status.into(),
+            node_id: self.identity.node_id.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            head_position,
+        }))
+    }
+}
+
+// ---- reads ----------------------------------------------------------------------------------
+
+enum ReadTarget {
+    Stream(String),
+    All(Filter),
+}
+
+/// A read cut into pages, each one bounded (see the constants), none holding an LMDB snapshot
+/// beyond its own visit.
+struct Pager {
+    db: Db,
+    target: ReadTarget,
+    direction: Direction,
+    /// The next revision or position to read; `None` is the start (forwards) or end (backwards).
+    next: Option<u64>,
+    remaining: u64,
+    done: bool,
+}
+
+impl Pager {
+    fn new(db: Db, target: ReadTarget, direction: Direction, from: Option<u64>, limit: Option<u64>) -> Pager {
+        let remaining = limit.unwrap_or(u64::MAX);
+        Pager { db, target, direction, next: from, remaining, done: remaining == 0 }
+    }
+
+    /// The next page (possibly empty when a filter matched nothing in it), or `None` at the end.
+    fn next_page(&mut self) -> Result<Option<Vec<pb::RecordedEvent>>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        let mut last = None;
+        let mut stopped_for_bytes = false;
+        let direction = self.direction;
+        let remaining = self.remaining;
+        let scanned = {
+            let mut take = |event: &EventRef<'_>| {
+                bytes += event.data.len() + event.metadata.len();
+                batch.push(wire::event_ref_to_wire(event));
+                if bytes >= READ_PAGE_BYTES {
+                    stopped_for_bytes = true;
+                }
+                !stopped_for_bytes && (batch.len() as u64) < remaining
+            };
+            match &self.target {
+                ReadTarget::Stream(stream) => {
+                    let limit = remaining.min(READ_PAGE_EVENTS);
+                    let options = ReadOptions { direction, from: self.next, limit };
+                    self.db.visit_stream(stream, options, |event| {
+                        last = Some(event.revision);
+                        take(&event)
+                    })?;
+                    // A stream read counts only returned events: the page was full or cut short.
+                    if stopped_for_bytes || batch.len() as u64 == limit {
+                        limit
+                    } else {
+                        0
+                    }
+                }
+                ReadTarget::All(filter) => {
+                    // Filtered while visiting, so the page bounds the events scanned, matching or
+                    // not, and the cursor moves past every one of them.
+                    let limit =
+                        if filter.is_empty() { remaining.min(READ_PAGE_EVENTS) } else { READ_SCAN_LIMIT };
+                    let options =
+                        ReadAllOptions { direction, from: self.next, limit, filter: Filter::default() };
+                    let mut scanned = 0u64;
+                    self.db.visit_all(&options, |event| {
+                        scanned += 1;
+                        last = Some(event.position);
+                        if !filter.matches(event.stream, event.event_type) {
+                            return true;
+                        }
+                        take(&event)
+                    })?;
+                    if stopped_for_bytes || scanned == limit {
+                        limit
+                    } else {
+                        0
+                    }
+                }
+            }
+        };
+        self.remaining -= batch.len() as u64;
+        // More may follow only when this page stopped early or filled its limit; then it
+        // continues after the last event visited.
+        let more = scanned > 0 && self.remaining > 0;
+        self.next = match (last, direction) {
+            (Some(last), Direction::Forwards) => last.checked_add(1),
+            (Some(last), Direction::Backwards) => last.checked_sub(1),
+            (None, _) => None,
+        };
+        if !more || self.next.is_none() {
+            self.done = true;
+        }
+        if batch.is_empty() && self.done {
+            return Ok(None);
+        }
+        Ok(Some(batch))
+    }
+}
+
+impl GraveyardService {
+    /// Reads the first page now, so an error of the read (NOT_FOUND, STREAM_DELETED, a bad
+    /// argument) is the answer to the call rather than a failure of its stream; the rest is sent
+    /// as the client takes it.
+    fn stream_pages(&self, mut pager: Pager) -> RpcResult<ReceiverStream<Result<pb::ReadResponse, Status>>> {
+        let first = pager.next_page().map_err(|e| self.fail(e))?;
+        let (tx, rx) = mpsc::channel(READ_BUFFER);
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            let mut page = first;
+            loop {
+                match page {
+                    None => return,
+                    Some(events) if events.is_empty() => {}
+                    Some(events) => {
+                        if tx.send(Ok(pb::ReadResponse { events })).await.is_err() {
+                            return; // the client went away
+                        }
+                    }
+                }
+                page = match pager.next_page() {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(failure(&metrics, e))).await;
+                        return;
+                    }
+                };
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    /// Moves a subscription's messages to the client through a bounded channel: the core
+    /// subscription is pulled only when the channel has room, so a slow client holds at most
+    /// `STREAM_BUFFER` messages plus one page of the core, however far behind it is.
+    fn pump_subscription(
+        &self,
+        mut subscription: Subscription,
+        kind: SubscriptionKind,
+    ) -> ReceiverStream<Result<pb::SubscribeResponse, Status>> {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let metrics = self.metrics.clone();
+        let mut draining = self.draining.clone();
+        tokio::spawn(async move {
+            let _active = metrics.subscription_started(kind);
+            loop {
+                let permit = tokio::select! {
+                    permit = tx.reserve() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => return, // the client went away
+                    },
+                    () = drained(&mut draining) => break,
+                };
+                let message = tokio::select! {
+                    message = subscription.next() => message,
+                    () = tx.closed() => return,
+                    () = drained(&mut draining) => break,
+                };
+                let (item, last) = match message {
+                    Some(Ok(SubscriptionMessage::Event(event))) => {
+                        let message = pb::subscribe_response::Message::Event(event.into());
+                        (Ok(pb::SubscribeResponse { message: Some(message) }), false)
+                    }
+                    Some(Ok(SubscriptionMessage::CaughtUp)) => {
+                        let caught_up = pb::subscribe_response::CaughtUp {};
+                        let message = pb::subscribe_response::Message::CaughtUp(caught_up);
+                        (Ok(pb::SubscribeResponse { message: Some(message) }), false)
+                    }
+                    Some(Err(e)) => (Err(failure(&metrics, e)), true),
+                    // The core ends a subscription only after an error, delivered above; this
+                    // is never silent either way.
+                    None => (Err(failure(&metrics, Error::Internal("the subscription ended".into()))), true),
+                };
+                permit.send(item);
+                if last {
+                    return;
+                }
+            }
+            // Draining: end the stream with a status the client can act on, not a silent end.
+            let _ = tx.send(Err(shutting_down(&metrics))).await;
+        });
+        ReceiverStream::new(rx)
+    }
+}
+
+// ---- consumer groups ------------------------------------------------------------------------
+
+/// One member's Consume call: deliveries out, acks and nacks in.
+struct MemberSession {
+    member: GroupMember,
+    incoming: Streaming<pb::ConsumeRequest>,
+    tx: mpsc::Sender<Result<pb::ConsumeResponse, Status>>,
+    /// Deliveries sent and not yet settled through this call, by delivery id (the event's
+    /// position: a redelivery replaces its earlier delivery).
+    remembered: BTreeMap<u64, Delivery>,
+    metrics: Arc<Metrics>,
+    draining: watch::Receiver<bool>,
+}
+
+impl MemberSession {
+    async fn run(mut self, info: graveyard::GroupInfo) {
+        let _active = self.metrics.subscription_started(SubscriptionKind::Group);
+        let joined =
+            pb::consume_response::Response::Joined(pb::consume_response::Joined { group: Some(info.into()) });
+        if self.tx.send(Ok(pb::ConsumeResponse { response: Some(joined) })).await.is_err() {
+            return;
+        }
+        let ending = loop {
+            tokio::select! {
+                () = drained(&mut self.draining) => break shutting_down(&self.metrics),
+                request = self.incoming.message() => match request {
+                    Ok(Some(request)) => match self.settle(request) {
+                        Ok(settled) => {
+                            let settled = pb::consume_response::Settled { delivery_ids: settled };
+                            let response = pb::consume_response::Response::Settled(settled);
+                            if self.tx.send(Ok(pb::ConsumeResponse { response: Some(response) })).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(status) => break status,
+                    },
+                    // The client closed its side, or its connection failed: leave the group
+                    // (dropping the member hands its deliveries to the others).
+                    Ok(None) | Err(_) => return,
+                },
+                delivery = next_delivery(&mut self.member, &self.tx) => match delivery {
+                    Some(Ok(delivery)) => {
+                        let id = delivery.event.position;
+                        let response = pb::consume_response::Response::Delivery(pb::consume_response::Delivery {
+                            delivery_id: id,
+                            event: Some(delivery.event.clone().into()),
+                            attempt: delivery.attempt,
+                        });
+                        self.remember(id, delivery);
+                        if self.tx.send(Ok(pb::ConsumeResponse { response: Some(response) })).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => break failure(&self.metrics, e),
+                    None => return, // the client went away
+                },
+            }
+        };
+        let _ = self.tx.send(Err(ending)).await;
+    }
+
+    fn remember(&mut self, id: u64, delivery: Delivery) {
+        self.remembered.insert(id, delivery);
+        while self.remembered.len() > MAX_REMEMBERED_DELIVERIES {
+            self.remembered.pop_first();
+        }
+    }
+
+    /// Settles the deliveries a request names; returns their ids once the settlements are
+    /// durable. `ack` and `nack` wait for a commit: `block_in_place` lets the runtime move its
+    /// other tasks off this worker meanwhile, instead of stalling them behind an fsync.
+    fn settle(&mut self, request: pb::ConsumeRequest) -> Result<Vec<u64>, Status> {
+        use pb::consume_request::Request as R;
+        let (ids, action) = match request.request {
+            Some(R::Ack(ack)) => (ack.delivery_ids, None),
+            Some(R::Nack(nack)) => {
+                let action =
+                    wire::nack_action_from_wire(nack.action).map_err(|e| failure(&self.metrics, e))?;
+                (nack.delivery_ids, Some(action))
+            }
+            Some(R::Join(_)) => {
+                return Err(self.refuse("this Consume call has already joined a group".to_owned()));
+            }
+            None => return Err(self.refuse("a Consume request must be an Ack or a Nack".to_owned())),
+        };
+        for &id in &ids {
+            let Some(delivery) = self.remembered.get(&id) else {
+                return Err(self.refuse(format!(
+                    "delivery {id} is not outstanding on this call (never delivered here, or already settled)"
+                )));
+            };
+            let member = &self.member;
+            tokio::task::block_in_place(|| match action {
+                None => member.ack(delivery),
+                Some(action) => member.nack(delivery, action),
+            })
+            .map_err(|e| failure(&self.metrics, e))?;
+            self.remembered.remove(&id);
+        }
+        Ok(ids)
+    }
+
+    fn refuse(&self, message: String) -> Status {
+        protocol_failure(&self.metrics, ErrorCode::InvalidArgument, message)
+    }
+}
+
+/// The member's next delivery, taken only once the channel to the client has room: a member
+/// whose client does not read takes nothing more, and the group's ack timeout hands what it holds
+/// to the others. `None` when the client went away.
+async fn next_delivery(
+    member: &mut GroupMember,
+    tx: &mpsc::Sender<Result<pb::ConsumeResponse, Status>>,
+) -> Option<Result<Delivery, Error>> {
+    // Waits for room without keeping it: the reply to an ack may take the slot first, and then
+    // the send of this delivery waits, bounded like every other.
+    drop(tx.reserve().await.ok()?);
+    Some(member.next().await)
+}
