@@ -420,7 +420,8 @@ mod tests {
 
     #[test]
     fn bad_settings_name_themselves() {
-        let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             (&["serve", "--listen", "nope"], &[], "--listen"),
             (&["serve"], &[("GRAVEYARD_LISTEN", "nope")], "GRAVEYARD_LISTEN"),
             (&["serve"], &[("GRAVEYARD_METRICS_LISTEN", "1.2.3.4")], "GRAVEYARD_METRICS_LISTEN"),
