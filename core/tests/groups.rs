@@ -203,7 +203,9 @@ fn unacknowledged_events_are_redelivered_after_the_timeout_then_parked() {
 fn nack_retries_parks_and_skips() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
-    db.append("s", ExpectedVersion::Any, (0..3).map(ev).collect()).unwrap();
+    // Event 1 carries metadata that is not UTF-8: its parked copy must keep it whole.
+    let events = vec![ev(0), ev(1).with_metadata(vec![0xff, 0x00, 0x80]), ev(2)];
+    db.append("s", ExpectedVersion::Any, events).unwrap();
     db.create_group("g", all(), SubscriptionStart::Start, settings(60_000, 1)).unwrap();
     let mut m = db.join_group("g", "m").unwrap();
     let d0 = m.next_blocking().unwrap();
@@ -228,6 +230,9 @@ fn nack_retries_parks_and_skips() {
         })
         .collect();
     assert_eq!(from, vec![0, 1]);
+    let meta: serde_json::Value = serde_json::from_slice(&parked[1].metadata).unwrap();
+    assert_eq!(meta["original_metadata_bytes"], serde_json::json!([0xff, 0x00, 0x80]));
+    assert_eq!(meta.get("original_metadata"), None);
     assert_eq!(db.group_info("g").unwrap().checkpoint, 3);
     // Users cannot write to the parked stream.
     assert_eq!(
