@@ -96,6 +96,9 @@ pub struct GroupInfo {
     pub members: Vec<String>,
     /// Events delivered and not yet settled.
     pub in_flight: u64,
+    /// Events read ahead, waiting for a member. `in_flight + buffered` never exceeds
+    /// `max_in_flight`, however long the backlog: that bounds the group's memory.
+    pub buffered: u64,
     pub parked_stream: String,
 }
 
@@ -276,12 +279,13 @@ impl Db {
         check_group_name(name)?;
         let engine = self.engine()?;
         let record = engine.group_record(name)?.ok_or_else(|| not_found(name))?;
-        let (members, in_flight) = match engine.live_dispatcher(name) {
+        let (members, in_flight, buffered) = match engine.live_dispatcher(name) {
             Some(d) => {
                 let state = d.lock();
-                (state.members.iter().map(|m| m.1.clone()).collect(), state.pending.len() as u64)
+                let members = state.members.iter().map(|m| m.1.clone()).collect();
+                (members, state.pending.len() as u64, state.ready.len() as u64)
             }
-            None => (Vec::new(), 0),
+            None => (Vec::new(), 0, 0),
         };
         let end = match &record.target {
             TargetRecord::All { .. } => engine.head_position(),
@@ -299,6 +303,7 @@ impl Db {
             lag: end.saturating_sub(record.checkpoint),
             members,
             in_flight,
+            buffered,
             parked_stream: parked_stream(name),
         })
     }

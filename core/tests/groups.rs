@@ -331,3 +331,36 @@ fn deleting_a_group_stops_its_members_with_not_found() {
     assert_eq!(m.next_blocking().unwrap_err().code(), ErrorCode::NotFound);
     deleter.join().unwrap();
 }
+
+#[test]
+fn a_long_backlog_never_holds_more_than_max_in_flight_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    for chunk in 0..20u64 {
+        db.append("s", ExpectedVersion::Any, (chunk * 500..(chunk + 1) * 500).map(ev).collect()).unwrap();
+    }
+    let window = GroupSettings { max_in_flight: 16, ..settings(60_000, 3) };
+    db.create_group("g", all(), SubscriptionStart::Start, window).unwrap();
+    let mut member = db.join_group("g", "slow").unwrap();
+    // Take the whole window without acknowledging anything: nothing more is read ahead.
+    let held: Vec<_> = (0..16).map(|_| member.next_blocking().unwrap()).collect();
+    let info = db.group_info("g").unwrap();
+    assert_eq!((info.in_flight, info.buffered), (16, 0));
+    assert_eq!(info.lag, 10_000);
+    // Then consume the 10k backlog, acking in bursts, checking the bound all along.
+    for d in &held {
+        member.ack(d).unwrap();
+    }
+    let mut seen = 16;
+    while seen < 10_000 {
+        let d = member.next_blocking().unwrap();
+        assert_eq!(d.event.position, seen);
+        member.ack(&d).unwrap();
+        seen += 1;
+        if seen % 97 == 0 {
+            let info = db.group_info("g").unwrap();
+            assert!(info.in_flight + info.buffered <= 16, "{info:?}");
+        }
+    }
+    assert_eq!(db.group_info("g").unwrap().checkpoint, 10_000);
+}
