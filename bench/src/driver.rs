@@ -129,11 +129,13 @@ fn first_seq(thread: usize) -> u64 {
     (thread as u64) << 40
 }
 
-/// Each writer appends `events_per_append` events per call, back to back, for `duration`.
+/// Each writer appends `events_per_append` events per call, back to back, for `duration`;
+/// event `seq` carries `payload(seq)`.
 pub fn run_writers(
     writers: Vec<Box<dyn Writer + '_>>,
     events_per_append: usize,
     duration: Duration,
+    payload: fn(u64) -> Vec<u8>,
 ) -> Result<Measurement> {
     run_threads(writers, duration, |i, writer, should_run| {
         let mut tally = ThreadTally { events: 0, ops: 0, conflicts: 0, latency: histogram() };

@@ -8,7 +8,7 @@ use crate::driver;
 use crate::machine::Machine;
 use crate::report::{Outcome, Row, Table};
 use crate::stores::{bench_error, Peer, Preload, Racers, Result, Store};
-use crate::workload::{Kind, Scale, Workload};
+use crate::workload::{payload, payload10, Kind, Scale, Workload};
 
 #[derive(Debug, Clone, Default)]
 pub struct EmbeddedArgs {
@@ -44,7 +44,7 @@ pub fn run(args: &EmbeddedArgs) -> Result<bool> {
     let mut all_ok = true;
     for workload in workloads {
         let mut rows = Vec::new();
-        for peer in Peer::ALL {
+        for &peer in workload.peers() {
             eprintln!("running {} on {} ...", workload.name(), peer.name());
             let outcome =
                 run_one(peer, workload, &scale, &base).unwrap_or_else(|e| Outcome::Failed(e.to_string()));
@@ -87,8 +87,15 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
     let measurement = match workload.kind() {
         Kind::Append { threads, events_per_append } => {
             let writers = store.writers(threads)?;
-            let m = driver::run_writers(writers, events_per_append, scale.write_time)?;
+            let m = driver::run_writers(writers, events_per_append, scale.write_time, payload)?;
             check_stored(store, m.events)?;
+            m
+        }
+        Kind::Validated { threads, events_per_append } => {
+            let before = store.event_count()?;
+            let writers = store.writers(threads)?;
+            let m = driver::run_writers(writers, events_per_append, scale.write_time, payload10)?;
+            check_stored(store, before + m.events)?;
             m
         }
         Kind::AppendTasks { tasks } => {
@@ -213,7 +220,7 @@ impl Header<'_> {
                 "every store is durable: each acknowledged append was synced to disk".to_owned(),
             ),
         ];
-        for peer in Peer::ALL {
+        for peer in Peer::ALL.into_iter().chain([Peer::GraveyardValidated]) {
             facts.push((peer.name().to_owned(), peer.setup().to_owned()));
         }
         facts.push((

@@ -25,7 +25,8 @@ embedded: runs each workload against GraveyardDB, varvedb 0.4.2, SQLite and bare
 all durable (fsync on every commit), and prints one table per workload.
   --quick          small data and 0.3 s per write workload (CI smoke test, < 30 s)
   --only W         run only these workloads (comma-separated or repeated):
-                   append-1, append-8, append-64, batch-100, race-64, read-stream, scan-all
+                   append-1, append-8, append-64, append-64-tasks, batch-100, race-64,
+                   read-stream, scan-all, catch-up, live, schema-batch-100, schema-append-64
   --markdown FILE  also write the tables as Markdown to FILE
   --dir DIR        put the stores' temporary directories in DIR (default: the system temp dir);
                    it must be on the disk you want to measure, not tmpfs";

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::stores::Peer;
+
 /// Every workload, in the order a run executes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Workload {
@@ -15,10 +17,20 @@ pub enum Workload {
     ScanAll,
     CatchUp,
     Live,
+    SchemaBatch100,
+    SchemaAppend64,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 10] = [
+    /// The stores a workload runs on, the one the ratio column divides by the others first.
+    pub fn peers(self) -> &'static [Peer] {
+        match self.kind() {
+            Kind::Validated { .. } => &[Peer::GraveyardValidated, Peer::Graveyard],
+            _ => &Peer::ALL,
+        }
+    }
+
+    pub const ALL: [Workload; 12] = [
         Workload::Append1,
         Workload::Append8,
         Workload::Append64,
@@ -29,6 +41,8 @@ impl Workload {
         Workload::ScanAll,
         Workload::CatchUp,
         Workload::Live,
+        Workload::SchemaBatch100,
+        Workload::SchemaAppend64,
     ];
 
     /// The name `--only` takes and the tables show.
@@ -44,6 +58,8 @@ impl Workload {
             Workload::ScanAll => "scan-all",
             Workload::CatchUp => "catch-up",
             Workload::Live => "live",
+            Workload::SchemaBatch100 => "schema-batch-100",
+            Workload::SchemaAppend64 => "schema-append-64",
         }
     }
 
@@ -63,6 +79,8 @@ impl Workload {
             Workload::ScanAll => Kind::ScanAll,
             Workload::CatchUp => Kind::CatchUp,
             Workload::Live => Kind::Live,
+            Workload::SchemaBatch100 => Kind::Validated { threads: 8, events_per_append: 100 },
+            Workload::SchemaAppend64 => Kind::Validated { threads: 64, events_per_append: 1 },
         }
     }
 
@@ -74,6 +92,15 @@ impl Workload {
                 "{} per append, {} each on its own stream, expected version checked; {secs:.1} s per \
                  store; latency per append",
                 plural(events_per_append as u64, "event"),
+                plural(threads as u64, "writer thread"),
+            ),
+            Kind::Validated { threads, events_per_append } => format!(
+                "The cost of schema validation: {} per append of a {}-byte JSON object with 10 fields, {}, \
+                 each on its own stream; the same events against a 10-field schema (types, bounds, lengths, \
+                 patterns, an enum, a nested object) and with no schema; ratio = validated ÷ unvalidated; \
+                 {secs:.1} s per store",
+                plural(events_per_append as u64, "event"),
+                payload10(0).len(),
                 plural(threads as u64, "writer thread"),
             ),
             Kind::AppendTasks { tasks } => format!(
@@ -134,6 +161,11 @@ pub fn grouped(n: u64) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Append {
+        threads: usize,
+        events_per_append: usize,
+    },
+    /// Appends of [`payload10`] events, with and without a schema: only GraveyardDB, twice.
+    Validated {
         threads: usize,
         events_per_append: usize,
     },
@@ -218,6 +250,43 @@ pub fn payload(seq: u64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A JSON object with 10 fields, for the schema workloads; different for every `seq`.
+pub fn payload10(seq: u64) -> Vec<u8> {
+    format!(
+        r#"{{"order_id":"ord-{seq:012}","customer":"cust-{:06}","email":"c{:06}@example.com","amount_cents":{},"currency":"EUR","items":{},"express":{},"status":"{}","address":{{"zip":"{:05}","city":"Lyon"}},"tags":["web","promo"]}}"#,
+        seq % 1_000_000,
+        seq % 1_000_000,
+        10_000_000 + seq.wrapping_mul(7919) % 90_000_000,
+        1 + seq % 9,
+        seq.is_multiple_of(2),
+        ["placed", "paid", "shipped"][(seq % 3) as usize],
+        seq % 100_000,
+    )
+    .into_bytes()
+}
+
+/// The schema every [`payload10`] event satisfies: one rule of each kind a user would write.
+pub fn schema10() -> graveyard::schema::Schema {
+    use graveyard::schema::{Field, FieldType, Schema};
+    Schema::new(EVENT_TYPE)
+        .field(Field::new("order_id", FieldType::String).required().pattern("ord-[0-9]{12,}"))
+        .field(Field::new("customer", FieldType::String).required().min_length(1).max_length(64))
+        .field(Field::new("email", FieldType::String).pattern("[^@ ]+@[^@ ]+"))
+        .field(Field::new("amount_cents", FieldType::Integer).required().min(0.0).max(1e12))
+        .field(Field::new("currency", FieldType::String).min_length(3).max_length(3))
+        .field(Field::new("items", FieldType::Integer).min(1.0).max(1000.0))
+        .field(Field::new("express", FieldType::Boolean))
+        .field(Field::new("status", FieldType::enumeration(["placed", "paid", "shipped"])).required())
+        .field(Field::new(
+            "address",
+            FieldType::object(vec![
+                Field::new("zip", FieldType::String).required().pattern("[0-9]{5}"),
+                Field::new("city", FieldType::String).max_length(100),
+            ]),
+        ))
+        .field(Field::new("tags", FieldType::array(FieldType::String)).max_length(10))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +298,17 @@ mod tests {
             assert!((95..=110).contains(&p.len()), "{} bytes", p.len());
             let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
             assert!(v.is_object());
+        }
+    }
+
+    #[test]
+    fn payload10_satisfies_schema10() {
+        let schema = graveyard::schema::CompiledSchema::compile_standalone(&schema10(), 1).unwrap();
+        for seq in [0, 1, 2, 99, 123_456_789, 63 << 40 | 12_345] {
+            let mut value: serde_json::Value = serde_json::from_slice(&payload10(seq)).unwrap();
+            assert_eq!(value.as_object().map(|o| o.len()), Some(10));
+            let outcome = schema.validate(&mut value).unwrap();
+            assert_eq!(outcome.defaults_filled, 0);
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
 use crate::options::Options;
+use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
 use crate::types::{
     AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
     StreamInfo, StreamMetadata,
@@ -200,6 +201,26 @@ impl Db {
     /// or a tombstone does.
     pub fn get_snapshot(&self, stream: &str) -> Result<Option<Snapshot>> {
         self.engine()?.get_snapshot(stream)
+    }
+
+    /// Registers `schema` as the next version of its name, if it differs from the latest: the
+    /// definition must be valid and keep the compatibility mode of the version it replaces,
+    /// else INVALID_SCHEMA names every problem. The new version is stored as an event of
+    /// `$schema-<name>` (durable when this returns) and governs every append received after
+    /// that. An identical definition writes nothing and reports `changed: false`.
+    pub fn upsert_schema(&self, schema: &Schema) -> Result<SchemaUpsert> {
+        self.engine()?.upsert_schema(schema)
+    }
+
+    /// Version `version` of schema `name`, or its latest version; NOT_FOUND if there is none.
+    /// The history of a schema is the stream `$schema-<name>` (revision = version - 1).
+    pub fn get_schema(&self, name: &str, version: Option<u32>) -> Result<RegisteredSchema> {
+        self.engine()?.get_schema(name, version)
+    }
+
+    /// The latest version of every schema, by name.
+    pub fn list_schemas(&self) -> Result<Vec<RegisteredSchema>> {
+        self.engine()?.list_schemas()
     }
 
     /// Number of events in the global log: the position the next event will get.

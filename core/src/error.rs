@@ -94,9 +94,11 @@ pub enum Error {
     /// The stream was tombstoned: its name can never be used again.
     #[error("stream '{stream}' is deleted")]
     StreamDeleted { stream: String },
-    /// An event's data broke the schema named by its type. `violations` lists each problem.
-    #[error("data violates schema '{schema}' version {version}: {}", list(violations))]
-    SchemaViolation { schema: String, version: u32, violations: Vec<Violation> },
+    /// The data of event `event` (its index in the append) broke the schema named by its type.
+    /// `violations` lists each problem (at most [`crate::schema::MAX_VIOLATIONS`]). An append
+    /// is checked event by event and refused at the first event that breaks its schema.
+    #[error("event {event}: data violates schema '{schema}' version {version}: {}", list(violations))]
+    SchemaViolation { schema: String, version: u32, event: usize, violations: Vec<Violation> },
     /// A schema definition was refused. `problems` lists each one (or each reason it breaks the
     /// compatibility mode of the version it would replace).
     #[error("invalid schema '{schema}': {}", list(problems))]

@@ -96,6 +96,9 @@ pub struct GroupInfo {
     pub members: Vec<String>,
     /// Events delivered and not yet settled.
     pub in_flight: u64,
+    /// Events read ahead, waiting for a member. `in_flight + buffered` never exceeds
+    /// `max_in_flight`, however long the backlog: that bounds the group's memory.
+    pub buffered: u64,
     pub parked_stream: String,
 }
 
@@ -276,12 +279,13 @@ impl Db {
         check_group_name(name)?;
         let engine = self.engine()?;
         let record = engine.group_record(name)?.ok_or_else(|| not_found(name))?;
-        let (members, in_flight) = match engine.live_dispatcher(name) {
+        let (members, in_flight, buffered) = match engine.live_dispatcher(name) {
             Some(d) => {
                 let state = d.lock();
-                (state.members.iter().map(|m| m.1.clone()).collect(), state.pending.len() as u64)
+                let members = state.members.iter().map(|m| m.1.clone()).collect();
+                (members, state.pending.len() as u64, state.ready.len() as u64)
             }
-            None => (Vec::new(), 0),
+            None => (Vec::new(), 0, 0),
         };
         let end = match &record.target {
             TargetRecord::All { .. } => engine.head_position(),
@@ -299,6 +303,7 @@ impl Db {
             lag: end.saturating_sub(record.checkpoint),
             members,
             in_flight,
+            buffered,
             parked_stream: parked_stream(name),
         })
     }
@@ -503,7 +508,9 @@ impl Dispatcher {
             GroupStrategy::PinnedByStream => {
                 let mut members: Vec<u64> = state.members.iter().map(|m| m.0).collect();
                 members.sort_unstable();
-                let owner = |stream: &str| members[(stable_hash(stream) % members.len() as u64) as usize];
+                let owner = |stream: &str| {
+                    members[(crate::hash::stable_hash(stream.as_bytes()) % members.len() as u64) as usize]
+                };
                 // A stream with an event in flight, or an earlier ready event skipped for
                 // another member, is busy: its next event must wait, to keep its order.
                 let mut busy: std::collections::HashSet<&str> =
@@ -563,22 +570,21 @@ impl Dispatcher {
 }
 
 /// The copy of an event put in the parked stream: same type, data and content type; the
-/// metadata says where it came from (and carries the original metadata).
+/// metadata says where it came from and carries the original metadata whole: as text in
+/// `original_metadata` when it is UTF-8, else as a byte array in `original_metadata_bytes`.
 fn park_copy(group: &str, item: Item) -> Result<EventData> {
     let e = item.event;
-    let metadata = serde_json::json!({
+    let mut metadata = serde_json::json!({
         "parked_from": { "stream": e.stream, "revision": e.revision, "position": e.position, "id": e.id.to_string() },
         "group": group,
         "attempts": item.attempt,
-        "original_metadata": String::from_utf8(e.metadata.clone()).unwrap_or_default(),
     });
+    match String::from_utf8(e.metadata) {
+        Ok(text) => metadata["original_metadata"] = text.into(),
+        Err(bytes) => metadata["original_metadata_bytes"] = bytes.into_bytes().into(),
+    }
     let metadata = serde_json::to_vec(&metadata).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(EventData { id: None, event_type: e.event_type, data: e.data, metadata, content_type: e.content_type })
-}
-
-/// FNV-1a: stable across processes and versions, unlike `DefaultHasher`.
-fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Expires deliveries at their deadlines and parks what ran out of retries, while the group

@@ -15,10 +15,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cluster;
 mod db;
 mod engine;
 mod error;
 mod group;
+mod hash;
 mod options;
 pub mod schema;
 mod subscription;

@@ -81,6 +81,9 @@ pub struct RecordedEvent {
     pub timestamp: i64,
     /// True when the stream's data key was destroyed: `data` and `metadata` are empty.
     pub shredded: bool,
+    /// The version of the schema the data was validated against when it was appended; `None`
+    /// when its type named no schema then.
+    pub schema_version: Option<u32>,
 }
 
 impl RecordedEvent {
@@ -106,6 +109,7 @@ pub struct EventRef<'a> {
     pub metadata: &'a [u8],
     pub timestamp: i64,
     pub shredded: bool,
+    pub schema_version: Option<u32>,
 }
 
 impl EventRef<'_> {
@@ -122,6 +126,7 @@ impl EventRef<'_> {
             metadata: self.metadata.to_vec(),
             timestamp: self.timestamp,
             shredded: self.shredded,
+            schema_version: self.schema_version,
         }
     }
 }

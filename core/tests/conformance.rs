@@ -11,6 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use graveyard::schema::{RegisteredSchema, Schema};
 use graveyard::{
     AppendResult, CurrentRevision, Db, Direction, Durability, Error, ErrorCode, EventData, ExpectedVersion,
     Filter, Options, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo, StreamMetadata, Uuid,
@@ -145,17 +146,55 @@ struct Step {
 }
 
 enum Op {
-    Append { stream: String, expected: ExpectedVersion, events: Vec<EventData> },
-    ReadStream { stream: String, options: ReadOptions },
-    ReadAll { options: ReadAllOptions },
-    StreamInfo { stream: String },
-    SetStreamMetadata { stream: String, metadata: StreamMetadata },
-    GetStreamMetadata { stream: String },
-    DeleteStream { stream: String, expected: ExpectedVersion },
-    TombstoneStream { stream: String, expected: ExpectedVersion },
-    SaveSnapshot { stream: String, revision: u64, data: Vec<u8> },
-    GetSnapshot { stream: String },
+    Append {
+        stream: String,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    },
+    ReadStream {
+        stream: String,
+        options: ReadOptions,
+    },
+    ReadAll {
+        options: ReadAllOptions,
+    },
+    StreamInfo {
+        stream: String,
+    },
+    SetStreamMetadata {
+        stream: String,
+        metadata: StreamMetadata,
+    },
+    GetStreamMetadata {
+        stream: String,
+    },
+    DeleteStream {
+        stream: String,
+        expected: ExpectedVersion,
+    },
+    TombstoneStream {
+        stream: String,
+        expected: ExpectedVersion,
+    },
+    SaveSnapshot {
+        stream: String,
+        revision: u64,
+        data: Vec<u8>,
+    },
+    GetSnapshot {
+        stream: String,
+    },
     HeadPosition,
+    /// The definition is kept as JSON and read at run time: a malformed one is an outcome
+    /// (INVALID_SCHEMA) to check, not a malformed scenario.
+    UpsertSchema {
+        definition: Value,
+    },
+    GetSchema {
+        name: String,
+        version: Option<u32>,
+    },
+    ListSchemas,
     Close,
     Reopen,
     Sleep(Duration),
@@ -257,6 +296,9 @@ fn parse_step(value: &Value, ids: &mut Ids) -> Res<Step> {
         "save_snapshot" => (&["stream", "revision", "data"], &[]),
         "get_snapshot" => (&["stream"], &["snapshot"]),
         "head_position" => (&[], &["head_position"]),
+        "upsert_schema" => (&["schema"], &["name", "version", "changed"]),
+        "get_schema" => (&["name", "version"], &["name", "version", "schema"]),
+        "list_schemas" => (&[], &["schemas"]),
         "close" | "reopen" => (&[], &[]),
         "sleep" => (&["ms"], &[]),
         other => return Err(format!("unknown op {other:?}")),
@@ -315,6 +357,21 @@ fn parse_step(value: &Value, ids: &mut Ids) -> Res<Step> {
         },
         "get_snapshot" => Op::GetSnapshot { stream: stream()? },
         "head_position" => Op::HeadPosition,
+        "upsert_schema" => {
+            let mut definition = required(map, "schema", "the step")?.clone();
+            // The name may be a generated string (to test its length limit).
+            if let Some(name) = definition.get_mut("name").filter(|name| name.is_object()) {
+                *name = Value::String(string(name, "schema.name")?);
+            }
+            Op::UpsertSchema { definition }
+        }
+        "get_schema" => Op::GetSchema {
+            name: string(required(map, "name", "the step")?, "\"name\"")?,
+            version: optional_uint(map, "version", "the step")?
+                .map(|v| u32::try_from(v).map_err(|_| format!("\"version\" {v} is too large")))
+                .transpose()?,
+        },
+        "list_schemas" => Op::ListSchemas,
         "close" => Op::Close,
         "reopen" => Op::Reopen,
         "sleep" => Op::Sleep(Duration::from_millis(uint(required(map, "ms", "a sleep")?, "\"ms\"")?)),
@@ -341,6 +398,8 @@ fn parse_step(value: &Value, ids: &mut Ids) -> Res<Step> {
             let fields: &[&str] = match code {
                 ErrorCode::WrongExpectedVersion => &["code", "stream", "expected", "actual"],
                 ErrorCode::StreamDeleted => &["code", "stream"],
+                ErrorCode::SchemaViolation => &["code", "schema", "version", "event", "violations"],
+                ErrorCode::InvalidSchema => &["code", "schema", "problem_count"],
                 _ => &["code"],
             };
             object(expect, "\"expect_error\"", fields)?;
@@ -501,6 +560,13 @@ impl Store {
                 db.get_snapshot(stream).map(|s| json!({ "snapshot": s.as_ref().map(snapshot_json) }))
             }
             Op::HeadPosition => db.head_position().map(|p| json!({ "head_position": p })),
+            Op::UpsertSchema { definition } => Schema::from_json(definition.to_string().as_bytes())
+                .and_then(|schema| db.upsert_schema(&schema))
+                .map(|u| json!({ "name": u.name, "version": u.version, "changed": u.changed })),
+            Op::GetSchema { name, version } => db.get_schema(name, *version).map(|s| registered_json(&s)),
+            Op::ListSchemas => db
+                .list_schemas()
+                .map(|list| json!({ "schemas": list.iter().map(registered_json).collect::<Vec<_>>() })),
             Op::Close => {
                 db.close();
                 Ok(json!({}))
@@ -561,6 +627,7 @@ fn read_json(events: &[RecordedEvent]) -> Value {
                 "data": bytes_json(&e.data),
                 "metadata": bytes_json(&e.metadata),
                 "shredded": e.shredded,
+                "schema_version": e.schema_version,
             })
         })
         .collect();
@@ -603,6 +670,11 @@ fn info_json(info: &StreamInfo) -> Value {
     })
 }
 
+fn registered_json(s: &RegisteredSchema) -> Value {
+    let definition: Value = serde_json::from_slice(&s.schema.to_json()).expect("a schema serialises to JSON");
+    json!({ "name": s.schema.name, "version": s.version, "schema": definition })
+}
+
 fn snapshot_json(s: &Snapshot) -> Value {
     json!({ "stream": s.stream, "revision": s.revision, "data": bytes_json(&s.data) })
 }
@@ -616,6 +688,19 @@ fn error_json(error: &Error) -> Value {
             "actual": current_json(*actual),
         }),
         Error::StreamDeleted { stream } => json!({ "code": error.code().as_str(), "stream": stream }),
+        Error::SchemaViolation { schema, version, event, violations } => json!({
+            "code": error.code().as_str(),
+            "schema": schema,
+            "version": version,
+            "event": event,
+            "violations": violations
+                .iter()
+                .map(|v| json!({ "path": v.path, "rule": v.rule.as_str(), "value": v.value }))
+                .collect::<Vec<_>>(),
+        }),
+        Error::InvalidSchema { schema, problems } => {
+            json!({ "code": error.code().as_str(), "schema": schema, "problem_count": problems.len() })
+        }
         _ => json!({ "code": error.code().as_str() }),
     }
 }

@@ -9,9 +9,8 @@ use graveyard::{
 };
 use serde_json::json;
 
-fn open_fast(dir: &std::path::Path) -> Db {
-    Db::open_with(Options::new(dir).durability(Durability::NoFsyncUnsafe)).unwrap()
-}
+mod common;
+use common::{block_on, open_fast};
 
 fn ev(n: u64) -> EventData {
     EventData::json("Tested", &json!({ "n": n })).unwrap()
@@ -129,22 +128,25 @@ fn an_lmdb_environment_of_another_program_is_incompatible_and_left_untouched() {
 }
 
 #[test]
-fn a_store_of_a_newer_format_version_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    Db::open(dir.path()).unwrap().close();
-    {
-        let env = unsafe { heed::EnvOpenOptions::new().max_dbs(32).open(dir.path()).unwrap() };
-        let wtxn = env.write_txn().unwrap();
-        env.create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
-            let meta = dbo.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, Some("meta"))?;
-            meta.put(wtxn, b"format_version", &99u32.to_be_bytes())?;
-            Ok(heed::CommitOrAbort::<_, ()>::Commit(()))
-        })
-        .unwrap();
+fn a_store_of_another_format_version_is_refused() {
+    for (version, says) in [(99u32, "version 99"), (1, "version 1")] {
+        let dir = tempfile::tempdir().unwrap();
+        Db::open(dir.path()).unwrap().close();
+        {
+            let env = unsafe { heed::EnvOpenOptions::new().max_dbs(32).open(dir.path()).unwrap() };
+            let wtxn = env.write_txn().unwrap();
+            env.create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
+                let meta =
+                    dbo.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, Some("meta"))?;
+                meta.put(wtxn, b"format_version", &version.to_be_bytes())?;
+                Ok(heed::CommitOrAbort::<_, ()>::Commit(()))
+            })
+            .unwrap();
+        }
+        let err = Db::open(dir.path()).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::IncompatibleFormat);
+        assert!(err.to_string().contains(says), "{err}");
     }
-    let err = Db::open(dir.path()).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::IncompatibleFormat);
-    assert!(err.to_string().contains("version 99"), "{err}");
 }
 
 /// Child half of `a_directory_held_by_another_process_is_unavailable`.
@@ -486,25 +488,6 @@ fn visits_read_in_place_and_stop_when_asked() {
     assert_eq!(positions, vec![98, 96, 94, 92, 90, 88, 86]);
     db.close();
     assert_eq!(code(db.visit_all(&ReadAllOptions::forwards(), |_| true)), ErrorCode::Closed);
-}
-
-/// A minimal executor: the core's futures need no particular runtime.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(output) => return output,
-            std::task::Poll::Pending => std::thread::park(),
-        }
-    }
 }
 
 #[test]

@@ -203,7 +203,9 @@ fn unacknowledged_events_are_redelivered_after_the_timeout_then_parked() {
 fn nack_retries_parks_and_skips() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
-    db.append("s", ExpectedVersion::Any, (0..3).map(ev).collect()).unwrap();
+    // Event 1 carries metadata that is not UTF-8: its parked copy must keep it whole.
+    let events = vec![ev(0), ev(1).with_metadata(vec![0xff, 0x00, 0x80]), ev(2)];
+    db.append("s", ExpectedVersion::Any, events).unwrap();
     db.create_group("g", all(), SubscriptionStart::Start, settings(60_000, 1)).unwrap();
     let mut m = db.join_group("g", "m").unwrap();
     let d0 = m.next_blocking().unwrap();
@@ -228,6 +230,9 @@ fn nack_retries_parks_and_skips() {
         })
         .collect();
     assert_eq!(from, vec![0, 1]);
+    let meta: serde_json::Value = serde_json::from_slice(&parked[1].metadata).unwrap();
+    assert_eq!(meta["original_metadata_bytes"], serde_json::json!([0xff, 0x00, 0x80]));
+    assert_eq!(meta.get("original_metadata"), None);
     assert_eq!(db.group_info("g").unwrap().checkpoint, 3);
     // Users cannot write to the parked stream.
     assert_eq!(
@@ -325,4 +330,37 @@ fn deleting_a_group_stops_its_members_with_not_found() {
     };
     assert_eq!(m.next_blocking().unwrap_err().code(), ErrorCode::NotFound);
     deleter.join().unwrap();
+}
+
+#[test]
+fn a_long_backlog_never_holds_more_than_max_in_flight_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    for chunk in 0..20u64 {
+        db.append("s", ExpectedVersion::Any, (chunk * 500..(chunk + 1) * 500).map(ev).collect()).unwrap();
+    }
+    let window = GroupSettings { max_in_flight: 16, ..settings(60_000, 3) };
+    db.create_group("g", all(), SubscriptionStart::Start, window).unwrap();
+    let mut member = db.join_group("g", "slow").unwrap();
+    // Take the whole window without acknowledging anything: nothing more is read ahead.
+    let held: Vec<_> = (0..16).map(|_| member.next_blocking().unwrap()).collect();
+    let info = db.group_info("g").unwrap();
+    assert_eq!((info.in_flight, info.buffered), (16, 0));
+    assert_eq!(info.lag, 10_000);
+    // Then consume the 10k backlog, acking in bursts, checking the bound all along.
+    for d in &held {
+        member.ack(d).unwrap();
+    }
+    let mut seen = 16;
+    while seen < 10_000 {
+        let d = member.next_blocking().unwrap();
+        assert_eq!(d.event.position, seen);
+        member.ack(&d).unwrap();
+        seen += 1;
+        if seen % 97 == 0 {
+            let info = db.group_info("g").unwrap();
+            assert!(info.in_flight + info.buffered <= 16, "{info:?}");
+        }
+    }
+    assert_eq!(db.group_info("g").unwrap().checkpoint, 10_000);
 }

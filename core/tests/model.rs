@@ -1115,6 +1115,7 @@ impl Harness {
                 metadata: sent.metadata.clone(),
                 timestamp: event.timestamp,
                 shredded: false,
+                schema_version: None,
             };
             prop_assert_eq!(event, &want, "{}: event {} as read back", context, i);
             if sent.id.is_none() {

@@ -23,6 +23,8 @@ pub const LMDB_MAP_SIZE: usize = 64 << 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     Graveyard,
+    /// GraveyardDB with a 10-field schema governing the events of the schema workloads.
+    GraveyardValidated,
     Varve,
     Sqlite,
     Lmdb,
@@ -35,6 +37,7 @@ impl Peer {
     pub fn name(self) -> &'static str {
         match self {
             Peer::Graveyard => "GraveyardDB",
+            Peer::GraveyardValidated => "GraveyardDB + schema",
             Peer::Varve => "varvedb 0.4.2",
             Peer::Sqlite => "SQLite",
             Peer::Lmdb => "LMDB (heed)",
@@ -46,6 +49,10 @@ impl Peer {
         match self {
             Peer::Graveyard => {
                 "embedded `Db::open`, default Durability::Fsync (fsync per commit, group commit)"
+            }
+            Peer::GraveyardValidated => {
+                "as GraveyardDB, with the 10-field schema of the schema-* workloads registered for their \
+                 event type, so every event is validated on append"
             }
             Peer::Varve => {
                 "public API, default flags (LMDB syncs every commit); map size raised to 64 GiB \
@@ -65,7 +72,7 @@ impl Peer {
     /// How this store does `workload` differently from its description (a footnote), if it does.
     pub fn note(self, workload: Workload) -> Option<&'static str> {
         match self {
-            Peer::Graveyard => graveyard::note(workload),
+            Peer::Graveyard | Peer::GraveyardValidated => graveyard::note(workload),
             Peer::Varve => varve::note(workload),
             Peer::Sqlite => sqlite::note(workload),
             Peer::Lmdb => lmdb::note(workload),
@@ -75,6 +82,7 @@ impl Peer {
     pub fn open(self, dir: &Path) -> Result<Box<dyn Store>> {
         Ok(match self {
             Peer::Graveyard => Box::new(graveyard::GraveyardStore::open(dir)?),
+            Peer::GraveyardValidated => Box::new(graveyard::GraveyardStore::open_validated(dir)?),
             Peer::Varve => Box::new(varve::VarveStore::open(dir)?),
             Peer::Sqlite => Box::new(sqlite::SqliteStore::open(dir)?),
             Peer::Lmdb => Box::new(lmdb::LmdbStore::open(dir)?),

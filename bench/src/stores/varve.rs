@@ -200,7 +200,11 @@ pub fn note(workload: Workload) -> Option<&'static str> {
         Workload::Append1 | Workload::Append8 | Workload::Append64 => {
             "varvedb has no expected-version check: unconditional appends (one Stream handle per thread)"
         }
-        Workload::Append64Tasks | Workload::CatchUp | Workload::Live => return None,
+        Workload::Append64Tasks
+        | Workload::CatchUp
+        | Workload::Live
+        | Workload::SchemaBatch100
+        | Workload::SchemaAppend64 => return None,
         Workload::Batch100 => {
             "varvedb has no expected-version check: unconditional `append_batch_alloc` (one transaction)"
         }

@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 use crate::types::{CurrentRevision, StreamMetadata};
 
 /// Bumped on any change a previous build could misread. Stores of a newer version are
-/// refused at open; older ones are migrated (there are none yet).
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// refused at open, and so are older ones: version 1 (event records without
+/// `schema_version`) only existed before the first release, so nothing migrates it.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 pub(crate) const MAGIC: &[u8] = b"GraveyardDB store";
 
 pub(crate) const META_MAGIC: &[u8] = b"magic";
@@ -84,6 +85,9 @@ pub(crate) struct EventRecord {
     pub timestamp: i64,
     pub id: [u8; 16],
     pub flags: u32,
+    /// The version of the schema the data was validated against, 0 when its type named no
+    /// schema when it was appended.
+    pub schema_version: u32,
     pub stream: String,
     pub event_type: String,
     pub content_type: String,
@@ -252,6 +256,7 @@ mod tests {
             timestamp: 0,
             id: [7; 16],
             flags: 0,
+            schema_version: 3,
             stream: "orders-1".into(),
             event_type: "Placed".into(),
             content_type: "application/json".into(),
@@ -267,6 +272,7 @@ mod tests {
         assert_eq!(a.timestamp.to_native(), -5);
         assert_eq!(a.id, [7; 16]);
         assert_eq!(a.flags.to_native(), 0);
+        assert_eq!(a.schema_version.to_native(), 3);
         assert_eq!(a.stream.as_str(), "orders-1");
         assert_eq!(a.event_type.as_str(), "Placed");
         assert_eq!(a.content_type.as_str(), "application/json");

@@ -26,6 +26,7 @@ use heed::{CommitOrAbort, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 use crate::error::{Error, Result};
 use crate::group::GroupRecord;
 use crate::options::{Durability, Options};
+use crate::schema::{self, RegisteredSchema, Schema, SchemaRegistry, SchemaUpsert, Upsert};
 use crate::subscription::SubscriptionStart;
 use crate::types::{
     AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
@@ -69,9 +70,17 @@ pub(crate) struct Engine {
     head: tokio::sync::watch::Receiver<u64>,
     /// Live consumer-group dispatchers, one per group, shared by the group's members.
     pub(crate) dispatchers: crate::group::Dispatchers,
+    /// Every version of every schema, loaded from the `$schema-` streams at open.
+    schemas: SchemaRegistry,
+    /// Serialises upserts: each one prepares the version after the latest, writes it, then
+    /// installs it, and no other upsert may prepare in between.
+    schema_writes: Mutex<()>,
     /// Held for the engine's life: the exclusive lock that keeps other processes out.
     lock: Option<File>,
 }
+
+/// The event type of the versions stored in `$schema-<name>` streams.
+pub(crate) const SCHEMA_EVENT_TYPE: &str = "$schema";
 
 /// Open engines by canonical directory. Engines are created and closed with this lock held.
 /// Between the moment an engine's last reference goes and the moment its `Drop` takes this
@@ -184,6 +193,7 @@ impl Engine {
 
         let store = Arc::new(open_store(&options, &dir)?);
         let state = recover_writer_state(&store)?;
+        let schemas = load_schemas(&store)?;
         let (head_tx, head_rx) = tokio::sync::watch::channel(state.next_position);
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
         let writer = Writer { store: store.clone(), state, jobs: jobs_rx, head: head_tx };
@@ -199,6 +209,8 @@ impl Engine {
             writer: Some(handle),
             head: head_rx,
             dispatchers: Default::default(),
+            schemas,
+            schema_writes: Mutex::new(()),
             lock: Some(lock),
         })
     }
@@ -238,7 +250,8 @@ impl Engine {
         events: Vec<EventData>,
     ) -> Result<Command> {
         validate::user_stream_name(stream)?;
-        let events = validate::prepare_events(stream, events, self.options.max_event_size)?;
+        let events =
+            validate::prepare_events(stream, events, self.options.max_event_size, Some(&self.schemas))?;
         Ok(Command::Append { stream: stream.to_string(), expected, events })
     }
 
@@ -308,10 +321,61 @@ impl Engine {
         let parks = if parks.is_empty() {
             Vec::new()
         } else {
-            validate::prepare_events(&crate::group::parked_stream(name), parks, self.options.max_event_size)?
+            let stream = crate::group::parked_stream(name);
+            validate::prepare_events(&stream, parks, self.options.max_event_size, None)?
         };
         self.submit(Command::SettleGroup { name: name.to_string(), seq, checkpoint, acked_above, parks })
             .map(drop)
+    }
+
+    pub fn upsert_schema(&self, definition: &Schema) -> Result<SchemaUpsert> {
+        let _serial = self.schema_writes.lock().unwrap_or_else(|p| p.into_inner());
+        let prepared = match self.schemas.prepare(definition)? {
+            Upsert::Unchanged(latest) => {
+                return Ok(SchemaUpsert {
+                    name: latest.name().to_owned(),
+                    version: latest.version(),
+                    changed: false,
+                })
+            }
+            Upsert::New(prepared) => prepared,
+        };
+        let name = prepared.name().to_owned();
+        let version = prepared.version();
+        let stream = schema::schema_stream(&name);
+        // The version is the stream's revision + 1; the expectation makes a second writer of
+        // the same version (impossible while `schema_writes` is held) a conflict, not a fork.
+        let expected = match version {
+            1 => ExpectedVersion::NoStream,
+            v => ExpectedVersion::Exact(u64::from(v) - 2),
+        };
+        let stored = EventData::json_bytes(SCHEMA_EVENT_TYPE, prepared.definition().to_json());
+        let events = validate::prepare_events(&stream, vec![stored], self.options.max_event_size, None)
+            .map_err(|e| Error::InvalidSchema { schema: name.clone(), problems: vec![e.to_string()] })?;
+        appended(self.submit(Command::Append { stream, expected, events }))?;
+        self.schemas.install(prepared)?;
+        Ok(SchemaUpsert { name, version, changed: true })
+    }
+
+    pub fn get_schema(&self, name: &str, version: Option<u32>) -> Result<RegisteredSchema> {
+        let Some(latest) = self.schemas.latest_version(name) else {
+            return Err(Error::NotFound(format!("schema '{name}' does not exist")));
+        };
+        let version = version.unwrap_or(latest);
+        match self.schemas.definition(name, version) {
+            Some(schema) => Ok(RegisteredSchema { version, schema: Schema::clone(&schema) }),
+            None => Err(Error::NotFound(format!(
+                "schema '{name}' has no version {version}: its versions are 1 to {latest}"
+            ))),
+        }
+    }
+
+    pub fn list_schemas(&self) -> Result<Vec<RegisteredSchema>> {
+        let mut list = Vec::new();
+        for name in self.schemas.names() {
+            list.push(self.get_schema(&name, None)?);
+        }
+        Ok(list)
     }
 
     pub fn group_record(&self, name: &str) -> Result<Option<GroupRecord>> {
@@ -514,6 +578,52 @@ fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path)
 }
 
 /// Rebuilds what the writer keeps in memory from the last committed state.
+/// Rebuilds the schema registry from the `$schema-` streams: version n of a schema is the
+/// event at revision n - 1 of its stream. Nothing is compiled here; each version compiles on
+/// first use.
+fn load_schemas(store: &Store) -> Result<SchemaRegistry> {
+    let registry = SchemaRegistry::new();
+    let rtxn = store.env.read_txn()?;
+    let mut streams = Vec::new();
+    for item in store.streams.prefix_iter(&rtxn, schema::SCHEMA_STREAM_PREFIX.as_bytes())? {
+        let (key, _) = item?;
+        streams.push(
+            String::from_utf8(key.to_vec()).map_err(|_| format::corrupt("a stream name is not UTF-8"))?,
+        );
+    }
+    drop(rtxn);
+    for stream in streams {
+        let name = &stream[schema::SCHEMA_STREAM_PREFIX.len()..];
+        let mut failure = None;
+        read::visit_stream(store, &stream, ReadOptions::forwards(), &mut |event| {
+            let loaded = Schema::from_json(event.data)
+                .map_err(|e| Error::Corruption(format!("{stream} revision {}: {e}", event.revision)))
+                .and_then(|schema| {
+                    if schema.name != name {
+                        return Err(Error::Corruption(format!(
+                            "{stream} revision {} holds a schema named '{}'",
+                            event.revision, schema.name
+                        )));
+                    }
+                    let version = u32::try_from(event.revision + 1)
+                        .map_err(|_| format::corrupt("a schema has more than u32::MAX versions"))?;
+                    registry.load(version, schema)
+                });
+            match loaded {
+                Ok(()) => true,
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    Ok(registry)
+}
+
 fn recover_writer_state(store: &Store) -> Result<WriterState> {
     let rtxn = store.env.read_txn()?;
     let (next_position, last_timestamp) = match store.events.last(&rtxn)? {

@@ -24,6 +24,10 @@ fn event_ref(position: u64, record: &ArchivedEventRecord) -> EventRef<'_> {
         metadata: record.metadata.as_slice(),
         timestamp: record.timestamp.to_native(),
         shredded: false,
+        schema_version: match record.schema_version.to_native() {
+            0 => None,
+            version => Some(version),
+        },
     }
 }
 

@@ -5,8 +5,11 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
+use serde_json::Value;
+
 use super::format::{self, EventRecord};
 use crate::error::{Error, Result};
+use crate::schema::{CompiledSchema, SchemaRegistry, Violation, ViolationRule};
 use crate::types::{EventData, CONTENT_TYPE_JSON};
 use crate::{MAX_CONTENT_TYPE_LEN, MAX_EVENT_TYPE_LEN, MAX_STREAM_NAME_LEN};
 
@@ -47,10 +50,15 @@ pub(crate) fn user_stream_name(stream: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks and encodes the events of an append. With `schemas`, an event whose type names a
+/// schema is validated against its latest version (defaults filled in) and records that
+/// version; system writes pass `None` (parked copies keep the data that was validated when it
+/// was first appended, whatever the schema has become since).
 pub(crate) fn prepare_events(
     stream: &str,
     events: Vec<EventData>,
     max_event_size: usize,
+    schemas: Option<&SchemaRegistry>,
 ) -> Result<Vec<PreparedEvent>> {
     if events.is_empty() {
         return Err(Error::invalid("an append needs at least one event"));
@@ -58,7 +66,7 @@ pub(crate) fn prepare_events(
     let mut seen = HashSet::with_capacity(events.len());
     let mut prepared = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
-        let p = prepare_event(stream, index, event, max_event_size)?;
+        let p = prepare_event(stream, index, event, max_event_size, schemas)?;
         if !seen.insert(p.id) {
             return Err(Error::invalid(format!("event {index}: id {} appears twice in the append", p.id)));
         }
@@ -70,8 +78,9 @@ pub(crate) fn prepare_events(
 fn prepare_event(
     stream: &str,
     index: usize,
-    event: EventData,
+    mut event: EventData,
     max_event_size: usize,
+    schemas: Option<&SchemaRegistry>,
 ) -> Result<PreparedEvent> {
     let bad = |what: String| Error::invalid(format!("event {index}: {what}"));
     if event.event_type.is_empty() {
@@ -86,15 +95,36 @@ fn prepare_event(
     if event.content_type.is_empty() || event.content_type.len() > MAX_CONTENT_TYPE_LEN {
         return Err(bad(format!("content type must be 1 to {MAX_CONTENT_TYPE_LEN} bytes")));
     }
-    let size = event.event_type.len() + event.content_type.len() + event.data.len() + event.metadata.len();
-    if size > max_event_size {
-        return Err(bad(format!("event is {size} bytes, larger than the maximum of {max_event_size}")));
+    let size = |event: &EventData| {
+        event.event_type.len() + event.content_type.len() + event.data.len() + event.metadata.len()
+    };
+    let too_big =
+        |size: usize| bad(format!("event is {size} bytes, larger than the maximum of {max_event_size}"));
+    if size(&event) > max_event_size {
+        return Err(too_big(size(&event)));
     }
-    if event.content_type == CONTENT_TYPE_JSON && !event.data.is_empty() {
-        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&event.data) {
-            return Err(bad(format!("data is labelled {CONTENT_TYPE_JSON} but is not valid JSON: {e}")));
+    let schema = match schemas {
+        Some(schemas) => schemas.latest(&event.event_type)?,
+        None => None,
+    };
+    let schema_version = match schema {
+        Some(schema) => {
+            conform(index, &schema, &mut event)?;
+            // Filled defaults make the data longer; the limit holds for what is stored.
+            if size(&event) > max_event_size {
+                return Err(too_big(size(&event)));
+            }
+            schema.version()
         }
-    }
+        None => {
+            if event.content_type == CONTENT_TYPE_JSON && !event.data.is_empty() {
+                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&event.data) {
+                    return Err(not_json(index, e));
+                }
+            }
+            0
+        }
+    };
     let (id, generated) = match event.id {
         Some(id) if id.is_nil() => return Err(bad("event id is the nil UUID".into())),
         Some(id) => (id, false),
@@ -107,6 +137,7 @@ fn prepare_event(
         timestamp: 0,
         id: id.into_bytes(),
         flags: 0,
+        schema_version,
         stream: stream.to_string(),
         event_type: event.event_type,
         content_type: event.content_type,
@@ -114,6 +145,53 @@ fn prepare_event(
         data: event.data,
     })?;
     Ok(PreparedEvent { id, generated, record })
+}
+
+fn not_json(index: usize, e: serde_json::Error) -> Error {
+    Error::invalid(format!("event {index}: data is labelled {CONTENT_TYPE_JSON} but is not valid JSON: {e}"))
+}
+
+/// Validates the data of event `index` against `schema`, filling its defaults. The data must be
+/// a JSON object labelled JSON. Data that is not JSON at all is INVALID_ARGUMENT, as for any
+/// event labelled JSON; JSON that breaks the schema is SCHEMA_VIOLATION.
+///
+/// When defaults were filled, the stored data is the re-serialised value: members are then in
+/// key order, and numbers too large for an i64/u64/f64 keep only f64 precision. Data that needs
+/// no default is stored byte for byte as sent.
+fn conform(index: usize, schema: &CompiledSchema, event: &mut EventData) -> Result<()> {
+    let refuse = |rule: ViolationRule, value: Value, message: String| Error::SchemaViolation {
+        schema: schema.name().to_owned(),
+        version: schema.version(),
+        event: index,
+        violations: vec![Violation { path: String::new(), rule, value, message }],
+    };
+    if event.content_type != CONTENT_TYPE_JSON {
+        return Err(refuse(
+            ViolationRule::ContentType,
+            Value::String(event.content_type.clone()),
+            format!(
+                "events of type '{}' have a schema, so their data must be {CONTENT_TYPE_JSON}",
+                schema.name()
+            ),
+        ));
+    }
+    // Most events are valid and need no default: settle those without building a value.
+    if schema.conforms_as_is(&event.data) {
+        return Ok(());
+    }
+    if event.data.is_empty() {
+        return Err(refuse(
+            ViolationRule::NotAnObject,
+            Value::Null,
+            "must be a JSON object, not empty".into(),
+        ));
+    }
+    let mut value: Value = serde_json::from_slice(&event.data).map_err(|e| not_json(index, e))?;
+    if schema.check(index, &mut value)?.changed() {
+        event.data = serde_json::to_vec(&value)
+            .map_err(|e| Error::Internal(format!("re-serialising validated data: {e}")))?;
+    }
+    Ok(())
 }
 
 /// A UUIDv7: time-ordered, so the id index grows at its right edge (random ids would dirty a

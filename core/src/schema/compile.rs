@@ -111,6 +111,9 @@ impl Compiler<'_> {
                 name.len()
             ));
         }
+        if name.starts_with('$') {
+            self.problem("schema names starting with '$' are reserved for the system".to_owned());
+        }
         if name.contains('\0') {
             self.problem("the schema name contains a NUL character".to_owned());
         }

@@ -50,11 +50,20 @@ impl CompiledSchema {
         validate::validate_root(&self.objects, data)
     }
 
-    /// [`validate`](Self::validate) with its failure as the `SCHEMA_VIOLATION` error.
-    pub fn check(&self, data: &mut Value) -> Result<ValidationOutcome> {
+    /// True when `data` (JSON bytes) is one object valid under this schema that needs no
+    /// default, so it can be stored byte for byte; checked while parsing, without building a
+    /// value. False says nothing about the data: [`validate`](Self::validate) it.
+    pub fn conforms_as_is(&self, data: &[u8]) -> bool {
+        super::fast::conforms_as_is(&self.objects, data)
+    }
+
+    /// [`validate`](Self::validate) with its failure as the `SCHEMA_VIOLATION` error of the
+    /// event at index `event` of an append.
+    pub fn check(&self, event: usize, data: &mut Value) -> Result<ValidationOutcome> {
         self.validate(data).map_err(|violations| Error::SchemaViolation {
             schema: self.definition.name.clone(),
             version: self.version,
+            event,
             violations,
         })
     }

@@ -22,6 +22,7 @@
 mod compat;
 mod compile;
 mod compiled;
+mod fast;
 mod model;
 mod registry;
 mod validate;
@@ -44,6 +45,24 @@ pub const MAX_SCHEMA_NAME_LEN: usize = MAX_STREAM_NAME_LEN - SCHEMA_STREAM_PREFI
 /// The stream holding the versions of schema `name`.
 pub fn schema_stream(name: &str) -> String {
     format!("{SCHEMA_STREAM_PREFIX}{name}")
+}
+
+/// What [`crate::Db::upsert_schema`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaUpsert {
+    pub name: String,
+    /// The version now latest: the new one, or the existing one when nothing changed.
+    pub version: u32,
+    /// False when the definition equalled the latest version, and nothing was written.
+    pub changed: bool,
+}
+
+/// One stored version of a schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredSchema {
+    pub version: u32,
+    /// As stored: references to other schemas carry the version they were pinned to.
+    pub schema: Schema,
 }
 
 /// `parent.name`, or `name` at the top.

@@ -47,6 +47,8 @@ pub enum ViolationRule {
     UnknownField,
     /// The event data itself is not a JSON object.
     NotAnObject,
+    /// The event's content type is not `application/json`.
+    ContentType,
 }
 
 impl ViolationRule {
@@ -63,6 +65,7 @@ impl ViolationRule {
             ViolationRule::Enum => "enum",
             ViolationRule::UnknownField => "unknown_field",
             ViolationRule::NotAnObject => "not_an_object",
+            ViolationRule::ContentType => "content_type",
         }
     }
 }

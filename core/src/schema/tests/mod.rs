@@ -3,6 +3,7 @@
 
 mod bench;
 mod compat;
+mod fast;
 mod invalid;
 mod model;
 mod registry;

@@ -430,18 +430,21 @@ fn violations_stop_at_the_cap() {
 fn check_reports_schema_violation_with_name_version_and_violations() {
     let schema = Schema::new("Order").field(Field::new("qty", FieldType::Integer).min(1.0).required());
     let s = CompiledSchema::compile_standalone(&schema, 4).unwrap();
-    let err = s.check(&mut json!({"qty": 0})).unwrap_err();
+    let err = s.check(2, &mut json!({"qty": 0})).unwrap_err();
     assert_eq!(err.code(), ErrorCode::SchemaViolation);
-    assert_eq!(err.to_string(), "data violates schema 'Order' version 4: qty: must be at least 1 (min)");
+    assert_eq!(
+        err.to_string(),
+        "event 2: data violates schema 'Order' version 4: qty: must be at least 1 (min)"
+    );
     match err {
-        Error::SchemaViolation { schema, version, violations } => {
-            assert_eq!((schema.as_str(), version), ("Order", 4));
+        Error::SchemaViolation { schema, version, event, violations } => {
+            assert_eq!((schema.as_str(), version, event), ("Order", 4, 2));
             assert_eq!(violations.len(), 1);
             assert_eq!(violations[0].value, json!(0));
         }
         other => panic!("{other:?}"),
     }
-    assert!(s.check(&mut json!({"qty": 1})).is_ok());
+    assert!(s.check(0, &mut json!({"qty": 1})).is_ok());
 }
 
 #[test]
