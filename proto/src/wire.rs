@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use graveyard::schema::{
-    CompatibilityMode, Field, FieldType, ObjectType, Schema, SchemaRef, UnknownFields, Violation,
-    ViolationRule,
+    CompatibilityMode, Field, FieldType, ObjectType, RegisteredSchema, Schema, SchemaRef, SchemaUpsert,
+    UnknownFields, Violation, ViolationRule,
 };
 use graveyard::{
     AppendResult, CurrentRevision, Direction, Error, ErrorCode, EventData, EventRef, ExpectedVersion, Filter,
@@ -92,7 +92,7 @@ pub fn event_ref_to_wire(event: &EventRef<'_>) -> pb::RecordedEvent {
         metadata: event.metadata.to_vec(),
         timestamp: event.timestamp,
         shredded: event.shredded,
-        schema_version: None,
+        schema_version: event.schema_version,
     }
 }
 
@@ -109,7 +109,7 @@ impl From<RecordedEvent> for pb::RecordedEvent {
             metadata: event.metadata,
             timestamp: event.timestamp,
             shredded: event.shredded,
-            schema_version: None,
+            schema_version: event.schema_version,
         }
     }
 }
@@ -130,6 +130,7 @@ impl TryFrom<pb::RecordedEvent> for RecordedEvent {
             metadata: event.metadata,
             timestamp: event.timestamp,
             shredded: event.shredded,
+            schema_version: event.schema_version,
         })
     }
 }
@@ -402,6 +403,7 @@ impl From<GroupInfo> for pb::GroupInfo {
             lag: info.lag,
             members: info.members,
             in_flight: info.in_flight,
+            buffered: info.buffered,
             parked_stream: info.parked_stream,
         }
     }
@@ -418,6 +420,7 @@ impl TryFrom<pb::GroupInfo> for GroupInfo {
             lag: info.lag,
             members: info.members,
             in_flight: info.in_flight,
+            buffered: info.buffered,
             parked_stream: info.parked_stream,
         })
     }
@@ -612,9 +615,30 @@ fn field_type_from_wire(field_type: pb::FieldType, path: &str, problems: &mut Ve
     }
 }
 
-/// One stored version of a schema, on the wire.
-pub fn registered_schema_to_wire(version: u32, schema: &Schema) -> pb::RegisteredSchema {
-    pb::RegisteredSchema { version, schema: Some(schema.into()) }
+impl From<&RegisteredSchema> for pb::RegisteredSchema {
+    fn from(registered: &RegisteredSchema) -> Self {
+        pb::RegisteredSchema { version: registered.version, schema: Some((&registered.schema).into()) }
+    }
+}
+
+impl TryFrom<pb::RegisteredSchema> for RegisteredSchema {
+    type Error = Error;
+    fn try_from(registered: pb::RegisteredSchema) -> Result<Self> {
+        let schema = registered.schema.ok_or_else(|| invalid("a registered schema has no definition"))?;
+        Ok(RegisteredSchema { version: registered.version, schema: schema_from_wire(schema)? })
+    }
+}
+
+impl From<SchemaUpsert> for pb::UpsertSchemaResponse {
+    fn from(upsert: SchemaUpsert) -> Self {
+        pb::UpsertSchemaResponse { name: upsert.name, version: upsert.version, changed: upsert.changed }
+    }
+}
+
+impl From<pb::UpsertSchemaResponse> for SchemaUpsert {
+    fn from(upsert: pb::UpsertSchemaResponse) -> Self {
+        SchemaUpsert { name: upsert.name, version: upsert.version, changed: upsert.changed }
+    }
 }
 
 impl From<&Violation> for pb::Violation {
@@ -624,6 +648,7 @@ impl From<&Violation> for pb::Violation {
             rule: v.rule.as_str().to_owned(),
             value_json: v.value.to_string(),
             message: v.message.clone(),
+            value_truncated: false,
         }
     }
 }
@@ -633,8 +658,8 @@ impl TryFrom<pb::Violation> for Violation {
     fn try_from(v: pb::Violation) -> Result<Self> {
         let rule: ViolationRule = serde_json::from_value(serde_json::Value::String(v.rule.clone()))
             .map_err(|_| invalid(format!("unknown violation rule '{}'", v.rule)))?;
-        // The node wrote the value as JSON; text that does not parse is kept as a string rather
-        // than dropped.
+        // The node wrote the value as JSON; text that does not parse (a value the node cut to
+        // fit the status) is kept as a string rather than dropped.
         let value = serde_json::from_str(&v.value_json).unwrap_or(serde_json::Value::String(v.value_json));
         Ok(Violation { path: v.path, rule, value, message: v.message })
     }
@@ -677,9 +702,10 @@ pub fn error_detail(error: &Error) -> pb::ErrorDetail {
             detail.actual = Some((*actual).into());
         }
         Error::StreamDeleted { stream } => detail.stream = stream.clone(),
-        Error::SchemaViolation { schema, version, violations } => {
+        Error::SchemaViolation { schema, version, event, violations } => {
             detail.schema = schema.clone();
             detail.schema_version = Some(*version);
+            detail.event_index = Some(*event as u64);
             detail.violations = violations.iter().map(pb::Violation::from).collect();
         }
         Error::InvalidSchema { schema, problems } => {
@@ -700,6 +726,16 @@ pub fn error_detail(error: &Error) -> pb::ErrorDetail {
     detail
 }
 
+/// Longest status message, in bytes (UTF-8, cut at a character boundary).
+const MAX_STATUS_MESSAGE: usize = 1024;
+/// Largest encoded [`pb::ErrorDetail`]. A status travels in HTTP/2 trailers, which clients cap
+/// (16 KiB by default in hyper, so in tonic): the detail (base64 in the trailer, with the message
+/// again in the envelope) and the percent-encoded message must fit together, or the client gets
+/// a protocol error instead of the typed error.
+const MAX_DETAIL_BYTES: usize = 7 * 1024;
+/// What a violation's offending value is cut to when the detail is over its budget.
+const MAX_VIOLATION_VALUE: usize = 256;
+
 /// The status a node answers a failed request with: the gRPC code of the error's code, its
 /// text, and its [`pb::ErrorDetail`] in the standard details.
 pub fn error_to_status(error: &Error) -> Status {
@@ -715,7 +751,9 @@ pub fn code_status(code: ErrorCode, message: impl Into<String>) -> Status {
     detail_status(grpc_code(code), message, detail)
 }
 
-fn detail_status(code: Code, message: String, detail: pb::ErrorDetail) -> Status {
+fn detail_status(code: Code, message: String, mut detail: pb::ErrorDetail) -> Status {
+    let message = truncated(message, MAX_STATUS_MESSAGE);
+    fit(&mut detail);
     let envelope = rpc::Status {
         code: code as i32,
         message: message.clone(),
@@ -725,6 +763,50 @@ fn detail_status(code: Code, message: String, detail: pb::ErrorDetail) -> Status
         }],
     };
     Status::with_details(code, message, envelope.encode_to_vec().into())
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, marked when cut.
+fn truncated(mut text: String, max: usize) -> String {
+    const MARK: &str = "… (truncated)";
+    if text.len() > max {
+        let mut end = max - MARK.len();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(MARK);
+    }
+    text
+}
+
+/// Brings a detail within [`MAX_DETAIL_BYTES`], cutting what the caller already has or can
+/// recompute first, and saying what was cut: long offending values (the client sent them), then
+/// the last violations or problems (counted in `*_omitted`). Codes and typed fields of conflicts
+/// are small and never cut.
+fn fit(detail: &mut pb::ErrorDetail) {
+    detail.message = truncated(std::mem::take(&mut detail.message), MAX_STATUS_MESSAGE);
+    if detail.encoded_len() <= MAX_DETAIL_BYTES {
+        return;
+    }
+    for violation in &mut detail.violations {
+        if violation.value_json.len() > MAX_VIOLATION_VALUE {
+            violation.value_json = truncated(std::mem::take(&mut violation.value_json), MAX_VIOLATION_VALUE);
+            violation.value_truncated = true;
+        }
+        violation.message = truncated(std::mem::take(&mut violation.message), MAX_VIOLATION_VALUE);
+        violation.path = truncated(std::mem::take(&mut violation.path), MAX_VIOLATION_VALUE);
+    }
+    for problem in &mut detail.problems {
+        *problem = truncated(std::mem::take(problem), MAX_VIOLATION_VALUE * 2);
+    }
+    while detail.encoded_len() > MAX_DETAIL_BYTES && !detail.violations.is_empty() {
+        detail.violations.pop();
+        detail.violations_omitted += 1;
+    }
+    while detail.encoded_len() > MAX_DETAIL_BYTES && !detail.problems.is_empty() {
+        detail.problems.pop();
+        detail.problems_omitted += 1;
+    }
 }
 
 /// The [`pb::ErrorDetail`] a status carries, if it carries one.
@@ -751,7 +833,9 @@ pub fn status_to_error(status: &Status) -> Error {
 }
 
 /// Rebuilds the core error of an [`pb::ErrorDetail`]; `status_message` is the status text, used
-/// only by codes this build does not know.
+/// only by codes this build does not know. A detail the node cut to fit its status
+/// (`violations_omitted`, `problems_omitted`, `value_truncated`) rebuilds into an error with
+/// what was kept.
 pub fn error_from_detail(detail: pb::ErrorDetail, status_message: &str) -> Error {
     let Some(code) = ErrorCode::parse(&detail.code) else {
         return Error::Internal(format!("{}: {status_message}", detail.code));
@@ -772,9 +856,10 @@ pub fn error_from_detail(detail: pb::ErrorDetail, status_message: &str) -> Error
         ErrorCode::SchemaViolation => {
             let violations: Result<Vec<Violation>> =
                 detail.violations.into_iter().map(Violation::try_from).collect();
-            match (detail.schema_version, violations) {
-                (Some(version), Ok(violations)) => {
-                    Error::SchemaViolation { schema: detail.schema, version, violations }
+            let event = detail.event_index.and_then(|i| usize::try_from(i).ok());
+            match (detail.schema_version, event, violations) {
+                (Some(version), Some(event), Ok(violations)) => {
+                    Error::SchemaViolation { schema: detail.schema, version, event, violations }
                 }
                 _ => malformed(&detail.code, status_message),
             }

@@ -27,6 +27,7 @@ fn every_error() -> Vec<Error> {
         Error::SchemaViolation {
             schema: "Order".into(),
             version: 3,
+            event: 2,
             violations: vec![
                 Violation {
                     path: "items[2].qty".into(),
@@ -242,9 +243,10 @@ fn schemas_both_ways() {
         let schema = Schema::new("S").compatibility(mode);
         assert_eq!(wire::schema_from_wire(pb::Schema::from(&schema)).unwrap(), schema);
     }
-    let registered = wire::registered_schema_to_wire(4, &schema);
-    assert_eq!(registered.version, 4);
-    assert_eq!(wire::schema_from_wire(registered.schema.unwrap()).unwrap(), schema);
+    let registered = graveyard::schema::RegisteredSchema { version: 4, schema: schema.clone() };
+    let back =
+        graveyard::schema::RegisteredSchema::try_from(pb::RegisteredSchema::from(&registered)).unwrap();
+    assert_eq!(back, registered);
 }
 
 #[test]
@@ -294,4 +296,45 @@ fn every_problem_of_a_wire_schema_is_named() {
         }
         other => panic!("expected INVALID_SCHEMA, got {other:?}"),
     }
+}
+
+#[test]
+fn oversized_details_are_cut_to_fit_the_trailers_and_say_so() {
+    let huge = Error::SchemaViolation {
+        schema: "S".into(),
+        version: 1,
+        event: 0,
+        violations: (0..100)
+            .map(|i| Violation {
+                path: format!("items[{i}]"),
+                rule: ViolationRule::MaxLength,
+                value: serde_json::Value::String("v".repeat(10_000)),
+                message: "too long".into(),
+            })
+            .collect(),
+    };
+    let status = wire::error_to_status(&huge);
+    assert!(status.details().len() < 9 * 1024, "{} bytes of details", status.details().len());
+    assert!(status.message().len() <= 1024 && status.message().ends_with("(truncated)"));
+    let detail = wire::status_detail(&status).unwrap();
+    assert_eq!(detail.violations.len() as u32 + detail.violations_omitted, 100);
+    assert!(detail.violations.iter().all(|v| v.value_truncated && v.value_json.len() <= 256));
+    assert_eq!(detail.violations[0].path, "items[0]", "the first violations are kept");
+    match wire::status_to_error(&status) {
+        Error::SchemaViolation { violations, .. } => {
+            assert_eq!(violations.len(), detail.violations.len());
+            assert!(violations[0].value.is_string());
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let many_problems = Error::InvalidSchema { schema: "S".into(), problems: vec!["p".repeat(300); 200] };
+    let detail = wire::status_detail(&wire::error_to_status(&many_problems)).unwrap();
+    assert_eq!(detail.problems.len() as u32 + detail.problems_omitted, 200);
+    assert!(detail.problems_omitted > 0);
+
+    // Small details are untouched.
+    let small =
+        wire::status_detail(&wire::error_to_status(&Error::InvalidArgument("x".repeat(500)))).unwrap();
+    assert_eq!(small.message, "x".repeat(500));
 }

@@ -2,15 +2,15 @@
 //! setting is checked here, files included, so that a bad one stops the node at start with a
 //! message naming it (as the user wrote it: the flag or the variable), never later.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use graveyard::cluster::{check_node_id, Member, Ring, DEFAULT_VNODES};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATA: &str = "./data";
 pub const DEFAULT_NODE_ID: &str = "node-1";
-const MAX_NODE_ID_LEN: usize = 64;
 
 /// One setting: its flag, its environment variable, and what it is for (in `--help`).
 struct Setting {
@@ -41,7 +41,7 @@ const NODE_ID: Setting = Setting {
 const MEMBERS: Setting = Setting {
     flag: "--members",
     env: "GRAVEYARD_MEMBERS",
-    value_name: "ID=HOST:PORT,...",
+    value_name: "ID=[SCHEME://]HOST:PORT,...",
     help: "every node of the cluster, this one included [default: this node alone, at --listen]",
 };
 const TLS_CERT: Setting = Setting {
@@ -92,19 +92,13 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub data: PathBuf,
     pub node_id: String,
-    /// Every member, this node included.
-    pub members: Vec<Member>,
+    /// Every member, this node included, placed on the consistent-hash ring (the placement of
+    /// streams in step 2 of the cluster; built now so that a bad member list is refused now).
+    pub ring: Ring,
     pub tls: Option<TlsIdentity>,
     pub token: Option<Token>,
     pub metrics_listen: Option<SocketAddr>,
     pub log_filter: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub id: String,
-    /// `host:port`, as clients reach the node.
-    pub address: String,
 }
 
 /// The TLS certificate chain and key, as PEM, with the names of the settings they came from (the
@@ -219,9 +213,9 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     let data = get(&DATA)?.map_or_else(|| PathBuf::from(DEFAULT_DATA), |raw| PathBuf::from(raw.value));
     let node_id_raw = get(&NODE_ID)?;
     if let Some(raw) = &node_id_raw {
-        check_node_id(&raw.value).map_err(|why| refuse(format!("{} '{}' {why}", raw.source, raw.value)))?;
+        check_node_id(&raw.value).map_err(|e| refuse(format!("{}: {}", raw.source, core_message(e))))?;
     }
-    let members = match get(&MEMBERS)? {
+    let ring = match get(&MEMBERS)? {
         Some(raw) => {
             let Some(node_id) = &node_id_raw else {
                 return Err(refuse(format!(
@@ -229,22 +223,23 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
                     raw.source, NODE_ID.flag, NODE_ID.env
                 )));
             };
-            let members = parse_members(&raw)?;
-            if !members.iter().any(|m| m.id == node_id.value) {
+            let ring = Ring::new(parse_members(&raw)?, DEFAULT_VNODES)
+                .map_err(|e| refuse(format!("{} '{}': {}", raw.source, raw.value, core_message(e))))?;
+            if ring.member(&node_id.value).is_none() {
                 return Err(refuse(format!(
                     "{} does not list this node ({} is '{}')",
                     raw.source, node_id.source, node_id.value
                 )));
             }
-            members
+            Some(ring)
         }
-        None => Vec::new(),
+        None => None,
     };
     let node_id = node_id_raw.map_or_else(|| DEFAULT_NODE_ID.to_owned(), |raw| raw.value);
-    let members = if members.is_empty() {
-        vec![Member { id: node_id.clone(), address: listen.to_string() }]
-    } else {
-        members
+    let ring = match ring {
+        Some(ring) => ring,
+        None => Ring::new(vec![Member::new(node_id.clone(), listen.to_string())], DEFAULT_VNODES)
+            .map_err(|e| refuse(format!("this node alone cannot form a cluster: {}", core_message(e))))?,
     };
 
     let tls = match (get(&TLS_CERT)?, get(&TLS_KEY)?) {
@@ -279,7 +274,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         listen,
         data,
         node_id,
-        members,
+        ring,
         tls,
         token,
         metrics_listen,
@@ -296,46 +291,38 @@ fn socket_addr(raw: &Raw) -> Result<SocketAddr, ConfigError> {
     })
 }
 
-fn check_node_id(id: &str) -> Result<(), String> {
-    if id.len() > MAX_NODE_ID_LEN {
-        return Err(format!("is longer than {MAX_NODE_ID_LEN} bytes"));
+/// The text of a core error refusing a setting, without the code's prefix.
+fn core_message(error: graveyard::Error) -> String {
+    match error {
+        graveyard::Error::InvalidArgument(message) => message,
+        other => other.to_string(),
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
-        return Err("may only hold letters, digits, '.', '_' and '-'".to_owned());
-    }
-    Ok(())
 }
 
-/// `id=host:port,id=host:port`: ids and addresses unique, every port a number.
+/// `id=endpoint,...`, where an endpoint is `host:port`, optionally behind `http://` or
+/// `https://`. Ids, uniqueness and the rest are the ring's rules, checked by `Ring::new`.
 fn parse_members(raw: &Raw) -> Result<Vec<Member>, ConfigError> {
     let bad = |why: String| refuse(format!("{} '{}': {why}", raw.source, raw.value));
     let mut members = Vec::new();
-    let (mut ids, mut addresses) = (HashSet::new(), HashSet::new());
     for entry in raw.value.split(',').map(str::trim) {
-        let (id, address) =
+        let (id, endpoint) =
             entry.split_once('=').ok_or_else(|| bad(format!("entry '{entry}' is not ID=HOST:PORT")))?;
-        let (id, address) = (id.trim(), address.trim());
-        check_node_id(id).map_err(|why| bad(format!("member id '{id}' {why}")))?;
-        if id.is_empty() {
-            return Err(bad(format!("entry '{entry}' has an empty id")));
-        }
+        let (id, endpoint) = (id.trim(), endpoint.trim());
+        let address = endpoint
+            .strip_prefix("http://")
+            .or_else(|| endpoint.strip_prefix("https://"))
+            .unwrap_or(endpoint);
         let (host, port) = address
             .rsplit_once(':')
-            .ok_or_else(|| bad(format!("member '{id}': address '{address}' is not HOST:PORT")))?;
-        if host.is_empty() || host.contains(char::is_whitespace) {
-            return Err(bad(format!("member '{id}': address '{address}' has no host")));
+            .ok_or_else(|| bad(format!("member '{id}': endpoint '{endpoint}' is not HOST:PORT")))?;
+        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+            return Err(bad(format!("member '{id}': endpoint '{endpoint}' has no valid host")));
         }
         match port.parse::<u16>() {
             Ok(p) if p != 0 => {}
             _ => return Err(bad(format!("member '{id}': '{port}' is not a port (1 to 65535)"))),
         }
-        if !ids.insert(id.to_owned()) {
-            return Err(bad(format!("member id '{id}' appears twice")));
-        }
-        if !addresses.insert(address.to_owned()) {
-            return Err(bad(format!("address '{address}' appears twice")));
-        }
-        members.push(Member { id: id.to_owned(), address: address.to_owned() });
+        members.push(Member::new(id, endpoint));
     }
     Ok(members)
 }
@@ -403,7 +390,7 @@ mod tests {
         assert!(s.listen.ip().is_loopback());
         assert_eq!(s.data, PathBuf::from("./data"));
         assert_eq!(s.node_id, "node-1");
-        assert_eq!(s.members, vec![Member { id: "node-1".into(), address: "127.0.0.1:50051".into() }]);
+        assert_eq!(s.ring.members(), &[Member::new("node-1", "127.0.0.1:50051")]);
         assert!(s.tls.is_none() && s.token.is_none() && s.metrics_listen.is_none());
     }
 
@@ -465,9 +452,10 @@ mod tests {
 
     #[test]
     fn members_list_this_node() {
-        let s =
-            serve(&["serve", "--node-id", "b", "--members", "a=10.0.0.1:50051, b=[::1]:50052"], &[]).unwrap();
+        let members = "b=[::1]:50052, a=https://10.0.0.1:50051";
+        let s = serve(&["serve", "--node-id", "b", "--members", members], &[]).unwrap();
         assert_eq!(s.node_id, "b");
-        assert_eq!(s.members[1], Member { id: "b".into(), address: "[::1]:50052".into() });
+        let expected = [Member::new("a", "https://10.0.0.1:50051"), Member::new("b", "[::1]:50052")];
+        assert_eq!(s.ring.members(), &expected, "sorted by id");
     }
 }

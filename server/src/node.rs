@@ -65,8 +65,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             let _ = stop.wait_for(|&d| d).await;
         }));
     }
-    let identity =
-        Arc::new(NodeIdentity { node_id: settings.node_id.clone(), members: settings.members.clone() });
+    let identity = Arc::new(NodeIdentity { node_id: settings.node_id.clone(), ring: settings.ring.clone() });
     let service =
         GraveyardServer::new(GraveyardService::new(db.clone(), identity, metrics.clone(), draining.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
@@ -83,7 +82,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         listen = %settings.listen,
         data = %settings.data.display(),
         node_id = %settings.node_id,
-        members = ?settings.members.iter().map(|m| format!("{}={}", m.id, m.address)).collect::<Vec<_>>(),
+        members = ?settings.ring.members().iter().map(|m| format!("{}={}", m.id, m.endpoint)).collect::<Vec<_>>(),
         tls = settings.tls.is_some(),
         auth = settings.token.is_some(),
         metrics = ?settings.metrics_listen,

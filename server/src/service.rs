@@ -6,8 +6,10 @@
 //! on the calling worker thread, without `spawn_blocking`: every read here is bounded to one page
 //! (at most `READ_PAGE_EVENTS` events or about `READ_PAGE_BYTES`, and `READ_SCAN_LIMIT` events
 //! scanned by a filtered read), which costs microseconds to about a millisecond of memory copies
-//! from the map, less than the hop to a blocking thread and back would add to every read. Group
-//! acks wait for a durable commit and use `block_in_place` (see `consume`).
+//! from the map, less than the hop to a blocking thread and back would add to every read. The
+//! other writes (metadata, deletes, snapshots, groups, schemas, group acks) have no async form in
+//! the core and wait for a durable commit: they run in `block_in_place`, so the runtime moves
+//! its other tasks off the waiting worker instead of stalling them behind an fsync.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +26,6 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::config::Member;
 use crate::metrics::{Metrics, SubscriptionKind};
 
 /// Most events in one read batch.
@@ -49,7 +50,7 @@ const MAX_REMEMBERED_DELIVERIES: usize = 4096;
 /// The node's identity, as served by Topology and Health.
 pub struct NodeIdentity {
     pub node_id: String,
-    pub members: Vec<Member>,
+    pub ring: graveyard::cluster::Ring,
 }
 
 pub struct GraveyardService {
@@ -102,6 +103,11 @@ fn shutting_down(metrics: &Metrics) -> Status {
         "the node is shutting down; resume from your last checkpoint on another node or after its restart"
             .to_owned(),
     )
+}
+
+/// Runs a call that waits for a commit (see the module documentation).
+fn committing<T>(write: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(write)
 }
 
 /// Resolves once the node starts draining (or its drain signal is gone).
@@ -205,7 +211,7 @@ impl Graveyard for GraveyardService {
     ) -> RpcResult<pb::SetStreamMetadataResponse> {
         let request = request.into_inner();
         let metadata = request.metadata.map(graveyard::StreamMetadata::from).unwrap_or_default();
-        self.db.set_stream_metadata(&request.stream, metadata).map_err(|e| self.fail(e))?;
+        committing(|| self.db.set_stream_metadata(&request.stream, metadata)).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::SetStreamMetadataResponse {}))
     }
 
@@ -223,7 +229,7 @@ impl Graveyard for GraveyardService {
     ) -> RpcResult<pb::DeleteStreamResponse> {
         let request = request.into_inner();
         wire::expected_from_wire(request.expected)
-            .and_then(|expected| self.db.delete_stream(&request.stream, expected))
+            .and_then(|expected| committing(|| self.db.delete_stream(&request.stream, expected)))
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::DeleteStreamResponse {}))
     }
@@ -234,7 +240,7 @@ impl Graveyard for GraveyardService {
     ) -> RpcResult<pb::TombstoneStreamResponse> {
         let request = request.into_inner();
         wire::expected_from_wire(request.expected)
-            .and_then(|expected| self.db.tombstone_stream(&request.stream, expected))
+            .and_then(|expected| committing(|| self.db.tombstone_stream(&request.stream, expected)))
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::TombstoneStreamResponse {}))
     }
@@ -244,7 +250,8 @@ impl Graveyard for GraveyardService {
         request: Request<pb::SaveSnapshotRequest>,
     ) -> RpcResult<pb::SaveSnapshotResponse> {
         let request = request.into_inner();
-        self.db.save_snapshot(&request.stream, request.revision, request.data).map_err(|e| self.fail(e))?;
+        committing(|| self.db.save_snapshot(&request.stream, request.revision, request.data))
+            .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::SaveSnapshotResponse {}))
     }
 
@@ -273,7 +280,7 @@ impl Graveyard for GraveyardService {
             let target = wire::group_target_from_wire(request.target)?;
             let start = wire::start_from_wire(request.start)?;
             let settings = wire::group_settings_from_wire(request.settings)?;
-            self.db.create_group(&request.name, target, start, settings)
+            committing(|| self.db.create_group(&request.name, target, start, settings))
         })()
         .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::CreateGroupResponse { group: Some(info.into()) }))
@@ -285,7 +292,7 @@ impl Graveyard for GraveyardService {
     ) -> RpcResult<pb::UpdateGroupResponse> {
         let request = request.into_inner();
         let info = wire::group_settings_from_wire(request.settings)
-            .and_then(|settings| self.db.update_group(&request.name, settings))
+            .and_then(|settings| committing(|| self.db.update_group(&request.name, settings)))
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::UpdateGroupResponse { group: Some(info.into()) }))
     }
@@ -294,7 +301,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::DeleteGroupRequest>,
     ) -> RpcResult<pb::DeleteGroupResponse> {
-        self.db.delete_group(&request.into_inner().name).map_err(|e| self.fail(e))?;
+        committing(|| self.db.delete_group(&request.into_inner().name)).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::DeleteGroupResponse {}))
     }
 
@@ -345,34 +352,46 @@ impl Graveyard for GraveyardService {
 
     async fn upsert_schema(
         &self,
-        _request: Request<pb::UpsertSchemaRequest>,
+        request: Request<pb::UpsertSchemaRequest>,
     ) -> RpcResult<pb::UpsertSchemaResponse> {
-        Err(Status::unimplemented("schemas arrive with the core's schema registry"))
+        let schema = request.into_inner().schema.ok_or_else(|| {
+            let missing =
+                Error::InvalidSchema { schema: String::new(), problems: vec!["no schema given".into()] };
+            self.fail(missing)
+        })?;
+        let upsert = wire::schema_from_wire(schema)
+            .and_then(|schema| committing(|| self.db.upsert_schema(&schema)))
+            .map_err(|e| self.fail(e))?;
+        Ok(Response::new(upsert.into()))
     }
 
-    async fn get_schema(&self, _request: Request<pb::GetSchemaRequest>) -> RpcResult<pb::GetSchemaResponse> {
-        Err(Status::unimplemented("schemas arrive with the core's schema registry"))
+    async fn get_schema(&self, request: Request<pb::GetSchemaRequest>) -> RpcResult<pb::GetSchemaResponse> {
+        let request = request.into_inner();
+        let registered = self.db.get_schema(&request.name, request.version).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::GetSchemaResponse { schema: Some((&registered).into()) }))
     }
 
     async fn list_schemas(
         &self,
         _request: Request<pb::ListSchemasRequest>,
     ) -> RpcResult<pb::ListSchemasResponse> {
-        Err(Status::unimplemented("schemas arrive with the core's schema registry"))
+        let schemas = self.db.list_schemas().map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::ListSchemasResponse { schemas: schemas.iter().map(Into::into).collect() }))
     }
 
     async fn get_topology(
         &self,
         _request: Request<pb::GetTopologyRequest>,
     ) -> RpcResult<pb::GetTopologyResponse> {
-        let identity = &self.identity;
+        let ring = &self.identity.ring;
         Ok(Response::new(pb::GetTopologyResponse {
-            node_id: identity.node_id.clone(),
-            members: identity
-                .members
+            node_id: self.identity.node_id.clone(),
+            members: ring
+                .members()
                 .iter()
-                .map(|m| pb::Member { id: m.id.clone(), address: m.address.clone() })
+                .map(|m| pb::Member { id: m.id.clone(), endpoint: m.endpoint.clone() })
                 .collect(),
+            virtual_nodes: ring.vnodes(),
         }))
     }
 
@@ -672,7 +691,7 @@ impl MemberSession {
                 )));
             };
             let member = &self.member;
-            tokio::task::block_in_place(|| match action {
+            committing(|| match action {
                 None => member.ack(delivery),
                 Some(action) => member.nack(delivery, action),
             })

@@ -199,8 +199,9 @@ async fn every_rpc_round_trips() {
     assert_eq!(topology.node_id, "node-1");
     assert_eq!(
         topology.members,
-        vec![pb::Member { id: "node-1".into(), address: format!("127.0.0.1:{}", node.port) }]
+        vec![pb::Member { id: "node-1".into(), endpoint: format!("127.0.0.1:{}", node.port) }]
     );
+    assert_eq!(topology.virtual_nodes, graveyard::cluster::DEFAULT_VNODES);
     let health = client.health(pb::HealthRequest {}).await.unwrap().into_inner();
     assert_eq!(health.status(), pb::health_response::Status::Serving);
     assert_eq!(health.node_id, "node-1");
@@ -678,4 +679,100 @@ async fn a_leaving_member_hands_its_deliveries_to_the_others() {
         }
     }
     assert_eq!(ids, (0..3).collect());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemas_govern_appends_with_typed_violations() {
+    use graveyard::schema::{CompatibilityMode, Field, FieldType, Schema};
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    let user = Schema::new("user")
+        .field(Field::new("name", FieldType::String).required().min_length(1))
+        .field(Field::new("age", FieldType::Integer).min(0.0).max(150.0))
+        .field(Field::new("plan", FieldType::enumeration(["free", "pro"])).default(serde_json::json!("free")))
+        .compatibility(CompatibilityMode::Backward);
+    let upsert = |schema: &Schema| pb::UpsertSchemaRequest { schema: Some(schema.into()) };
+
+    let first = client.upsert_schema(upsert(&user)).await.unwrap().into_inner();
+    assert_eq!((first.name.as_str(), first.version, first.changed), ("user", 1, true));
+    let again = client.upsert_schema(upsert(&user)).await.unwrap().into_inner();
+    assert_eq!((again.version, again.changed), (1, false));
+    let v2 = user.clone().field(Field::new("nickname", FieldType::String));
+    assert_eq!(client.upsert_schema(upsert(&v2)).await.unwrap().into_inner().version, 2);
+
+    let got =
+        client.get_schema(pb::GetSchemaRequest { name: "user".into(), version: Some(1) }).await.unwrap();
+    let got = graveyard::schema::RegisteredSchema::try_from(got.into_inner().schema.unwrap()).unwrap();
+    assert_eq!((got.version, &got.schema), (1, &user));
+    let latest =
+        client.get_schema(pb::GetSchemaRequest { name: "user".into(), version: None }).await.unwrap();
+    assert_eq!(latest.into_inner().schema.unwrap().version, 2);
+    let missing = client.get_schema(pb::GetSchemaRequest { name: "nobody".into(), version: None }).await;
+    detail(&missing.unwrap_err(), "NOT_FOUND");
+    client.upsert_schema(upsert(&Schema::new("address"))).await.unwrap();
+    let listed = client.list_schemas(pb::ListSchemasRequest {}).await.unwrap().into_inner().schemas;
+    let listed: Vec<(String, u32)> =
+        listed.into_iter().map(|s| (s.schema.unwrap().name, s.version)).collect();
+    assert_eq!(listed, vec![("address".to_string(), 1), ("user".to_string(), 2)]);
+
+    // A valid event is stored with its schema version (and its defaults filled in).
+    append(&mut client, "u-1", None, vec![json_event("user", r#"{"name":"Ada","age":36}"#)]).await.unwrap();
+    let events = read_stream(&mut client, "u-1").await.unwrap();
+    assert_eq!(events[0].schema_version, Some(2));
+    let data: serde_json::Value = serde_json::from_slice(&events[0].data).unwrap();
+    assert_eq!(data["plan"], "free");
+
+    // A violation comes back typed: the event's index, the schema version, each violation.
+    let events =
+        vec![json_event("user", r#"{"name":"Bob"}"#), json_event("user", r#"{"name":"","age":200}"#)];
+    let status = append(&mut client, "u-2", None, events).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    let d = detail(&status, "SCHEMA_VIOLATION");
+    assert_eq!((d.schema.as_str(), d.schema_version, d.event_index), ("user", Some(2), Some(1)));
+    let mut violations: Vec<(&str, &str, &str)> =
+        d.violations.iter().map(|v| (v.path.as_str(), v.rule.as_str(), v.value_json.as_str())).collect();
+    violations.sort();
+    assert_eq!(violations, vec![("age", "max", "200"), ("name", "min_length", "\"\"")]);
+    match wire::status_to_error(&status) {
+        graveyard::Error::SchemaViolation { schema, version, event, violations } => {
+            assert_eq!((schema.as_str(), version, event, violations.len()), ("user", 2, 1, 2));
+        }
+        other => panic!("rebuilt as {other:?}"),
+    }
+    detail(&read_stream(&mut client, "u-2").await.unwrap_err(), "NOT_FOUND");
+
+    // A violation too large for the trailers still comes back typed, cut to fit and saying so,
+    // through a client with tonic's default limits.
+    let bulk = Schema::new("bulk")
+        .field(Field::new("bio", FieldType::String).max_length(10))
+        .field(Field::new("grades", FieldType::array(FieldType::enumeration(["a"]))));
+    client.upsert_schema(upsert(&bulk)).await.unwrap();
+    let data =
+        serde_json::json!({ "bio": "x".repeat(50_000), "grades": vec!["b".repeat(300); 300] }).to_string();
+    let mut default_limits = pb::graveyard_client::GraveyardClient::new(node.channel().await.unwrap());
+    let request =
+        pb::AppendRequest { stream: "b-1".into(), expected: None, events: vec![json_event("bulk", &data)] };
+    let status = default_limits.append(request).await.unwrap_err();
+    let d = detail(&status, "SCHEMA_VIOLATION");
+    assert_eq!(d.violations.len() as u32 + d.violations_omitted, graveyard::schema::MAX_VIOLATIONS as u32);
+    assert!(d.violations_omitted > 0);
+    let bio = d.violations.iter().find(|v| v.path == "bio").expect("the bio violation is kept");
+    assert!(bio.value_truncated && bio.value_json.len() <= 256);
+    assert!(status.message().len() <= 1024);
+
+    // A definition the core refuses, and one the wire cannot even express, are INVALID_SCHEMA.
+    let incompatible = user.clone().field(Field::new("email", FieldType::String).required());
+    let status = client.upsert_schema(upsert(&incompatible)).await.unwrap_err();
+    let d = detail(&status, "INVALID_SCHEMA");
+    assert_eq!(d.schema, "user");
+    assert!(!d.problems.is_empty());
+    let untyped = pb::Schema {
+        name: "broken".into(),
+        fields: vec![pb::SchemaField { name: "x".into(), ..Default::default() }],
+        ..Default::default()
+    };
+    let status = client.upsert_schema(pb::UpsertSchemaRequest { schema: Some(untyped) }).await.unwrap_err();
+    assert_eq!(detail(&status, "INVALID_SCHEMA").problems, vec!["field 'x': has no type".to_string()]);
+    let status = client.upsert_schema(pb::UpsertSchemaRequest { schema: None }).await.unwrap_err();
+    detail(&status, "INVALID_SCHEMA");
 }
