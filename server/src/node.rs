@@ -49,6 +49,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         })?),
         None => None,
     };
+    let signal = shutdown_signal()?;
     let data = settings.data.clone();
     let db = tokio::task::spawn_blocking(move || Db::open(&data))
         .await
@@ -91,7 +92,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     );
 
     tokio::spawn(async move {
-        let signal = shutdown_signal().await;
+        let signal = signal.await;
         tracing::info!(
             signal,
             grace_seconds = SHUTDOWN_GRACE.as_secs(),
@@ -126,30 +127,33 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     served
 }
 
-/// The name of the signal that asked the node to stop.
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Waits for the signal that asks the node to stop and returns its name. The handlers are
+/// installed before this returns its future, so a signal sent once the node is serving is never
+/// taken by the default action (which would kill the process without closing the store).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = &'static str>, String> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| format!("cannot install the {name} handler: {e}"))
+        };
+        let mut interrupt = install(SignalKind::interrupt(), "SIGINT")?;
+        let mut terminate = install(SignalKind::terminate(), "SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; stop the node with Ctrl-C (SIGINT)");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => "SIGINT",
-        () = terminate => "SIGTERM",
+            "Ctrl-C"
+        })
     }
 }
 

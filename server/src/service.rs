@@ -450,7 +450,9 @@ impl Pager {
         let mut stopped_for_bytes = false;
         let direction = self.direction;
         let remaining = self.remaining;
-        let scanned = {
+        // Whether the page stopped at one of its bounds (so more may follow), rather than at the
+        // end of what there is to read.
+        let page_full = {
             let mut take = |event: &EventRef<'_>| {
                 bytes += event.data.len() + event.metadata.len();
                 batch.push(wire::event_ref_to_wire(event));
@@ -467,12 +469,7 @@ impl Pager {
                         last = Some(event.revision);
                         take(&event)
                     })?;
-                    // A stream read counts only returned events: the page was full or cut short.
-                    if stopped_for_bytes || batch.len() as u64 == limit {
-                        limit
-                    } else {
-                        0
-                    }
+                    stopped_for_bytes || batch.len() as u64 == limit
                 }
                 ReadTarget::All(filter) => {
                     // Filtered while visiting, so the page bounds the events scanned, matching or
@@ -490,18 +487,13 @@ impl Pager {
                         }
                         take(&event)
                     })?;
-                    if stopped_for_bytes || scanned == limit {
-                        limit
-                    } else {
-                        0
-                    }
+                    stopped_for_bytes || scanned == limit
                 }
             }
         };
         self.remaining -= batch.len() as u64;
-        // More may follow only when this page stopped early or filled its limit; then it
-        // continues after the last event visited.
-        let more = scanned > 0 && self.remaining > 0;
+        // The next page continues after the last event visited.
+        let more = page_full && self.remaining > 0;
         self.next = match (last, direction) {
             (Some(last), Direction::Forwards) => last.checked_add(1),
             (Some(last), Direction::Backwards) => last.checked_sub(1),
