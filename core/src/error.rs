@@ -107,6 +107,14 @@ pub enum Error {
     InvalidArgument(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A wrong or missing key, or data that fails its authentication tag.
+    #[error("encryption: {0}")]
+    Encryption(String),
+    /// A request without valid credentials (a node configured with a token).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error("the database is closed")]
@@ -130,6 +138,9 @@ impl Error {
             Error::InvalidSchema { .. } => ErrorCode::InvalidSchema,
             Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Encryption(_) => ErrorCode::Encryption,
+            Error::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Error::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::Closed => ErrorCode::Closed,
             Error::Corruption(_) => ErrorCode::Corruption,

@@ -714,6 +714,9 @@ pub fn error_detail(error: &Error) -> pb::ErrorDetail {
         }
         Error::InvalidArgument(m)
         | Error::NotFound(m)
+        | Error::Encryption(m)
+        | Error::Unauthenticated(m)
+        | Error::PermissionDenied(m)
         | Error::Unavailable(m)
         | Error::Corruption(m)
         | Error::IncompatibleFormat(m)
@@ -822,9 +825,6 @@ pub fn status_detail(status: &Status) -> Option<pb::ErrorDetail> {
 /// The core error a status stands for: rebuilt exactly from its [`pb::ErrorDetail`] when it has
 /// one; otherwise (a status from the transport or from a proxy) inferred from the gRPC code,
 /// keeping the status message.
-///
-/// The core's `Error` has no variant yet for UNAUTHENTICATED, PERMISSION_DENIED and ENCRYPTION;
-/// until it has, those come back as `Error::Internal` whose text starts with the code.
 pub fn status_to_error(status: &Status) -> Error {
     match status_detail(status) {
         Some(detail) => error_from_detail(detail, status.message()),
@@ -867,6 +867,9 @@ pub fn error_from_detail(detail: pb::ErrorDetail, status_message: &str) -> Error
         ErrorCode::InvalidSchema => Error::InvalidSchema { schema: detail.schema, problems: detail.problems },
         ErrorCode::InvalidArgument => Error::InvalidArgument(detail.message),
         ErrorCode::NotFound => Error::NotFound(detail.message),
+        ErrorCode::Encryption => Error::Encryption(detail.message),
+        ErrorCode::Unauthenticated => Error::Unauthenticated(detail.message),
+        ErrorCode::PermissionDenied => Error::PermissionDenied(detail.message),
         ErrorCode::Unavailable => Error::Unavailable(detail.message),
         ErrorCode::Closed => Error::Closed,
         ErrorCode::Corruption => Error::Corruption(detail.message),
@@ -893,6 +896,8 @@ fn error_from_code(code: Code, message: &str) -> Error {
         Code::InvalidArgument | Code::OutOfRange | Code::ResourceExhausted => Error::InvalidArgument(message),
         Code::NotFound => Error::NotFound(message),
         Code::DataLoss => Error::Corruption(message),
+        Code::Unauthenticated => Error::Unauthenticated(message),
+        Code::PermissionDenied => Error::PermissionDenied(message),
         other => Error::Internal(format!("{}: {message}", grpc_code_name(other))),
     }
 }

@@ -46,6 +46,9 @@ fn every_error() -> Vec<Error> {
         Error::InvalidSchema { schema: "Order".into(), problems: vec!["a".into(), "b".into()] },
         Error::InvalidArgument("bad".into()),
         Error::NotFound("nothing".into()),
+        Error::Encryption("wrong key".into()),
+        Error::Unauthenticated("no token".into()),
+        Error::PermissionDenied("not yours".into()),
         Error::Unavailable("later".into()),
         Error::Closed,
         Error::Corruption("bits".into()),
@@ -106,13 +109,18 @@ fn grpc_codes_follow_the_table() {
 }
 
 #[test]
-fn codes_without_a_core_variant_keep_their_code_in_the_text() {
+fn every_code_has_a_core_variant_and_comes_back_typed() {
+    // Every code of the core (ALL is exhaustive) survives the wire as itself.
+    assert_eq!(
+        every_error().iter().map(Error::code).collect::<std::collections::HashSet<_>>().len(),
+        ErrorCode::ALL.len()
+    );
     let status = wire::code_status(ErrorCode::Unauthenticated, "no token");
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(wire::status_detail(&status).unwrap().code, "UNAUTHENTICATED");
     let error = wire::status_to_error(&status);
-    assert_eq!(error.code(), ErrorCode::Internal);
-    assert!(error.to_string().contains("UNAUTHENTICATED: no token"), "{error}");
+    assert_eq!(error.code(), ErrorCode::Unauthenticated);
+    assert!(error.to_string().contains("no token"), "{error}");
 }
 
 #[test]
@@ -123,6 +131,8 @@ fn statuses_without_a_detail_are_mapped_by_their_grpc_code() {
         (Code::ResourceExhausted, ErrorCode::InvalidArgument),
         (Code::NotFound, ErrorCode::NotFound),
         (Code::DataLoss, ErrorCode::Corruption),
+        (Code::Unauthenticated, ErrorCode::Unauthenticated),
+        (Code::PermissionDenied, ErrorCode::PermissionDenied),
         (Code::Unimplemented, ErrorCode::Internal),
     ];
     for (grpc, code) in cases {
