@@ -2,6 +2,7 @@
 //! the single writer only does work that needs the write transaction.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -53,7 +54,9 @@ pub(crate) fn user_stream_name(stream: &str) -> Result<()> {
 /// Checks and encodes the events of an append. With `schemas`, an event whose type names a
 /// schema is validated against its latest version (defaults filled in) and records that
 /// version; system writes pass `None` (parked copies keep the data that was validated when it
-/// was first appended, whatever the schema has become since).
+/// was first appended, whatever the schema has become since). Each event type is resolved once
+/// per append, so the events of one type in one append are all held to the same version even
+/// if an upsert lands meanwhile.
 pub(crate) fn prepare_events(
     stream: &str,
     events: Vec<EventData>,
@@ -65,8 +68,9 @@ pub(crate) fn prepare_events(
     }
     let mut seen = HashSet::with_capacity(events.len());
     let mut prepared = Vec::with_capacity(events.len());
+    let mut lookup = SchemaLookup { registry: schemas, resolved: Vec::new() };
     for (index, event) in events.into_iter().enumerate() {
-        let p = prepare_event(stream, index, event, max_event_size, schemas)?;
+        let p = prepare_event(stream, index, event, max_event_size, &mut lookup)?;
         if !seen.insert(p.id) {
             return Err(Error::invalid(format!("event {index}: id {} appears twice in the append", p.id)));
         }
@@ -75,12 +79,31 @@ pub(crate) fn prepare_events(
     Ok(prepared)
 }
 
+/// The schemas of the event types of one append, each looked up once.
+struct SchemaLookup<'a> {
+    registry: Option<&'a SchemaRegistry>,
+    /// (event type, its latest schema when first seen); appends hold few distinct types.
+    resolved: Vec<(String, Option<Arc<CompiledSchema>>)>,
+}
+
+impl SchemaLookup<'_> {
+    fn schema_of(&mut self, event_type: &str) -> Result<Option<Arc<CompiledSchema>>> {
+        let Some(registry) = self.registry else { return Ok(None) };
+        if let Some((_, schema)) = self.resolved.iter().find(|(t, _)| t == event_type) {
+            return Ok(schema.clone());
+        }
+        let schema = registry.latest(event_type)?;
+        self.resolved.push((event_type.to_owned(), schema.clone()));
+        Ok(schema)
+    }
+}
+
 fn prepare_event(
     stream: &str,
     index: usize,
     mut event: EventData,
     max_event_size: usize,
-    schemas: Option<&SchemaRegistry>,
+    schemas: &mut SchemaLookup<'_>,
 ) -> Result<PreparedEvent> {
     let bad = |what: String| Error::invalid(format!("event {index}: {what}"));
     if event.event_type.is_empty() {
@@ -103,11 +126,7 @@ fn prepare_event(
     if size(&event) > max_event_size {
         return Err(too_big(size(&event)));
     }
-    let schema = match schemas {
-        Some(schemas) => schemas.latest(&event.event_type)?,
-        None => None,
-    };
-    let schema_version = match schema {
+    let schema_version = match schemas.schema_of(&event.event_type)? {
         Some(schema) => {
             conform(index, &schema, &mut event)?;
             // Filled defaults make the data longer; the limit holds for what is stored.

@@ -170,6 +170,19 @@ pub(super) struct LengthRange {
     pub max: Option<usize>,
 }
 
+impl LengthRange {
+    pub fn holds(self, len: usize) -> bool {
+        self.min.is_none_or(|min| len >= min) && self.max.is_none_or(|max| len <= max)
+    }
+
+    /// Whether a string of `bytes` UTF-8 bytes is within these limits of characters whatever
+    /// its characters: it has at most `bytes` and at least a quarter as many. When false, the
+    /// characters must be counted.
+    pub fn settled_by_bytes(self, bytes: usize) -> bool {
+        self.min.is_none_or(|min| bytes.div_ceil(4) >= min) && self.max.is_none_or(|max| bytes <= max)
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct StringRules {
     pub length: LengthRange,

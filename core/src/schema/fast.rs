@@ -17,7 +17,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use super::compiled::{CompiledObject, CompiledType, LengthRange, NumberRange, StringRules};
+use super::compiled::{CompiledObject, CompiledType, NumberRange, StringRules};
 use super::validate::compare_number;
 
 /// True when `bytes` are one JSON object that satisfies the schema whose objects are `objects`
@@ -174,7 +174,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         {
             count += 1;
         }
-        settled(length_holds(*length, count))
+        settled(length.holds(count))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
@@ -214,16 +214,8 @@ fn in_range(range: &NumberRange, n: &Number) -> bool {
         && range.max.is_none_or(|max| compare_number(n, max) != Ordering::Greater)
 }
 
-fn length_holds(range: LengthRange, len: usize) -> bool {
-    range.min.is_none_or(|min| len >= min) && range.max.is_none_or(|max| len <= max)
-}
-
 fn string_holds(rules: &StringRules, s: &str) -> bool {
     let length = rules.length;
-    // Characters are counted only when the byte length does not settle the limits (a string
-    // has at most as many characters as bytes, and at least a quarter as many).
-    let settled_by_bytes = length.min.is_none_or(|min| s.len().div_ceil(4) >= min)
-        && length.max.is_none_or(|max| s.len() <= max);
-    (settled_by_bytes || length_holds(length, s.chars().count()))
+    (length.settled_by_bytes(s.len()) || length.holds(s.chars().count()))
         && rules.pattern.as_ref().is_none_or(|pattern| pattern.regex.is_match(s))
 }

@@ -368,11 +368,8 @@ impl Walk {
 
     fn string(&mut self, rules: &StringRules, s: &str, path: &Path<'_>) {
         let length = rules.length;
-        // A string has at most as many characters as bytes and at least a quarter as many, so
-        // its byte length settles most limits without counting characters.
-        let min_settled = length.min.is_none_or(|min| s.len().div_ceil(4) >= min);
-        let max_settled = length.max.is_none_or(|max| s.len() <= max);
-        if !(min_settled && max_settled) {
+        // The byte length settles most limits without counting characters.
+        if !length.settled_by_bytes(s.len()) {
             self.length(length, s.chars().count(), "characters", path, || Value::String(s.to_owned()));
         }
         if let Some(pattern) = &rules.pattern {
