@@ -15,6 +15,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod cluster;
 mod db;
 mod engine;
@@ -25,7 +27,11 @@ mod options;
 pub mod schema;
 mod subscription;
 mod types;
+#[cfg(feature = "client")]
+pub mod wire;
 
+#[cfg(feature = "client")]
+pub use client::{Client, ClientDelivery, ClientGroupMember, ClientOptions, ClientSubscription};
 pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
 pub use group::{

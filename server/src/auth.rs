@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use graveyard::wire::code_status;
 use graveyard::ErrorCode;
-use graveyard_proto::wire::code_status;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 

@@ -32,6 +32,12 @@ const DATA: Setting = Setting {
     value_name: "DIR",
     help: "directory of the embedded store, created if needed [default: ./data]",
 };
+const MAX_EVENT_SIZE: Setting = Setting {
+    flag: "--max-event-size",
+    env: "GRAVEYARD_MAX_EVENT_SIZE",
+    value_name: "BYTES",
+    help: "largest event accepted (type, data, metadata and content type) [default: 1048576]",
+};
 const NODE_ID: Setting = Setting {
     flag: "--node-id",
     env: "GRAVEYARD_NODE_ID",
@@ -56,6 +62,12 @@ const TLS_KEY: Setting = Setting {
     value_name: "FILE",
     help: "PEM private key of the certificate (needs --tls-cert)",
 };
+const PEER_CA: Setting = Setting {
+    flag: "--peer-ca",
+    env: "GRAVEYARD_PEER_CA",
+    value_name: "FILE",
+    help: "PEM certificates trusted when forwarding to other members over TLS [default: --tls-cert]",
+};
 const TOKEN_FILE: Setting = Setting {
     flag: "--token-file",
     env: "GRAVEYARD_TOKEN_FILE",
@@ -75,8 +87,19 @@ const LOG: Setting = Setting {
     help: "log filter, tracing-subscriber EnvFilter syntax [default: info]",
 };
 
-const SETTINGS: [&Setting; 9] =
-    [&LISTEN, &DATA, &NODE_ID, &MEMBERS, &TLS_CERT, &TLS_KEY, &TOKEN_FILE, &METRICS_LISTEN, &LOG];
+const SETTINGS: [&Setting; 11] = [
+    &LISTEN,
+    &DATA,
+    &MAX_EVENT_SIZE,
+    &NODE_ID,
+    &MEMBERS,
+    &TLS_CERT,
+    &TLS_KEY,
+    &PEER_CA,
+    &TOKEN_FILE,
+    &METRICS_LISTEN,
+    &LOG,
+];
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -91,11 +114,14 @@ pub enum Command {
 pub struct Settings {
     pub listen: SocketAddr,
     pub data: PathBuf,
+    pub max_event_size: usize,
     pub node_id: String,
     /// Every member, this node included, placed on the consistent-hash ring (the placement of
     /// streams in step 2 of the cluster; built now so that a bad member list is refused now).
     pub ring: Ring,
     pub tls: Option<TlsIdentity>,
+    /// Certificates trusted when dialling other members; `Some` exactly when TLS is on.
+    pub peer_ca: Option<Vec<u8>>,
     pub token: Option<Token>,
     pub metrics_listen: Option<SocketAddr>,
     pub log_filter: String,
@@ -211,6 +237,18 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         None => DEFAULT_LISTEN.parse().expect("the default listen address parses"),
     };
     let data = get(&DATA)?.map_or_else(|| PathBuf::from(DEFAULT_DATA), |raw| PathBuf::from(raw.value));
+    let max_event_size = match get(&MAX_EVENT_SIZE)? {
+        Some(raw) => match raw.value.trim().parse::<usize>() {
+            Ok(bytes) if bytes > 0 => bytes,
+            _ => {
+                return Err(refuse(format!(
+                    "{} '{}' is not a positive number of bytes",
+                    raw.source, raw.value
+                )))
+            }
+        },
+        None => graveyard::DEFAULT_MAX_EVENT_SIZE,
+    };
     let node_id_raw = get(&NODE_ID)?;
     if let Some(raw) = &node_id_raw {
         check_node_id(&raw.value).map_err(|e| refuse(format!("{}: {}", raw.source, core_message(e))))?;
@@ -262,6 +300,19 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
             names: format!("{} / {}", cert.source, key.source),
         }),
     };
+    let peer_ca = match (get(&PEER_CA)?, &tls) {
+        (Some(raw), Some(_)) => Some(read_nonempty(&raw)?),
+        (Some(raw), None) => {
+            return Err(refuse(format!(
+                "{} is given without {} and {}: members talk TLS only when this node serves it",
+                raw.source, TLS_CERT.flag, TLS_KEY.flag
+            )))
+        }
+        // A cluster on one certificate (or one self-signed certificate per machine, listed in
+        // --peer-ca) is the common case: by default, members trust this node's own chain.
+        (None, Some(tls)) => Some(tls.cert_pem.clone()),
+        (None, None) => None,
+    };
     let token = get(&TOKEN_FILE)?.map(|raw| read_token(&raw)).transpose()?;
     let metrics_listen = get(&METRICS_LISTEN)?.map(|raw| socket_addr(&raw)).transpose()?;
     let log_filter = get(&LOG)?.map_or_else(|| "info".to_owned(), |raw| raw.value);
@@ -273,9 +324,11 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     Ok(Command::Serve(Box::new(Settings {
         listen,
         data,
+        max_event_size,
         node_id,
         ring,
         tls,
+        peer_ca,
         token,
         metrics_listen,
         log_filter,

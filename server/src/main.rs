@@ -1,6 +1,7 @@
 //! `graveyard`: a GraveyardDB node. See server/README.md.
 
 mod auth;
+mod cluster;
 mod config;
 mod metrics;
 mod node;

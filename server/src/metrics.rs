@@ -37,7 +37,7 @@ pub struct Metrics {
     subscriptions: [AtomicI64; SUBSCRIPTION_KINDS.len()],
     /// Indexed like `ErrorCode::ALL`.
     errors: [AtomicU64; ErrorCode::ALL.len()],
-    /// Requests forwarded to another node (step 2 of the cluster: always 0 on a single node).
+    /// Requests forwarded to the member that owns their stream (or group, or schema).
     forwards: AtomicU64,
 }
 
@@ -58,6 +58,10 @@ impl Metrics {
         self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.latency_sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    pub fn record_forward(&self) {
+        self.forwards.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn record_error(&self, code: ErrorCode) {

@@ -4,22 +4,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use graveyard::{Db, DEFAULT_MAX_EVENT_SIZE};
-use graveyard_proto::v1::graveyard_server::GraveyardServer;
+use graveyard::client::TransportOptions;
+use graveyard::wire::v1::graveyard_server::GraveyardServer;
+use graveyard::{Db, Options};
 use tokio::sync::watch;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::auth::BearerAuth;
+use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::metrics::{self, Metrics};
-use crate::service::{GraveyardService, NodeIdentity};
+use crate::service::GraveyardService;
 
-/// Largest request accepted. An append may carry several events of the core's largest size;
-/// an event over that size must reach the core to be refused with INVALID_ARGUMENT and its
-/// typed detail, rather than by the transport with a bare RESOURCE_EXHAUSTED.
-const MAX_MESSAGE_BYTES: usize = 4 * DEFAULT_MAX_EVENT_SIZE + 1024 * 1024;
+/// Largest request accepted. An append may carry several events of the largest size; an event
+/// over that size must reach the core to be refused with INVALID_ARGUMENT and its typed detail,
+/// rather than by the transport with a bare RESOURCE_EXHAUSTED.
+fn max_request_bytes(max_event_size: usize) -> usize {
+    max_event_size.saturating_mul(4).saturating_add(1024 * 1024)
+}
 /// How long requests in flight get to finish once shutdown starts. Below the 30 s most process
 /// supervisors wait between SIGTERM and SIGKILL, so the store is always closed cleanly.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -50,8 +54,8 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         None => None,
     };
     let signal = shutdown_signal()?;
-    let data = settings.data.clone();
-    let db = tokio::task::spawn_blocking(move || Db::open(&data))
+    let options = Options::new(&settings.data).max_event_size(settings.max_event_size);
+    let db = tokio::task::spawn_blocking(move || Db::open_with(options))
         .await
         .map_err(|e| format!("opening the store: {e}"))?
         .map_err(|e| {
@@ -66,10 +70,16 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             let _ = stop.wait_for(|&d| d).await;
         }));
     }
-    let identity = Arc::new(NodeIdentity { node_id: settings.node_id.clone(), ring: settings.ring.clone() });
+    let cluster = Arc::new(Cluster::new(
+        settings.node_id.clone(),
+        settings.ring.clone(),
+        peer_transport(&settings),
+        metrics.clone(),
+    )?);
     let service =
-        GraveyardServer::new(GraveyardService::new(db.clone(), identity, metrics.clone(), draining.clone()))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        GraveyardServer::new(GraveyardService::new(db.clone(), cluster, metrics.clone(), draining.clone()))
+            .max_decoding_message_size(max_request_bytes(settings.max_event_size))
+            .max_encoding_message_size(graveyard::client::MAX_MESSAGE_BYTES);
     let service = InterceptedService::new(service, BearerAuth::new(settings.token.clone(), metrics.clone()));
 
     if !settings.listen.ip().is_loopback() && settings.tls.is_none() {
@@ -125,6 +135,19 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("closing the store: {e}"))?;
     tracing::info!("store closed");
     served
+}
+
+/// How this node reaches the other members: with its own token (one token per cluster), over
+/// TLS when it serves TLS, trusting `--peer-ca` (by default its own certificate chain).
+fn peer_transport(settings: &Settings) -> TransportOptions {
+    TransportOptions {
+        token: settings.token.as_ref().map(|t| String::from_utf8_lossy(t.as_bytes()).into_owned()),
+        ca_certificate_pem: settings.peer_ca.clone(),
+        // A forwarded request fails fast when its owner is down: a member on a reachable host
+        // answers a connection within milliseconds; one that does not in 1 s counts as down.
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: None,
+    }
 }
 
 /// Waits for the signal that asks the node to stop and returns its name. The handlers are

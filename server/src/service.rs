@@ -1,4 +1,4 @@
-//! The gRPC service: each RPC converts its request with `graveyard_proto::wire`, calls the core,
+//! The gRPC service: each RPC converts its request with `graveyard::wire`, calls the core,
 //! and converts the answer back. No logic of the store lives here.
 //!
 //! Threading: appends go through `Db::append_async`, which queues on the caller's thread and
@@ -18,17 +18,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use graveyard::client::FORWARDED_HEADER;
+use graveyard::wire;
+use graveyard::wire::v1 as pb;
+use graveyard::wire::v1::graveyard_server::Graveyard;
 use graveyard::{
     Db, Delivery, Direction, Error, ErrorCode, EventRef, Filter, GroupMember, ReadAllOptions, ReadOptions,
     SubscribeOptions, Subscription, SubscriptionMessage,
 };
-use graveyard_proto::v1 as pb;
-use graveyard_proto::v1::graveyard_server::Graveyard;
-use graveyard_proto::wire;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::cluster::{Cluster, Peer, Route};
 use crate::metrics::{Metrics, SubscriptionKind};
 
 /// Most events in one read batch.
@@ -50,15 +53,37 @@ const STREAM_BUFFER: usize = 64;
 /// this cap keeps from accumulating on a member that never acks (the oldest are forgotten).
 const MAX_REMEMBERED_DELIVERIES: usize = 4096;
 
-/// The node's identity, as served by Topology and Health.
-pub struct NodeIdentity {
-    pub node_id: String,
-    pub ring: graveyard::cluster::Ring,
+/// Serves a request on the member that owns `key` (a stream name): when that is another
+/// member, returns its answer from the enclosing RPC. `relay` for RPCs that answer a stream.
+macro_rules! on_owner {
+    ($self:ident, $request:ident, $key:expr, $rpc:ident) => {
+        if let Route::Forward(peer) = $self.cluster.route($key, $request.metadata())? {
+            return $self.cluster.forward(peer, $request, |mut c, r| async move { c.$rpc(r).await }).await;
+        }
+    };
+    ($self:ident, $request:ident, $key:expr, $rpc:ident, relay) => {
+        if let Route::Forward(peer) = $self.cluster.route($key, $request.metadata())? {
+            let answer = $self
+                .cluster
+                .forward(peer.clone(), $request, |mut c, r| async move { c.$rpc(r).await })
+                .await?;
+            return Ok(Response::new($self.relay(peer.id, answer.into_inner())));
+        }
+    };
+}
+
+/// Serves a request about consumer group `name` on the member that holds it.
+macro_rules! on_group_node {
+    ($self:ident, $request:ident, $name:expr, $rpc:ident) => {
+        if let Some(peer) = $self.group_elsewhere($name, $request.metadata()).await? {
+            return $self.cluster.forward(peer, $request, |mut c, r| async move { c.$rpc(r).await }).await;
+        }
+    };
 }
 
 pub struct GraveyardService {
     db: Db,
-    identity: Arc<NodeIdentity>,
+    cluster: Arc<Cluster>,
     metrics: Arc<Metrics>,
     /// Becomes true when the node starts shutting down.
     draining: watch::Receiver<bool>,
@@ -67,15 +92,61 @@ pub struct GraveyardService {
 impl GraveyardService {
     pub fn new(
         db: Db,
-        identity: Arc<NodeIdentity>,
+        cluster: Arc<Cluster>,
         metrics: Arc<Metrics>,
         draining: watch::Receiver<bool>,
     ) -> GraveyardService {
-        GraveyardService { db, identity, metrics, draining }
+        GraveyardService { db, cluster, metrics, draining }
     }
 
     fn fail(&self, error: Error) -> Status {
         failure(&self.metrics, error)
+    }
+
+    /// The member holding consumer group `name`, when it is not this node (and the request was
+    /// not forwarded here: then this node answers, NOT_FOUND if it lacks the group).
+    async fn group_elsewhere(&self, name: &str, metadata: &MetadataMap) -> Result<Option<Peer>, Status> {
+        match self.db.group_info(name) {
+            Ok(_) => return Ok(None),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(self.fail(e)),
+        }
+        if Cluster::is_forwarded(metadata) {
+            return Ok(None);
+        }
+        self.cluster.find_group(name).await
+    }
+
+    /// Passes a stream answered by `peer` on to the client, through a bounded channel (a slow
+    /// client slows the peer's stream down, nothing piles up here). A transport failure becomes
+    /// UNAVAILABLE naming the peer; a drain of this node ends the stream like its own ones.
+    fn relay<T: Send + 'static>(
+        &self,
+        peer: String,
+        mut inner: Streaming<T>,
+    ) -> ReceiverStream<Result<T, Status>> {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let cluster = self.cluster.clone();
+        let metrics = self.metrics.clone();
+        let mut draining = self.draining.clone();
+        tokio::spawn(async move {
+            loop {
+                let item = tokio::select! {
+                    message = inner.message() => match message {
+                        Ok(Some(message)) => Ok(message),
+                        Ok(None) => return,
+                        Err(status) => Err(cluster.unreachable(&peer, status)),
+                    },
+                    () = tx.closed() => return,
+                    () = drained(&mut draining) => Err(shutting_down(&metrics)),
+                };
+                let last = item.is_err();
+                if tx.send(item).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        ReceiverStream::new(rx)
     }
 }
 
@@ -123,6 +194,7 @@ type RpcResult<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl Graveyard for GraveyardService {
     async fn append(&self, request: Request<pb::AppendRequest>) -> RpcResult<pb::AppendResponse> {
+        on_owner!(self, request, &request.get_ref().stream, append);
         let started = Instant::now();
         let request = request.into_inner();
         let outcome = async {
@@ -144,6 +216,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::ReadStreamRequest>,
     ) -> RpcResult<Self::ReadStreamStream> {
+        on_owner!(self, request, &request.get_ref().stream, read_stream, relay);
         let request = request.into_inner();
         let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
         let pager = Pager::new(
@@ -173,6 +246,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::SubscribeToStreamRequest>,
     ) -> RpcResult<Self::SubscribeToStreamStream> {
+        on_owner!(self, request, &request.get_ref().stream, subscribe_to_stream, relay);
         let request = request.into_inner();
         let subscription = wire::start_from_wire(request.start)
             .and_then(|start| {
@@ -204,6 +278,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::GetStreamInfoRequest>,
     ) -> RpcResult<pb::GetStreamInfoResponse> {
+        on_owner!(self, request, &request.get_ref().stream, get_stream_info);
         let info = self.db.stream_info(&request.into_inner().stream).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetStreamInfoResponse { info: Some(info.into()) }))
     }
@@ -212,6 +287,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::SetStreamMetadataRequest>,
     ) -> RpcResult<pb::SetStreamMetadataResponse> {
+        on_owner!(self, request, &request.get_ref().stream, set_stream_metadata);
         let request = request.into_inner();
         let metadata = request.metadata.map(graveyard::StreamMetadata::from).unwrap_or_default();
         committing(|| self.db.set_stream_metadata(&request.stream, metadata)).map_err(|e| self.fail(e))?;
@@ -222,6 +298,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::GetStreamMetadataRequest>,
     ) -> RpcResult<pb::GetStreamMetadataResponse> {
+        on_owner!(self, request, &request.get_ref().stream, get_stream_metadata);
         let metadata = self.db.get_stream_metadata(&request.into_inner().stream).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetStreamMetadataResponse { metadata: Some(metadata.into()) }))
     }
@@ -230,6 +307,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::DeleteStreamRequest>,
     ) -> RpcResult<pb::DeleteStreamResponse> {
+        on_owner!(self, request, &request.get_ref().stream, delete_stream);
         let request = request.into_inner();
         wire::expected_from_wire(request.expected)
             .and_then(|expected| committing(|| self.db.delete_stream(&request.stream, expected)))
@@ -241,6 +319,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::TombstoneStreamRequest>,
     ) -> RpcResult<pb::TombstoneStreamResponse> {
+        on_owner!(self, request, &request.get_ref().stream, tombstone_stream);
         let request = request.into_inner();
         wire::expected_from_wire(request.expected)
             .and_then(|expected| committing(|| self.db.tombstone_stream(&request.stream, expected)))
@@ -252,6 +331,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::SaveSnapshotRequest>,
     ) -> RpcResult<pb::SaveSnapshotResponse> {
+        on_owner!(self, request, &request.get_ref().stream, save_snapshot);
         let request = request.into_inner();
         committing(|| self.db.save_snapshot(&request.stream, request.revision, request.data))
             .map_err(|e| self.fail(e))?;
@@ -262,6 +342,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::GetSnapshotRequest>,
     ) -> RpcResult<pb::GetSnapshotResponse> {
+        on_owner!(self, request, &request.get_ref().stream, get_snapshot);
         let snapshot = self.db.get_snapshot(&request.into_inner().stream).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetSnapshotResponse { snapshot: snapshot.map(Into::into) }))
     }
@@ -278,6 +359,13 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::CreateGroupRequest>,
     ) -> RpcResult<pb::CreateGroupResponse> {
+        // A group on a stream lives with its stream; a group on $all on the node asked.
+        if let Some(pb::GroupTarget { target: Some(pb::group_target::Target::Stream(stream)) }) =
+            &request.get_ref().target
+        {
+            let stream = stream.clone();
+            on_owner!(self, request, &stream, create_group);
+        }
         let request = request.into_inner();
         let info = (|| {
             let target = wire::group_target_from_wire(request.target)?;
@@ -293,6 +381,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::UpdateGroupRequest>,
     ) -> RpcResult<pb::UpdateGroupResponse> {
+        on_group_node!(self, request, &request.get_ref().name, update_group);
         let request = request.into_inner();
         let info = wire::group_settings_from_wire(request.settings)
             .and_then(|settings| committing(|| self.db.update_group(&request.name, settings)))
@@ -304,11 +393,13 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::DeleteGroupRequest>,
     ) -> RpcResult<pb::DeleteGroupResponse> {
+        on_group_node!(self, request, &request.get_ref().name, delete_group);
         committing(|| self.db.delete_group(&request.into_inner().name)).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::DeleteGroupResponse {}))
     }
 
     async fn get_group(&self, request: Request<pb::GetGroupRequest>) -> RpcResult<pb::GetGroupResponse> {
+        on_group_node!(self, request, &request.get_ref().name, get_group);
         let info = self.db.group_info(&request.into_inner().name).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetGroupResponse { group: Some(info.into()) }))
     }
@@ -327,6 +418,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<Streaming<pb::ConsumeRequest>>,
     ) -> RpcResult<Self::ConsumeStream> {
+        let forwarded = Cluster::is_forwarded(request.metadata());
         let mut incoming = request.into_inner();
         let join = match incoming.message().await? {
             Some(pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) }) => join,
@@ -338,6 +430,13 @@ impl Graveyard for GraveyardService {
                 ))
             }
         };
+        let mut metadata = MetadataMap::new();
+        if forwarded {
+            metadata.insert(FORWARDED_HEADER, AsciiMetadataValue::from_static("?"));
+        }
+        if let Some(peer) = self.group_elsewhere(&join.group, &metadata).await? {
+            return self.forward_session(peer, join, incoming).await;
+        }
         let member = self.db.join_group(&join.group, &join.member).map_err(|e| self.fail(e))?;
         let info = self.db.group_info(&join.group).map_err(|e| self.fail(e))?;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
@@ -357,6 +456,12 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::UpsertSchemaRequest>,
     ) -> RpcResult<pb::UpsertSchemaResponse> {
+        // Every upsert of a schema goes through the member that owns its stream, which orders
+        // them; it then sends the whole history to the other members.
+        if let Some(schema) = &request.get_ref().schema {
+            let home = graveyard::schema::schema_stream(&schema.name);
+            on_owner!(self, request, &home, upsert_schema);
+        }
         let schema = request.into_inner().schema.ok_or_else(|| {
             let missing =
                 Error::InvalidSchema { schema: String::new(), problems: vec!["no schema given".into()] };
@@ -365,7 +470,37 @@ impl Graveyard for GraveyardService {
         let upsert = wire::schema_from_wire(schema)
             .and_then(|schema| committing(|| self.db.upsert_schema(&schema)))
             .map_err(|e| self.fail(e))?;
+        if self.cluster.ring.members().len() > 1 {
+            let versions = (1..=upsert.version)
+                .map(|version| self.db.get_schema(&upsert.name, Some(version)).map(|r| (&r).into()))
+                .collect::<Result<Vec<pb::RegisteredSchema>, Error>>()
+                .map_err(|e| self.fail(e))?;
+            self.cluster.replicate_schema(versions).await?;
+        }
         Ok(Response::new(upsert.into()))
+    }
+
+    async fn replicate_schema(
+        &self,
+        request: Request<pb::ReplicateSchemaRequest>,
+    ) -> RpcResult<pb::ReplicateSchemaResponse> {
+        if !Cluster::is_forwarded(request.metadata()) {
+            return Err(protocol_failure(
+                &self.metrics,
+                ErrorCode::PermissionDenied,
+                "ReplicateSchema is sent by members to each other, not by clients: use UpsertSchema"
+                    .to_owned(),
+            ));
+        }
+        let versions = request
+            .into_inner()
+            .versions
+            .into_iter()
+            .map(graveyard::schema::RegisteredSchema::try_from)
+            .collect::<Result<Vec<_>, Error>>()
+            .map_err(|e| self.fail(e))?;
+        let stored = committing(|| store_schema_history(&self.db, &versions)).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::ReplicateSchemaResponse { stored }))
     }
 
     async fn get_schema(&self, request: Request<pb::GetSchemaRequest>) -> RpcResult<pb::GetSchemaResponse> {
@@ -386,9 +521,9 @@ impl Graveyard for GraveyardService {
         &self,
         _request: Request<pb::GetTopologyRequest>,
     ) -> RpcResult<pb::GetTopologyResponse> {
-        let ring = &self.identity.ring;
+        let ring = &self.cluster.ring;
         Ok(Response::new(pb::GetTopologyResponse {
-            node_id: self.identity.node_id.clone(),
+            node_id: self.cluster.node_id.clone(),
             members: ring
                 .members()
                 .iter()
@@ -407,7 +542,7 @@ impl Graveyard for GraveyardService {
         };
         Ok(Response::new(pb::HealthResponse {
             status: status.into(),
-            node_id: self.identity.node_id.clone(),
+            node_id: self.cluster.node_id.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             head_position,
         }))
@@ -712,4 +847,70 @@ async fn next_delivery(
     // the send of this delivery waits, bounded like every other.
     drop(tx.reserve().await.ok()?);
     Some(member.next().await)
+}
+
+impl GraveyardService {
+    /// Carries a Consume session to the member holding its group: the Join, then every request
+    /// the client sends, one way; every answer the other.
+    async fn forward_session(
+        &self,
+        peer: Peer,
+        join: pb::consume_request::Join,
+        mut incoming: Streaming<pb::ConsumeRequest>,
+    ) -> RpcResult<ReceiverStream<Result<pb::ConsumeResponse, Status>>> {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let join = pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) };
+        tx.try_send(join).expect("a new channel has room");
+        tokio::spawn(async move {
+            // Ends when the client closes its side or fails: the peer then sees the end too.
+            while let Ok(Some(request)) = incoming.message().await {
+                if tx.send(request).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let session = Request::new(ReceiverStream::new(rx));
+        let answer =
+            self.cluster.forward(peer.clone(), session, |mut c, r| async move { c.consume(r).await }).await?;
+        Ok(Response::new(self.relay(peer.id, answer.into_inner())))
+    }
+}
+
+/// Stores the versions of a schema this node lacks, from the whole history sent by the member
+/// that orders its upserts. Upserting them in order gives them the same numbers here, since this
+/// node's history is a prefix of it; anything else is a divergence, refused.
+fn store_schema_history(db: &Db, versions: &[graveyard::schema::RegisteredSchema]) -> Result<u32, Error> {
+    let Some(first) = versions.first() else { return Ok(0) };
+    let name = &first.schema.name;
+    let mut stored = 0;
+    for (index, registered) in versions.iter().enumerate() {
+        if registered.schema.name != *name || registered.version as usize != index + 1 {
+            return Err(Error::InvalidArgument(format!(
+                "a schema history holds versions 1 to N of one schema, in order; entry {index} is \
+                 version {} of '{}'",
+                registered.version, registered.schema.name
+            )));
+        }
+        match db.get_schema(name, Some(registered.version)) {
+            Ok(local) if local.schema == registered.schema => continue,
+            Ok(_) => {
+                return Err(Error::Internal(format!(
+                    "version {} of schema '{name}' differs between this node and the member that orders \
+                     its upserts",
+                    registered.version
+                )))
+            }
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let upsert = db.upsert_schema(&registered.schema)?;
+        if upsert.version != registered.version {
+            return Err(Error::Internal(format!(
+                "schema '{name}' version {} was stored here as version {}: the histories diverged",
+                registered.version, upsert.version
+            )));
+        }
+        stored += 1;
+    }
+    Ok(stored)
 }

@@ -6,8 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use graveyard_proto::v1 as pb;
-use graveyard_proto::wire;
+use graveyard::wire;
+use graveyard::wire::v1 as pb;
 use pb::expected_version::Kind;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;

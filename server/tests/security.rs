@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use graveyard_proto::v1 as pb;
-use graveyard_proto::v1::graveyard_client::GraveyardClient;
+use graveyard::wire::v1 as pb;
+use graveyard::wire::v1::graveyard_client::GraveyardClient;
 
 const TOKEN: &str = "t0ken-Sekr1t-value";
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use graveyard_proto::v1 as pb;
-use graveyard_proto::v1::graveyard_client::GraveyardClient;
+use graveyard::wire::v1 as pb;
+use graveyard::wire::v1::graveyard_client::GraveyardClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status};
@@ -79,6 +79,26 @@ impl Node {
         panic!("no free port after 5 attempts");
     }
 
+    /// Kills the process (SIGKILL: nothing is flushed or closed).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the node again, on the same port and data, after `kill` or an exit.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(&self.options, self.dir.path(), self.port);
+        if let Err(log) = self.wait_ready().await {
+            panic!("the node did not restart:\n{log}");
+        }
+    }
+
+    /// `127.0.0.1:port`, as members list it.
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -89,14 +109,14 @@ impl Node {
 
     pub fn url(&self) -> String {
         let scheme = if self.options.tls_ca.is_some() { "https" } else { "http" };
-        format!("{scheme}://localhost:{}", self.port)
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub async fn channel(&self) -> Result<Channel, tonic::transport::Error> {
         let mut endpoint = Endpoint::from_shared(self.url()).unwrap();
         if let Some(ca) = &self.options.tls_ca {
             endpoint = endpoint.tls_config(
-                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)).domain_name("localhost"),
+                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)).domain_name("127.0.0.1"),
             )?;
         }
         endpoint.connect().await
@@ -156,6 +176,60 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Real nodes forming one cluster on loopback ports: members `n1`, `n2`, ... in that order.
+pub struct TestCluster {
+    pub nodes: Vec<Node>,
+}
+
+impl TestCluster {
+    pub async fn start(size: usize, options: NodeOptions) -> TestCluster {
+        'attempt: for _attempt in 0..5 {
+            let mut ports = Vec::new();
+            while ports.len() < size {
+                let port = free_port();
+                if !ports.contains(&port) {
+                    ports.push(port);
+                }
+            }
+            let members: Vec<String> =
+                ports.iter().enumerate().map(|(i, port)| format!("n{}=127.0.0.1:{port}", i + 1)).collect();
+            let mut nodes = Vec::new();
+            for (i, port) in ports.iter().enumerate() {
+                let mut options = options.clone();
+                options.args.extend([
+                    "--node-id".into(),
+                    format!("n{}", i + 1),
+                    "--members".into(),
+                    members.join(","),
+                ]);
+                let dir = tempfile::tempdir().unwrap();
+                let child = spawn(&options, dir.path(), *port);
+                nodes.push(Node { child, port: *port, dir, options });
+            }
+            for node in &mut nodes {
+                match node.wait_ready().await {
+                    Ok(()) => {}
+                    Err(log) if log.contains("cannot listen") => continue 'attempt,
+                    Err(log) => panic!("a node of the cluster did not start:\n{log}"),
+                }
+            }
+            return TestCluster { nodes };
+        }
+        panic!("no free ports after 5 attempts");
+    }
+
+    /// Every node's URL, comma-separated, as `Client::connect` takes them.
+    pub fn endpoints(&self) -> String {
+        self.nodes.iter().map(Node::url).collect::<Vec<_>>().join(",")
+    }
+
+    /// The node with member id `id` (`n1`, ...).
+    pub fn node(&mut self, id: &str) -> &mut Node {
+        let index: usize = id.strip_prefix('n').and_then(|n| n.parse().ok()).expect("an id n<number>");
+        &mut self.nodes[index - 1]
     }
 }
 
@@ -243,7 +317,7 @@ pub async fn read_stream(client: &mut Client, stream: &str) -> Result<Vec<pb::Re
 
 /// The error detail of a status, asserting its code.
 pub fn detail(status: &Status, code: &str) -> pb::ErrorDetail {
-    let detail = graveyard_proto::wire::status_detail(status)
+    let detail = graveyard::wire::status_detail(status)
         .unwrap_or_else(|| panic!("status without an error detail: {status:?}"));
     assert_eq!(detail.code, code, "unexpected error: {status:?}");
     detail

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use graveyard::schema::{CompatibilityMode, Field, FieldType, ObjectType, Schema, Violation, ViolationRule};
+use graveyard::wire;
+use graveyard::wire::v1 as pb;
 use graveyard::{
     CurrentRevision, Error, ErrorCode, ExpectedVersion, GroupSettings, GroupStrategy, GroupTarget,
     NackAction, StreamMetadata, SubscriptionStart,
 };
-use graveyard_proto::v1 as pb;
-use graveyard_proto::wire;
 use tonic::Code;
 
 fn every_error() -> Vec<Error> {
@@ -75,7 +75,7 @@ fn every_error_is_rebuilt_exactly_from_its_status() {
 fn the_details_are_a_standard_google_rpc_status() {
     use prost::Message;
     let status = wire::error_to_status(&Error::NotFound("x".into()));
-    let envelope = graveyard_proto::google::rpc::Status::decode(status.details()).unwrap();
+    let envelope = graveyard::wire::google::rpc::Status::decode(status.details()).unwrap();
     assert_eq!(envelope.code, Code::NotFound as i32);
     assert_eq!(envelope.details.len(), 1);
     assert_eq!(envelope.details[0].type_url, wire::ERROR_DETAIL_TYPE_URL);

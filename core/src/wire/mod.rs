@@ -1,5 +1,6 @@
-//! The one place that converts between the wire (`crate::v1`) and the core (`graveyard`), for
-//! the server and for clients alike.
+//! The wire contract of a GraveyardDB node: the gRPC service generated at build time from
+//! `proto/graveyard/v1` ([`v1`]), and the one place that converts between it and the core's
+//! types and errors, for the server and for [`crate::Client`] alike.
 //!
 //! Direction conventions:
 //! - core -> wire is infallible (`From` impls and `*_to_wire` functions);
@@ -14,11 +15,11 @@
 
 use std::time::Duration;
 
-use graveyard::schema::{
+use crate::schema::{
     CompatibilityMode, Field, FieldType, ObjectType, RegisteredSchema, Schema, SchemaRef, SchemaUpsert,
     UnknownFields, Violation, ViolationRule,
 };
-use graveyard::{
+use crate::{
     AppendResult, CurrentRevision, Direction, Error, ErrorCode, EventData, EventRef, ExpectedVersion, Filter,
     GroupInfo, GroupSettings, GroupStrategy, GroupTarget, NackAction, RecordedEvent, Result, Snapshot,
     StreamInfo, StreamMetadata, SubscriptionStart, Uuid, CONTENT_TYPE_JSON,
@@ -26,8 +27,22 @@ use graveyard::{
 use prost::Message;
 use tonic::{Code, Status};
 
-use crate::google::rpc;
-use crate::v1 as pb;
+use self::google::rpc;
+use self::v1 as pb;
+
+/// Generated from `proto/graveyard/v1/*.proto`.
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("graveyard.v1");
+}
+
+/// The standard gRPC error envelope (`google.rpc.Status`).
+pub mod google {
+    #[allow(clippy::all, clippy::pedantic, missing_docs)]
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
+}
 
 /// The type URL of [`pb::ErrorDetail`] inside `google.rpc.Status.details`.
 pub const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/graveyard.v1.ErrorDetail";
@@ -688,7 +703,6 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::IncompatibleFormat => Code::FailedPrecondition,
         ErrorCode::Io => Code::Internal,
         ErrorCode::Internal => Code::Internal,
-        _ => Code::Internal,
     }
 }
 
@@ -723,8 +737,6 @@ pub fn error_detail(error: &Error) -> pb::ErrorDetail {
         | Error::Io(m)
         | Error::Internal(m) => detail.message = m.clone(),
         Error::Closed => {}
-        // A variant this build does not know the fields of: its text keeps what it says.
-        other => detail.message = other.to_string(),
     }
     detail
 }
@@ -876,7 +888,6 @@ pub fn error_from_detail(detail: pb::ErrorDetail, status_message: &str) -> Error
         ErrorCode::IncompatibleFormat => Error::IncompatibleFormat(detail.message),
         ErrorCode::Io => Error::Io(detail.message),
         ErrorCode::Internal => Error::Internal(detail.message),
-        _ => Error::Internal(format!("{}: {}", detail.code, detail.message)),
     }
 }
 

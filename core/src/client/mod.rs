@@ -1,0 +1,820 @@
+//! [`Client`]: the cluster client. It learns the ring from any node, sends each request about a
+//! stream straight to the stream's owner, retries idempotent requests on another node after a
+//! failure, and reports every subscription drop to the caller.
+//!
+//! What is global and what belongs to one node (see `docs/semantics.md`, "Cluster"):
+//! - streams (appends, reads, subscriptions, metadata, deletes, snapshots) live on their owner;
+//! - schemas are replicated to every node, so every owner validates against the same versions;
+//! - `$all`, the head position and consumer groups on `$all` are those of one node: the node this
+//!   client calls its *home* (the first endpoint that answered), or the one chosen with
+//!   [`Client::on_node`]. A position is a position in that node's log.
+//! - a consumer group on a stream lives with its stream; a group is found by name on any node.
+
+mod transport;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, Streaming};
+
+pub use transport::{
+    call_error, node_client, BearerToken, NodeClient, TransportOptions, FORWARDED_HEADER, MAX_MESSAGE_BYTES,
+};
+
+use crate::cluster::{Member, Ring};
+use crate::error::{Error, Result};
+use crate::group::{GroupInfo, GroupSettings, GroupTarget, NackAction};
+use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
+use crate::subscription::{SubscriptionMessage, SubscriptionStart};
+use crate::types::{
+    AppendResult, EventData, ExpectedVersion, Filter, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
+    StreamInfo, StreamMetadata,
+};
+use crate::wire;
+use crate::wire::v1 as pb;
+
+/// How a [`Client`] reaches the cluster and how hard it retries.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub transport: TransportOptions,
+    /// Further attempts of an idempotent request after a failure that says the node may be
+    /// down (UNAVAILABLE), each on another node. Non-idempotent requests are never retried.
+    pub retries: u32,
+    /// Pause before the first retry; doubled before each next one.
+    pub retry_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            transport: TransportOptions::default(),
+            retries: 3,
+            retry_backoff: Duration::from_millis(50),
+        }
+    }
+}
+
+/// The cluster client. Cheap to clone; clones share connections and the learned ring.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    /// The node for node-scoped requests (`$all`, head, groups on `$all`); `None`: the home node.
+    node: Option<String>,
+}
+
+struct Shared {
+    options: ClientOptions,
+    /// The endpoints given to `connect`, asked again when every known node fails.
+    seeds: Vec<String>,
+    view: RwLock<Arc<View>>,
+    /// Set by `close`: every request after it fails with CLOSED.
+    closed: AtomicBool,
+}
+
+/// What the client knows of the cluster.
+struct View {
+    ring: Ring,
+    /// One connection per member, in the ring's member order.
+    nodes: Vec<(Member, NodeClient)>,
+    /// The member that answered the topology request.
+    home: String,
+}
+
+impl View {
+    fn node(&self, id: &str) -> Option<&(Member, NodeClient)> {
+        self.nodes.iter().find(|(m, _)| m.id == id)
+    }
+}
+
+/// Where a request goes.
+#[derive(Clone, Copy)]
+enum Route<'a> {
+    /// The owner of this stream first; on a retry another node, which forwards it in one hop with
+    /// its own (possibly newer) view of the ring.
+    Stream(&'a str),
+    /// The node for node-scoped requests, and no other: its `$all` is not another node's.
+    Node,
+    /// Any node: the home first, then the others.
+    Any,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    Idempotent,
+    Once,
+}
+
+impl Client {
+    /// Connects to a cluster given one or more of its nodes, comma-separated
+    /// (`"http://127.0.0.1:50051,http://127.0.0.1:50052"`), with default options.
+    pub async fn connect(endpoints: &str) -> Result<Client> {
+        Client::connect_with(endpoints.split(','), ClientOptions::default()).await
+    }
+
+    /// Connects with options: asks the given nodes, in order, for the ring, and keeps the first
+    /// answer. Fails with UNAVAILABLE when none answers, INVALID_ARGUMENT for a bad endpoint.
+    pub async fn connect_with<I, S>(endpoints: I, options: ClientOptions) -> Result<Client>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let seeds: Vec<String> =
+            endpoints.into_iter().map(|e| e.as_ref().trim().to_owned()).filter(|e| !e.is_empty()).collect();
+        if seeds.is_empty() {
+            return Err(Error::InvalidArgument("no endpoint given to connect to".into()));
+        }
+        for seed in &seeds {
+            node_client(seed, &options.transport)?;
+        }
+        let view = learn(&seeds, &options.transport).await?;
+        let shared =
+            Shared { options, seeds, view: RwLock::new(Arc::new(view)), closed: AtomicBool::new(false) };
+        Ok(Client { shared: Arc::new(shared), node: None })
+    }
+
+    /// A client whose node-scoped requests (`$all`, head position, groups on `$all`) go to the
+    /// member `node_id`. INVALID_ARGUMENT if the cluster has no such member.
+    pub fn on_node(&self, node_id: &str) -> Result<Client> {
+        if self.view().node(node_id).is_none() {
+            return Err(Error::InvalidArgument(format!("the cluster has no member '{node_id}'")));
+        }
+        Ok(Client { shared: self.shared.clone(), node: Some(node_id.to_owned()) })
+    }
+
+    /// Closes the client and its clones: every request after it fails with CLOSED. Open
+    /// subscriptions and group sessions are not cut: drop them to leave.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The members of the cluster, as last learned.
+    pub fn members(&self) -> Vec<Member> {
+        self.view().ring.members().to_vec()
+    }
+
+    /// The member that owns `stream`.
+    pub fn owner(&self, stream: &str) -> Member {
+        self.view().ring.owner(stream).clone()
+    }
+
+    /// Asks the cluster for its ring again.
+    pub async fn refresh(&self) -> Result<()> {
+        let mut endpoints: Vec<String> = self.view().nodes.iter().map(|(m, _)| m.endpoint.clone()).collect();
+        endpoints.extend(self.shared.seeds.iter().cloned());
+        let view = learn(&endpoints, &self.shared.options.transport).await?;
+        *self.shared.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+        Ok(())
+    }
+
+    fn view(&self) -> Arc<View> {
+        self.shared.view.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The node a request goes to on its `attempt` (0-based).
+    fn pick(&self, view: &View, route: Route<'_>, attempt: u32) -> Result<(String, NodeClient)> {
+        self.check_open()?;
+        let scoped = self.node.as_deref().unwrap_or(&view.home);
+        let first = match route {
+            Route::Stream(stream) => view.ring.owner(stream).id.as_str(),
+            Route::Node | Route::Any => scoped,
+        };
+        let index = view.nodes.iter().position(|(m, _)| m.id == first).unwrap_or(0);
+        let index = match route {
+            Route::Node => {
+                let (member, client) = view.node(scoped).ok_or_else(|| {
+                    Error::Unavailable(format!("node {scoped} is no longer a member of the cluster"))
+                })?;
+                return Ok((member.id.clone(), client.clone()));
+            }
+            Route::Stream(_) | Route::Any => (index + attempt as usize) % view.nodes.len(),
+        };
+        let (member, client) = &view.nodes[index];
+        Ok((member.id.clone(), client.clone()))
+    }
+
+    /// Runs `call` on the node `route` picks, retrying an idempotent call on the next node while
+    /// the failure says the node may be down.
+    async fn call<T, F, Fut>(&self, route: Route<'_>, retry: Retry, call: F) -> Result<T>
+    where
+        F: Fn(NodeClient) -> Fut,
+        Fut: Future<Output = std::result::Result<T, Status>>,
+    {
+        let options = &self.shared.options;
+        let mut attempt = 0;
+        loop {
+            let view = self.view();
+            let (node, client) = self.pick(&view, route, attempt)?;
+            let error = match call(client).await {
+                Ok(value) => return Ok(value),
+                Err(status) => call_error(&node, &status),
+            };
+            let may_retry = retry == Retry::Idempotent && matches!(error, Error::Unavailable(_));
+            if !may_retry || attempt >= options.retries {
+                return Err(error);
+            }
+            tokio::time::sleep(options.retry_backoff.saturating_mul(1 << attempt.min(16))).await;
+            // The ring may have changed; a failure to learn it leaves the old view.
+            let _ = self.refresh().await;
+            attempt += 1;
+        }
+    }
+
+    // ---- streams ----------------------------------------------------------------------------
+
+    /// Appends to a stream on its owner. Events without an id get one here, so a retry after a
+    /// lost answer is recognised by the node and writes nothing twice: appends are retried.
+    pub async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult> {
+        let events: Vec<pb::EventData> = events
+            .into_iter()
+            .map(|mut event| {
+                event.id.get_or_insert_with(uuid::Uuid::now_v7);
+                event.into()
+            })
+            .collect();
+        let request =
+            pb::AppendRequest { stream: stream.to_owned(), expected: Some(expected.into()), events };
+        let response = self
+            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { c.append(request).await }
+            })
+            .await?;
+        Ok(required(response.into_inner().result, "AppendResponse.result")?.into())
+    }
+
+    /// Reads a stream on its owner.
+    pub async fn read_stream(&self, stream: &str, options: ReadOptions) -> Result<Vec<RecordedEvent>> {
+        let request = pb::ReadStreamRequest {
+            stream: stream.to_owned(),
+            direction: wire::direction_to_wire(options.direction),
+            from: options.from,
+            limit: Some(options.limit),
+        };
+        let pages = self
+            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { collect_pages(c.read_stream(request).await?.into_inner()).await }
+            })
+            .await?;
+        events_from_wire(pages)
+    }
+
+    /// Reads the `$all` log of this client's node.
+    pub async fn read_all(&self, options: ReadAllOptions) -> Result<Vec<RecordedEvent>> {
+        let request = pb::ReadAllRequest {
+            direction: wire::direction_to_wire(options.direction),
+            from: options.from,
+            limit: Some(options.limit),
+            filter: Some(options.filter.into()),
+        };
+        let pages = self
+            .call(Route::Node, Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { collect_pages(c.read_all(request).await?.into_inner()).await }
+            })
+            .await?;
+        events_from_wire(pages)
+    }
+
+    pub async fn stream_info(&self, stream: &str) -> Result<StreamInfo> {
+        let request = pb::GetStreamInfoRequest { stream: stream.to_owned() };
+        let response = self
+            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { c.get_stream_info(request).await }
+            })
+            .await?;
+        Ok(required(response.into_inner().info, "GetStreamInfoResponse.info")?.into())
+    }
+
+    pub async fn set_stream_metadata(&self, stream: &str, metadata: StreamMetadata) -> Result<()> {
+        let request =
+            pb::SetStreamMetadataRequest { stream: stream.to_owned(), metadata: Some(metadata.into()) };
+        self.call(Route::Stream(stream), Retry::Idempotent, |mut c| {
+            let request = request.clone();
+            async move { c.set_stream_metadata(request).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_stream_metadata(&self, stream: &str) -> Result<StreamMetadata> {
+        let request = pb::GetStreamMetadataRequest { stream: stream.to_owned() };
+        let response = self
+            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { c.get_stream_metadata(request).await }
+            })
+            .await?;
+        Ok(required(response.into_inner().metadata, "GetStreamMetadataResponse.metadata")?.into())
+    }
+
+    /// Soft-deletes a stream. Not retried: after a lost answer, a second delete would meet the
+    /// first one's result and fail where the first succeeded.
+    pub async fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<()> {
+        let request = pb::DeleteStreamRequest { stream: stream.to_owned(), expected: Some(expected.into()) };
+        self.call(Route::Stream(stream), Retry::Once, |mut c| {
+            let request = request.clone();
+            async move { c.delete_stream(request).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Tombstones a stream (for good). Not retried, like [`Client::delete_stream`].
+    pub async fn tombstone_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<()> {
+        let request =
+            pb::TombstoneStreamRequest { stream: stream.to_owned(), expected: Some(expected.into()) };
+        self.call(Route::Stream(stream), Retry::Once, |mut c| {
+            let request = request.clone();
+            async move { c.tombstone_stream(request).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub async fn save_snapshot(&self, stream: &str, revision: u64, data: Vec<u8>) -> Result<()> {
+        let request = pb::SaveSnapshotRequest { stream: stream.to_owned(), revision, data };
+        self.call(Route::Stream(stream), Retry::Idempotent, |mut c| {
+            let request = request.clone();
+            async move { c.save_snapshot(request).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_snapshot(&self, stream: &str) -> Result<Option<Snapshot>> {
+        let request = pb::GetSnapshotRequest { stream: stream.to_owned() };
+        let response = self
+            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { c.get_snapshot(request).await }
+            })
+            .await?;
+        Ok(response.into_inner().snapshot.map(Into::into))
+    }
+
+    /// The number of events in this client's node's `$all` log: the position its next event gets.
+    pub async fn head_position(&self) -> Result<u64> {
+        let response = self
+            .call(Route::Node, Retry::Idempotent, |mut c| async move {
+                c.get_head_position(pb::GetHeadPositionRequest {}).await
+            })
+            .await?;
+        Ok(response.into_inner().head_position)
+    }
+
+    // ---- subscriptions ------------------------------------------------------------------------
+
+    /// Subscribes to a stream on its owner.
+    pub async fn subscribe_to_stream(
+        &self,
+        stream: &str,
+        start: SubscriptionStart,
+    ) -> Result<ClientSubscription> {
+        let request = pb::SubscribeToStreamRequest { stream: stream.to_owned(), start: Some(start.into()) };
+        let (node, inner) = self
+            .call_named(Route::Stream(stream), |mut c| {
+                let request = request.clone();
+                async move { c.subscribe_to_stream(request).await }
+            })
+            .await?;
+        Ok(ClientSubscription::new(inner.into_inner(), node, format!("stream '{stream}'"), "revision"))
+    }
+
+    /// Subscribes to the `$all` log of this client's node.
+    pub async fn subscribe_to_all(
+        &self,
+        start: SubscriptionStart,
+        filter: Filter,
+    ) -> Result<ClientSubscription> {
+        let request = pb::SubscribeToAllRequest { start: Some(start.into()), filter: Some(filter.into()) };
+        let (node, inner) = self
+            .call_named(Route::Node, |mut c| {
+                let request = request.clone();
+                async move { c.subscribe_to_all(request).await }
+            })
+            .await?;
+        Ok(ClientSubscription::new(inner.into_inner(), node, "$all".to_owned(), "position"))
+    }
+
+    /// [`Client::call`] for a call whose answer must say which node gave it. Starting a stream
+    /// is idempotent: nothing is delivered before the call returns.
+    async fn call_named<T, F, Fut>(&self, route: Route<'_>, call: F) -> Result<(String, T)>
+    where
+        F: Fn(NodeClient) -> Fut,
+        Fut: Future<Output = std::result::Result<T, Status>>,
+    {
+        let view = self.view();
+        let (node, _) = self.pick(&view, route, 0)?;
+        let value = self.call(route, Retry::Idempotent, call).await?;
+        Ok((node, value))
+    }
+
+    // ---- schemas --------------------------------------------------------------------------------
+
+    /// Registers a schema version on every node (see [`crate::Db::upsert_schema`]). Idempotent:
+    /// after UNAVAILABLE (a node could not be reached), upserting the same definition again
+    /// completes the replication without a new version.
+    pub async fn upsert_schema(&self, schema: &Schema) -> Result<SchemaUpsert> {
+        let request = pb::UpsertSchemaRequest { schema: Some(schema.into()) };
+        let response = self
+            .call(Route::Any, Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { c.upsert_schema(request).await }
+            })
+            .await?;
+        Ok(response.into_inner().into())
+    }
+
+    pub async fn get_schema(&self, name: &str, version: Option<u32>) -> Result<RegisteredSchema> {
+        let request = pb::GetSchemaRequest { name: name.to_owned(), version };
+        let response = self
+            .call(Route::Any, Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { c.get_schema(request).await }
+            })
+            .await?;
+        required(response.into_inner().schema, "GetSchemaResponse.schema")?.try_into()
+    }
+
+    pub async fn list_schemas(&self) -> Result<Vec<RegisteredSchema>> {
+        let response = self
+            .call(Route::Any, Retry::Idempotent, |mut c| async move {
+                c.list_schemas(pb::ListSchemasRequest {}).await
+            })
+            .await?;
+        response.into_inner().schemas.into_iter().map(TryInto::try_into).collect()
+    }
+
+    // ---- consumer groups --------------------------------------------------------------------
+
+    /// Creates a group: on the stream's owner for a group on a stream, on this client's node for
+    /// a group on `$all`. Not retried (a second create would find the first).
+    pub async fn create_group(
+        &self,
+        name: &str,
+        target: GroupTarget,
+        start: SubscriptionStart,
+        settings: GroupSettings,
+    ) -> Result<GroupInfo> {
+        let route = match &target {
+            GroupTarget::Stream(stream) => Route::Stream(stream),
+            GroupTarget::All(_) => Route::Node,
+        };
+        let request = pb::CreateGroupRequest {
+            name: name.to_owned(),
+            target: Some(target.clone().into()),
+            start: Some(start.into()),
+            settings: Some(settings.into()),
+        };
+        let response = self
+            .call(route, Retry::Once, |mut c| {
+                let request = request.clone();
+                async move { c.create_group(request).await }
+            })
+            .await?;
+        required(response.into_inner().group, "CreateGroupResponse.group")?.try_into()
+    }
+
+    /// Changes a group's settings, wherever the group lives.
+    pub async fn update_group(&self, name: &str, settings: GroupSettings) -> Result<GroupInfo> {
+        let request = pb::UpdateGroupRequest { name: name.to_owned(), settings: Some(settings.into()) };
+        let response = self
+            .call(Route::Node, Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { c.update_group(request).await }
+            })
+            .await?;
+        required(response.into_inner().group, "UpdateGroupResponse.group")?.try_into()
+    }
+
+    pub async fn delete_group(&self, name: &str) -> Result<()> {
+        let request = pb::DeleteGroupRequest { name: name.to_owned() };
+        self.call(Route::Node, Retry::Once, |mut c| {
+            let request = request.clone();
+            async move { c.delete_group(request).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub async fn group_info(&self, name: &str) -> Result<GroupInfo> {
+        let request = pb::GetGroupRequest { name: name.to_owned() };
+        let response = self
+            .call(Route::Node, Retry::Idempotent, |mut c| {
+                let request = request.clone();
+                async move { c.get_group(request).await }
+            })
+            .await?;
+        required(response.into_inner().group, "GetGroupResponse.group")?.try_into()
+    }
+
+    /// The names of the groups of every node, sorted. UNAVAILABLE if a node cannot be asked: a
+    /// partial list would hide groups.
+    pub async fn list_groups(&self) -> Result<Vec<String>> {
+        self.check_open()?;
+        let view = self.view();
+        let mut names = BTreeSet::new();
+        for (member, client) in &view.nodes {
+            let mut client = client.clone();
+            let response =
+                client.list_groups(pb::ListGroupsRequest {}).await.map_err(|s| call_error(&member.id, &s))?;
+            names.extend(response.into_inner().names);
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Joins a group as `member` (wherever the group lives: nodes forward the session).
+    pub async fn join_group(&self, group: &str, member: &str) -> Result<ClientGroupMember> {
+        let (node, client) = self.pick(&self.view(), Route::Node, 0)?;
+        let (requests, outgoing) = mpsc::channel(16);
+        let join = pb::consume_request::Join { group: group.to_owned(), member: member.to_owned() };
+        let join = pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) };
+        requests.try_send(join).expect("a new channel has room");
+        let mut c = client;
+        let mut incoming =
+            c.consume(ReceiverStream::new(outgoing)).await.map_err(|s| call_error(&node, &s))?.into_inner();
+        let info = match incoming.message().await.map_err(|s| call_error(&node, &s))? {
+            Some(pb::ConsumeResponse { response: Some(pb::consume_response::Response::Joined(joined)) }) => {
+                required(joined.group, "Joined.group")?.try_into()?
+            }
+            _ => {
+                return Err(Error::Internal(format!(
+                    "node {node} did not answer the join of group '{group}'"
+                )))
+            }
+        };
+        Ok(ClientGroupMember {
+            requests,
+            incoming,
+            node,
+            group: group.to_owned(),
+            info,
+            deliveries: VecDeque::new(),
+            dropped: false,
+        })
+    }
+}
+
+/// Asks `endpoints` in order for the ring; the first answer wins.
+async fn learn(endpoints: &[String], transport: &TransportOptions) -> Result<View> {
+    let mut failures = Vec::new();
+    for endpoint in endpoints {
+        let mut client = match node_client(endpoint, transport) {
+            Ok(client) => client,
+            Err(e) => {
+                failures.push(format!("{endpoint}: {e}"));
+                continue;
+            }
+        };
+        let topology = match client.get_topology(pb::GetTopologyRequest {}).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => {
+                let error = call_error(endpoint, &status);
+                // A node that refuses the token refuses it on every node: say so at once.
+                if matches!(error, Error::Unauthenticated(_)) {
+                    return Err(error);
+                }
+                failures.push(format!("{endpoint}: {error}"));
+                continue;
+            }
+        };
+        let members: Vec<Member> =
+            topology.members.into_iter().map(|m| Member::new(m.id, m.endpoint)).collect();
+        let ring = Ring::new(members, topology.virtual_nodes)
+            .map_err(|e| Error::Internal(format!("node at {endpoint} described an invalid ring: {e}")))?;
+        let nodes = ring
+            .members()
+            .iter()
+            .map(|m| Ok((m.clone(), node_client(&m.endpoint, transport)?)))
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(View { ring, nodes, home: topology.node_id });
+    }
+    Err(Error::Unavailable(format!("no node of the cluster answered: {}", failures.join("; "))))
+}
+
+async fn collect_pages(
+    mut pages: Streaming<pb::ReadResponse>,
+) -> std::result::Result<Vec<pb::RecordedEvent>, Status> {
+    let mut events = Vec::new();
+    while let Some(page) = pages.message().await? {
+        events.extend(page.events);
+    }
+    Ok(events)
+}
+
+fn events_from_wire(events: Vec<pb::RecordedEvent>) -> Result<Vec<RecordedEvent>> {
+    events.into_iter().map(RecordedEvent::try_from).collect()
+}
+
+/// A field a node must send: its absence is a node of another version, or a bug.
+fn required<T>(value: Option<T>, what: &str) -> Result<T> {
+    value.ok_or_else(|| Error::Internal(format!("the node's answer has no {what}")))
+}
+
+/// A subscription through a node. It ends only when closed: if the node or the connection goes
+/// away, [`ClientSubscription::next`] returns one UNAVAILABLE error saying where to resume, and
+/// `None` after it.
+pub struct ClientSubscription {
+    inner: Option<Streaming<pb::SubscribeResponse>>,
+    node: String,
+    what: String,
+    cursor_name: &'static str,
+    /// The cursor of the last event delivered: where to resume.
+    last: Option<u64>,
+}
+
+impl ClientSubscription {
+    fn new(
+        inner: Streaming<pb::SubscribeResponse>,
+        node: String,
+        what: String,
+        cursor_name: &'static str,
+    ) -> ClientSubscription {
+        ClientSubscription { inner: Some(inner), node, what, cursor_name, last: None }
+    }
+
+    /// The next message; `None` once closed or after the drop was reported.
+    pub async fn next(&mut self) -> Option<Result<SubscriptionMessage>> {
+        let inner = self.inner.as_mut()?;
+        let failure = match inner.message().await {
+            Ok(Some(pb::SubscribeResponse { message: Some(message) })) => {
+                return Some(match message {
+                    pb::subscribe_response::Message::Event(event) => {
+                        RecordedEvent::try_from(event).map(|event| {
+                            self.last = Some(if self.cursor_name == "revision" {
+                                event.revision
+                            } else {
+                                event.position
+                            });
+                            SubscriptionMessage::Event(event)
+                        })
+                    }
+                    pb::subscribe_response::Message::CaughtUp(_) => Ok(SubscriptionMessage::CaughtUp),
+                });
+            }
+            Ok(Some(_)) => Error::Internal(format!("node {} sent an empty subscription message", self.node)),
+            // A node never ends a subscription on its own: an end is a drop.
+            Ok(None) => Error::Unavailable(format!("node {} ended the subscription", self.node)),
+            Err(status) => call_error(&self.node, &status),
+        };
+        self.inner = None;
+        let resume = match self.last {
+            Some(last) => format!("subscribe again after {} {last}", self.cursor_name),
+            None => "subscribe again from the same start".to_owned(),
+        };
+        Some(Err(match failure {
+            Error::Unavailable(why) => {
+                Error::Unavailable(format!("the subscription to {} dropped ({why}); {resume}", self.what))
+            }
+            other => other,
+        }))
+    }
+
+    /// The cursor (revision, or position for `$all`) of the last event delivered.
+    pub fn last_cursor(&self) -> Option<u64> {
+        self.last
+    }
+
+    /// Stops the subscription; `next` returns `None` afterwards.
+    pub fn close(&mut self) {
+        self.inner = None;
+    }
+}
+
+/// One event handed to a [`ClientGroupMember`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientDelivery {
+    pub event: RecordedEvent,
+    /// 1 for the first delivery.
+    pub attempt: u32,
+    id: u64,
+}
+
+/// A member of a consumer group, through a node. Dropping it leaves the group: its unsettled
+/// deliveries go to the other members.
+pub struct ClientGroupMember {
+    requests: mpsc::Sender<pb::ConsumeRequest>,
+    incoming: Streaming<pb::ConsumeResponse>,
+    node: String,
+    group: String,
+    info: GroupInfo,
+    /// Deliveries that arrived while an ack waited for its answer.
+    deliveries: VecDeque<ClientDelivery>,
+    dropped: bool,
+}
+
+impl ClientGroupMember {
+    /// The group as it was when this member joined.
+    pub fn joined_info(&self) -> &GroupInfo {
+        &self.info
+    }
+
+    /// The next delivery. After a drop of the node or the connection: UNAVAILABLE (join again:
+    /// the group's unsettled events are delivered again, to this member or another).
+    pub async fn next(&mut self) -> Result<ClientDelivery> {
+        if let Some(delivery) = self.deliveries.pop_front() {
+            return Ok(delivery);
+        }
+        loop {
+            match self.receive().await? {
+                pb::consume_response::Response::Delivery(delivery) => return self.delivery(delivery),
+                // Settlements arrive while no ack waits only if an ack was abandoned (its
+                // future dropped); they are not news.
+                pb::consume_response::Response::Settled(_) => {}
+                pb::consume_response::Response::Joined(_) => {
+                    return Err(self.broken("a second Joined message"));
+                }
+            }
+        }
+    }
+
+    /// Acknowledges deliveries; returns once the node has made that durable.
+    pub async fn ack(&mut self, deliveries: &[ClientDelivery]) -> Result<()> {
+        let ack = pb::consume_request::Ack { delivery_ids: deliveries.iter().map(|d| d.id).collect() };
+        self.settle(pb::consume_request::Request::Ack(ack), deliveries.len()).await
+    }
+
+    /// Nacks deliveries with one action; returns once the node has made that durable.
+    pub async fn nack(&mut self, deliveries: &[ClientDelivery], action: NackAction) -> Result<()> {
+        let nack = pb::consume_request::Nack {
+            delivery_ids: deliveries.iter().map(|d| d.id).collect(),
+            action: wire::nack_action_to_wire(action),
+        };
+        self.settle(pb::consume_request::Request::Nack(nack), deliveries.len()).await
+    }
+
+    async fn settle(&mut self, request: pb::consume_request::Request, count: usize) -> Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        if self.dropped || self.requests.send(pb::ConsumeRequest { request: Some(request) }).await.is_err() {
+            return Err(self.gone());
+        }
+        loop {
+            match self.receive().await? {
+                pb::consume_response::Response::Delivery(delivery) => {
+                    let delivery = self.delivery(delivery)?;
+                    self.deliveries.push_back(delivery);
+                }
+                // Requests are answered in order: the next settlement is this one's.
+                pb::consume_response::Response::Settled(_) => return Ok(()),
+                pb::consume_response::Response::Joined(_) => {
+                    return Err(self.broken("a second Joined message"))
+                }
+            }
+        }
+    }
+
+    async fn receive(&mut self) -> Result<pb::consume_response::Response> {
+        if self.dropped {
+            return Err(self.gone());
+        }
+        let failure = match self.incoming.message().await {
+            Ok(Some(pb::ConsumeResponse { response: Some(response) })) => return Ok(response),
+            Ok(Some(_)) => Error::Internal(format!("node {} sent an empty group message", self.node)),
+            Ok(None) => Error::Unavailable(format!("node {} ended the session", self.node)),
+            Err(status) => call_error(&self.node, &status),
+        };
+        self.dropped = true;
+        Err(match failure {
+            Error::Unavailable(why) => Error::Unavailable(format!(
+                "the session of group '{}' dropped ({why}); join again: unsettled events are delivered again",
+                self.group
+            )),
+            other => other,
+        })
+    }
+
+    fn delivery(&mut self, delivery: pb::consume_response::Delivery) -> Result<ClientDelivery> {
+        let event = required(delivery.event, "Delivery.event")?.try_into()?;
+        Ok(ClientDelivery { event, attempt: delivery.attempt, id: delivery.delivery_id })
+    }
+
+    fn gone(&self) -> Error {
+        Error::Unavailable(format!("the session of group '{}' has ended; join again", self.group))
+    }
+
+    fn broken(&mut self, what: &str) -> Error {
+        self.dropped = true;
+        Error::Internal(format!("node {} sent {what} in the session of group '{}'", self.node, self.group))
+    }
+}

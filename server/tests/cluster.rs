@@ -1,0 +1,373 @@
+//! A 3-node cluster of real nodes on loopback ports: forwarding, the cluster client, a node
+//! killed and restarted, schemas on every node, subscriptions that report their drop, groups
+//! found on any node, TLS and auth.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use graveyard::cluster::{Member, Ring, DEFAULT_VNODES};
+use graveyard::schema::Schema;
+use graveyard::wire::v1 as pb;
+use graveyard::{
+    Client, ClientOptions, Error, EventData, ExpectedVersion, GroupSettings, GroupTarget, ReadAllOptions,
+    ReadOptions, SubscriptionMessage, SubscriptionStart,
+};
+
+fn event(n: u64) -> EventData {
+    EventData::json("Counted", &serde_json::json!({ "n": n })).unwrap()
+}
+
+/// The ring the nodes use, built here from their ports: what the placement must follow.
+fn ring_of(cluster: &TestCluster) -> Ring {
+    let members = cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Member::new(format!("n{}", i + 1), n.endpoint()))
+        .collect();
+    Ring::new(members, DEFAULT_VNODES).unwrap()
+}
+
+/// A stream owned by `owner`, found by trying names.
+fn stream_on(ring: &Ring, owner: &str, prefix: &str) -> String {
+    (0..).map(|i| format!("{prefix}-{i}")).find(|s| ring.owner(s).id == owner).unwrap()
+}
+
+/// The streams whose events are in a node's own log.
+async fn local_streams(node: &Node) -> BTreeMap<String, usize> {
+    let mut client = node.client().await;
+    let request = pb::ReadAllRequest { limit: Some(1_000_000), ..Default::default() };
+    let events = collect(client.read_all(request).await.unwrap().into_inner()).await.unwrap();
+    let mut streams = BTreeMap::new();
+    for event in events {
+        *streams.entry(event.stream).or_default() += 1;
+    }
+    streams
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_through_any_node_read_through_any_other() {
+    let cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let ring = ring_of(&cluster);
+    let mut clients = Vec::new();
+    for node in &cluster.nodes {
+        clients.push(node.client().await);
+    }
+    for i in 0..60u64 {
+        let stream = format!("order-{i}");
+        let writer = &mut clients[i as usize % 3];
+        for n in 0..3 {
+            let event = json_event("Placed", &format!("{{\"n\":{n}}}"));
+            let version = if n == 0 { expected(pb::expected_version::Kind::NoStream) } else { exact(n - 1) };
+            append(writer, &stream, version, vec![event]).await.unwrap();
+        }
+        // The expected-version check happens on the owner, wherever the append arrives.
+        let stale =
+            append(&mut clients[(i as usize + 2) % 3], &stream, exact(0), vec![json_event("X", "{}")])
+                .await
+                .unwrap_err();
+        let detail = detail(&stale, "WRONG_EXPECTED_VERSION");
+        assert_eq!(detail.stream, stream);
+        let read = read_stream(&mut clients[(i as usize + 1) % 3], &stream).await.unwrap();
+        assert_eq!(read.iter().map(|e| e.revision).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+    // Every stream is stored on its owner, and only there.
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let id = format!("n{}", i + 1);
+        let streams = local_streams(node).await;
+        assert!(!streams.is_empty(), "with 60 streams every node owns some");
+        for (stream, count) in streams {
+            assert_eq!(ring.owner(&stream).id, id, "{stream} is stored on {id}");
+            assert_eq!(count, 3);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_request_is_never_forwarded_again() {
+    let cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let ring = ring_of(&cluster);
+    let stream = stream_on(&ring, "n2", "s");
+    let mut client = cluster.nodes[0].client().await;
+    let mut request = tonic::Request::new(pb::AppendRequest {
+        stream: stream.clone(),
+        expected: None,
+        events: vec![json_event("E", "{}")],
+    });
+    request.metadata_mut().insert(graveyard::client::FORWARDED_HEADER, "n3".parse().unwrap());
+    let status = client.append(request).await.unwrap_err();
+    let refused = detail(&status, "UNAVAILABLE");
+    assert!(refused.message.contains("never forwarded twice"), "{}", refused.message);
+    let status = read_stream(&mut cluster.nodes[1].client().await, &stream).await.unwrap_err();
+    detail(&status, "NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_routes_to_owners_and_recovers_after_a_restart() {
+    let mut cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let ring = ring_of(&cluster);
+    let client = Client::connect(&cluster.endpoints()).await.unwrap();
+    assert_eq!(client.members().len(), 3);
+
+    let streams: Vec<String> = (0..30).map(|i| format!("account-{i}")).collect();
+    for stream in &streams {
+        client.append(stream, ExpectedVersion::NoStream, vec![event(0), event(1)]).await.unwrap();
+        assert_eq!(client.owner(stream).id, ring.owner(stream).id);
+    }
+    // Straight to the owners: no node forwarded anything.
+    for node in &cluster.nodes {
+        let streams = local_streams(node).await;
+        let owned = streams.keys().filter(|s| s.starts_with("account-")).count();
+        assert_eq!(owned, streams.len());
+    }
+
+    let down = stream_on(&ring, "n2", "account-down");
+    let up = stream_on(&ring, "n3", "account-up");
+    client.append(&down, ExpectedVersion::NoStream, vec![event(0)]).await.unwrap();
+    cluster.node("n2").kill();
+
+    // The owner is down: UNAVAILABLE, naming it, after the retries on other nodes.
+    let error = client.append(&down, ExpectedVersion::Exact(0), vec![event(1)]).await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+    assert!(error.to_string().contains("n2"), "{error}");
+    let error = client.read_stream(&down, ReadOptions::forwards()).await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+    // Through another node, the forward fails fast with the same code.
+    let mut via_n1 = cluster.nodes[0].client().await;
+    let status = read_stream(&mut via_n1, &down).await.unwrap_err();
+    detail(&status, "UNAVAILABLE");
+    // Streams on the other nodes do not notice.
+    client.append(&up, ExpectedVersion::Any, vec![event(7)]).await.unwrap();
+
+    cluster.node("n2").restart().await;
+    // Nothing acknowledged was lost; the stream takes writes again.
+    let read = client.read_stream(&down, ReadOptions::forwards()).await.unwrap();
+    assert_eq!(read.len(), 1);
+    client.append(&down, ExpectedVersion::Exact(0), vec![event(1)]).await.unwrap();
+    for stream in &streams {
+        assert_eq!(client.read_stream(stream, ReadOptions::forwards()).await.unwrap().len(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_retried_after_a_lost_answer_is_written_once() {
+    let cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let client = Client::connect(&cluster.endpoints()).await.unwrap();
+    // The client gives each event an id, so sending the same append twice (as a retry after a
+    // lost answer does) is recognised by the owner.
+    let events =
+        vec![event(1).with_id(graveyard::Uuid::now_v7()), event(2).with_id(graveyard::Uuid::now_v7())];
+    let first = client.append("once", ExpectedVersion::NoStream, events.clone()).await.unwrap();
+    let again = client.append("once", ExpectedVersion::NoStream, events).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(client.read_stream("once", ReadOptions::forwards()).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemas_reach_every_node_and_heal_after_a_restart() {
+    let mut cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let ring = ring_of(&cluster);
+    let client = Client::connect(&cluster.endpoints()).await.unwrap();
+    let schema = Schema::from_json(
+        br#"{"name": "Deposited", "fields": [{"name": "amount", "type": "integer", "required": true}]}"#,
+    )
+    .unwrap();
+    let upsert = client.upsert_schema(&schema).await.unwrap();
+    assert_eq!((upsert.version, upsert.changed), (1, true));
+    // Every owner validates against it.
+    for owner in ["n1", "n2", "n3"] {
+        let stream = stream_on(&ring, owner, "wallet");
+        let bad = EventData::json("Deposited", &serde_json::json!({ "amount": "ten" })).unwrap();
+        let error = client.append(&stream, ExpectedVersion::Any, vec![bad]).await.unwrap_err();
+        assert!(
+            matches!(error, Error::SchemaViolation { ref schema, version: 1, .. } if schema == "Deposited")
+        );
+        let good = EventData::json("Deposited", &serde_json::json!({ "amount": 10 })).unwrap();
+        client.append(&stream, ExpectedVersion::Any, vec![good]).await.unwrap();
+    }
+
+    // A member down during an upsert: the upsert says so, and its repetition heals the member.
+    cluster.node("n3").kill();
+    let v2 = Schema::from_json(
+        br#"{"name": "Deposited", "fields": [{"name": "amount", "type": "integer", "required": true},
+                                            {"name": "note", "type": "string"}]}"#,
+    )
+    .unwrap();
+    let error = client.upsert_schema(&v2).await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable(_)) && error.to_string().contains("n3"), "{error}");
+    cluster.node("n3").restart().await;
+    let mut n3 = cluster.nodes[2].client().await;
+    let before =
+        n3.get_schema(pb::GetSchemaRequest { name: "Deposited".into(), version: None }).await.unwrap();
+    assert_eq!(before.into_inner().schema.unwrap().version, 1, "n3 missed version 2");
+    let again = client.upsert_schema(&v2).await.unwrap();
+    assert_eq!(again.version, 2);
+    for node in &cluster.nodes {
+        let mut raw = node.client().await;
+        let latest =
+            raw.get_schema(pb::GetSchemaRequest { name: "Deposited".into(), version: None }).await.unwrap();
+        assert_eq!(latest.into_inner().schema.unwrap().version, 2);
+    }
+    // Replication is between members only.
+    let status = n3.replicate_schema(pb::ReplicateSchemaRequest { versions: vec![] }).await.unwrap_err();
+    detail(&status, "PERMISSION_DENIED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_reports_its_drop() {
+    let mut cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let ring = ring_of(&cluster);
+    let client = Client::connect(&cluster.endpoints()).await.unwrap();
+    let stream = stream_on(&ring, "n2", "feed");
+    client.append(&stream, ExpectedVersion::NoStream, (0..5).map(event).collect()).await.unwrap();
+
+    let mut direct = client.subscribe_to_stream(&stream, SubscriptionStart::Start).await.unwrap();
+    // The same subscription through a node that forwards it.
+    let mut via_n1 = cluster.nodes[0].client().await;
+    let mut relayed = via_n1
+        .subscribe_to_stream(pb::SubscribeToStreamRequest { stream: stream.clone(), start: None })
+        .await
+        .unwrap()
+        .into_inner();
+    for revision in 0..5 {
+        match direct.next().await {
+            Some(Ok(SubscriptionMessage::Event(e))) => assert_eq!(e.revision, revision),
+            other => panic!("expected event {revision}, got {other:?}"),
+        }
+        let message = relayed.message().await.unwrap().unwrap();
+        assert!(
+            matches!(message.message, Some(pb::subscribe_response::Message::Event(ref e)) if e.revision == revision)
+        );
+    }
+    assert!(matches!(direct.next().await, Some(Ok(SubscriptionMessage::CaughtUp))));
+
+    cluster.node("n2").kill();
+    let error = direct.next().await.expect("a drop is reported").unwrap_err();
+    assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+    assert!(error.to_string().contains("after revision 4"), "{error}");
+    assert!(direct.next().await.is_none(), "reported once, then ended");
+    let status = loop {
+        match relayed.message().await {
+            Ok(Some(_)) => continue, // the caught-up signal
+            Ok(None) => panic!("the relayed subscription ended without saying why"),
+            Err(status) => break status,
+        }
+    };
+    detail(&status, "UNAVAILABLE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_found_from_any_node() {
+    let cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let ring = ring_of(&cluster);
+    let client = Client::connect(&cluster.endpoints()).await.unwrap();
+    let stream = stream_on(&ring, "n3", "jobs");
+    client.append(&stream, ExpectedVersion::NoStream, (0..10).map(event).collect()).await.unwrap();
+    let info = client
+        .create_group(
+            "workers",
+            GroupTarget::Stream(stream.clone()),
+            SubscriptionStart::Start,
+            GroupSettings::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.target, GroupTarget::Stream(stream.clone()));
+
+    // Joined through n1, which does not hold the group: the session is carried to n3.
+    let mut member = client.on_node("n1").unwrap().join_group("workers", "m1").await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 10 {
+        let delivery = member.next().await.unwrap();
+        seen.push(delivery.event.revision);
+        member.ack(&[delivery]).await.unwrap();
+    }
+    assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    let info = client.on_node("n2").unwrap().group_info("workers").await.unwrap();
+    assert_eq!(info.checkpoint, 10);
+    assert_eq!(client.list_groups().await.unwrap(), ["workers"]);
+    let error = client.group_info("nobody").await.unwrap_err();
+    assert!(matches!(error, Error::NotFound(_)), "{error:?}");
+    client.delete_group("workers").await.unwrap();
+    assert!(client.list_groups().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_is_the_log_of_one_node() {
+    let cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let ring = ring_of(&cluster);
+    let client = Client::connect(&cluster.endpoints()).await.unwrap();
+    for owner in ["n1", "n2", "n3"] {
+        client.append(&stream_on(&ring, owner, "log"), ExpectedVersion::Any, vec![event(1)]).await.unwrap();
+    }
+    for owner in ["n1", "n2", "n3"] {
+        let scoped = client.on_node(owner).unwrap();
+        let events = scoped.read_all(ReadAllOptions::forwards()).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(ring.owner(&events[0].stream).id, owner);
+        assert_eq!(events[0].position, 0, "positions are those of the node's own log");
+        assert_eq!(scoped.head_position().await.unwrap(), 1);
+    }
+    assert!(matches!(client.on_node("n9"), Err(Error::InvalidArgument(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_with_tls_and_a_token() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, token) =
+        (dir.path().join("cert.pem"), dir.path().join("key.pem"), dir.path().join("token"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&token, "cluster-secret-1\n").unwrap();
+    let options = NodeOptions {
+        args: [
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--token-file",
+            token.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec(),
+        tls_ca: Some(certified.cert.pem()),
+        token: Some("cluster-secret-1".into()),
+        ..Default::default()
+    };
+    let cluster = TestCluster::start(3, options).await;
+    let ring = ring_of(&cluster);
+
+    let mut options = ClientOptions::default();
+    options.transport.ca_certificate_pem = Some(certified.cert.pem().into_bytes());
+    options.transport.token = Some("cluster-secret-1".into());
+    let client = Client::connect_with(cluster.endpoints().split(','), options.clone()).await.unwrap();
+    for owner in ["n1", "n2", "n3"] {
+        let stream = stream_on(&ring, owner, "secure");
+        client.append(&stream, ExpectedVersion::NoStream, vec![event(1)]).await.unwrap();
+        // Forwarded between members over TLS, with the token.
+        let mut via_n1 = cluster.nodes[0].client().await;
+        assert_eq!(read_stream(&mut via_n1, &stream).await.unwrap().len(), 1);
+    }
+
+    options.transport.token = Some("wrong".into());
+    let error = Client::connect_with(cluster.endpoints().split(','), options.clone()).await.err().unwrap();
+    assert!(matches!(error, Error::Unauthenticated(_)), "{error:?}");
+    assert!(!error.to_string().contains("cluster-secret-1"));
+    options.transport.token = None;
+    options.transport.ca_certificate_pem = None;
+    let error = Client::connect(&cluster.endpoints().replace("https://", "http://")).await.err().unwrap();
+    assert!(matches!(error, Error::Unavailable(_)), "plain HTTP/2 to a TLS node: {error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_endpoints_and_dead_clusters_are_clear_errors() {
+    let error = Client::connect("").await.err().unwrap();
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error:?}");
+    let error = Client::connect("http://exa mple:1").await.err().unwrap();
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error:?}");
+    let error = Client::connect(&format!("http://127.0.0.1:{}", free_port())).await.err().unwrap();
+    assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+}
