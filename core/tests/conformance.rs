@@ -13,11 +13,11 @@ use graveyard::{
 
 #[test]
 fn conformance() {
-    runner::run_all(&mut |max_event_size| {
+    runner::run_all(&mut |fresh| {
         let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
         // No scenario depends on fsync (README: runners may relax durability).
         let mut options = Options::new(dir.path()).durability(Durability::NoFsyncUnsafe);
-        if let Some(size) = max_event_size {
+        if let Some(size) = fresh.max_event_size {
             options = options.max_event_size(size);
         }
         let db = Db::open_with(options.clone()).map_err(|e| e.to_string())?;

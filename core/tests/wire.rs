@@ -147,7 +147,7 @@ fn events_from_the_wire() {
     let id = graveyard::Uuid::new_v4();
     let events = wire::events_from_wire(vec![
         pb::EventData { id: id.as_bytes().to_vec(), r#type: "A".into(), ..Default::default() },
-        pb::EventData { r#type: "B".into(), content_type: "text/plain".into(), ..Default::default() },
+        pb::EventData { r#type: "B".into(), content_type: Some("text/plain".into()), ..Default::default() },
     ])
     .unwrap();
     assert_eq!(events[0].id, Some(id));

@@ -2,14 +2,20 @@
 //! fresh 3-node cluster each: the cluster keeps the contract of the embedded store. The runner
 //! is the core's (`core/tests/conformance/runner.rs`); `CONFORMANCE_FILTER=<text>` narrows it.
 //!
-//! `$all` and the head position are those of the client's node (docs/semantics.md, "Cluster"):
-//! the scenarios that read them use streams that the ring places on that node (see `options`).
+//! In a cluster, `$all`, its positions, the head position and the uniqueness of event ids belong
+//! to each node's own log (docs/semantics.md, "Cluster"), while the scenarios expect one log
+//! across their streams. So each scenario gets a cluster whose member ids make the ring place
+//! all its streams on one member, and the client, which learns the ring from another member,
+//! asks that member for `$all` and the head (`Client::on_node`). Everything goes through the
+//! client and the wire; schema upserts are replicated to all three members. What crosses
+//! members (forwarding, streams on different owners, a member down) is tested in cluster.rs.
 
 mod common;
 #[path = "../../core/tests/conformance/runner.rs"]
 mod runner;
 
 use common::{NodeOptions, TestCluster};
+use graveyard::cluster::{Member, Ring, DEFAULT_VNODES};
 use graveyard::schema::{RegisteredSchema, Schema, SchemaUpsert};
 use graveyard::{
     AppendResult, Client, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Result,
@@ -19,20 +25,50 @@ use graveyard::{
 #[test]
 fn conformance_through_the_client_on_three_nodes() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runner::run_all(&mut |max_event_size| {
+    let mut scenario = 0;
+    runner::run_all(&mut |fresh| {
         let mut options = NodeOptions::default();
-        if let Some(size) = max_event_size {
+        if let Some(size) = fresh.max_event_size {
             options.args.extend(["--max-event-size".to_owned(), size.to_string()]);
         }
-        let cluster = runtime.block_on(TestCluster::start(3, options));
-        let client = runtime.block_on(Client::connect(&cluster.endpoints())).map_err(|e| e.to_string())?;
-        Ok(Box::new(ThroughClient { runtime: runtime.handle().clone(), cluster, client }))
+        // The streams live on a different member from one scenario to the next.
+        scenario += 1;
+        let (ids, home) = colocating_ids(fresh.streams, scenario % 3);
+        let cluster = runtime.block_on(TestCluster::start_named(&ids, options));
+        let client = runtime.block_on(connect_through_others(&cluster, home))?;
+        Ok(Box::new(ThroughClient { runtime: runtime.handle().clone(), cluster, home, client }))
     });
+}
+
+/// Member ids for a 3-node cluster whose ring gives every stream of `streams` to member `home`.
+/// The ring hashes member ids only (not endpoints), so this is decided before any port is known.
+fn colocating_ids(streams: &[String], home: usize) -> (Vec<String>, usize) {
+    for attempt in 0u64.. {
+        let ids: Vec<String> = ["a", "b", "c"].iter().map(|p| format!("{p}{attempt}")).collect();
+        let members =
+            ids.iter().enumerate().map(|(i, id)| Member::new(id.clone(), format!("h:{}", i + 1))).collect();
+        let ring = Ring::new(members, DEFAULT_VNODES).unwrap();
+        if streams.iter().all(|s| ring.owner(s).id == ids[home]) {
+            return (ids, home);
+        }
+    }
+    unreachable!()
+}
+
+/// A client that learned the ring from a member that is not `home`, scoped to `home`.
+async fn connect_through_others(cluster: &TestCluster, home: usize) -> Result<Client, String> {
+    let mut seeds: Vec<String> = cluster.nodes.iter().map(|n| n.url()).collect();
+    seeds.rotate_left(home + 1);
+    let client = Client::connect(&seeds.join(",")).await.map_err(|e| e.to_string())?;
+    let home_id = client.members()[home].id.clone();
+    client.on_node(&home_id).map_err(|e| e.to_string())
 }
 
 struct ThroughClient {
     runtime: tokio::runtime::Handle,
     cluster: TestCluster,
+    /// The member holding every stream of the scenario.
+    home: usize,
     client: Client,
 }
 
@@ -100,7 +136,9 @@ impl runner::Store for ThroughClient {
             for node in &mut self.cluster.nodes {
                 node.restart().await;
             }
-            self.client = Client::connect(&self.cluster.endpoints()).await?;
+            self.client = connect_through_others(&self.cluster, self.home)
+                .await
+                .map_err(graveyard::Error::Unavailable)?;
             Ok(())
         })
     }

@@ -25,12 +25,12 @@ async fn every_rpc_round_trips() {
             r#type: "Placed".into(),
             data: br#"{"total":42}"#.to_vec(),
             metadata: b"meta".to_vec(),
-            content_type: String::new(),
+            content_type: None,
         },
         pb::EventData {
             r#type: "Blob".into(),
             data: vec![0, 1, 2, 255],
-            content_type: "application/octet-stream".into(),
+            content_type: Some("application/octet-stream".into()),
             ..Default::default()
         },
     ];
@@ -341,7 +341,7 @@ async fn garbage_input_gets_the_right_code() {
     let oversize = pb::EventData {
         r#type: "Big".into(),
         data: vec![7; graveyard::DEFAULT_MAX_EVENT_SIZE + 1],
-        content_type: "application/octet-stream".into(),
+        content_type: Some("application/octet-stream".into()),
         ..Default::default()
     };
     invalid(append(&mut client, "s", None, vec![oversize]).await.unwrap_err(), "larger than the maximum");

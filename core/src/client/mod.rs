@@ -211,13 +211,22 @@ impl Client {
         F: Fn(NodeClient) -> Fut,
         Fut: Future<Output = std::result::Result<T, Status>>,
     {
+        Ok(self.call_named(route, retry, call).await?.1)
+    }
+
+    /// [`Client::call`], also saying which node answered (a stream's messages come from it).
+    async fn call_named<T, F, Fut>(&self, route: Route<'_>, retry: Retry, call: F) -> Result<(String, T)>
+    where
+        F: Fn(NodeClient) -> Fut,
+        Fut: Future<Output = std::result::Result<T, Status>>,
+    {
         let options = &self.shared.options;
         let mut attempt = 0;
         loop {
             let view = self.view();
             let (node, client) = self.pick(&view, route, attempt)?;
             let error = match call(client).await {
-                Ok(value) => return Ok(value),
+                Ok(value) => return Ok((node, value)),
                 Err(status) => call_error(&node, &status),
             };
             let may_retry = retry == Retry::Idempotent && matches!(error, Error::Unavailable(_));
@@ -391,7 +400,7 @@ impl Client {
     ) -> Result<ClientSubscription> {
         let request = pb::SubscribeToStreamRequest { stream: stream.to_owned(), start: Some(start.into()) };
         let (node, inner) = self
-            .call_named(Route::Stream(stream), |mut c| {
+            .call_named(Route::Stream(stream), Retry::Idempotent, |mut c| {
                 let request = request.clone();
                 async move { c.subscribe_to_stream(request).await }
             })
@@ -407,25 +416,12 @@ impl Client {
     ) -> Result<ClientSubscription> {
         let request = pb::SubscribeToAllRequest { start: Some(start.into()), filter: Some(filter.into()) };
         let (node, inner) = self
-            .call_named(Route::Node, |mut c| {
+            .call_named(Route::Node, Retry::Idempotent, |mut c| {
                 let request = request.clone();
                 async move { c.subscribe_to_all(request).await }
             })
             .await?;
         Ok(ClientSubscription::new(inner.into_inner(), node, "$all".to_owned(), "position"))
-    }
-
-    /// [`Client::call`] for a call whose answer must say which node gave it. Starting a stream
-    /// is idempotent: nothing is delivered before the call returns.
-    async fn call_named<T, F, Fut>(&self, route: Route<'_>, call: F) -> Result<(String, T)>
-    where
-        F: Fn(NodeClient) -> Fut,
-        Fut: Future<Output = std::result::Result<T, Status>>,
-    {
-        let view = self.view();
-        let (node, _) = self.pick(&view, route, 0)?;
-        let value = self.call(route, Retry::Idempotent, call).await?;
-        Ok((node, value))
     }
 
     // ---- schemas --------------------------------------------------------------------------------

@@ -69,8 +69,7 @@ pub fn events_from_wire(events: Vec<pb::EventData>) -> Result<Vec<EventData>> {
         .enumerate()
         .map(|(index, event)| {
             let id = uuid_from_wire(&event.id, &format!("event {index}: id"))?;
-            let content_type =
-                if event.content_type.is_empty() { CONTENT_TYPE_JSON.to_owned() } else { event.content_type };
+            let content_type = event.content_type.unwrap_or_else(|| CONTENT_TYPE_JSON.to_owned());
             Ok(EventData {
                 id,
                 event_type: event.r#type,
@@ -89,7 +88,7 @@ impl From<EventData> for pb::EventData {
             r#type: event.event_type,
             data: event.data,
             metadata: event.metadata,
-            content_type: event.content_type,
+            content_type: Some(event.content_type),
         }
     }
 }

@@ -75,7 +75,9 @@ fn run_file(file: &Path, label: &str, open: &mut Open<'_>) -> Res<Report> {
     let mut ids = Ids::default();
     let scenario =
         parse_scenario(&value, &mut ids).map_err(|e| format!("--- {label}: malformed scenario: {e}"))?;
-    let mut store = open(scenario.max_event_size)
+    let streams = scenario.streams();
+    let fresh = Fresh { max_event_size: scenario.max_event_size, streams: &streams };
+    let mut store = open(&fresh)
         .map_err(|e| format!("--- {label}: scenario {:?}: cannot open a fresh store: {e}", scenario.name))?;
 
     let mut report = Report { steps: 0, failures: Vec::new() };
@@ -189,6 +191,30 @@ enum Op {
     Close,
     Reopen,
     Sleep(Duration),
+}
+
+impl Scenario {
+    fn streams(&self) -> Vec<String> {
+        let mut streams: Vec<String> = Vec::new();
+        for step in &self.steps {
+            let stream = match &step.op {
+                Op::Append { stream, .. }
+                | Op::ReadStream { stream, .. }
+                | Op::StreamInfo { stream }
+                | Op::SetStreamMetadata { stream, .. }
+                | Op::GetStreamMetadata { stream }
+                | Op::DeleteStream { stream, .. }
+                | Op::TombstoneStream { stream, .. }
+                | Op::SaveSnapshot { stream, .. }
+                | Op::GetSnapshot { stream } => stream,
+                _ => continue,
+            };
+            if !streams.contains(stream) {
+                streams.push(stream.clone());
+            }
+        }
+        streams
+    }
 }
 
 enum Expect {
@@ -545,8 +571,16 @@ pub trait Store {
     fn reopen(&mut self) -> Result<()>;
 }
 
-/// Opens a fresh, empty store for one scenario, with its `max_event_size` option.
-pub type Open<'a> = dyn FnMut(Option<usize>) -> Res<Box<dyn Store>> + 'a;
+/// What a fresh store for one scenario must be.
+pub struct Fresh<'a> {
+    /// The scenario's `max_event_size` option.
+    pub max_event_size: Option<usize>,
+    /// Every stream name the scenario's steps name, valid or not, without repeats.
+    pub streams: &'a [String],
+}
+
+/// Opens a fresh, empty store for one scenario.
+pub type Open<'a> = dyn FnMut(&Fresh<'_>) -> Res<Box<dyn Store>> + 'a;
 
 enum Outcome {
     Ok(Value),

@@ -186,6 +186,13 @@ pub struct TestCluster {
 
 impl TestCluster {
     pub async fn start(size: usize, options: NodeOptions) -> TestCluster {
+        let ids: Vec<String> = (1..=size).map(|i| format!("n{i}")).collect();
+        TestCluster::start_named(&ids, options).await
+    }
+
+    /// A cluster whose members have these ids, in this order.
+    pub async fn start_named(ids: &[String], options: NodeOptions) -> TestCluster {
+        let size = ids.len();
         'attempt: for _attempt in 0..5 {
             let mut ports = Vec::new();
             while ports.len() < size {
@@ -195,13 +202,13 @@ impl TestCluster {
                 }
             }
             let members: Vec<String> =
-                ports.iter().enumerate().map(|(i, port)| format!("n{}=127.0.0.1:{port}", i + 1)).collect();
+                ids.iter().zip(&ports).map(|(id, port)| format!("{id}=127.0.0.1:{port}")).collect();
             let mut nodes = Vec::new();
             for (i, port) in ports.iter().enumerate() {
                 let mut options = options.clone();
                 options.args.extend([
                     "--node-id".into(),
-                    format!("n{}", i + 1),
+                    ids[i].clone(),
                     "--members".into(),
                     members.join(","),
                 ]);
