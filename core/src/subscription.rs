@@ -172,6 +172,15 @@ impl Subscription {
         }
     }
 
+    /// The subscription as a [`Stream`](futures_util::Stream), for stream combinators and
+    /// `while let Some(m) = stream.next().await` with `StreamExt`. It ends where `next` returns
+    /// `None`; dropping it closes the subscription.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<SubscriptionMessage>> + Send {
+        futures_util::stream::unfold(self, |mut subscription| async move {
+            subscription.next().await.map(|message| (message, subscription))
+        })
+    }
+
     /// [`Subscription::next`] for threads without an async runtime: blocks this thread.
     pub fn next_blocking(&mut self) -> Option<Result<SubscriptionMessage>> {
         block_on(self.next())

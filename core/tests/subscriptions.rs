@@ -1,6 +1,8 @@
 //! Catch-up subscriptions: exact sequences across the history/live switch under a concurrent
 //! writer, flat memory for a consumer that stops reading, and no silent stops.
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -238,4 +240,30 @@ fn failures_end_a_subscription_with_an_error_never_silently() {
         db.subscribe_to_stream("", SubscribeOptions::from_start()).err().unwrap().code(),
         ErrorCode::InvalidArgument
     );
+}
+
+#[test]
+fn a_subscription_is_a_stream() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.append("s", ExpectedVersion::Any, (0..3).map(ev).collect()).unwrap();
+    let stream = db.subscribe_to_stream("s", SubscribeOptions::from_start()).unwrap().into_stream();
+    let messages: Vec<SubscriptionMessage> =
+        common::block_on(stream.take(4).map(|m| m.unwrap()).collect::<Vec<_>>());
+    let revisions: Vec<u64> = messages
+        .iter()
+        .filter_map(|m| match m {
+            SubscriptionMessage::Event(e) => Some(e.revision),
+            SubscriptionMessage::CaughtUp => None,
+        })
+        .collect();
+    assert_eq!(revisions, [0, 1, 2]);
+    assert_eq!(messages[3], SubscriptionMessage::CaughtUp);
+    // A stream of a closed store ends with the error, then ends.
+    let mut stream = Box::pin(db.subscribe_to_all(SubscribeOptions::from_end()).unwrap().into_stream());
+    assert_eq!(common::block_on(stream.next()).unwrap().unwrap(), SubscriptionMessage::CaughtUp);
+    db.close();
+    assert_eq!(common::block_on(stream.next()).unwrap().unwrap_err().code(), ErrorCode::Closed);
+    assert!(common::block_on(stream.next()).is_none());
 }

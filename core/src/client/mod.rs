@@ -685,6 +685,14 @@ impl ClientSubscription {
         }))
     }
 
+    /// The subscription as a [`Stream`](futures_util::Stream); it ends where `next` returns
+    /// `None` (after reporting a drop). Dropping it closes the subscription.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<SubscriptionMessage>> + Send {
+        futures_util::stream::unfold(self, |mut subscription| async move {
+            subscription.next().await.map(|message| (message, subscription))
+        })
+    }
+
     /// The cursor (revision, or position for `$all`) of the last event delivered.
     pub fn last_cursor(&self) -> Option<u64> {
         self.last
