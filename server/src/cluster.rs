@@ -198,6 +198,34 @@ impl Cluster {
         )))
     }
 
+    /// Fetches from `peer` every version of every schema it has beyond this node's own: a
+    /// member that was down during an upsert catches up when it starts, without waiting for the
+    /// next upsert of that schema. Returns the histories to store, oldest version first.
+    pub async fn schemas_ahead(
+        &self,
+        peer: &Peer,
+        local: impl Fn(&str) -> u32,
+    ) -> Result<Vec<Vec<pb::RegisteredSchema>>, Error> {
+        let mut client = peer.client.clone();
+        let failed = |status: Status| call_error(&peer.id, &status);
+        let latest = client.list_schemas(self.mark(pb::ListSchemasRequest {})).await.map_err(failed)?;
+        let mut histories = Vec::new();
+        for schema in latest.into_inner().schemas {
+            let Some(name) = schema.schema.as_ref().map(|s| s.name.clone()) else { continue };
+            if schema.version <= local(&name) {
+                continue;
+            }
+            let mut history = Vec::new();
+            for version in 1..=schema.version {
+                let request = self.mark(pb::GetSchemaRequest { name: name.clone(), version: Some(version) });
+                let answer = client.get_schema(request).await.map_err(failed)?;
+                history.extend(answer.into_inner().schema);
+            }
+            histories.push(history);
+        }
+        Ok(histories)
+    }
+
     fn refuse(&self, message: String) -> Status {
         self.metrics.record_error(ErrorCode::Unavailable);
         tracing::warn!(error = %message, "forwarded request refused");

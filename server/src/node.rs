@@ -16,7 +16,7 @@ use crate::auth::BearerAuth;
 use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::metrics::{self, Metrics};
-use crate::service::GraveyardService;
+use crate::service::{catch_up_schemas, GraveyardService};
 
 /// Largest request accepted. An append may carry several events of the largest size; an event
 /// over that size must reach the core to be refused with INVALID_ARGUMENT and its typed detail,
@@ -76,6 +76,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         peer_transport(&settings),
         metrics.clone(),
     )?);
+    if cluster.ring.members().len() > 1 {
+        tokio::spawn(catch_up_schemas(db.clone(), cluster.clone(), draining.clone()));
+    }
     let service =
         GraveyardServer::new(GraveyardService::new(db.clone(), cluster, metrics.clone(), draining.clone()))
             .max_decoding_message_size(max_request_bytes(settings.max_event_size))

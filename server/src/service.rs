@@ -876,6 +876,47 @@ impl GraveyardService {
     }
 }
 
+/// Catches up with the schemas of the other members, once each, at start: asks every member
+/// (again every few seconds while one cannot be reached or fails) for the versions this node
+/// lacks and stores them. Ends when every member has answered once, or when the node drains.
+pub async fn catch_up_schemas(db: Db, cluster: Arc<Cluster>, mut draining: watch::Receiver<bool>) {
+    let mut pending: Vec<Peer> = cluster.peers().collect();
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for peer in pending {
+            let local = |name: &str| db.get_schema(name, None).map_or(0, |r| r.version);
+            let outcome = match cluster.schemas_ahead(&peer, local).await {
+                Ok(histories) => histories.into_iter().try_fold(0, |stored, history| {
+                    let versions = history
+                        .into_iter()
+                        .map(graveyard::schema::RegisteredSchema::try_from)
+                        .collect::<Result<Vec<_>, Error>>()?;
+                    Ok(stored + committing(|| store_schema_history(&db, &versions))?)
+                }),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(0) => {}
+                Ok(stored) => {
+                    tracing::info!(peer = %peer.id, stored, "schema versions caught up from a member")
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %peer.id, error = %e, "cannot catch up schemas from a member yet; retrying");
+                    still.push(peer);
+                }
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(3)) => {}
+            () = drained(&mut draining) => return,
+        }
+    }
+}
+
 /// Stores the versions of a schema this node lacks, from the whole history sent by the member
 /// that orders its upserts. Upserting them in order gives them the same numbers here, since this
 /// node's history is a prefix of it; anything else is a divergence, refused.

@@ -198,12 +198,25 @@ async fn schemas_reach_every_node_and_heal_after_a_restart() {
     let error = client.upsert_schema(&v2).await.unwrap_err();
     assert!(matches!(error, Error::Unavailable(_)) && error.to_string().contains("n3"), "{error}");
     cluster.node("n3").restart().await;
+    // At start, n3 catches up with the versions it missed, from the other members.
     let mut n3 = cluster.nodes[2].client().await;
-    let before =
-        n3.get_schema(pb::GetSchemaRequest { name: "Deposited".into(), version: None }).await.unwrap();
-    assert_eq!(before.into_inner().schema.unwrap().version, 1, "n3 missed version 2");
+    let started = std::time::Instant::now();
+    loop {
+        let latest =
+            n3.get_schema(pb::GetSchemaRequest { name: "Deposited".into(), version: None }).await.unwrap();
+        if latest.into_inner().schema.unwrap().version == 2 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "n3 never caught up with version 2");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let n3_stream = stream_on(&ring, "n3", "wallet-v2");
+    let bad = EventData::json("Deposited", &serde_json::json!({ "amount": 1, "note": 5 })).unwrap();
+    let error = client.append(&n3_stream, ExpectedVersion::Any, vec![bad]).await.unwrap_err();
+    assert!(matches!(error, Error::SchemaViolation { version: 2, .. }), "{error:?}");
+    // Upserting the same definition again writes nothing new, on any member.
     let again = client.upsert_schema(&v2).await.unwrap();
-    assert_eq!(again.version, 2);
+    assert_eq!((again.version, again.changed), (2, false));
     for node in &cluster.nodes {
         let mut raw = node.client().await;
         let latest =
