@@ -36,6 +36,7 @@ pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
 pub use group::{
     parked_stream, Delivery, GroupInfo, GroupMember, GroupSettings, GroupStrategy, GroupTarget, NackAction,
+    ReplayInfo,
 };
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
 pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage, SubscriptionStart};

@@ -412,6 +412,17 @@ impl Graveyard for GraveyardService {
         Ok(Response::new(pb::ListGroupsResponse { names }))
     }
 
+    async fn replay_parked(
+        &self,
+        request: Request<pb::ReplayParkedRequest>,
+    ) -> RpcResult<pb::ReplayParkedResponse> {
+        on_group_node!(self, request, &request.get_ref().group, replay_parked);
+        let request = request.into_inner();
+        let info =
+            committing(|| self.db.replay_parked(&request.group, request.limit)).map_err(|e| self.fail(e))?;
+        Ok(Response::new(info.into()))
+    }
+
     type ConsumeStream = ReceiverStream<Result<pb::ConsumeResponse, Status>>;
 
     async fn consume(
@@ -736,8 +747,8 @@ struct MemberSession {
     member: GroupMember,
     incoming: Streaming<pb::ConsumeRequest>,
     tx: mpsc::Sender<Result<pb::ConsumeResponse, Status>>,
-    /// Deliveries sent and not yet settled through this call, by delivery id (the event's
-    /// position: a redelivery replaces its earlier delivery).
+    /// Deliveries sent and not yet settled through this call, by delivery id ([`delivery_id`]: a
+    /// redelivery replaces its earlier delivery).
     remembered: BTreeMap<u64, Delivery>,
     metrics: Arc<Metrics>,
     draining: watch::Receiver<bool>,
@@ -771,7 +782,7 @@ impl MemberSession {
                 },
                 delivery = next_delivery(&mut self.member, &self.tx) => match delivery {
                     Some(Ok(delivery)) => {
-                        let id = delivery.event.position;
+                        let id = delivery_id(&delivery);
                         let response = pb::consume_response::Response::Delivery(pb::consume_response::Delivery {
                             delivery_id: id,
                             event: Some(delivery.event.clone().into()),
@@ -814,25 +825,42 @@ impl MemberSession {
             }
             None => return Err(self.refuse("a Consume request must be an Ack or a Nack".to_owned())),
         };
+        let mut deliveries = Vec::with_capacity(ids.len());
         for &id in &ids {
             let Some(delivery) = self.remembered.get(&id) else {
                 return Err(self.refuse(format!(
                     "delivery {id} is not outstanding on this call (never delivered here, or already settled)"
                 )));
             };
-            let member = &self.member;
-            committing(|| match action {
-                None => member.ack(delivery),
-                Some(action) => member.nack(delivery, action),
-            })
-            .map_err(|e| failure(&self.metrics, e))?;
-            self.remembered.remove(&id);
+            deliveries.push(delivery.clone());
+        }
+        // One commit for the whole request, however many deliveries it settles.
+        let member = &self.member;
+        committing(|| match action {
+            None => member.ack_all(&deliveries),
+            Some(action) => member.nack_all(&deliveries, action),
+        })
+        .map_err(|e| failure(&self.metrics, e))?;
+        for id in &ids {
+            self.remembered.remove(id);
         }
         Ok(ids)
     }
 
     fn refuse(&self, message: String) -> Status {
         protocol_failure(&self.metrics, ErrorCode::InvalidArgument, message)
+    }
+}
+
+/// Replayed parked events get ids apart from the positions of first deliveries: the top bit is
+/// set, the rest is the revision of the parked copy.
+const REPLAYED: u64 = 1 << 63;
+
+/// The id of a delivery on the wire (`ConsumeResponse.Delivery.delivery_id`).
+fn delivery_id(delivery: &Delivery) -> u64 {
+    match delivery.parked_revision() {
+        Some(revision) => REPLAYED | revision,
+        None => delivery.event.position,
     }
 }
 

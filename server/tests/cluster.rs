@@ -300,6 +300,30 @@ async fn a_group_is_found_from_any_node() {
     assert_eq!(seen, (0..10).collect::<Vec<_>>());
     let info = client.on_node("n2").unwrap().group_info("workers").await.unwrap();
     assert_eq!(info.checkpoint, 10);
+
+    // Parked, then replayed through a node that does not hold the group, then settled in one ack.
+    client.append(&stream, ExpectedVersion::Exact(9), (10..14).map(event).collect()).await.unwrap();
+    let mut batch = Vec::new();
+    for _ in 0..4 {
+        batch.push(member.next().await.unwrap());
+    }
+    member.nack(&batch, graveyard::NackAction::Park).await.unwrap();
+    let info = client.group_info("workers").await.unwrap();
+    assert_eq!((info.checkpoint, info.parked), (14, 4));
+    let replay = client.on_node("n1").unwrap().replay_parked("workers", Some(3)).await.unwrap();
+    assert_eq!((replay.revisions, replay.parked, replay.replaying), (0..3, 1, 3));
+    let mut replayed = Vec::new();
+    for _ in 0..3 {
+        replayed.push(member.next().await.unwrap());
+    }
+    let revisions: Vec<u64> = replayed.iter().map(|d| d.event.revision).collect();
+    assert_eq!(revisions, [10, 11, 12], "the original events, the oldest first");
+    assert!(replayed.iter().all(|d| d.event.stream == stream && d.attempt == 1));
+    member.ack(&replayed).await.unwrap();
+    let info = client.group_info("workers").await.unwrap();
+    assert_eq!((info.parked, info.replaying), (1, 0));
+    let error = client.replay_parked("nobody", None).await.unwrap_err();
+    assert!(matches!(error, Error::NotFound(_)), "{error:?}");
     assert_eq!(client.list_groups().await.unwrap(), ["workers"]);
     let error = client.group_info("nobody").await.unwrap_err();
     assert!(matches!(error, Error::NotFound(_)), "{error:?}");

@@ -28,7 +28,7 @@ pub use transport::{
 
 use crate::cluster::{Member, Ring};
 use crate::error::{Error, Result};
-use crate::group::{GroupInfo, GroupSettings, GroupTarget, NackAction};
+use crate::group::{GroupInfo, GroupSettings, GroupTarget, NackAction, ReplayInfo};
 use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
 use crate::subscription::{SubscriptionMessage, SubscriptionStart};
 use crate::types::{
@@ -536,6 +536,19 @@ impl Client {
             names.extend(response.into_inner().names);
         }
         Ok(names.into_iter().collect())
+    }
+
+    /// Hands parked events of group `name` (the oldest first, all or `limit`) back to its
+    /// members, wherever the group lives. Not retried: a second replay would hand back more.
+    pub async fn replay_parked(&self, name: &str, limit: Option<u64>) -> Result<ReplayInfo> {
+        let request = pb::ReplayParkedRequest { group: name.to_owned(), limit };
+        let response = self
+            .call(Route::Node, Retry::Once, |mut c| {
+                let request = request.clone();
+                async move { c.replay_parked(request).await }
+            })
+            .await?;
+        response.into_inner().try_into()
     }
 
     /// Joins a group as `member` (wherever the group lives: nodes forward the session).

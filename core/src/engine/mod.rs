@@ -24,7 +24,7 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 
 use crate::error::{Error, Result};
-use crate::group::GroupRecord;
+use crate::group::{GroupRecord, Progress, ReplayInfo};
 use crate::options::{Durability, Options};
 use crate::schema::{self, RegisteredSchema, Schema, SchemaRegistry, SchemaUpsert, Upsert};
 use crate::subscription::SubscriptionStart;
@@ -149,7 +149,7 @@ fn opened(answer: std::result::Result<Answer, oneshot::RecvError>) -> Result<Rep
 fn appended(reply: Result<Reply>) -> Result<AppendResult> {
     match reply? {
         Reply::Appended(result) => Ok(result),
-        Reply::Done => Err(Error::Internal("the writer answered an append with no result".into())),
+        _ => Err(Error::Internal("the writer answered an append with no result".into())),
     }
 }
 
@@ -314,8 +314,8 @@ impl Engine {
         &self,
         name: &str,
         seq: u64,
-        checkpoint: u64,
-        acked_above: Vec<u64>,
+        target: Progress,
+        replay: Progress,
         parks: Vec<EventData>,
     ) -> Result<()> {
         let parks = if parks.is_empty() {
@@ -324,8 +324,14 @@ impl Engine {
             let stream = crate::group::parked_stream(name);
             validate::prepare_events(&stream, parks, self.options.max_event_size, None)?
         };
-        self.submit(Command::SettleGroup { name: name.to_string(), seq, checkpoint, acked_above, parks })
-            .map(drop)
+        self.submit(Command::SettleGroup { name: name.to_string(), seq, target, replay, parks }).map(drop)
+    }
+
+    pub fn replay_parked(&self, name: &str, limit: Option<u64>) -> Result<ReplayInfo> {
+        match self.submit(Command::ReplayParked { name: name.to_string(), limit })? {
+            Reply::Replayed(info) => Ok(info),
+            _ => Err(Error::Internal("the writer answered a replay with no result".into())),
+        }
     }
 
     pub fn upsert_schema(&self, definition: &Schema) -> Result<SchemaUpsert> {

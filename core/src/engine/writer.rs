@@ -18,7 +18,7 @@ use super::format::{self, index_key, u64_key, SnapshotRecord, StreamState, INDEX
 use super::validate::PreparedEvent;
 use super::Store;
 use crate::error::{Error, Result};
-use crate::group::{parked_stream, GroupRecord, TargetRecord};
+use crate::group::{parked_stream, GroupRecord, Progress, ReplayInfo, ReplayRecord, TargetRecord};
 use crate::subscription::SubscriptionStart;
 use crate::types::{AppendResult, ExpectedVersion, StreamMetadata};
 
@@ -59,21 +59,29 @@ pub(crate) enum Command {
     DeleteGroup {
         name: String,
     },
-    /// Persists a group's progress (checkpoint and acknowledgements above it) and appends the
-    /// copies of the events it parks, in one transaction: a parked event is never both lost
-    /// and acknowledged. `seq` orders the group's settles: an older one never overwrites a
-    /// newer record (its acknowledgements are in the newer one), but its parks still land.
+    /// Persists a group's progress through its target and through the replay of its parked
+    /// stream, and appends the copies of the events it parks, in one transaction: a parked
+    /// event is never both lost and acknowledged. `seq` orders the group's settles: an older
+    /// one never overwrites a newer record (its acknowledgements are in the newer one), but its
+    /// parks still land. The end of the replay is not the settles' to change.
     SettleGroup {
         name: String,
         seq: u64,
-        checkpoint: u64,
-        acked_above: Vec<u64>,
+        target: Progress,
+        replay: Progress,
         parks: Vec<PreparedEvent>,
+    },
+    /// Hands the next `limit` (all when `None`) parked events of a group back to it: moves the
+    /// end of its replay, and nothing else, so it commutes with the group's settles.
+    ReplayParked {
+        name: String,
+        limit: Option<u64>,
     },
 }
 
 pub(crate) enum Reply {
     Appended(AppendResult),
+    Replayed(ReplayInfo),
     Done,
 }
 
@@ -246,18 +254,16 @@ impl Writer {
                 let mut record = record.clone();
                 let end = match &record.target {
                     TargetRecord::All { .. } => self.state.next_position,
-                    TargetRecord::Stream { stream } => {
-                        match self.store.stream_state(txn, stream).map_err(Failure::Storage)? {
-                            Some(state) => state.next_revision,
-                            None => 0,
-                        }
-                    }
+                    TargetRecord::Stream { stream } => self.stream_end(txn, stream)?,
                 };
-                record.checkpoint = match start {
+                record.progress.checkpoint = match start {
                     SubscriptionStart::Start => 0,
                     SubscriptionStart::End => end,
                     SubscriptionStart::After(cursor) => cursor.saturating_add(1),
                 };
+                // Copies left in the parked stream by a deleted group of the same name are
+                // history, not this group's to replay.
+                record.replay = ReplayRecord::starting_at(self.stream_end(txn, &parked_stream(name))?);
                 self.put_group(txn, name, &record)?;
                 Ok(Reply::Done)
             }
@@ -280,7 +286,7 @@ impl Writer {
                 }
                 Ok(Reply::Done)
             }
-            Command::SettleGroup { name, seq, checkpoint, acked_above, parks } => {
+            Command::SettleGroup { name, seq, target, replay, parks } => {
                 let Some(mut stored) = self.group(txn, name)? else {
                     return reject(Error::NotFound(format!("consumer group '{name}' does not exist")));
                 };
@@ -290,11 +296,31 @@ impl Writer {
                 }
                 if *seq > stored.seq {
                     stored.seq = *seq;
-                    stored.checkpoint = *checkpoint;
-                    stored.acked_above = acked_above.clone();
+                    // Cloned, not taken: after a storage failure the writer applies the job
+                    // again, alone.
+                    stored.progress = target.clone();
+                    stored.replay.progress = replay.clone();
                     self.put_group(txn, name, &stored)?;
                 }
                 Ok(Reply::Done)
+            }
+            Command::ReplayParked { name, limit } => {
+                let Some(mut stored) = self.group(txn, name)? else {
+                    return reject(Error::NotFound(format!("consumer group '{name}' does not exist")));
+                };
+                let parked_end = self.stream_end(txn, &parked_stream(name))?;
+                let from = stored.replay.end;
+                let to =
+                    limit.map_or(parked_end, |limit| from.saturating_add(limit).min(parked_end)).max(from);
+                if to > from {
+                    stored.replay.end = to;
+                    self.put_group(txn, name, &stored)?;
+                }
+                Ok(Reply::Replayed(ReplayInfo {
+                    revisions: from..to,
+                    parked: parked_end.saturating_sub(to),
+                    replaying: stored.replay.replaying(),
+                }))
             }
         }
     }
@@ -486,6 +512,11 @@ impl Writer {
             Some(bytes) => GroupRecord::decode(bytes).map(Some).map_err(Failure::Storage),
             None => Ok(None),
         }
+    }
+
+    /// The next revision of `stream` as of this transaction: 0 when it was never written.
+    fn stream_end(&self, txn: &RwTxn, stream: &str) -> JobResult<u64> {
+        Ok(self.store.stream_state(txn, stream).map_err(Failure::Storage)?.map_or(0, |s| s.next_revision))
     }
 
     fn put_group(&self, txn: &mut RwTxn, name: &str, record: &GroupRecord) -> JobResult<()> {

@@ -21,8 +21,8 @@ use crate::schema::{
 };
 use crate::{
     AppendResult, CurrentRevision, Direction, Error, ErrorCode, EventData, EventRef, ExpectedVersion, Filter,
-    GroupInfo, GroupSettings, GroupStrategy, GroupTarget, NackAction, RecordedEvent, Result, Snapshot,
-    StreamInfo, StreamMetadata, SubscriptionStart, Uuid, CONTENT_TYPE_JSON,
+    GroupInfo, GroupSettings, GroupStrategy, GroupTarget, NackAction, RecordedEvent, ReplayInfo, Result,
+    Snapshot, StreamInfo, StreamMetadata, SubscriptionStart, Uuid, CONTENT_TYPE_JSON,
 };
 use prost::Message;
 use tonic::{Code, Status};
@@ -419,6 +419,8 @@ impl From<GroupInfo> for pb::GroupInfo {
             in_flight: info.in_flight,
             buffered: info.buffered,
             parked_stream: info.parked_stream,
+            parked: info.parked,
+            replaying: info.replaying,
         }
     }
 }
@@ -436,6 +438,33 @@ impl TryFrom<pb::GroupInfo> for GroupInfo {
             in_flight: info.in_flight,
             buffered: info.buffered,
             parked_stream: info.parked_stream,
+            parked: info.parked,
+            replaying: info.replaying,
+        })
+    }
+}
+
+impl From<ReplayInfo> for pb::ReplayParkedResponse {
+    fn from(info: ReplayInfo) -> Self {
+        pb::ReplayParkedResponse {
+            first_revision: info.revisions.start,
+            end_revision: info.revisions.end,
+            parked: info.parked,
+            replaying: info.replaying,
+        }
+    }
+}
+
+impl TryFrom<pb::ReplayParkedResponse> for ReplayInfo {
+    type Error = Error;
+    fn try_from(info: pb::ReplayParkedResponse) -> Result<Self> {
+        if info.first_revision > info.end_revision {
+            return Err(Error::Internal("a replay answer whose revisions end before they start".into()));
+        }
+        Ok(ReplayInfo {
+            revisions: info.first_revision..info.end_revision,
+            parked: info.parked,
+            replaying: info.replaying,
         })
     }
 }
