@@ -62,6 +62,46 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// The `machine` and `disk` lines of a report header; `data_dir` is the directory probed.
+    pub fn facts(&self, data_dir: &Path) -> Vec<(String, String)> {
+        vec![
+            (
+                "machine".to_owned(),
+                format!(
+                    "{} cores, {}, {}; load average {} at start",
+                    self.cores,
+                    self.cpu,
+                    self.os,
+                    self.load.as_deref().unwrap_or("unknown")
+                ),
+            ),
+            (
+                "disk".to_owned(),
+                format!(
+                    "{} ({}); write 4 KiB + fdatasync: p50 {} µs, p99 {} µs",
+                    data_dir.display(),
+                    self.filesystem,
+                    self.fsync_p50_us,
+                    self.fsync_p99_us
+                ),
+            ),
+        ]
+    }
+
+    /// Warns on stderr when `data_dir` is in memory, where fsync costs nothing.
+    pub fn warn_if_in_memory(&self, data_dir: &Path) {
+        if self.in_memory {
+            eprintln!(
+                "WARNING: {} is in memory ({}): fsync is free there, so the durable numbers are not. \
+                 Use --dir on a disk.",
+                data_dir.display(),
+                self.filesystem
+            );
+        }
+    }
+}
+
 /// The filesystem type and device of the mount holding `path` (the longest mount point that
 /// is a prefix of it), from /proc/mounts. None where that file does not exist.
 fn mount_of(path: &Path) -> Option<(String, String)> {
