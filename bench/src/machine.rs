@@ -46,9 +46,7 @@ impl Machine {
         let (fs_type, device) = mount_of(data_dir).unwrap_or_else(|| ("unknown".to_owned(), "?".to_owned()));
         let in_memory = matches!(fs_type.as_str(), "tmpfs" | "ramfs");
         let (fsync_p50_us, fsync_p99_us) = fsync_cost(data_dir)?;
-        let load = fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|l| l.split_whitespace().next().map(str::to_owned));
+        let load = load_average();
         Ok(Machine {
             cores,
             cpu,
@@ -100,6 +98,11 @@ impl Machine {
             );
         }
     }
+}
+
+/// The 1-minute load average, from /proc/loadavg; None where that file does not exist.
+pub fn load_average() -> Option<String> {
+    fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(str::to_owned))
 }
 
 /// The filesystem type and device of the mount holding `path` (the longest mount point that

@@ -66,9 +66,11 @@ pub struct LoadResult {
     pub errors: u64,
     pub first_error: Option<String>,
     /// CPU time used during the run, in cores (CPU seconds per wall second), by this process
-    /// (the load generator) and by the store's processes.
+    /// (the load generator), by the store's processes, and by everything else on the machine
+    /// (other processes; kernel work charged to no process, such as softirqs of the loopback).
     pub bench_cpu: f64,
     pub store_cpu: f64,
+    pub other_cpu: f64,
 }
 
 struct Tally {
@@ -88,7 +90,7 @@ pub async fn drive<A: Appender>(
     duration: Duration,
     store_pids: impl Fn() -> Vec<u32>,
 ) -> Result<LoadResult> {
-    let cpu_before = (process_cpu_ticks(&store_pids()), self_cpu_ticks());
+    let cpu_before = (process_cpu_ticks(&store_pids()), self_cpu_ticks(), machine_busy_ticks());
     let start = Instant::now();
     let deadline = start + duration;
     let tasks: Vec<_> = appenders
@@ -101,7 +103,7 @@ pub async fn drive<A: Appender>(
         tallies.push(task.await.map_err(|e| bench_error(format!("a client task failed: {e}")))??);
     }
     let elapsed = start.elapsed();
-    let cpu_after = (process_cpu_ticks(&store_pids()), self_cpu_ticks());
+    let cpu_after = (process_cpu_ticks(&store_pids()), self_cpu_ticks(), machine_busy_ticks());
 
     let mut measurement = Measurement::empty(elapsed);
     let (mut errors, mut first_error) = (0, None);
@@ -120,13 +122,9 @@ pub async fn drive<A: Appender>(
         (Some(b), Some(a)) => a.saturating_sub(b) as f64 / CLOCK_TICKS_PER_SEC / elapsed.as_secs_f64(),
         _ => f64::NAN,
     };
-    Ok(LoadResult {
-        measurement,
-        errors,
-        first_error,
-        store_cpu: cores(cpu_before.0, cpu_after.0),
-        bench_cpu: cores(cpu_before.1, cpu_after.1),
-    })
+    let (store_cpu, bench_cpu) = (cores(cpu_before.0, cpu_after.0), cores(cpu_before.1, cpu_after.1));
+    let other_cpu = (cores(cpu_before.2, cpu_after.2) - store_cpu - bench_cpu).max(0.0);
+    Ok(LoadResult { measurement, errors, first_error, bench_cpu, store_cpu, other_cpu })
 }
 
 async fn client_loop<A: Appender>(
@@ -209,6 +207,24 @@ pub async fn graveyard_event_count(endpoints: &str) -> Result<u64> {
 /// every architecture it runs on.
 const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
+/// Ticks every CPU of the machine spent busy (neither idle nor waiting for I/O), from the first
+/// line of /proc/stat: `cpu user nice system idle iowait irq softirq steal ...`.
+fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_busy_ticks(stat.lines().next()?)
+}
+
+fn parse_busy_ticks(cpu_line: &str) -> Option<u64> {
+    let mut fields = cpu_line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    // Guest time is already counted in user time: only the first 8 fields add up.
+    let ticks: Vec<u64> = fields.take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    let (idle, iowait) = (*ticks.get(3)?, *ticks.get(4)?);
+    Some(ticks.iter().sum::<u64>() - idle - iowait)
+}
+
 /// User + system CPU ticks of this process (all its threads).
 fn self_cpu_ticks() -> Option<u64> {
     cpu_ticks_of("self")
@@ -266,5 +282,14 @@ mod tests {
         assert_eq!(parse_cpu_ticks(stat), Some(1234 + 56));
         assert_eq!(parse_cpu_ticks("garbage"), None);
         assert!(self_cpu_ticks().is_some());
+    }
+
+    #[test]
+    fn parses_busy_ticks_of_the_machine() {
+        let line = "cpu  100 5 30 1000 200 1 2 3 50 0";
+        assert_eq!(parse_busy_ticks(line), Some(100 + 5 + 30 + 1 + 2 + 3));
+        assert_eq!(parse_busy_ticks("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(parse_busy_ticks("cpu 1 2"), None);
+        assert!(machine_busy_ticks().is_some());
     }
 }

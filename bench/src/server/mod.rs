@@ -139,11 +139,9 @@ pub fn run(args: &ServerArgs) -> Result<bool> {
         let mut markdown = facts_to_markdown("Server benchmark", &header.facts());
         markdown.push('\n');
         markdown.push_str(&grid.to_markdown("append-1 over the network", &description));
-        if !verdict.is_empty() {
-            markdown.push('\n');
-            for line in &verdict {
-                markdown.push_str(&format!("- {line}\n"));
-            }
+        markdown.push('\n');
+        for line in &verdict {
+            markdown.push_str(&format!("- {line}\n"));
         }
         std::fs::write(path, markdown)
             .map_err(|e| bench_error(format!("writing Markdown to {}: {e}", path.display())))?;
@@ -311,7 +309,7 @@ fn table(rows: &[Row], counts: &[usize]) -> Grid {
         "p99 µs",
         "p999 µs",
         "errors",
-        "CPU bench + store",
+        "CPU bench + store + other",
         RATIO_HEADER,
     ];
     let mut grid =
@@ -342,7 +340,12 @@ fn table(rows: &[Row], counts: &[usize]) -> Grid {
                     errors.push_str(&format!(" ({})", grid.notes.len()));
                 }
                 cells.push(errors);
-                cells.push(format!("{} + {}", cores(result.bench_cpu), cores(result.store_cpu)));
+                cells.push(format!(
+                    "{} + {} + {}",
+                    cores(result.bench_cpu),
+                    cores(result.store_cpu),
+                    cores(result.other_cpu)
+                ));
                 cells.push(match row.target {
                     Target::Postgres => "base".to_owned(),
                     Target::Graveyard { .. } => match postgres_rate(rows, row.clients) {
@@ -490,7 +493,9 @@ impl Header<'_> {
             "events/s = successful appends per second of wall time; latency (µs, hdrhistogram) of \
              successful appends, from sending the request to the durable answer; errors = failed appends, \
              never counted in events/s; CPU = CPU seconds per wall second of the bench process (load \
-             generator) + the store's processes (2.00 = two cores busy); GraveyardDB ÷ PostgreSQL = \
+             generator) + the store's processes + everything else (other processes, and kernel work \
+             charged to no process, such as part of the loopback network); a total near the number of \
+             cores means the machine was the limit; GraveyardDB ÷ PostgreSQL = \
              events/s ratio at the same number of clients"
                 .to_owned(),
         ));
