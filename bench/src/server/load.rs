@@ -90,7 +90,7 @@ pub async fn drive<A: Appender>(
     duration: Duration,
     store_pids: impl Fn() -> Vec<u32>,
 ) -> Result<LoadResult> {
-    let cpu_before = (process_cpu_ticks(&store_pids()), self_cpu_ticks(), machine_busy_ticks());
+    let cpu_before = (ticks_by_pid(&store_pids()), self_cpu_ticks(), machine_busy_ticks());
     let start = Instant::now();
     let deadline = start + duration;
     let tasks: Vec<_> = appenders
@@ -103,7 +103,7 @@ pub async fn drive<A: Appender>(
         tallies.push(task.await.map_err(|e| bench_error(format!("a client task failed: {e}")))??);
     }
     let elapsed = start.elapsed();
-    let cpu_after = (process_cpu_ticks(&store_pids()), self_cpu_ticks(), machine_busy_ticks());
+    let cpu_after = (ticks_by_pid(&store_pids()), self_cpu_ticks(), machine_busy_ticks());
 
     let mut measurement = Measurement::empty(elapsed);
     let (mut errors, mut first_error) = (0, None);
@@ -122,7 +122,8 @@ pub async fn drive<A: Appender>(
         (Some(b), Some(a)) => a.saturating_sub(b) as f64 / CLOCK_TICKS_PER_SEC / elapsed.as_secs_f64(),
         _ => f64::NAN,
     };
-    let (store_cpu, bench_cpu) = (cores(cpu_before.0, cpu_after.0), cores(cpu_before.1, cpu_after.1));
+    let store_ticks = store_ticks_during(&cpu_before.0, &cpu_after.0);
+    let (store_cpu, bench_cpu) = (cores(Some(0), store_ticks), cores(cpu_before.1, cpu_after.1));
     let other_cpu = (cores(cpu_before.2, cpu_after.2) - store_cpu - bench_cpu).max(0.0);
     Ok(LoadResult { measurement, errors, first_error, bench_cpu, store_cpu, other_cpu })
 }
@@ -230,10 +231,20 @@ fn self_cpu_ticks() -> Option<u64> {
     cpu_ticks_of("self")
 }
 
-/// User + system CPU ticks of these processes together; None if one cannot be read (not Linux,
-/// or a process that has exited).
-fn process_cpu_ticks(pids: &[u32]) -> Option<u64> {
-    pids.iter().map(|pid| cpu_ticks_of(&pid.to_string())).sum()
+/// User + system CPU ticks of each of these processes that can be read.
+fn ticks_by_pid(pids: &[u32]) -> Vec<(u32, u64)> {
+    pids.iter().filter_map(|&pid| Some((pid, cpu_ticks_of(&pid.to_string())?))).collect()
+}
+
+/// CPU ticks the store's processes used between two samples. A process that started in between
+/// (a PostgreSQL autovacuum worker) counts whole; one that ended in between is lost with its
+/// ticks, a small undercount. None if no process could be read (not Linux).
+fn store_ticks_during(before: &[(u32, u64)], after: &[(u32, u64)]) -> Option<u64> {
+    if after.is_empty() {
+        return None;
+    }
+    let ticks_before = |pid: u32| before.iter().find(|(p, _)| *p == pid).map_or(0, |(_, t)| *t);
+    Some(after.iter().map(|&(pid, ticks)| ticks.saturating_sub(ticks_before(pid))).sum())
 }
 
 fn cpu_ticks_of(pid: &str) -> Option<u64> {
@@ -282,6 +293,15 @@ mod tests {
         assert_eq!(parse_cpu_ticks(stat), Some(1234 + 56));
         assert_eq!(parse_cpu_ticks("garbage"), None);
         assert!(self_cpu_ticks().is_some());
+    }
+
+    #[test]
+    fn store_ticks_count_new_processes_whole() {
+        let before = [(1, 100), (2, 50), (3, 10)];
+        // 3 ended, 4 started during the row.
+        let after = [(1, 150), (2, 60), (4, 5)];
+        assert_eq!(store_ticks_during(&before, &after), Some(50 + 10 + 5));
+        assert_eq!(store_ticks_during(&before, &[]), None);
     }
 
     #[test]
