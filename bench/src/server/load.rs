@@ -99,11 +99,18 @@ pub async fn drive<A: Appender>(
         .map(|(client, appender)| tokio::spawn(client_loop(appender, client, prefix.to_owned(), deadline)))
         .collect();
     let mut tallies = Vec::with_capacity(tasks.len());
+    let mut open_clients = Vec::with_capacity(tasks.len());
     for task in tasks {
-        tallies.push(task.await.map_err(|e| bench_error(format!("a client task failed: {e}")))??);
+        let (appender, tally) =
+            task.await.map_err(|e| bench_error(format!("a client task failed: {e}")))??;
+        open_clients.push(appender);
+        tallies.push(tally);
     }
     let elapsed = start.elapsed();
+    // Sampled while every client is still connected: a PostgreSQL backend exits with its
+    // connection, and its CPU time with it.
     let cpu_after = (ticks_by_pid(&store_pids()), self_cpu_ticks(), machine_busy_ticks());
+    drop(open_clients);
 
     let mut measurement = Measurement::empty(elapsed);
     let (mut errors, mut first_error) = (0, None);
@@ -133,7 +140,7 @@ async fn client_loop<A: Appender>(
     client: usize,
     prefix: String,
     deadline: Instant,
-) -> Result<Tally> {
+) -> Result<(A, Tally)> {
     let streams: Vec<String> = (0..STREAMS_PER_CLIENT).map(|k| format!("{prefix}-c{client}-s{k}")).collect();
     let mut last_revisions: Vec<Option<u64>> = vec![None; STREAMS_PER_CLIENT];
     let mut rng = fastrand::Rng::with_seed(client as u64);
@@ -175,7 +182,7 @@ async fn client_loop<A: Appender>(
             }
         }
     }
-    Ok(tally)
+    Ok((appender, tally))
 }
 
 /// GraveyardDB clients: each its own `Client` (its own connection to every node, like separate

@@ -54,6 +54,8 @@ pub struct Postgres {
     script: PathBuf,
     dir: tempfile::TempDir,
     pub port: u16,
+    /// Read once at start: PostgreSQL rewrites postmaster.pid while it runs.
+    postmaster_pid: Option<u32>,
 }
 
 impl Postgres {
@@ -77,7 +79,8 @@ impl Postgres {
             let stderr = String::from_utf8_lossy(&output.stderr);
             eprint!("{stderr}");
             if output.status.success() {
-                return Ok(Postgres { script: script.to_path_buf(), dir, port });
+                let postmaster_pid = read_postmaster_pid(dir.path());
+                return Ok(Postgres { script: script.to_path_buf(), dir, port, postmaster_pid });
             }
             let last_line = stderr.trim().lines().last().unwrap_or("the script failed");
             last_error = last_line.trim_start_matches("postgres.sh: ").to_owned();
@@ -125,11 +128,16 @@ impl Postgres {
         Ok(PostgresAppender { client, append, last_revision })
     }
 
-    /// The postmaster's pid (first line of postmaster.pid), to account for its CPU time.
+    /// The postmaster's pid, to account for the CPU time of the cluster.
     pub fn postmaster_pid(&self) -> Option<u32> {
-        let pid_file = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")).ok()?;
-        pid_file.lines().next()?.trim().parse().ok()
+        self.postmaster_pid
     }
+}
+
+/// The first line of postmaster.pid.
+fn read_postmaster_pid(dir: &Path) -> Option<u32> {
+    let pid_file = std::fs::read_to_string(dir.join("data/postmaster.pid")).ok()?;
+    pid_file.lines().next()?.trim().parse().ok()
 }
 
 impl Drop for Postgres {
