@@ -20,5 +20,11 @@ cargo test --locked --workspace --release
 step "benchmark smoke run (tiny sizes: proves every peer and workload still runs)"
 cargo run --locked --release -q -p graveyard-bench -- embedded --quick
 
+step "server benchmark smoke run (real nodes and PostgreSQL 15 on loopback, 1 s per row; installs postgresql-15 if missing)"
+# Fails only if a row fails or an append fails, never on timing; PostgreSQL that cannot be
+# installed or started is reported in the table as NOT RUN.
+cargo build --locked --release -q -p graveyard-server
+cargo run --locked --release -q -p graveyard-bench -- server --quick
+
 echo
 echo "all checks passed"

@@ -29,7 +29,7 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    fn empty(elapsed: Duration) -> Measurement {
+    pub fn empty(elapsed: Duration) -> Measurement {
         Measurement {
             events: 0,
             ops: 0,
@@ -51,14 +51,18 @@ impl Measurement {
     pub fn p99_us(&self) -> u64 {
         self.latency.value_at_quantile(0.99)
     }
+
+    pub fn p999_us(&self) -> u64 {
+        self.latency.value_at_quantile(0.999)
+    }
 }
 
 /// 1 µs to 1 hour at 3 significant digits: any single operation here fits.
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static histogram bounds are valid")
 }
 
-fn record(hist: &mut Histogram<u64>, took: Duration) {
+pub fn record(hist: &mut Histogram<u64>, took: Duration) {
     // Sub-microsecond operations count as 1 µs: the lowest trackable value.
     hist.saturating_record((took.as_micros() as u64).max(1));
 }

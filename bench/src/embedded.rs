@@ -1,7 +1,6 @@
 //! `graveyard-bench embedded`: every workload against every embedded store, one after the
 //! other, each store in a fresh directory of its own.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::driver;
@@ -29,14 +28,7 @@ pub fn run(args: &EmbeddedArgs) -> Result<bool> {
     let machine = Machine::probe(&base)?;
     let header = Header { machine: &machine, scale: &scale, quick: args.quick, base: &base };
     println!("{}", header.to_text());
-    if machine.in_memory {
-        eprintln!(
-            "WARNING: {} is in memory ({}): fsync is free there, so the durable numbers are not. \
-             Use --dir on a disk.",
-            base.display(),
-            machine.filesystem
-        );
-    }
+    machine.warn_if_in_memory(&base);
 
     let workloads: Vec<Workload> =
         Workload::ALL.into_iter().filter(|w| args.only.is_empty() || args.only.contains(w)).collect();
@@ -169,16 +161,8 @@ struct Header<'a> {
 
 impl Header<'_> {
     fn facts(&self) -> Vec<(String, String)> {
-        let m = self.machine;
         let mut facts = vec![
-            (
-                "build".to_owned(),
-                format!(
-                    "graveyard-bench {} ({})",
-                    env!("CARGO_PKG_VERSION"),
-                    if cfg!(debug_assertions) { "DEBUG build: numbers are meaningless" } else { "release" }
-                ),
-            ),
+            crate::report::build_fact(),
             (
                 "run".to_owned(),
                 if self.quick {
@@ -195,31 +179,12 @@ impl Header<'_> {
                     )
                 },
             ),
-            (
-                "machine".to_owned(),
-                format!(
-                    "{} cores, {}, {}; load average {} at start",
-                    m.cores,
-                    m.cpu,
-                    m.os,
-                    m.load.as_deref().unwrap_or("unknown")
-                ),
-            ),
-            (
-                "disk".to_owned(),
-                format!(
-                    "{} ({}); write 4 KiB + fdatasync: p50 {} µs, p99 {} µs",
-                    self.base.display(),
-                    m.filesystem,
-                    m.fsync_p50_us,
-                    m.fsync_p99_us
-                ),
-            ),
-            (
-                "fsync".to_owned(),
-                "every store is durable: each acknowledged append was synced to disk".to_owned(),
-            ),
         ];
+        facts.extend(self.machine.facts(self.base));
+        facts.push((
+            "fsync".to_owned(),
+            "every store is durable: each acknowledged append was synced to disk".to_owned(),
+        ));
         for peer in Peer::ALL.into_iter().chain([Peer::GraveyardValidated]) {
             facts.push((peer.name().to_owned(), peer.setup().to_owned()));
         }
@@ -242,18 +207,10 @@ impl Header<'_> {
     }
 
     fn to_text(&self) -> String {
-        let mut out = String::from("GraveyardDB embedded benchmark\n");
-        for (key, value) in self.facts() {
-            let _ = writeln!(out, "  {key:<13} {value}");
-        }
-        out
+        crate::report::facts_to_text("GraveyardDB embedded benchmark", &self.facts())
     }
 
     fn to_markdown(&self) -> String {
-        let mut out = String::from("## Embedded benchmark\n\n");
-        for (key, value) in self.facts() {
-            let _ = writeln!(out, "- **{key}**: {value}");
-        }
-        out
+        crate::report::facts_to_markdown("Embedded benchmark", &self.facts())
     }
 }

@@ -46,9 +46,7 @@ impl Machine {
         let (fs_type, device) = mount_of(data_dir).unwrap_or_else(|| ("unknown".to_owned(), "?".to_owned()));
         let in_memory = matches!(fs_type.as_str(), "tmpfs" | "ramfs");
         let (fsync_p50_us, fsync_p99_us) = fsync_cost(data_dir)?;
-        let load = fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|l| l.split_whitespace().next().map(str::to_owned));
+        let load = load_average();
         Ok(Machine {
             cores,
             cpu,
@@ -60,6 +58,51 @@ impl Machine {
             load,
         })
     }
+}
+
+impl Machine {
+    /// The `machine` and `disk` lines of a report header; `data_dir` is the directory probed.
+    pub fn facts(&self, data_dir: &Path) -> Vec<(String, String)> {
+        vec![
+            (
+                "machine".to_owned(),
+                format!(
+                    "{} cores, {}, {}; load average {} at start",
+                    self.cores,
+                    self.cpu,
+                    self.os,
+                    self.load.as_deref().unwrap_or("unknown")
+                ),
+            ),
+            (
+                "disk".to_owned(),
+                format!(
+                    "{} ({}); write 4 KiB + fdatasync: p50 {} µs, p99 {} µs",
+                    data_dir.display(),
+                    self.filesystem,
+                    self.fsync_p50_us,
+                    self.fsync_p99_us
+                ),
+            ),
+        ]
+    }
+
+    /// Warns on stderr when `data_dir` is in memory, where fsync costs nothing.
+    pub fn warn_if_in_memory(&self, data_dir: &Path) {
+        if self.in_memory {
+            eprintln!(
+                "WARNING: {} is in memory ({}): fsync is free there, so the durable numbers are not. \
+                 Use --dir on a disk.",
+                data_dir.display(),
+                self.filesystem
+            );
+        }
+    }
+}
+
+/// The 1-minute load average, from /proc/loadavg; None where that file does not exist.
+pub fn load_average() -> Option<String> {
+    fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(str::to_owned))
 }
 
 /// The filesystem type and device of the mount holding `path` (the longest mount point that

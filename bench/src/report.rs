@@ -100,25 +100,59 @@ impl Table {
         (rows, notes)
     }
 
-    /// Aligned columns; a row that is only a message spans the numeric columns.
-    pub fn to_text(&self) -> String {
-        let headers = self.headers();
+    fn grid(&self) -> Grid {
         let (rows, notes) = self.cells();
+        Grid { headers: self.headers().iter().map(|h| h.to_string()).collect(), rows, notes, text_columns: 1 }
+    }
+
+    pub fn to_text(&self) -> String {
+        self.grid().to_text(self.workload.name(), &self.description)
+    }
+
+    pub fn to_markdown(&self) -> String {
+        self.grid().to_markdown(self.workload.name(), &self.description)
+    }
+}
+
+/// A table ready to print, whatever benchmark filled it: a row with fewer cells than there
+/// are headers is a message (why a store did not run), which spans the numeric columns.
+#[derive(Debug, Clone, Default)]
+pub struct Grid {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Numbered notes the rows refer to as `(1)`, `(2)`, ...
+    pub notes: Vec<String>,
+    /// Leading columns that hold words, not numbers: left-aligned. The first always is.
+    pub text_columns: usize,
+}
+
+impl Grid {
+    /// Aligned columns under a `name: description` line: the first column left-aligned, the
+    /// numbers right-aligned.
+    pub fn to_text(&self, name: &str, description: &str) -> String {
+        let headers = &self.headers;
+        let rows = &self.rows;
         let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
         for row in rows.iter().filter(|r| r.len() == headers.len()) {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        widths[0] = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0).max(widths[0]);
+        // Short rows count for the columns before their message.
+        for row in rows.iter().filter(|r| !r.is_empty() && r.len() < headers.len()) {
+            for (w, cell) in widths.iter_mut().zip(&row[..row.len() - 1]) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
         let mut out = String::new();
-        let _ = writeln!(out, "{}: {}", self.workload.name(), self.description);
+        let _ = writeln!(out, "{name}: {description}");
         let line = |out: &mut String, cells: &[String]| {
             for (i, cell) in cells.iter().enumerate() {
                 let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(cell.chars().count());
-                if i == 0 {
+                if i < self.text_columns.max(1) {
                     let _ = write!(out, "  {cell}{}", " ".repeat(pad));
-                } else if cells.len() < headers.len() {
+                } else if cells.len() < headers.len() && i == cells.len() - 1 {
+                    // The message of a short row: as long as it needs to be.
                     let _ = write!(out, "  {cell}");
                 } else {
                     let _ = write!(out, "  {}{cell}", " ".repeat(pad));
@@ -126,34 +160,34 @@ impl Table {
             }
             out.push('\n');
         };
-        line(&mut out, &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
-        for row in &rows {
+        line(&mut out, headers);
+        for row in rows {
             line(&mut out, row);
         }
-        for (i, note) in notes.iter().enumerate() {
+        for (i, note) in self.notes.iter().enumerate() {
             let _ = writeln!(out, "  ({}) {note}", i + 1);
         }
         out
     }
 
-    pub fn to_markdown(&self) -> String {
-        let headers = self.headers();
-        let (rows, notes) = self.cells();
+    pub fn to_markdown(&self, name: &str, description: &str) -> String {
+        let headers = &self.headers;
         let mut out = String::new();
-        let _ = writeln!(out, "### {}\n\n{}\n", self.workload.name(), self.description);
+        let _ = writeln!(out, "### {name}\n\n{description}\n");
         let _ = writeln!(out, "| {} |", headers.join(" | "));
         let align: Vec<&str> =
-            headers.iter().enumerate().map(|(i, _)| if i == 0 { "---" } else { "---:" }).collect();
+            (0..headers.len()).map(|i| if i < self.text_columns.max(1) { "---" } else { "---:" }).collect();
         let _ = writeln!(out, "| {} |", align.join(" | "));
-        for mut row in rows {
+        for row in &self.rows {
             // A message row fills the remaining columns so the table stays rectangular.
+            let mut row = row.clone();
             row.resize(headers.len(), String::new());
             let row: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
             let _ = writeln!(out, "| {} |", row.join(" | "));
         }
-        if !notes.is_empty() {
+        if !self.notes.is_empty() {
             out.push('\n');
-            for (i, note) in notes.iter().enumerate() {
+            for (i, note) in self.notes.iter().enumerate() {
                 let _ = writeln!(out, "({}) {note}  ", i + 1);
             }
         }
@@ -161,8 +195,38 @@ impl Table {
     }
 }
 
+/// The facts printed above a benchmark's tables, as `key value` lines under a title.
+pub fn facts_to_text(title: &str, facts: &[(String, String)]) -> String {
+    let mut out = format!("{title}\n");
+    for (key, value) in facts {
+        let _ = writeln!(out, "  {key:<13} {value}");
+    }
+    out
+}
+
+/// The same facts as a Markdown list under a `##` heading.
+pub fn facts_to_markdown(heading: &str, facts: &[(String, String)]) -> String {
+    let mut out = format!("## {heading}\n\n");
+    for (key, value) in facts {
+        let _ = writeln!(out, "- **{key}**: {value}");
+    }
+    out
+}
+
+/// Which build produced the numbers: a debug build's are meaningless, and says so.
+pub fn build_fact() -> (String, String) {
+    (
+        "build".to_owned(),
+        format!(
+            "graveyard-bench {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            if cfg!(debug_assertions) { "DEBUG build: numbers are meaningless" } else { "release" }
+        ),
+    )
+}
+
 /// `1234567.8` -> `1,234,568`; small values keep one decimal so they do not round to 0.
-fn thousands(value: f64) -> String {
+pub fn thousands(value: f64) -> String {
     if value < 100.0 {
         return format!("{value:.1}");
     }
