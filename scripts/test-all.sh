@@ -17,14 +17,19 @@ cargo clippy --locked --workspace --all-targets --release -- -D warnings
 step "tests (Rust: unit, integration, conformance, model, crash)"
 cargo test --locked --workspace --release
 
+# The binaries are built once for the whole workspace (the features the tests were built with):
+# `cargo run -p <one crate>` would unify features differently and rebuild much of the tree.
+cargo build --locked --workspace --release --bins -q
+BIN=${CARGO_TARGET_DIR:-target}/release
+
 step "benchmark smoke run (tiny sizes: proves every peer and workload still runs)"
-cargo run --locked --release -q -p graveyard-bench -- embedded --quick
+"$BIN/graveyard-bench" embedded --quick
 
 step "server benchmark smoke run (real nodes and PostgreSQL 15 on loopback, 1 s per row; installs postgresql-15 if missing)"
 # Fails only if a row fails or an append fails, never on timing; PostgreSQL that cannot be
-# installed or started is reported in the table as NOT RUN.
-cargo build --locked --release -q -p graveyard-server
-cargo run --locked --release -q -p graveyard-bench -- server --quick
+# installed or started is reported in the table as NOT RUN. The node binary is the one beside
+# the bench binary.
+"$BIN/graveyard-bench" server --quick
 
 echo
 echo "all checks passed"
