@@ -18,6 +18,7 @@
 #[cfg(feature = "client")]
 pub mod client;
 pub mod cluster;
+pub mod crypto;
 mod db;
 mod engine;
 mod error;
