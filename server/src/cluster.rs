@@ -30,6 +30,9 @@ pub struct Cluster {
     peers: Vec<(String, NodeClient)>,
     node_header: AsciiMetadataValue,
     metrics: Arc<Metrics>,
+    /// Held while this node fetches and stores a schema's versions: two concurrent fetches of
+    /// the same history would otherwise both store its missing versions, the second as extra ones.
+    pub schema_sync: tokio::sync::Mutex<()>,
 }
 
 /// Where a request is served.
@@ -66,7 +69,7 @@ impl Cluster {
             .collect::<Result<Vec<_>, String>>()?;
         let node_header = AsciiMetadataValue::try_from(node_id.as_str())
             .map_err(|_| format!("node id '{node_id}' cannot travel in a header"))?;
-        Ok(Cluster { node_id, ring, peers, node_header, metrics })
+        Ok(Cluster { node_id, ring, peers, node_header, metrics, schema_sync: tokio::sync::Mutex::new(()) })
     }
 
     pub fn peers(&self) -> impl Iterator<Item = Peer> + '_ {
@@ -121,8 +124,17 @@ impl Cluster {
     /// A status from a peer: passed on when it is the peer's own answer, made a typed
     /// UNAVAILABLE when it is the transport's.
     pub fn unreachable(&self, peer: &str, status: Status) -> Status {
-        if graveyard::wire::status_detail(&status).is_some() {
-            return status;
+        if let Some(detail) = graveyard::wire::status_detail(&status) {
+            // The caller's own credentials were checked here; a refusal by the peer is a
+            // misconfigured cluster (members with different tokens), not the caller's fault.
+            if detail.code != "UNAUTHENTICATED" && detail.code != "PERMISSION_DENIED" {
+                return status;
+            }
+            tracing::error!(peer, code = %detail.code, "a member refused this node's credentials");
+            return self.refuse(format!(
+                "member {peer} refused the credentials of node {} ({}): the members must share one token",
+                self.node_id, detail.code
+            ));
         }
         let error = match call_error(peer, &status) {
             Error::Unavailable(why) => {
@@ -168,13 +180,14 @@ impl Cluster {
         )))
     }
 
-    /// Sends every version of a schema to every other member (see `ReplicateSchema`). All are
-    /// asked, in parallel; UNAVAILABLE names those that could not store them.
-    pub async fn replicate_schema(&self, versions: Vec<pb::RegisteredSchema>) -> Result<(), Status> {
+    /// Tells every other member that schema `name` has a new version (see `ReplicateSchema`),
+    /// in parallel, and waits until each has fetched and stored it. UNAVAILABLE names those that
+    /// could not.
+    pub async fn announce_schema(&self, name: &str) -> Result<(), Status> {
         let calls: Vec<_> = self
             .peers()
             .map(|peer| {
-                let request = self.mark(pb::ReplicateSchemaRequest { versions: versions.clone() });
+                let request = self.mark(pb::ReplicateSchemaRequest { name: name.to_owned() });
                 let mut client = peer.client.clone();
                 (peer.id, tokio::spawn(async move { client.replicate_schema(request).await }))
             })
@@ -198,32 +211,39 @@ impl Cluster {
         )))
     }
 
-    /// Fetches from `peer` every version of every schema it has beyond this node's own: a
-    /// member that was down during an upsert catches up when it starts, without waiting for the
-    /// next upsert of that schema. Returns the histories to store, oldest version first.
-    pub async fn schemas_ahead(
-        &self,
-        peer: &Peer,
-        local: impl Fn(&str) -> u32,
-    ) -> Result<Vec<Vec<pb::RegisteredSchema>>, Error> {
-        let mut client = peer.client.clone();
-        let failed = |status: Status| call_error(&peer.id, &status);
-        let latest = client.list_schemas(self.mark(pb::ListSchemasRequest {})).await.map_err(failed)?;
-        let mut histories = Vec::new();
-        for schema in latest.into_inner().schemas {
-            let Some(name) = schema.schema.as_ref().map(|s| s.name.clone()) else { continue };
-            if schema.version <= local(&name) {
-                continue;
-            }
-            let mut history = Vec::new();
-            for version in 1..=schema.version {
-                let request = self.mark(pb::GetSchemaRequest { name: name.clone(), version: Some(version) });
-                let answer = client.get_schema(request).await.map_err(failed)?;
-                history.extend(answer.into_inner().schema);
-            }
-            histories.push(history);
+    /// Every version of schema `name`, oldest first, from the member that orders its upserts (the
+    /// owner of its stream); `None` when that is this node.
+    pub async fn schema_history(&self, name: &str) -> Result<Option<Vec<pb::RegisteredSchema>>, Error> {
+        let owner = &self.ring.owner(&graveyard::schema::schema_stream(name)).id;
+        let Some((_, client)) = self.peers.iter().find(|(id, _)| id == owner) else { return Ok(None) };
+        let mut client = client.clone();
+        let failed = |status: Status| call_error(owner, &status);
+        let request = self.mark(pb::GetSchemaRequest { name: name.to_owned(), version: None });
+        let latest = client.get_schema(request).await.map_err(failed)?.into_inner();
+        let latest = latest.schema.map_or(0, |s| s.version);
+        let mut history = Vec::with_capacity(latest as usize);
+        for version in 1..=latest {
+            let request = self.mark(pb::GetSchemaRequest { name: name.to_owned(), version: Some(version) });
+            history.extend(client.get_schema(request).await.map_err(failed)?.into_inner().schema);
         }
-        Ok(histories)
+        Ok(Some(history))
+    }
+
+    /// The names of the schemas of every other member, and the members that could not be asked.
+    pub async fn schema_names(&self) -> (Vec<String>, Vec<String>) {
+        let mut names = Vec::new();
+        let mut unreachable = Vec::new();
+        for peer in self.peers() {
+            let request = self.mark(pb::ListSchemasRequest {});
+            match peer.client.clone().list_schemas(request).await {
+                Ok(list) => names
+                    .extend(list.into_inner().schemas.into_iter().filter_map(|s| s.schema).map(|s| s.name)),
+                Err(status) => unreachable.push(format!("{}: {}", peer.id, call_error(&peer.id, &status))),
+            }
+        }
+        names.sort();
+        names.dedup();
+        (names, unreachable)
     }
 
     fn refuse(&self, message: String) -> Status {

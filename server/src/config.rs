@@ -36,7 +36,7 @@ const MAX_EVENT_SIZE: Setting = Setting {
     flag: "--max-event-size",
     env: "GRAVEYARD_MAX_EVENT_SIZE",
     value_name: "BYTES",
-    help: "largest event accepted (type, data, metadata and content type) [default: 1048576]",
+    help: "largest event accepted (type, data, metadata and content type) [default: 16777216 (16 MiB)]",
 };
 const NODE_ID: Setting = Setting {
     flag: "--node-id",

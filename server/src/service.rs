@@ -61,13 +61,13 @@ macro_rules! on_owner {
             return $self.cluster.forward(peer, $request, |mut c, r| async move { c.$rpc(r).await }).await;
         }
     };
-    ($self:ident, $request:ident, $key:expr, $rpc:ident, relay) => {
+    ($self:ident, $request:ident, $key:expr, $rpc:ident, relay $buffer:expr) => {
         if let Route::Forward(peer) = $self.cluster.route($key, $request.metadata())? {
             let answer = $self
                 .cluster
                 .forward(peer.clone(), $request, |mut c, r| async move { c.$rpc(r).await })
                 .await?;
-            return Ok(Response::new($self.relay(peer.id, answer.into_inner())));
+            return Ok(Response::new($self.relay(peer.id, answer.into_inner(), $buffer)));
         }
     };
 }
@@ -118,14 +118,15 @@ impl GraveyardService {
     }
 
     /// Passes a stream answered by `peer` on to the client, through a bounded channel (a slow
-    /// client slows the peer's stream down, nothing piles up here). A transport failure becomes
+    /// client slows the peer's stream down; at most `buffer` messages wait here). A transport failure becomes
     /// UNAVAILABLE naming the peer; a drain of this node ends the stream like its own ones.
     fn relay<T: Send + 'static>(
         &self,
         peer: String,
         mut inner: Streaming<T>,
+        buffer: usize,
     ) -> ReceiverStream<Result<T, Status>> {
-        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (tx, rx) = mpsc::channel(buffer);
         let cluster = self.cluster.clone();
         let metrics = self.metrics.clone();
         let mut draining = self.draining.clone();
@@ -216,7 +217,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::ReadStreamRequest>,
     ) -> RpcResult<Self::ReadStreamStream> {
-        on_owner!(self, request, &request.get_ref().stream, read_stream, relay);
+        on_owner!(self, request, &request.get_ref().stream, read_stream, relay READ_BUFFER);
         let request = request.into_inner();
         let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
         let pager = Pager::new(
@@ -246,7 +247,7 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::SubscribeToStreamRequest>,
     ) -> RpcResult<Self::SubscribeToStreamStream> {
-        on_owner!(self, request, &request.get_ref().stream, subscribe_to_stream, relay);
+        on_owner!(self, request, &request.get_ref().stream, subscribe_to_stream, relay STREAM_BUFFER);
         let request = request.into_inner();
         let subscription = wire::start_from_wire(request.start)
             .and_then(|start| {
@@ -359,6 +360,16 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::CreateGroupRequest>,
     ) -> RpcResult<pb::CreateGroupResponse> {
+        // Group names are unique in the cluster, since requests find a group by name: the node
+        // the client asked checks the others (two creates racing on two nodes can still both
+        // succeed; the docs say so).
+        if !Cluster::is_forwarded(request.metadata()) {
+            if let Some(peer) = self.cluster.find_group(&request.get_ref().name).await? {
+                let taken =
+                    format!("a consumer group named '{}' exists on node {}", request.get_ref().name, peer.id);
+                return Err(self.fail(Error::InvalidArgument(taken)));
+            }
+        }
         // A group on a stream lives with its stream; a group on $all on the node asked.
         if let Some(pb::GroupTarget { target: Some(pb::group_target::Target::Stream(stream)) }) =
             &request.get_ref().target
@@ -468,7 +479,7 @@ impl Graveyard for GraveyardService {
         request: Request<pb::UpsertSchemaRequest>,
     ) -> RpcResult<pb::UpsertSchemaResponse> {
         // Every upsert of a schema goes through the member that owns its stream, which orders
-        // them; it then sends the whole history to the other members.
+        // them; it then has every other member fetch the versions it lacks.
         if let Some(schema) = &request.get_ref().schema {
             let home = graveyard::schema::schema_stream(&schema.name);
             on_owner!(self, request, &home, upsert_schema);
@@ -482,11 +493,7 @@ impl Graveyard for GraveyardService {
             .and_then(|schema| committing(|| self.db.upsert_schema(&schema)))
             .map_err(|e| self.fail(e))?;
         if self.cluster.ring.members().len() > 1 {
-            let versions = (1..=upsert.version)
-                .map(|version| self.db.get_schema(&upsert.name, Some(version)).map(|r| (&r).into()))
-                .collect::<Result<Vec<pb::RegisteredSchema>, Error>>()
-                .map_err(|e| self.fail(e))?;
-            self.cluster.replicate_schema(versions).await?;
+            self.cluster.announce_schema(&upsert.name).await?;
         }
         Ok(Response::new(upsert.into()))
     }
@@ -503,14 +510,8 @@ impl Graveyard for GraveyardService {
                     .to_owned(),
             ));
         }
-        let versions = request
-            .into_inner()
-            .versions
-            .into_iter()
-            .map(graveyard::schema::RegisteredSchema::try_from)
-            .collect::<Result<Vec<_>, Error>>()
-            .map_err(|e| self.fail(e))?;
-        let stored = committing(|| store_schema_history(&self.db, &versions)).map_err(|e| self.fail(e))?;
+        let name = request.into_inner().name;
+        let stored = pull_schema(&self.db, &self.cluster, &name).await.map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::ReplicateSchemaResponse { stored }))
     }
 
@@ -890,8 +891,14 @@ impl GraveyardService {
         let join = pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) };
         tx.try_send(join).expect("a new channel has room");
         tokio::spawn(async move {
-            // Ends when the client closes its side or fails: the peer then sees the end too.
-            while let Ok(Some(request)) = incoming.message().await {
+            // Ends when the client closes its side or fails (the peer then sees the end too), or
+            // when the peer's side of the session is gone.
+            loop {
+                let request = tokio::select! {
+                    request = incoming.message() => request,
+                    () = tx.closed() => return,
+                };
+                let Ok(Some(request)) = request else { return };
                 if tx.send(request).await.is_err() {
                     return;
                 }
@@ -900,43 +907,58 @@ impl GraveyardService {
         let session = Request::new(ReceiverStream::new(rx));
         let answer =
             self.cluster.forward(peer.clone(), session, |mut c, r| async move { c.consume(r).await }).await?;
-        Ok(Response::new(self.relay(peer.id, answer.into_inner())))
+        Ok(Response::new(self.relay(peer.id, answer.into_inner(), STREAM_BUFFER)))
     }
 }
 
-/// Catches up with the schemas of the other members, once each, at start: asks every member
-/// (again every few seconds while one cannot be reached or fails) for the versions this node
-/// lacks and stores them. Ends when every member has answered once, or when the node drains.
+/// Fetches the versions of schema `name` this node lacks from the member that orders its
+/// upserts, and stores them; returns how many it stored. One fetch at a time per node.
+async fn pull_schema(db: &Db, cluster: &Cluster, name: &str) -> Result<u32, Error> {
+    let _one_at_a_time = cluster.schema_sync.lock().await;
+    let Some(history) = cluster.schema_history(name).await? else { return Ok(0) };
+    let versions = history
+        .into_iter()
+        .map(graveyard::schema::RegisteredSchema::try_from)
+        .collect::<Result<Vec<_>, Error>>()?;
+    committing(|| store_schema_history(db, &versions))
+}
+
+/// Catches up, at start, with the schema versions this node missed while it was down: asks every
+/// other member which schemas exist, and fetches each one's versions from the member that orders
+/// its upserts. Schemas that reference others may need those first, so it goes over the list
+/// again while a pass stores something; what still fails, or a member that cannot be asked, is
+/// tried again every few seconds. Ends when everything is stored, or when the node drains.
 pub async fn catch_up_schemas(db: Db, cluster: Arc<Cluster>, mut draining: watch::Receiver<bool>) {
-    let mut pending: Vec<Peer> = cluster.peers().collect();
-    while !pending.is_empty() {
-        let mut still = Vec::new();
-        for peer in pending {
-            let local = |name: &str| db.get_schema(name, None).map_or(0, |r| r.version);
-            let outcome = match cluster.schemas_ahead(&peer, local).await {
-                Ok(histories) => histories.into_iter().try_fold(0, |stored, history| {
-                    let versions = history
-                        .into_iter()
-                        .map(graveyard::schema::RegisteredSchema::try_from)
-                        .collect::<Result<Vec<_>, Error>>()?;
-                    Ok(stored + committing(|| store_schema_history(&db, &versions))?)
-                }),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(0) => {}
-                Ok(stored) => {
-                    tracing::info!(peer = %peer.id, stored, "schema versions caught up from a member")
-                }
-                Err(e) => {
-                    tracing::warn!(peer = %peer.id, error = %e, "cannot catch up schemas from a member yet; retrying");
-                    still.push(peer);
+    loop {
+        let (names, unreachable) = cluster.schema_names().await;
+        let mut failing: Vec<(String, Error)> = Vec::new();
+        let mut pending = names;
+        loop {
+            failing.clear();
+            let mut stored_any = false;
+            for name in &pending {
+                match pull_schema(&db, &cluster, name).await {
+                    Ok(0) => {}
+                    Ok(stored) => {
+                        stored_any = true;
+                        tracing::info!(schema = %name, stored, "schema versions caught up");
+                    }
+                    Err(e) => failing.push((name.clone(), e)),
                 }
             }
+            pending = failing.iter().map(|(name, _)| name.clone()).collect();
+            if !stored_any || pending.is_empty() {
+                break;
+            }
         }
-        pending = still;
-        if pending.is_empty() {
-            break;
+        if failing.is_empty() && unreachable.is_empty() {
+            return;
+        }
+        for (name, error) in &failing {
+            tracing::warn!(schema = %name, error = %error, "cannot catch up this schema yet; retrying");
+        }
+        for member in &unreachable {
+            tracing::warn!(member = %member, "cannot ask this member for its schemas yet; retrying");
         }
         tokio::select! {
             () = tokio::time::sleep(std::time::Duration::from_secs(3)) => {}

@@ -197,6 +197,22 @@ async fn schemas_reach_every_node_and_heal_after_a_restart() {
     .unwrap();
     let error = client.upsert_schema(&v2).await.unwrap_err();
     assert!(matches!(error, Error::Unavailable(_)) && error.to_string().contains("n3"), "{error}");
+    // Two new schemas, one referring to the other, ordered (by name) before what it refers to:
+    // the catch-up must store the referred one first. Names whose upserts n1 or n2 order.
+    let not_on_n3 = |prefix: &str| {
+        (0..)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|n| ring.owner(&format!("$schema-{n}")).id != "n3")
+            .unwrap()
+    };
+    let (address, zip) = (not_on_n3("Address"), not_on_n3("Zip"));
+    let zip_schema =
+        format!(r#"{{"name": "{zip}", "fields": [{{"name": "code", "type": "string", "required": true}}]}}"#);
+    client.upsert_schema(&Schema::from_json(zip_schema.as_bytes()).unwrap()).await.unwrap_err();
+    let address_schema = format!(
+        r#"{{"name": "{address}", "fields": [{{"name": "zip", "type": {{"ref": {{"name": "{zip}"}}}}, "required": true}}]}}"#
+    );
+    client.upsert_schema(&Schema::from_json(address_schema.as_bytes()).unwrap()).await.unwrap_err();
     cluster.node("n3").restart().await;
     // At start, n3 catches up with the versions it missed, from the other members.
     let mut n3 = cluster.nodes[2].client().await;
@@ -209,6 +225,16 @@ async fn schemas_reach_every_node_and_heal_after_a_restart() {
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(60), "n3 never caught up with version 2");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for name in [&zip, &address] {
+        loop {
+            let found = n3.get_schema(pb::GetSchemaRequest { name: name.clone(), version: None }).await;
+            if found.is_ok() {
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "n3 never caught up with {name}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     let n3_stream = stream_on(&ring, "n3", "wallet-v2");
     let bad = EventData::json("Deposited", &serde_json::json!({ "amount": 1, "note": 5 })).unwrap();
@@ -224,7 +250,8 @@ async fn schemas_reach_every_node_and_heal_after_a_restart() {
         assert_eq!(latest.into_inner().schema.unwrap().version, 2);
     }
     // Replication is between members only.
-    let status = n3.replicate_schema(pb::ReplicateSchemaRequest { versions: vec![] }).await.unwrap_err();
+    let status =
+        n3.replicate_schema(pb::ReplicateSchemaRequest { name: "Deposited".into() }).await.unwrap_err();
     detail(&status, "PERMISSION_DENIED");
 }
 
@@ -288,6 +315,19 @@ async fn a_group_is_found_from_any_node() {
         .await
         .unwrap();
     assert_eq!(info.target, GroupTarget::Stream(stream.clone()));
+    // The name is taken in the whole cluster, whichever node is asked.
+    let error = client
+        .on_node("n1")
+        .unwrap()
+        .create_group(
+            "workers",
+            GroupTarget::All(Default::default()),
+            SubscriptionStart::Start,
+            GroupSettings::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidArgument(ref m) if m.contains("n3")), "{error:?}");
 
     // Joined through n1, which does not hold the group: the session is carried to n3.
     let mut member = client.on_node("n1").unwrap().join_group("workers", "m1").await.unwrap();

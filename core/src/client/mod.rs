@@ -72,6 +72,10 @@ struct Shared {
     /// The endpoints given to `connect`, asked again when every known node fails.
     seeds: Vec<String>,
     view: RwLock<Arc<View>>,
+    /// The member that answered first at connect: node-scoped requests go to it, and only to
+    /// it, for the client's life. Its `$all` positions mean nothing on another member, so a
+    /// refresh never moves it; if it leaves the ring, those requests fail with UNAVAILABLE.
+    home: String,
     /// Set by `close`: every request after it fails with CLOSED.
     closed: AtomicBool,
 }
@@ -81,8 +85,6 @@ struct View {
     ring: Ring,
     /// One connection per member, in the ring's member order.
     nodes: Vec<(Member, NodeClient)>,
-    /// The member that answered the topology request.
-    home: String,
 }
 
 impl View {
@@ -131,9 +133,14 @@ impl Client {
         for seed in &seeds {
             node_client(seed, &options.transport)?;
         }
-        let view = learn(&seeds, &options.transport).await?;
-        let shared =
-            Shared { options, seeds, view: RwLock::new(Arc::new(view)), closed: AtomicBool::new(false) };
+        let (view, home) = learn(&seeds, &options.transport).await?;
+        let shared = Shared {
+            options,
+            seeds,
+            view: RwLock::new(Arc::new(view)),
+            home,
+            closed: AtomicBool::new(false),
+        };
         Ok(Client { shared: Arc::new(shared), node: None })
     }
 
@@ -171,9 +178,9 @@ impl Client {
 
     /// Asks the cluster for its ring again.
     pub async fn refresh(&self) -> Result<()> {
-        let mut endpoints: Vec<String> = self.view().nodes.iter().map(|(m, _)| m.endpoint.clone()).collect();
-        endpoints.extend(self.shared.seeds.iter().cloned());
-        let view = learn(&endpoints, &self.shared.options.transport).await?;
+        let mut endpoints = self.shared.seeds.clone();
+        endpoints.extend(self.view().nodes.iter().map(|(m, _)| m.endpoint.clone()));
+        let (view, _) = learn(&endpoints, &self.shared.options.transport).await?;
         *self.shared.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
         Ok(())
     }
@@ -185,7 +192,7 @@ impl Client {
     /// The node a request goes to on its `attempt` (0-based).
     fn pick(&self, view: &View, route: Route<'_>, attempt: u32) -> Result<(String, NodeClient)> {
         self.check_open()?;
-        let scoped = self.node.as_deref().unwrap_or(&view.home);
+        let scoped = self.node.as_deref().unwrap_or(&self.shared.home);
         let first = match route {
             Route::Stream(stream) => view.ring.owner(stream).id.as_str(),
             Route::Node | Route::Any => scoped,
@@ -426,13 +433,14 @@ impl Client {
 
     // ---- schemas --------------------------------------------------------------------------------
 
-    /// Registers a schema version on every node (see [`crate::Db::upsert_schema`]). Idempotent:
-    /// after UNAVAILABLE (a node could not be reached), upserting the same definition again
-    /// completes the replication without a new version.
+    /// Registers a schema version on every node (see [`crate::Db::upsert_schema`]). After
+    /// UNAVAILABLE (a member could not be reached), upserting the same definition again completes
+    /// the replication without a new version. Not retried here: the version may be committed,
+    /// and a retry after another client's newer upsert would store this one again on top of it.
     pub async fn upsert_schema(&self, schema: &Schema) -> Result<SchemaUpsert> {
         let request = pb::UpsertSchemaRequest { schema: Some(schema.into()) };
         let response = self
-            .call(Route::Any, Retry::Idempotent, |mut c| {
+            .call(Route::Any, Retry::Once, |mut c| {
                 let request = request.clone();
                 async move { c.upsert_schema(request).await }
             })
@@ -583,8 +591,10 @@ impl Client {
     }
 }
 
-/// Asks `endpoints` in order for the ring; the first answer wins.
-async fn learn(endpoints: &[String], transport: &TransportOptions) -> Result<View> {
+/// Asks `endpoints` in order for the ring; the first answer wins. Returns it with the id of the
+/// member that answered. That member is dialled at the endpoint that reached it: the endpoint it
+/// lists for itself may be its listen address (`0.0.0.0:50051`), not one a client can dial.
+async fn learn(endpoints: &[String], transport: &TransportOptions) -> Result<(View, String)> {
     let mut failures = Vec::new();
     for endpoint in endpoints {
         let mut client = match node_client(endpoint, transport) {
@@ -613,9 +623,12 @@ async fn learn(endpoints: &[String], transport: &TransportOptions) -> Result<Vie
         let nodes = ring
             .members()
             .iter()
-            .map(|m| Ok((m.clone(), node_client(&m.endpoint, transport)?)))
+            .map(|m| {
+                let dial = if m.id == topology.node_id { endpoint } else { &m.endpoint };
+                Ok((m.clone(), node_client(dial, transport)?))
+            })
             .collect::<Result<Vec<_>>>()?;
-        return Ok(View { ring, nodes, home: topology.node_id });
+        return Ok((View { ring, nodes }, topology.node_id));
     }
     Err(Error::Unavailable(format!("no node of the cluster answered: {}", failures.join("; "))))
 }
@@ -767,7 +780,7 @@ impl ClientGroupMember {
     /// Acknowledges deliveries; returns once the node has made that durable.
     pub async fn ack(&mut self, deliveries: &[ClientDelivery]) -> Result<()> {
         let ack = pb::consume_request::Ack { delivery_ids: deliveries.iter().map(|d| d.id).collect() };
-        self.settle(pb::consume_request::Request::Ack(ack), deliveries.len()).await
+        self.settle(pb::consume_request::Request::Ack(ack)).await
     }
 
     /// Nacks deliveries with one action; returns once the node has made that durable.
@@ -776,11 +789,16 @@ impl ClientGroupMember {
             delivery_ids: deliveries.iter().map(|d| d.id).collect(),
             action: wire::nack_action_to_wire(action),
         };
-        self.settle(pb::consume_request::Request::Nack(nack), deliveries.len()).await
+        self.settle(pb::consume_request::Request::Nack(nack)).await
     }
 
-    async fn settle(&mut self, request: pb::consume_request::Request, count: usize) -> Result<()> {
-        if count == 0 {
+    async fn settle(&mut self, request: pb::consume_request::Request) -> Result<()> {
+        let ids = match &request {
+            pb::consume_request::Request::Ack(ack) => ack.delivery_ids.clone(),
+            pb::consume_request::Request::Nack(nack) => nack.delivery_ids.clone(),
+            pb::consume_request::Request::Join(_) => unreachable!("settle sends acks and nacks"),
+        };
+        if ids.is_empty() {
             return Ok(());
         }
         if self.dropped || self.requests.send(pb::ConsumeRequest { request: Some(request) }).await.is_err() {
@@ -792,8 +810,12 @@ impl ClientGroupMember {
                     let delivery = self.delivery(delivery)?;
                     self.deliveries.push_back(delivery);
                 }
-                // Requests are answered in order: the next settlement is this one's.
-                pb::consume_response::Response::Settled(_) => return Ok(()),
+                // The node answers requests in order, with their ids; an earlier answer is one of
+                // an ack whose caller stopped waiting (its future was dropped).
+                pb::consume_response::Response::Settled(settled) if settled.delivery_ids == ids => {
+                    return Ok(())
+                }
+                pb::consume_response::Response::Settled(_) => {}
                 pb::consume_response::Response::Joined(_) => {
                     return Err(self.broken("a second Joined message"))
                 }

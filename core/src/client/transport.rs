@@ -20,9 +20,10 @@ use crate::wire::v1::graveyard_client::GraveyardClient;
 /// it serves the request itself or fails: a request is never forwarded twice.
 pub const FORWARDED_HEADER: &str = "graveyard-forwarded-by";
 
-/// Largest message a node or client accepts: a read page (about 1 MiB) plus one event of the
-/// largest size the core allows to be configured, with room to spare.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest message a client (or a node forwarding) sends or accepts: an append of 4 events of
+/// the core's default maximum size plus 1 MiB, which a node accepts, with room to spare; a read
+/// page is about 1 MiB plus one event.
+pub const MAX_MESSAGE_BYTES: usize = 4 * crate::DEFAULT_MAX_EVENT_SIZE + 16 * 1024 * 1024;
 
 /// How to reach nodes.
 #[derive(Clone)]
