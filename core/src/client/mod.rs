@@ -213,31 +213,44 @@ impl Client {
 
     /// Runs `call` on the node `route` picks, retrying an idempotent call on the next node while
     /// the failure says the node may be down.
-    async fn call<T, F, Fut>(&self, route: Route<'_>, retry: Retry, call: F) -> Result<T>
+    async fn call<R, T, F, Fut>(&self, route: Route<'_>, retry: Retry, request: R, call: F) -> Result<T>
     where
-        F: Fn(NodeClient) -> Fut,
+        R: Clone,
+        F: Fn(NodeClient, R) -> Fut,
         Fut: Future<Output = std::result::Result<T, Status>>,
     {
-        Ok(self.call_named(route, retry, call).await?.1)
+        Ok(self.call_named(route, retry, request, call).await?.1)
     }
 
     /// [`Client::call`], also saying which node answered (a stream's messages come from it).
-    async fn call_named<T, F, Fut>(&self, route: Route<'_>, retry: Retry, call: F) -> Result<(String, T)>
+    /// The request is copied only for an attempt that another may follow: a call that is not
+    /// retried, and the last retry, send the caller's request itself.
+    async fn call_named<R, T, F, Fut>(
+        &self,
+        route: Route<'_>,
+        retry: Retry,
+        request: R,
+        call: F,
+    ) -> Result<(String, T)>
     where
-        F: Fn(NodeClient) -> Fut,
+        R: Clone,
+        F: Fn(NodeClient, R) -> Fut,
         Fut: Future<Output = std::result::Result<T, Status>>,
     {
         let options = &self.shared.options;
+        let mut request = Some(request);
         let mut attempt = 0;
         loop {
             let view = self.view();
             let (node, client) = self.pick(&view, route, attempt)?;
-            let error = match call(client).await {
+            let last = retry == Retry::Once || attempt >= options.retries;
+            let this = if last { request.take() } else { request.clone() };
+            let this = this.expect("the request is taken only by the last attempt");
+            let error = match call(client, this).await {
                 Ok(value) => return Ok((node, value)),
                 Err(status) => call_error(&node, &status),
             };
-            let may_retry = retry == Retry::Idempotent && matches!(error, Error::Unavailable(_));
-            if !may_retry || attempt >= options.retries {
+            if last || !matches!(error, Error::Unavailable(_)) {
                 return Err(error);
             }
             tokio::time::sleep(options.retry_backoff.saturating_mul(1 << attempt.min(16))).await;
@@ -267,9 +280,8 @@ impl Client {
         let request =
             pb::AppendRequest { stream: stream.to_owned(), expected: Some(expected.into()), events };
         let response = self
-            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.append(request).await }
+            .call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+                c.append(request).await
             })
             .await?;
         Ok(required(response.into_inner().result, "AppendResponse.result")?.into())
@@ -284,9 +296,8 @@ impl Client {
             limit: Some(options.limit),
         };
         let pages = self
-            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { collect_pages(c.read_stream(request).await?.into_inner()).await }
+            .call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+                collect_pages(c.read_stream(request).await?.into_inner()).await
             })
             .await?;
         events_from_wire(pages)
@@ -301,9 +312,8 @@ impl Client {
             filter: Some(options.filter.into()),
         };
         let pages = self
-            .call(Route::Node, Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { collect_pages(c.read_all(request).await?.into_inner()).await }
+            .call(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
+                collect_pages(c.read_all(request).await?.into_inner()).await
             })
             .await?;
         events_from_wire(pages)
@@ -312,9 +322,8 @@ impl Client {
     pub async fn stream_info(&self, stream: &str) -> Result<StreamInfo> {
         let request = pb::GetStreamInfoRequest { stream: stream.to_owned() };
         let response = self
-            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.get_stream_info(request).await }
+            .call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+                c.get_stream_info(request).await
             })
             .await?;
         Ok(required(response.into_inner().info, "GetStreamInfoResponse.info")?.into())
@@ -323,9 +332,8 @@ impl Client {
     pub async fn set_stream_metadata(&self, stream: &str, metadata: StreamMetadata) -> Result<()> {
         let request =
             pb::SetStreamMetadataRequest { stream: stream.to_owned(), metadata: Some(metadata.into()) };
-        self.call(Route::Stream(stream), Retry::Idempotent, |mut c| {
-            let request = request.clone();
-            async move { c.set_stream_metadata(request).await }
+        self.call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+            c.set_stream_metadata(request).await
         })
         .await?;
         Ok(())
@@ -334,9 +342,8 @@ impl Client {
     pub async fn get_stream_metadata(&self, stream: &str) -> Result<StreamMetadata> {
         let request = pb::GetStreamMetadataRequest { stream: stream.to_owned() };
         let response = self
-            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.get_stream_metadata(request).await }
+            .call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+                c.get_stream_metadata(request).await
             })
             .await?;
         Ok(required(response.into_inner().metadata, "GetStreamMetadataResponse.metadata")?.into())
@@ -346,9 +353,8 @@ impl Client {
     /// first one's result and fail where the first succeeded.
     pub async fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<()> {
         let request = pb::DeleteStreamRequest { stream: stream.to_owned(), expected: Some(expected.into()) };
-        self.call(Route::Stream(stream), Retry::Once, |mut c| {
-            let request = request.clone();
-            async move { c.delete_stream(request).await }
+        self.call(Route::Stream(stream), Retry::Once, request, |mut c, request| async move {
+            c.delete_stream(request).await
         })
         .await?;
         Ok(())
@@ -358,9 +364,8 @@ impl Client {
     pub async fn tombstone_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<()> {
         let request =
             pb::TombstoneStreamRequest { stream: stream.to_owned(), expected: Some(expected.into()) };
-        self.call(Route::Stream(stream), Retry::Once, |mut c| {
-            let request = request.clone();
-            async move { c.tombstone_stream(request).await }
+        self.call(Route::Stream(stream), Retry::Once, request, |mut c, request| async move {
+            c.tombstone_stream(request).await
         })
         .await?;
         Ok(())
@@ -368,9 +373,8 @@ impl Client {
 
     pub async fn save_snapshot(&self, stream: &str, revision: u64, data: Vec<u8>) -> Result<()> {
         let request = pb::SaveSnapshotRequest { stream: stream.to_owned(), revision, data };
-        self.call(Route::Stream(stream), Retry::Idempotent, |mut c| {
-            let request = request.clone();
-            async move { c.save_snapshot(request).await }
+        self.call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+            c.save_snapshot(request).await
         })
         .await?;
         Ok(())
@@ -379,9 +383,8 @@ impl Client {
     pub async fn get_snapshot(&self, stream: &str) -> Result<Option<Snapshot>> {
         let request = pb::GetSnapshotRequest { stream: stream.to_owned() };
         let response = self
-            .call(Route::Stream(stream), Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.get_snapshot(request).await }
+            .call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+                c.get_snapshot(request).await
             })
             .await?;
         Ok(response.into_inner().snapshot.map(Into::into))
@@ -390,9 +393,12 @@ impl Client {
     /// The number of events in this client's node's `$all` log: the position its next event gets.
     pub async fn head_position(&self) -> Result<u64> {
         let response = self
-            .call(Route::Node, Retry::Idempotent, |mut c| async move {
-                c.get_head_position(pb::GetHeadPositionRequest {}).await
-            })
+            .call(
+                Route::Node,
+                Retry::Idempotent,
+                pb::GetHeadPositionRequest {},
+                |mut c, request| async move { c.get_head_position(request).await },
+            )
             .await?;
         Ok(response.into_inner().head_position)
     }
@@ -407,9 +413,8 @@ impl Client {
     ) -> Result<ClientSubscription> {
         let request = pb::SubscribeToStreamRequest { stream: stream.to_owned(), start: Some(start.into()) };
         let (node, inner) = self
-            .call_named(Route::Stream(stream), Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.subscribe_to_stream(request).await }
+            .call_named(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+                c.subscribe_to_stream(request).await
             })
             .await?;
         Ok(ClientSubscription::new(inner.into_inner(), node, format!("stream '{stream}'"), "revision"))
@@ -423,9 +428,8 @@ impl Client {
     ) -> Result<ClientSubscription> {
         let request = pb::SubscribeToAllRequest { start: Some(start.into()), filter: Some(filter.into()) };
         let (node, inner) = self
-            .call_named(Route::Node, Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.subscribe_to_all(request).await }
+            .call_named(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
+                c.subscribe_to_all(request).await
             })
             .await?;
         Ok(ClientSubscription::new(inner.into_inner(), node, "$all".to_owned(), "position"))
@@ -439,10 +443,9 @@ impl Client {
     /// and a retry after another client's newer upsert would store this one again on top of it.
     pub async fn upsert_schema(&self, schema: &Schema) -> Result<SchemaUpsert> {
         let request = pb::UpsertSchemaRequest { schema: Some(schema.into()) };
-        let response = self
-            .call(Route::Any, Retry::Once, |mut c| {
-                let request = request.clone();
-                async move { c.upsert_schema(request).await }
+        let response =
+            self.call(Route::Any, Retry::Once, request, |mut c, request| async move {
+                c.upsert_schema(request).await
             })
             .await?;
         Ok(response.into_inner().into())
@@ -451,9 +454,8 @@ impl Client {
     pub async fn get_schema(&self, name: &str, version: Option<u32>) -> Result<RegisteredSchema> {
         let request = pb::GetSchemaRequest { name: name.to_owned(), version };
         let response = self
-            .call(Route::Any, Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.get_schema(request).await }
+            .call(Route::Any, Retry::Idempotent, request, |mut c, request| async move {
+                c.get_schema(request).await
             })
             .await?;
         required(response.into_inner().schema, "GetSchemaResponse.schema")?.try_into()
@@ -461,8 +463,8 @@ impl Client {
 
     pub async fn list_schemas(&self) -> Result<Vec<RegisteredSchema>> {
         let response = self
-            .call(Route::Any, Retry::Idempotent, |mut c| async move {
-                c.list_schemas(pb::ListSchemasRequest {}).await
+            .call(Route::Any, Retry::Idempotent, pb::ListSchemasRequest {}, |mut c, request| async move {
+                c.list_schemas(request).await
             })
             .await?;
         response.into_inner().schemas.into_iter().map(TryInto::try_into).collect()
@@ -490,10 +492,7 @@ impl Client {
             settings: Some(settings.into()),
         };
         let response = self
-            .call(route, Retry::Once, |mut c| {
-                let request = request.clone();
-                async move { c.create_group(request).await }
-            })
+            .call(route, Retry::Once, request, |mut c, request| async move { c.create_group(request).await })
             .await?;
         required(response.into_inner().group, "CreateGroupResponse.group")?.try_into()
     }
@@ -502,9 +501,8 @@ impl Client {
     pub async fn update_group(&self, name: &str, settings: GroupSettings) -> Result<GroupInfo> {
         let request = pb::UpdateGroupRequest { name: name.to_owned(), settings: Some(settings.into()) };
         let response = self
-            .call(Route::Node, Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.update_group(request).await }
+            .call(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
+                c.update_group(request).await
             })
             .await?;
         required(response.into_inner().group, "UpdateGroupResponse.group")?.try_into()
@@ -512,9 +510,8 @@ impl Client {
 
     pub async fn delete_group(&self, name: &str) -> Result<()> {
         let request = pb::DeleteGroupRequest { name: name.to_owned() };
-        self.call(Route::Node, Retry::Once, |mut c| {
-            let request = request.clone();
-            async move { c.delete_group(request).await }
+        self.call(Route::Node, Retry::Once, request, |mut c, request| async move {
+            c.delete_group(request).await
         })
         .await?;
         Ok(())
@@ -523,9 +520,8 @@ impl Client {
     pub async fn group_info(&self, name: &str) -> Result<GroupInfo> {
         let request = pb::GetGroupRequest { name: name.to_owned() };
         let response = self
-            .call(Route::Node, Retry::Idempotent, |mut c| {
-                let request = request.clone();
-                async move { c.get_group(request).await }
+            .call(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
+                c.get_group(request).await
             })
             .await?;
         required(response.into_inner().group, "GetGroupResponse.group")?.try_into()
@@ -551,9 +547,8 @@ impl Client {
     pub async fn replay_parked(&self, name: &str, limit: Option<u64>) -> Result<ReplayInfo> {
         let request = pb::ReplayParkedRequest { group: name.to_owned(), limit };
         let response = self
-            .call(Route::Node, Retry::Once, |mut c| {
-                let request = request.clone();
-                async move { c.replay_parked(request).await }
+            .call(Route::Node, Retry::Once, request, |mut c, request| async move {
+                c.replay_parked(request).await
             })
             .await?;
         response.into_inner().try_into()
