@@ -90,6 +90,25 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
             check_stored(store, before + m.events)?;
             m
         }
+        Kind::Sealed { threads, size } => {
+            let writers = store.writers(threads)?;
+            let m = driver::run_writers(writers, 1, scale.write_time, size.payload())?;
+            check_stored(store, m.events)?;
+            m
+        }
+        Kind::SealedScan { size } => {
+            let total = size.log_events(scale);
+            let payload = size.payload();
+            store.preload(Preload {
+                streams: scale.log_streams,
+                total,
+                batch: scale.preload_batch,
+                payload,
+            })?;
+            driver::run_scans(scale.read_min_reps, scale.read_time, total, |on_page| {
+                store.read_all_owned(scale.page, on_page)
+            })?
+        }
         Kind::AppendTasks { tasks } => {
             let Some(db) = store.async_db() else {
                 return Ok(Outcome::NotApplicable(
@@ -111,12 +130,17 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
         }
         Kind::ReadStream => {
             let total = scale.stream_events;
-            store.preload(Preload { streams: 1, total, batch: scale.preload_batch })?;
+            store.preload(Preload { streams: 1, total, batch: scale.preload_batch, payload })?;
             driver::run_reads(scale.read_min_reps, scale.read_time, total, || store.read_stream(0))?
         }
         Kind::ScanAll => {
             let total = scale.log_events;
-            store.preload(Preload { streams: scale.log_streams, total, batch: scale.preload_batch })?;
+            store.preload(Preload {
+                streams: scale.log_streams,
+                total,
+                batch: scale.preload_batch,
+                payload,
+            })?;
             driver::run_scans(scale.read_min_reps, scale.read_time, total, |on_page| {
                 store.scan_all(scale.page, on_page)
             })?
@@ -127,7 +151,12 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
             };
             if workload.kind() == Kind::CatchUp {
                 let total = scale.stream_events;
-                store.preload(Preload { streams: scale.log_streams, total, batch: scale.preload_batch })?;
+                store.preload(Preload {
+                    streams: scale.log_streams,
+                    total,
+                    batch: scale.preload_batch,
+                    payload,
+                })?;
                 let db = store.async_db().unwrap_or(db);
                 driver::run_catch_up(&db, total, scale.page)?
             } else {
@@ -185,7 +214,7 @@ impl Header<'_> {
             "fsync".to_owned(),
             "every store is durable: each acknowledged append was synced to disk".to_owned(),
         ));
-        for peer in Peer::ALL.into_iter().chain([Peer::GraveyardValidated]) {
+        for peer in Peer::ALL.into_iter().chain([Peer::GraveyardValidated, Peer::GraveyardEncrypted]) {
             facts.push((peer.name().to_owned(), peer.setup().to_owned()));
         }
         facts.push((

@@ -19,6 +19,10 @@ pub enum Workload {
     Live,
     SchemaBatch100,
     SchemaAppend64,
+    SealedAppend64,
+    SealedAppend64Large,
+    SealedScanAll,
+    SealedScanAllLarge,
 }
 
 impl Workload {
@@ -26,11 +30,12 @@ impl Workload {
     pub fn peers(self) -> &'static [Peer] {
         match self.kind() {
             Kind::Validated { .. } => &[Peer::GraveyardValidated, Peer::Graveyard],
+            Kind::Sealed { .. } | Kind::SealedScan { .. } => &[Peer::GraveyardEncrypted, Peer::Graveyard],
             _ => &Peer::ALL,
         }
     }
 
-    pub const ALL: [Workload; 12] = [
+    pub const ALL: [Workload; 16] = [
         Workload::Append1,
         Workload::Append8,
         Workload::Append64,
@@ -43,6 +48,10 @@ impl Workload {
         Workload::Live,
         Workload::SchemaBatch100,
         Workload::SchemaAppend64,
+        Workload::SealedAppend64,
+        Workload::SealedAppend64Large,
+        Workload::SealedScanAll,
+        Workload::SealedScanAllLarge,
     ];
 
     /// The name `--only` takes and the tables show.
@@ -60,6 +69,10 @@ impl Workload {
             Workload::Live => "live",
             Workload::SchemaBatch100 => "schema-batch-100",
             Workload::SchemaAppend64 => "schema-append-64",
+            Workload::SealedAppend64 => "encrypted-append-64",
+            Workload::SealedAppend64Large => "encrypted-append-64-4k",
+            Workload::SealedScanAll => "encrypted-read-all",
+            Workload::SealedScanAllLarge => "encrypted-read-all-4k",
         }
     }
 
@@ -81,6 +94,10 @@ impl Workload {
             Workload::Live => Kind::Live,
             Workload::SchemaBatch100 => Kind::Validated { threads: 8, events_per_append: 100 },
             Workload::SchemaAppend64 => Kind::Validated { threads: 64, events_per_append: 1 },
+            Workload::SealedAppend64 => Kind::Sealed { threads: 64, size: Size::Small },
+            Workload::SealedAppend64Large => Kind::Sealed { threads: 64, size: Size::Large },
+            Workload::SealedScanAll => Kind::SealedScan { size: Size::Small },
+            Workload::SealedScanAllLarge => Kind::SealedScan { size: Size::Large },
         }
     }
 
@@ -102,6 +119,21 @@ impl Workload {
                 plural(events_per_append as u64, "event"),
                 payload10(0).len(),
                 plural(threads as u64, "writer thread"),
+            ),
+            Kind::Sealed { threads, size } => format!(
+                "The cost of encryption at rest on writes: 1 event of {} bytes per append, {}, each on its \
+                 own stream, expected version checked, with and without a master key; ratio = encrypted ÷ \
+                 plain; {secs:.1} s per store",
+                size.payload()(0).len(),
+                plural(threads as u64, "writer thread"),
+            ),
+            Kind::SealedScan { size } => format!(
+                "The cost of encryption at rest on reads: read a global log of {} events of {} bytes forward \
+                 with `read_all` (owned events, as the server and the bindings read) in pages of {}, repeated, \
+                 with and without a master key; ratio = encrypted ÷ plain; latency per page",
+                grouped(size.log_events(scale)),
+                size.payload()(0).len(),
+                grouped(scale.page)
             ),
             Kind::AppendTasks { tasks } => format!(
                 "1 event per append, {tasks} async tasks on a 2-thread tokio runtime, each on its own stream, \
@@ -169,6 +201,15 @@ pub enum Kind {
         threads: usize,
         events_per_append: usize,
     },
+    /// Appends of [`Size`] events, with and without a master key: only GraveyardDB, twice.
+    Sealed {
+        threads: usize,
+        size: Size,
+    },
+    /// Scans of a log of [`Size`] events, with and without a master key.
+    SealedScan {
+        size: Size,
+    },
     /// Async appends from tasks: only stores with an async API take part.
     AppendTasks {
         tasks: usize,
@@ -232,6 +273,52 @@ impl Scale {
             read_min_reps: 2,
         }
     }
+}
+
+/// Event sizes of the encryption workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// [`payload`]: about 100 bytes.
+    Small,
+    /// [`payload4k`]: 4 KiB.
+    Large,
+}
+
+impl Size {
+    pub fn payload(self) -> fn(u64) -> Vec<u8> {
+        match self {
+            Size::Small => payload,
+            Size::Large => payload4k,
+        }
+    }
+
+    /// Events in the scanned log: 4 KiB events get a 20th of the log, so both logs stay a few
+    /// hundred MB at most.
+    pub fn log_events(self, scale: &Scale) -> u64 {
+        match self {
+            Size::Small => scale.log_events,
+            Size::Large => scale.log_events / 20,
+        }
+    }
+}
+
+/// A JSON object of exactly 4,096 bytes, different for every `seq`: [`payload`]'s fields and
+/// a string of pseudo-random hex digits.
+pub fn payload4k(seq: u64) -> Vec<u8> {
+    let head = payload(seq);
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(&head[..head.len() - 1]);
+    out.extend_from_slice(br#","blob":""#);
+    let mut state = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    while out.len() < 4096 - 2 {
+        // xorshift: cheap, and no two events share their bytes.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.push(b"0123456789abcdef"[(state & 15) as usize]);
+    }
+    out.extend_from_slice(b"\"}");
+    out
 }
 
 /// The event type of every benchmark event.

@@ -8,16 +8,28 @@ use graveyard::{
 };
 
 use super::{bench_error, stream_name, Attempt, Preload, Racer, Racers, Result, Store, Writer, Writers};
-use crate::workload::{payload, Workload, EVENT_TYPE};
+use crate::workload::{Workload, EVENT_TYPE};
 
 pub struct GraveyardStore {
     dir: PathBuf,
     db: Db,
+    /// The master key of an encrypted store.
+    master_key: Option<[u8; 32]>,
 }
+
+/// The bench's master key: what is measured is the sealing, not the key's secrecy.
+const BENCH_MASTER_KEY: [u8; 32] = [0x42; 32];
 
 impl GraveyardStore {
     pub fn open(dir: &Path) -> Result<GraveyardStore> {
-        Ok(GraveyardStore { dir: dir.to_path_buf(), db: Db::open(dir)? })
+        Ok(GraveyardStore { dir: dir.to_path_buf(), db: Db::open(dir)?, master_key: None })
+    }
+
+    /// Encrypted at rest, otherwise the defaults.
+    pub fn open_encrypted(dir: &Path) -> Result<GraveyardStore> {
+        let master_key = Some(BENCH_MASTER_KEY);
+        let db = Db::open_with(options(dir, master_key))?;
+        Ok(GraveyardStore { dir: dir.to_path_buf(), db, master_key })
     }
 
     /// With the schema of the `schema-*` workloads governing the bench's event type. Its
@@ -26,6 +38,14 @@ impl GraveyardStore {
         let store = GraveyardStore::open(dir)?;
         store.db.upsert_schema(&crate::workload::schema10())?;
         Ok(store)
+    }
+}
+
+fn options(dir: &Path, master_key: Option<[u8; 32]>) -> Options {
+    let options = Options::new(dir);
+    match master_key {
+        Some(key) => options.master_key(graveyard::crypto::Key::from_bytes(&key).expect("32 bytes")),
+        None => options,
     }
 }
 
@@ -110,13 +130,14 @@ impl Store for GraveyardStore {
     /// measured handle is an ordinary `Db::open`.
     fn preload(&mut self, plan: Preload) -> Result<()> {
         self.db.close();
-        let relaxed = Db::open_with(Options::new(&self.dir).durability(Durability::NoFsyncUnsafe))?;
+        let relaxed =
+            Db::open_with(options(&self.dir, self.master_key).durability(Durability::NoFsyncUnsafe))?;
         for (stream, first, count) in plan.appends() {
-            let payloads = (first..first + count).map(payload).collect();
+            let payloads = (first..first + count).map(plan.payload).collect();
             relaxed.append(&stream_name(stream), ExpectedVersion::Any, events(payloads))?;
         }
         relaxed.close();
-        self.db = Db::open(&self.dir)?;
+        self.db = Db::open_with(options(&self.dir, self.master_key))?;
         Ok(())
     }
 
@@ -152,6 +173,27 @@ impl Store for GraveyardStore {
                 break;
             }
             on_page(seen);
+        }
+        Ok(next)
+    }
+
+    fn read_all_owned(&mut self, page: u64, on_page: &mut dyn FnMut(u64)) -> Result<u64> {
+        let mut next = 0;
+        loop {
+            let events = self.db.read_all(ReadAllOptions::forwards().from(next).limit(page))?;
+            for event in &events {
+                if event.position != next {
+                    return Err(bench_error(format!(
+                        "read_all expected position {next}, got {}: the log has a gap",
+                        event.position
+                    )));
+                }
+                next += 1;
+            }
+            if events.is_empty() {
+                break;
+            }
+            on_page(std::hint::black_box(events).len() as u64);
         }
         Ok(next)
     }

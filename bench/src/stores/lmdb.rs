@@ -8,7 +8,7 @@ use heed::types::{Bytes, U64};
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags};
 
 use super::{Preload, Racers, Result, Store, Writer, Writers, LMDB_MAP_SIZE};
-use crate::workload::{payload, Workload};
+use crate::workload::Workload;
 
 type EventsDb = Database<'static, U64<BigEndian>, Bytes>;
 
@@ -79,7 +79,7 @@ impl Store for LmdbStore {
 
     fn preload(&mut self, plan: Preload) -> Result<()> {
         for (_, first, count) in plan.appends() {
-            let payloads: Vec<Vec<u8>> = (first..first + count).map(payload).collect();
+            let payloads: Vec<Vec<u8>> = (first..first + count).map(plan.payload).collect();
             append(&self.env, self.db, &payloads)?;
         }
         Ok(())

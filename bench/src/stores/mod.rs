@@ -25,6 +25,8 @@ pub enum Peer {
     Graveyard,
     /// GraveyardDB with a 10-field schema governing the events of the schema workloads.
     GraveyardValidated,
+    /// GraveyardDB encrypted at rest (a master key), for the encryption workloads.
+    GraveyardEncrypted,
     Varve,
     Sqlite,
     Lmdb,
@@ -38,6 +40,7 @@ impl Peer {
         match self {
             Peer::Graveyard => "GraveyardDB",
             Peer::GraveyardValidated => "GraveyardDB + schema",
+            Peer::GraveyardEncrypted => "GraveyardDB encrypted",
             Peer::Varve => "varvedb 0.4.2",
             Peer::Sqlite => "SQLite",
             Peer::Lmdb => "LMDB (heed)",
@@ -53,6 +56,10 @@ impl Peer {
             Peer::GraveyardValidated => {
                 "as GraveyardDB, with the 10-field schema of the schema-* workloads registered for their \
                  event type, so every event is validated on append"
+            }
+            Peer::GraveyardEncrypted => {
+                "as GraveyardDB, opened with a master key: every event's data and metadata sealed with \
+                 AES-256-GCM under its stream's data key on append, opened on read"
             }
             Peer::Varve => {
                 "public API, default flags (LMDB syncs every commit); map size raised to 64 GiB \
@@ -72,7 +79,9 @@ impl Peer {
     /// How this store does `workload` differently from its description (a footnote), if it does.
     pub fn note(self, workload: Workload) -> Option<&'static str> {
         match self {
-            Peer::Graveyard | Peer::GraveyardValidated => graveyard::note(workload),
+            Peer::Graveyard | Peer::GraveyardValidated | Peer::GraveyardEncrypted => {
+                graveyard::note(workload)
+            }
             Peer::Varve => varve::note(workload),
             Peer::Sqlite => sqlite::note(workload),
             Peer::Lmdb => lmdb::note(workload),
@@ -83,6 +92,7 @@ impl Peer {
         Ok(match self {
             Peer::Graveyard => Box::new(graveyard::GraveyardStore::open(dir)?),
             Peer::GraveyardValidated => Box::new(graveyard::GraveyardStore::open_validated(dir)?),
+            Peer::GraveyardEncrypted => Box::new(graveyard::GraveyardStore::open_encrypted(dir)?),
             Peer::Varve => Box::new(varve::VarveStore::open(dir)?),
             Peer::Sqlite => Box::new(sqlite::SqliteStore::open(dir)?),
             Peer::Lmdb => Box::new(lmdb::LmdbStore::open(dir)?),
@@ -124,6 +134,8 @@ pub struct Preload {
     pub streams: u64,
     pub total: u64,
     pub batch: u64,
+    /// The payload of event `seq`.
+    pub payload: fn(u64) -> Vec<u8>,
 }
 
 impl Preload {
@@ -153,6 +165,11 @@ pub trait Store {
     /// Reads the whole global log forward, `page` events at a time where the store can page,
     /// calling `on_page(events)` after each page; returns how many events it read.
     fn scan_all(&mut self, page: u64, on_page: &mut dyn FnMut(u64)) -> Result<u64>;
+
+    /// Like `scan_all`, through the read that returns owned events (GraveyardDB's `read_all`).
+    fn read_all_owned(&mut self, _page: u64, _on_page: &mut dyn FnMut(u64)) -> Result<u64> {
+        Err(bench_error("this store has no owned read of its log"))
+    }
 
     /// A handle for async appends from tasks, if the store has an async API.
     fn async_db(&mut self) -> Option<::graveyard::Db> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{bench_error, stream_name, Attempt, Preload, Racer, Racers, Result, Store, Writer, Writers};
-use crate::workload::{payload, Workload, EVENT_TYPE};
+use crate::workload::{Workload, EVENT_TYPE};
 
 /// Long enough that a writer waiting behind 63 others for the write lock never gives up:
 /// a busy error would be a failed append, which this bench does not expect.
@@ -144,7 +144,7 @@ impl Store for SqliteStore {
     fn preload(&mut self, plan: Preload) -> Result<()> {
         let mut last: HashMap<u64, i64> = HashMap::new();
         for (stream, first, count) in plan.appends() {
-            let payloads: Vec<Vec<u8>> = (first..first + count).map(payload).collect();
+            let payloads: Vec<Vec<u8>> = (first..first + count).map(plan.payload).collect();
             let expected = last.get(&stream).copied();
             let new_last =
                 append(&mut self.conn, &stream_name(stream), expected, &payloads)?.map_err(|actual| {

@@ -13,7 +13,7 @@ use rkyv::rancor;
 use varvedb::{GlobalSequence, Stream, StreamId, Varve, VarveConfig};
 
 use super::{bench_error, Attempt, Preload, Racer, Racers, Result, Store, Writer, Writers, LMDB_MAP_SIZE};
-use crate::workload::{payload, Workload, EVENT_TYPE};
+use crate::workload::{Workload, EVENT_TYPE};
 
 #[derive(rkyv::Archive, rkyv::Serialize)]
 pub struct BenchEvent {
@@ -126,7 +126,7 @@ impl Store for VarveStore {
         let mut stream = self.stream()?;
         for (id, first, count) in plan.appends() {
             let events: Vec<BenchEvent> =
-                (first..first + count).map(|seq| BenchEvent::new(payload(seq))).collect();
+                (first..first + count).map(|seq| BenchEvent::new((plan.payload)(seq))).collect();
             stream.append_batch_alloc(StreamId(id), &events)?;
         }
         Ok(())
@@ -204,7 +204,11 @@ pub fn note(workload: Workload) -> Option<&'static str> {
         | Workload::CatchUp
         | Workload::Live
         | Workload::SchemaBatch100
-        | Workload::SchemaAppend64 => return None,
+        | Workload::SchemaAppend64
+        | Workload::SealedAppend64
+        | Workload::SealedAppend64Large
+        | Workload::SealedScanAll
+        | Workload::SealedScanAllLarge => return None,
         Workload::Batch100 => {
             "varvedb has no expected-version check: unconditional `append_batch_alloc` (one transaction)"
         }

@@ -21,11 +21,30 @@ use crate::types::{Direction, EventRef, ReadAllOptions, ReadOptions, RecordedEve
 struct Opener<'s> {
     keyring: Option<&'s Keyring>,
     plaintext: Vec<u8>,
+    /// The keys this read used last, most recent first: a read meets few streams, and the
+    /// keyring's shared cache takes a lock per lookup.
+    keys: Vec<(u64, DataKey)>,
 }
+
+/// Keys an [`Opener`] keeps at hand.
+const OPENER_KEYS: usize = 8;
 
 impl<'s> Opener<'s> {
     fn new(store: &'s Store) -> Opener<'s> {
-        Opener { keyring: store.keyring.as_ref(), plaintext: Vec::new() }
+        Opener { keyring: store.keyring.as_ref(), plaintext: Vec::new(), keys: Vec::new() }
+    }
+
+    fn key(&mut self, keyring: &Keyring, key_id: u64) -> Result<DataKey> {
+        if let Some(at) = self.keys.iter().position(|(id, _)| *id == key_id) {
+            let entry = self.keys.remove(at);
+            let key = entry.1.clone();
+            self.keys.insert(0, entry);
+            return Ok(key);
+        }
+        let key = keyring.get(key_id)?;
+        self.keys.truncate(OPENER_KEYS - 1);
+        self.keys.insert(0, (key_id, key.clone()));
+        Ok(key)
     }
 
     /// The event at `position`. A sealed record that does not open (tampered bytes, moved
@@ -59,7 +78,7 @@ impl<'s> Opener<'s> {
         }
         let (key_id, sealed) = field.split_at(SealedLayout::KEY_ID);
         let key_id = u64::from_le_bytes(key_id.try_into().expect("KEY_ID bytes"));
-        let sealer = match keyring.get(key_id)? {
+        let sealer = match self.key(keyring, key_id)? {
             DataKey::Shredded => {
                 event.data = &[];
                 event.metadata = &[];
