@@ -20,6 +20,10 @@ fn conformance() {
         if let Some(size) = fresh.max_event_size {
             options = options.max_event_size(size);
         }
+        if let Some(key) = fresh.master_key {
+            options =
+                options.master_key(graveyard::crypto::Key::from_bytes(&key).map_err(|e| e.to_string())?);
+        }
         let db = Db::open_with(options.clone()).map_err(|e| e.to_string())?;
         Ok(Box::new(Embedded { db, options, _dir: dir }))
     });
@@ -82,6 +86,9 @@ impl runner::Store for Embedded {
     }
     fn close(&mut self) {
         self.db.close();
+    }
+    fn shred_stream(&mut self, stream: &str) -> Result<()> {
+        self.db.shred_stream(stream)
     }
     fn reopen(&mut self) -> Result<()> {
         self.db.close();

@@ -31,12 +31,20 @@ fn conformance_through_the_client_on_three_nodes() {
         if let Some(size) = fresh.max_event_size {
             options.args.extend(["--max-event-size".to_owned(), size.to_string()]);
         }
+        // Every member encrypted with the scenario's key, from a file that lives as long as
+        // the cluster.
+        let keys = tempfile::tempdir().map_err(|e| e.to_string())?;
+        if let Some(key) = fresh.master_key {
+            let file = keys.path().join("master.key");
+            std::fs::write(&file, key).map_err(|e| e.to_string())?;
+            options.args.extend(["--master-key-file".to_owned(), file.display().to_string()]);
+        }
         // The streams live on a different member from one scenario to the next.
         scenario += 1;
         let (ids, home) = colocating_ids(fresh.streams, scenario % 3);
         let cluster = runtime.block_on(TestCluster::start_named(&ids, options));
         let client = runtime.block_on(connect_through_others(&cluster, home))?;
-        Ok(Box::new(ThroughClient { runtime: runtime.handle().clone(), cluster, home, client }))
+        Ok(Box::new(ThroughClient { runtime: runtime.handle().clone(), cluster, home, client, _keys: keys }))
     });
 }
 
@@ -70,6 +78,7 @@ struct ThroughClient {
     /// The member holding every stream of the scenario.
     home: usize,
     client: Client,
+    _keys: tempfile::TempDir,
 }
 
 impl runner::Store for ThroughClient {
@@ -101,6 +110,9 @@ impl runner::Store for ThroughClient {
     }
     fn tombstone_stream(&mut self, stream: &str, expected: ExpectedVersion) -> Result<()> {
         self.runtime.block_on(self.client.tombstone_stream(stream, expected))
+    }
+    fn shred_stream(&mut self, stream: &str) -> Result<()> {
+        self.runtime.block_on(self.client.shred_stream(stream))
     }
     fn save_snapshot(&mut self, stream: &str, revision: u64, data: Vec<u8>) -> Result<()> {
         self.runtime.block_on(self.client.save_snapshot(stream, revision, data))

@@ -76,7 +76,8 @@ fn run_file(file: &Path, label: &str, open: &mut Open<'_>) -> Res<Report> {
     let scenario =
         parse_scenario(&value, &mut ids).map_err(|e| format!("--- {label}: malformed scenario: {e}"))?;
     let streams = scenario.streams();
-    let fresh = Fresh { max_event_size: scenario.max_event_size, streams: &streams };
+    let fresh =
+        Fresh { max_event_size: scenario.max_event_size, master_key: scenario.master_key, streams: &streams };
     let mut store = open(&fresh)
         .map_err(|e| format!("--- {label}: scenario {:?}: cannot open a fresh store: {e}", scenario.name))?;
 
@@ -128,6 +129,7 @@ fn failure(label: &str, scenario: &str, index: usize, step: &Step, problem: &str
 struct Scenario {
     name: String,
     max_event_size: Option<usize>,
+    master_key: Option<[u8; 32]>,
     steps: Vec<Step>,
 }
 
@@ -169,6 +171,9 @@ enum Op {
         stream: String,
         expected: ExpectedVersion,
     },
+    ShredStream {
+        stream: String,
+    },
     SaveSnapshot {
         stream: String,
         revision: u64,
@@ -205,6 +210,7 @@ impl Scenario {
                 | Op::GetStreamMetadata { stream }
                 | Op::DeleteStream { stream, .. }
                 | Op::TombstoneStream { stream, .. }
+                | Op::ShredStream { stream }
                 | Op::SaveSnapshot { stream, .. }
                 | Op::GetSnapshot { stream } => stream,
                 _ => continue,
@@ -274,15 +280,17 @@ fn parse_scenario(value: &Value, ids: &mut Ids) -> Res<Scenario> {
         .ok_or("\"name\" must be a non-empty string")?
         .to_string();
     required(map, "description", "the scenario")?.as_str().ok_or("\"description\" must be a string")?;
-    let max_event_size = match map.get("options") {
-        None => None,
+    let (max_event_size, master_key) = match map.get("options") {
+        None => (None, None),
         Some(options) => {
-            let options = object(options, "\"options\"", &["max_event_size"])?;
-            optional_uint(options, "max_event_size", "options")?
+            let options = object(options, "\"options\"", &["max_event_size", "master_key"])?;
+            let max_event_size = optional_uint(options, "max_event_size", "options")?
                 .map(|size| {
                     usize::try_from(size).map_err(|_| "options.max_event_size is too large".to_string())
                 })
-                .transpose()?
+                .transpose()?;
+            let master_key = options.get("master_key").map(parse_master_key).transpose()?;
+            (max_event_size, master_key)
         }
     };
     let steps = required(map, "steps", "the scenario")?.as_array().ok_or("\"steps\" must be an array")?;
@@ -294,7 +302,18 @@ fn parse_scenario(value: &Value, ids: &mut Ids) -> Res<Scenario> {
         .enumerate()
         .map(|(index, step)| parse_step(step, ids).map_err(|e| format!("step {index}: {e}")))
         .collect::<Res<Vec<_>>>()?;
-    Ok(Scenario { name, max_event_size, steps })
+    Ok(Scenario { name, max_event_size, master_key, steps })
+}
+
+/// `options.master_key`: 64 hex digits.
+fn parse_master_key(value: &Value) -> Res<[u8; 32]> {
+    let text = value.as_str().filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let text = text.ok_or("options.master_key must be a string of 64 hex digits")?;
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex digits");
+    }
+    Ok(key)
 }
 
 const STEP_KEYS: &[&str] = &["op", "note", "expect", "expect_error"];
@@ -306,7 +325,8 @@ fn parse_step(value: &Value, ids: &mut Ids) -> Res<Step> {
         "append" => (&["stream", "expected_version", "events"], &APPEND_RESULT_KEYS),
         "read_stream" => (&["stream", "direction", "from", "limit"], &READ_RESULT_KEYS),
         "read_all" => (&["direction", "from", "limit", "filter"], &READ_RESULT_KEYS),
-        "stream_info" => (&["stream"], &["current", "next_revision", "deleted", "metadata"]),
+        "stream_info" => (&["stream"], &["current", "next_revision", "deleted", "shredded", "metadata"]),
+        "shred_stream" => (&["stream"], &[]),
         "set_stream_metadata" => (&["stream", "metadata"], &[]),
         "get_stream_metadata" => (&["stream"], &METADATA_KEYS),
         "delete_stream" | "tombstone_stream" => (&["stream", "expected_version"], &[]),
@@ -367,6 +387,7 @@ fn parse_step(value: &Value, ids: &mut Ids) -> Res<Step> {
         "get_stream_metadata" => Op::GetStreamMetadata { stream: stream()? },
         "delete_stream" => Op::DeleteStream { stream: stream()?, expected: expected()? },
         "tombstone_stream" => Op::TombstoneStream { stream: stream()?, expected: expected()? },
+        "shred_stream" => Op::ShredStream { stream: stream()? },
         "save_snapshot" => Op::SaveSnapshot {
             stream: stream()?,
             revision: uint(required(map, "revision", "the step")?, "\"revision\"")?,
@@ -559,6 +580,7 @@ pub trait Store {
     fn get_stream_metadata(&mut self, stream: &str) -> Result<StreamMetadata>;
     fn delete_stream(&mut self, stream: &str, expected: ExpectedVersion) -> Result<()>;
     fn tombstone_stream(&mut self, stream: &str, expected: ExpectedVersion) -> Result<()>;
+    fn shred_stream(&mut self, stream: &str) -> Result<()>;
     fn save_snapshot(&mut self, stream: &str, revision: u64, data: Vec<u8>) -> Result<()>;
     fn get_snapshot(&mut self, stream: &str) -> Result<Option<Snapshot>>;
     fn head_position(&mut self) -> Result<u64>;
@@ -575,6 +597,8 @@ pub trait Store {
 pub struct Fresh<'a> {
     /// The scenario's `max_event_size` option.
     pub max_event_size: Option<usize>,
+    /// The scenario's `master_key` option: the store is encrypted with it.
+    pub master_key: Option<[u8; 32]>,
     /// Every stream name the scenario's steps name, valid or not, without repeats.
     pub streams: &'a [String],
 }
@@ -604,6 +628,7 @@ fn execute(db: &mut dyn Store, op: &Op) -> Outcome {
             Op::TombstoneStream { stream, expected } => {
                 db.tombstone_stream(stream, *expected).map(|()| json!({}))
             }
+            Op::ShredStream { stream } => db.shred_stream(stream).map(|()| json!({})),
             Op::SaveSnapshot { stream, revision, data } => {
                 db.save_snapshot(stream, *revision, data.clone()).map(|()| json!({}))
             }
@@ -711,6 +736,7 @@ fn info_json(info: &StreamInfo) -> Value {
         "current": current_json(info.current),
         "next_revision": info.next_revision,
         "deleted": info.deleted,
+        "shredded": info.shredded,
         "metadata": metadata_json(&info.metadata),
     })
 }
