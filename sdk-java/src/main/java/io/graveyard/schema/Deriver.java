@@ -954,7 +954,8 @@ final class Deriver {
         integer(IntKind.SHORT, (long) Short.MIN_VALUE, (long) Short.MAX_VALUE, short.class, Short.class);
         integer(IntKind.INT, (long) Integer.MIN_VALUE, (long) Integer.MAX_VALUE, int.class, Integer.class);
         integer(IntKind.LONG, Long.MIN_VALUE, Long.MAX_VALUE, long.class, Long.class);
-        integer(IntKind.BIG, null, null, BigInteger.class);
+        // The store holds integers in [-2^63, 2^64) (beyond, JSON numbers are floating point to it).
+        integer(IntKind.BIG, Long.MIN_VALUE, BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE), BigInteger.class);
         integer(IntKind.YEAR, (long) Year.MIN_VALUE, (long) Year.MAX_VALUE, Year.class);
         SIMPLE.put(float.class, new NumberMapping(NumKind.FLOAT, "float"));
         SIMPLE.put(Float.class, new NumberMapping(NumKind.FLOAT, "java.lang.Float"));
@@ -991,7 +992,7 @@ final class Deriver {
             s -> YearMonth.parse(s, YEAR_MONTH), YEAR + "-(?:0[1-9]|1[0-2])", -1));
     }
 
-    private static void integer(IntKind kind, Long min, Long max, Class<?>... types) {
+    private static void integer(IntKind kind, Number min, Number max, Class<?>... types) {
         for (Class<?> type : types) {
             SIMPLE.put(type, new IntegerMapping(kind, type.getName(), min, max));
         }

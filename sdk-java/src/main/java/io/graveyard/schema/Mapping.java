@@ -112,10 +112,10 @@ abstract class Mapping {
 
     static final class IntegerMapping extends Mapping {
         final IntKind intKind;
-        final Long min;
-        final Long max;
+        final Number min;
+        final Number max;
 
-        IntegerMapping(IntKind intKind, String javaType, Long min, Long max) {
+        IntegerMapping(IntKind intKind, String javaType, Number min, Number max) {
             super("integer", javaType);
             this.intKind = intKind;
             this.min = min;
@@ -150,7 +150,8 @@ abstract class Mapping {
                 return node.bigIntegerValue();
             }
             BigInteger big = node.bigIntegerValue();
-            if (big.compareTo(BigInteger.valueOf(min)) < 0 || big.compareTo(BigInteger.valueOf(max)) > 0) {
+            if (big.compareTo(BigInteger.valueOf(min.longValue())) < 0
+                || big.compareTo(BigInteger.valueOf(max.longValue())) > 0) {
                 throw new DataException(path, "the integer does not fit " + javaType + " (" + min + ".." + max + ")");
             }
             long v = big.longValue();
@@ -181,12 +182,19 @@ abstract class Mapping {
             return NODES.textNode("number");
         }
 
+        /**
+         * The largest float as Java writes it (3.4028235E38), a little above its exact value: the
+         * bound must accept what {@code writeNumber(float)} writes, and every number up to it
+         * still reads back as {@code Float.MAX_VALUE}.
+         */
+        static final double FLOAT_MAX = Double.parseDouble(Float.toString(Float.MAX_VALUE));
+
         @Override Number javaMin() {
-            return numKind == NumKind.FLOAT ? -(double) Float.MAX_VALUE : null;
+            return numKind == NumKind.FLOAT ? -FLOAT_MAX : null;
         }
 
         @Override Number javaMax() {
-            return numKind == NumKind.FLOAT ? (double) Float.MAX_VALUE : null;
+            return numKind == NumKind.FLOAT ? FLOAT_MAX : null;
         }
 
         @Override void write(JsonGenerator out, Object value, String path) throws IOException {
@@ -556,6 +564,10 @@ abstract class Mapping {
             }
             if (bound instanceof Long) {
                 out.put(name, bound.longValue());
+                return;
+            }
+            if (bound instanceof BigInteger) {
+                out.put(name, (BigInteger) bound);
                 return;
             }
             double d = bound.doubleValue();
