@@ -6,6 +6,7 @@ import io.graveyard.EventData;
 import io.graveyard.ExpectedVersion;
 import io.graveyard.Graveyard;
 import io.graveyard.GraveyardClient;
+import io.graveyard.NotFoundException;
 import io.graveyard.OpenOptions;
 import io.graveyard.ReadAllOptions;
 import io.graveyard.ReadOptions;
@@ -100,6 +101,7 @@ public final class SdkBench {
     }
 
     List<Result> run(List<String> only) throws Exception {
+        warmUp();
         List<Result> results = new ArrayList<>();
         for (String workload : WORKLOADS) {
             if (!only.isEmpty() && !only.contains(workload)) {
@@ -272,8 +274,12 @@ public final class SdkBench {
         long counted = 0;
         for (int s = 0; s < streams; s++) {
             String stream = streamName(s);
-            List<RecordedEvent> last = client.readStream(stream, ReadOptions.backwards().limit(1));
-            counted += last.isEmpty() ? 0 : last.get(0).revision() + 1;
+            try {
+                List<RecordedEvent> last = client.readStream(stream, ReadOptions.backwards().limit(1));
+                counted += last.isEmpty() ? 0 : last.get(0).revision() + 1;
+            } catch (NotFoundException e) {
+                // A writer that never got an append in (possible only with --quick on a busy machine).
+            }
         }
         if (counted != total) {
             throw new IllegalStateException(name + ": the streams hold " + counted + " events, " + total + " acknowledged");
@@ -395,37 +401,115 @@ public final class SdkBench {
 
     // -----------------------------------------------------------------------------------------
 
-    private static Result result(String name, long events, long ops, double seconds, long[][] latencies) {
+    private Result result(String name, long events, long ops, double seconds, long[][] latencies) {
         long[] all = Arrays.stream(latencies).filter(a -> a != null).flatMapToLong(Arrays::stream).sorted().toArray();
         long p50 = all.length == 0 ? 0 : all[(int) Math.min(all.length - 1, Math.floor(all.length * 0.50))] / 1_000;
         long p99 = all.length == 0 ? 0 : all[(int) Math.min(all.length - 1, Math.floor(all.length * 0.99))] / 1_000;
         return new Result(name, describe(name), events, ops, seconds, p50, p99);
     }
 
-    static String describe(String workload) {
+    String describe(String workload) {
         return switch (workload) {
             case "append-1" -> "1 event per append, 1 writer thread, own stream, Exact(previous)";
             case "append-8" -> "1 event per append, 8 writer threads, each on its own stream, Exact(previous)";
             case "append-64" -> "1 event per append, 64 writer threads, each on its own stream, Exact(previous)";
-            case "append-64-async" -> "1 event per appendAsync, 64 chains (one call in flight each), own streams";
-            case "batch-100" -> "100 events per append, 8 writer threads, each on its own stream";
-            case "read-stream" -> "readStream of one 100k-event stream, whole stream per call";
-            case "read-stream-pages" -> "readStream of one 100k-event stream in pages of 1,000";
-            case "scan-all" -> "readAll of a 1M-event log (100 streams) in pages of 10k";
+            case "append-64-async" -> "1 event per appendAsync, 64 chains (one call in flight each), own streams, Exact(previous)";
+            case "batch-100" -> "100 events per append, 8 writer threads, each on its own stream, Exact(previous)";
+            case "read-stream" -> String.format(Locale.ROOT, "readStream of one %,d-event stream, whole stream per call", scale.streamEvents());
+            case "read-stream-pages" -> String.format(Locale.ROOT, "readStream of one %,d-event stream in pages of 1,000", scale.streamEvents());
+            case "scan-all" -> String.format(Locale.ROOT, "readAll of a %,d-event log (%d streams) in pages of %,d",
+                    scale.logEvents(), scale.logStreams(), scale.page());
             default -> workload;
         };
     }
 
-    static String markdown(List<Result> results, boolean quick) {
+    /** The Rust bench's workload measuring the same thing as {@code workload}, or null. */
+    static String coreCounterpart(String workload) {
+        return switch (workload) {
+            case "append-64-async" -> "append-64-tasks";
+            case "read-stream-pages" -> null;
+            default -> workload;
+        };
+    }
+
+    /**
+     * GraveyardDB's events/s per workload from the Markdown of {@code graveyard-bench embedded
+     * --markdown FILE}: the row starting with "| GraveyardDB" under each "### workload".
+     */
+    static java.util.Map<String, Double> parseCoreMarkdown(String markdown) {
+        java.util.Map<String, Double> out = new java.util.HashMap<>();
+        String section = null;
+        for (String line : markdown.split("\n")) {
+            if (line.startsWith("### ")) {
+                section = line.substring(4).trim();
+            } else if (section != null && line.startsWith("| GraveyardDB") && !line.startsWith("| GraveyardDB +")
+                    && !out.containsKey(section)) {
+                String[] cells = line.split("\\|");
+                out.put(section, Double.parseDouble(cells[2].trim().replace(",", "")));
+            }
+        }
+        return out;
+    }
+
+    static String markdown(List<Result> results, boolean quick, java.util.Map<String, Double> core) {
         StringBuilder out = new StringBuilder();
-        out.append("| workload | what | Java SDK events/s | p50 µs | p99 µs |\n");
-        out.append("|---|---|---:|---:|---:|\n");
+        if (core == null) {
+            out.append("| workload | what | Java SDK events/s | p50 µs | p99 µs |\n");
+            out.append("|---|---|---:|---:|---:|\n");
+        } else {
+            out.append("| workload | what | Java SDK events/s | p50 µs | p99 µs | Rust core events/s | SDK ÷ core |\n");
+            out.append("|---|---|---:|---:|---:|---:|---:|\n");
+        }
         for (Result r : results) {
-            out.append(String.format(Locale.ROOT, "| %s | %s | %,.0f | %d | %d |%n", r.workload(), r.description(),
+            out.append(String.format(Locale.ROOT, "| %s | %s | %,.0f | %,d | %,d |", r.workload(), r.description(),
                     r.eventsPerSecond(), r.p50Micros(), r.p99Micros()));
+            if (core != null) {
+                String counterpart = coreCounterpart(r.workload());
+                Double coreRate = counterpart == null ? null : core.get(counterpart);
+                if (coreRate == null) {
+                    out.append(counterpart == null ? " n/a (no Rust counterpart) | |" : " not run | |");
+                } else {
+                    out.append(String.format(Locale.ROOT, " %,.0f%s | %.2f |", coreRate,
+                            counterpart.equals(r.workload()) ? "" : " (" + counterpart + ")", r.eventsPerSecond() / coreRate));
+                }
+            }
+            out.append("\n");
         }
         out.append(quick ? "\n(--quick: sizes and durations cut for a smoke test; not for comparison)\n" : "");
         return out.toString();
+    }
+
+    static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    /**
+     * Warms the JIT and loads the native library on a throwaway store, so the first measured
+     * workload does not pay for class loading and interpretation (the Rust bench has no such cost).
+     */
+    private void warmUp() throws Exception {
+        Path dir = Files.createTempDirectory(baseDir, "sdk-bench-warmup-");
+        try (GraveyardClient client = Graveyard.open(dir, OpenOptions.defaults().durability(Durability.NO_FSYNC_UNSAFE))) {
+            long deadline = System.nanoTime() + (long) (Math.min(2.0, scale.writeSeconds() * 2) * 1e9);
+            long seq = 0;
+            while (System.nanoTime() < deadline) {
+                List<EventData> batch = new ArrayList<>();
+                for (int k = 0; k < 10; k++) {
+                    batch.add(EventData.json(EVENT_TYPE, payload(seq++)));
+                }
+                String stream = streamName(seq % 7);
+                client.append(stream, ExpectedVersion.any(), batch);
+                client.appendAsync(stream, ExpectedVersion.any(), EventData.json(EVENT_TYPE, payload(seq++))).join();
+                client.readStream(stream, ReadOptions.backwards().limit(100));
+                client.readAll(ReadAllOptions.backwards().limit(100));
+            }
+        } finally {
+            deleteRecursively(dir);
+        }
     }
 
     static void deleteRecursively(Path dir) throws IOException {
@@ -460,27 +544,24 @@ public final class SdkBench {
         boolean quick = false;
         List<String> only = new ArrayList<>();
         Path markdownFile = null;
+        Path coreFile = null;
         Path dir = Path.of(System.getProperty("java.io.tmpdir"));
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
                 case "--only" -> only.addAll(Arrays.asList(args[++i].split(",")));
                 case "--markdown" -> markdownFile = Path.of(args[++i]);
+                case "--core" -> coreFile = Path.of(args[++i]);
                 case "--dir" -> dir = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: SdkBench [--quick] [--only W[,W...]] [--markdown FILE] [--dir DIR]\n"
-                            + "workloads: " + String.join(", ", WORKLOADS));
+                    System.err.println("usage: SdkBench [--quick] [--only W[,W...]] [--markdown FILE] [--core CORE.md] [--dir DIR]\n"
+                            + "workloads: " + String.join(", ", WORKLOADS) + "\n"
+                            + "--core: the Markdown written by `graveyard-bench embedded --markdown CORE.md`, for the ratio column");
                     System.exit(2);
                 }
             }
         }
-        for (String w : only) {
-            if (!WORKLOADS.contains(w)) {
-                System.err.println("unknown workload '" + w + "'; known: " + String.join(", ", WORKLOADS));
-                System.exit(2);
-            }
-        }
-        String table = runAndReport(quick, only, dir);
+        String table = runAndReport(quick, only, dir, coreFile);
         System.out.print(table);
         if (markdownFile != null) {
             Files.writeString(markdownFile, table, StandardCharsets.UTF_8);
@@ -488,12 +569,22 @@ public final class SdkBench {
     }
 
     /** Runs the workloads and returns the Markdown table, with a header saying what ran where. */
-    public static String runAndReport(boolean quick, List<String> only, Path dir) throws Exception {
+    public static String runAndReport(boolean quick, List<String> only, Path dir, Path coreFile) throws Exception {
+        for (String w : only) {
+            if (!WORKLOADS.contains(w)) {
+                throw new IllegalArgumentException("unknown workload '" + w + "'; known: " + String.join(", ", WORKLOADS));
+            }
+        }
+        java.util.Map<String, Double> core = coreFile == null ? null
+                : parseCoreMarkdown(Files.readString(coreFile, StandardCharsets.UTF_8));
         Files.createDirectories(dir);
+        String loadBefore = loadAverage();
         List<Result> results = new SdkBench(quick, dir).run(only);
         String header = String.format(Locale.ROOT,
-                "Java SDK (io.graveyard, JNI) on an embedded store, Durability.FSYNC; %d cores, Java %s, native %s, data in %s%n%n",
-                Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), Graveyard.nativeVersion(), dir);
-        return header + markdown(results, quick);
+                "Java SDK (io.graveyard over JNI) on an embedded store, default Durability.FSYNC; %d cores, Java %s, "
+                        + "native %s, data in %s; load average %s at start, %s at end%s%n%n",
+                Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), Graveyard.nativeVersion(), dir,
+                loadBefore, loadAverage(), core == null ? "" : "; Rust core figures from " + coreFile);
+        return header + markdown(results, quick, core);
     }
 }
