@@ -559,7 +559,8 @@ final class Deriver {
     private Pattern regex(String regex, String path) {
         Pattern compiled;
         try {
-            compiled = Pattern.compile(regex);
+            // Rust's (?P<name>...) is Java's (?<name>...); the rest of the common syntax agrees.
+            compiled = Pattern.compile(regex.replace("(?P<", "(?<"));
         } catch (PatternSyntaxException e) {
             problem(path, "regex " + quote(regex) + " does not compile: " + e.getDescription() + " near index "
                 + e.getIndex());

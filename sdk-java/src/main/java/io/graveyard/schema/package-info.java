@@ -36,7 +36,7 @@
  *
  * <h2>Fields</h2>
  * Every instance field of the class and its superclasses (superclass fields first, then in
- * declaration order), or every record component, is a schema field, annotated or not, except
+ * declaration order, as the JVM lists them), or every record component, is a schema field, annotated or not, except
  * {@code static}, {@code transient} and synthetic fields and those marked
  * {@link io.graveyard.schema.GraveyardIgnore}. The member name is
  * {@link io.graveyard.schema.GraveyardField#name()} or the Java name. Getters, setters and
@@ -50,12 +50,16 @@
  * <tr><td>{@code byte short int long} and boxes</td><td>{@code "integer"} with {@code min}/{@code max}
  *   of the Java range (tightened, never widened, by the annotation: data the Java type cannot
  *   hold is refused by the store)</td></tr>
- * <tr><td>{@code BigInteger}</td><td>{@code "integer"}</td></tr>
+ * <tr><td>{@code BigInteger}</td><td>{@code "integer"} within -2<sup>63</sup>..2<sup>64</sup>-1, the integers
+ *   the store holds (beyond, JSON numbers are floating point to it)</td></tr>
  * <tr><td>{@code java.time.Year}</td><td>{@code "integer"} (-999999999..999999999)</td></tr>
  * <tr><td>{@code float} and {@code Float}</td><td>{@code "number"} within &plusmn;{@code Float.MAX_VALUE}</td></tr>
- * <tr><td>{@code double Double BigDecimal}</td><td>{@code "number"} (decimals keep their digits and scale)</td></tr>
+ * <tr><td>{@code double Double BigDecimal}</td><td>{@code "number"}; decimals keep their digits and scale
+ *   in the stored bytes, except in an event the store rewrites to fill a default, which keeps
+ *   double precision</td></tr>
  * <tr><td>{@code boolean Boolean}</td><td>{@code "boolean"}</td></tr>
- * <tr><td>{@code char Character}</td><td>{@code "string"} with {@code min_length} = {@code max_length} = 1</td></tr>
+ * <tr><td>{@code char Character}</td><td>{@code "string"} with {@code min_length} = {@code max_length} = 1
+ *   (a character beyond the BMP is one character to the store but two Java chars: refused on read)</td></tr>
  * <tr><td>{@code String CharSequence char[]}</td><td>{@code "string"}</td></tr>
  * <tr><td>{@code byte[]}</td><td>{@code "string"} in base64, with its pattern</td></tr>
  * <tr><td>{@code UUID}</td><td>{@code "string"} with a UUID pattern</td></tr>

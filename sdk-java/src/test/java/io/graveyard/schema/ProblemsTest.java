@@ -255,6 +255,8 @@ class ProblemsTest {
         String atomic;
         @GraveyardField(regex = "[(?=]\\(?=x\\)\\\\1[a+]+")
         String escapedIsFine;
+        @GraveyardField(regex = "(?P<year>[0-9]{4})-(?<month>[0-9]{2})")
+        String rustNamedGroups;
     }
 
     @Test
