@@ -497,6 +497,77 @@ class ConcurrencyTest {
     }
 
     @Test
+    void concurrentSchemaUpsertsGetConsecutiveVersionsNeverAFork() throws Exception {
+        // docs/semantics.md: upserts are serialised; concurrent upserts of one name produce
+        // consecutive versions. Each thread upserts its own definition (compatibility none, so
+        // every order is accepted).
+        List<io.graveyard.SchemaUpsert> results = onAllThreads(thread -> client.upsertSchema(
+                "{\"name\":\"contested\",\"description\":\"thread " + thread + "\",\"compatibility\":\"none\","
+                        + "\"fields\":[{\"name\":\"f" + thread + "\",\"type\":\"string\"}]}"));
+        Set<Integer> versions = new HashSet<>();
+        for (int t = 0; t < THREADS; t++) {
+            io.graveyard.SchemaUpsert r = results.get(t);
+            assertTrue(r.changed(), "thread " + t + ": a new definition must change the schema");
+            assertTrue(versions.add(r.version()), "two upserts got version " + r.version());
+            // The version a thread got holds that thread's definition.
+            String stored = client.getSchema("contested", r.version()).definition();
+            assertTrue(stored.contains("\"thread " + t + "\""), "version " + r.version() + " holds " + stored + ", not thread " + t + "'s");
+        }
+        for (int v = 1; v <= THREADS; v++) {
+            assertTrue(versions.contains(v), "versions are not 1.." + THREADS + ": " + versions);
+        }
+        assertEquals(THREADS, client.getSchema("contested").version());
+        List<RecordedEvent> history = readWholeStream("$schema-contested");
+        assertEquals(THREADS, history.size(), "one event per version in $schema-contested");
+    }
+
+    @Test
+    void aTombstoneRacingAppendsLeavesExactlyTheAcknowledgedEvents() throws Exception {
+        String stream = "doomed";
+        client.append(stream, ExpectedVersion.noStream(), event("First", -1, 0));
+        Set<UUID> acknowledged = ConcurrentHashMap.newKeySet();
+        AtomicInteger appended = new AtomicInteger();
+        List<Object> ends = onAllThreads(thread -> {
+            if (thread == 0) {
+                while (appended.get() < 100) {
+                    Thread.onSpinWait();
+                }
+                client.tombstoneStream(stream, ExpectedVersion.any());
+                return "tombstoned";
+            }
+            for (int i = 0; ; i++) {
+                if (i > 100_000) {
+                    return "still appending: the tombstone never took effect";
+                }
+                EventData e = event("Racing", thread, i);
+                try {
+                    client.append(stream, ExpectedVersion.any(), e);
+                    acknowledged.add(e.id());
+                    appended.incrementAndGet();
+                } catch (GraveyardException error) {
+                    return error;
+                }
+            }
+        });
+        for (int t = 1; t < THREADS; t++) {
+            Object end = ends.get(t);
+            io.graveyard.StreamDeletedException deleted = assertInstanceOf(io.graveyard.StreamDeletedException.class, end,
+                    "thread " + t + " must stop on STREAM_DELETED, got " + end);
+            assertEquals(stream, deleted.getStream());
+        }
+        assertThrows(io.graveyard.StreamDeletedException.class, () -> client.readStream(stream));
+        assertThrows(io.graveyard.StreamDeletedException.class, () -> client.append(stream, ExpectedVersion.any(), event("Late", 0, 0)));
+        // $all keeps the stream's events: exactly the acknowledged ones, none refused yet written.
+        Set<UUID> inLog = new HashSet<>();
+        for (RecordedEvent e : readWholeLog()) {
+            if (e.stream().equals(stream) && !e.type().equals("First")) {
+                assertTrue(inLog.add(e.id()));
+            }
+        }
+        assertEquals(acknowledged, inLog, "$all must hold exactly the acknowledged appends of the tombstoned stream");
+    }
+
+    @Test
     void closeRacingWithCallsInFlightFailsThemWithClosedOrLetsThemFinish() throws Exception {
         for (int attempt = 0; attempt < 5; attempt++) {
             raceClose(attempt);
@@ -632,6 +703,7 @@ class ConcurrencyTest {
             outcome = blocked.get(HANG.toMillis(), TimeUnit.MILLISECONDS);
         }
         sub.close();
+        System.out.println("a subscription blocked in next() when its client closed ended with: " + outcome);
         if (outcome instanceof SubscriptionMessage m) {
             assertFalse(m.isEvent(), "a subscription delivered an event nobody appended: " + m);
         } else {
