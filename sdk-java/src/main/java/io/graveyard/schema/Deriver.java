@@ -94,13 +94,20 @@ final class Deriver {
         final String name;
         final String schemaJson;
         final ObjectMapping root;
+        /** Every problem: the class can be neither a schema nor an event type. */
         final List<String> problems;
+        /** The problems of the mapping alone (not those of @GraveyardEntity): JSON can't be read or written. */
+        final List<String> mappingProblems;
 
-        Derived(String name, String schemaJson, ObjectMapping root, List<String> problems) {
+        Derived(String name, String schemaJson, ObjectMapping root, List<String> entityProblems,
+                List<String> mappingProblems) {
             this.name = name;
             this.schemaJson = schemaJson;
             this.root = root;
-            this.problems = List.copyOf(problems);
+            List<String> all = new ArrayList<>(entityProblems);
+            all.addAll(mappingProblems);
+            this.problems = List.copyOf(all);
+            this.mappingProblems = List.copyOf(mappingProblems);
         }
     }
 
@@ -129,6 +136,8 @@ final class Deriver {
     }
 
     private final List<String> problems = new ArrayList<>();
+    /** The problems of the @GraveyardEntity annotation of the root class. */
+    private final List<String> entityProblems = new ArrayList<>();
     private final List<Frame> stack = new ArrayList<>();
 
     private Deriver() {
@@ -143,8 +152,8 @@ final class Deriver {
         GraveyardEntity entity = root.getAnnotation(GraveyardEntity.class);
         String name = entity == null ? "" : entity.value();
         if (entity == null) {
-            problem(rootPath, "class " + root.getName() + " is not annotated with @GraveyardEntity (whose value names "
-                + "the schema and the event type)");
+            entityProblems.add(rootPath + ": class " + root.getName() + " is not annotated with @GraveyardEntity (whose "
+                + "value names the schema and the event type)");
         } else {
             checkName(rootPath, name);
         }
@@ -159,7 +168,10 @@ final class Deriver {
             }
         }
         if (!problems.isEmpty() || mapping == null) {
-            return new Derived(name, null, null, problems);
+            return new Derived(name, null, null, entityProblems, problems);
+        }
+        if (!entityProblems.isEmpty()) {
+            return new Derived(name, null, mapping, entityProblems, problems);
         }
         ObjectNode schema = Mapping.NODES.objectNode();
         schema.put("name", name);
@@ -173,7 +185,7 @@ final class Deriver {
         if (entity.compatibility() != Compatibility.BACKWARD) {
             schema.put("compatibility", entity.compatibility().json());
         }
-        return new Derived(name, schema.toString(), mapping, problems);
+        return new Derived(name, schema.toString(), mapping, entityProblems, problems);
     }
 
     private void problem(String path, String message) {
@@ -182,18 +194,18 @@ final class Deriver {
 
     private void checkName(String path, String name) {
         if (name.isEmpty()) {
-            problem(path, "the entity name (@GraveyardEntity value) is empty");
+            entityProblems.add(path + ": the entity name (@GraveyardEntity value) is empty");
             return;
         }
         if (name.startsWith("$")) {
-            problem(path, "entity name '" + name + "' starts with '$', which is reserved for the system");
+            entityProblems.add(path + ": entity name '" + name + "' starts with '$', which is reserved for the system");
         }
         if (name.indexOf('\0') >= 0) {
-            problem(path, "the entity name contains a NUL character");
+            entityProblems.add(path + ": the entity name contains a NUL character");
         }
         int bytes = name.getBytes(StandardCharsets.UTF_8).length;
         if (bytes > MAX_NAME_BYTES) {
-            problem(path, "the entity name is " + bytes + " UTF-8 bytes, longer than " + MAX_NAME_BYTES
+            entityProblems.add(path + ": the entity name is " + bytes + " UTF-8 bytes, longer than " + MAX_NAME_BYTES
                 + " (its stream name $schema-<name> must fit in 256)");
         }
     }

@@ -27,11 +27,22 @@ public final class Entities {
     private Entities() {
     }
 
+    /** The derivation of an entity: every problem counts. */
     private static Deriver.Derived derived(Class<?> type) {
         Objects.requireNonNull(type, "type");
         Deriver.Derived derived = DERIVED.get(type);
         if (!derived.problems.isEmpty()) {
             throw new SchemaDerivationException(type, derived.problems);
+        }
+        return derived;
+    }
+
+    /** The derivation of a class whose JSON is read or written: it need not be an entity. */
+    private static Deriver.Derived mapped(Class<?> type) {
+        Objects.requireNonNull(type, "type");
+        Deriver.Derived derived = DERIVED.get(type);
+        if (!derived.mappingProblems.isEmpty()) {
+            throw new SchemaDerivationException(type, derived.mappingProblems);
         }
         return derived;
     }
@@ -51,7 +62,9 @@ public final class Entities {
 
     /**
      * The JSON object (UTF-8) of an entity, with the member names of its schema. Null field values
-     * (and empty Optionals) are left out, never written as null.
+     * (and empty Optionals) are left out, never written as null. The class need not carry
+     * {@code @GraveyardEntity} (only a schema and an event type need a name): any class or record
+     * the mapping accepts is written the same way.
      *
      * @throws SchemaDerivationException when the entity's class cannot be mapped
      * @throws IllegalArgumentException when a value has no JSON form (a NaN or infinite number,
@@ -59,7 +72,7 @@ public final class Entities {
      */
     public static byte[] toJson(Object entity) {
         Objects.requireNonNull(entity, "entity");
-        Deriver.Derived derived = derived(entity.getClass());
+        Deriver.Derived derived = mapped(entity.getClass());
         ByteArrayOutputStream out = new ByteArrayOutputStream(256);
         try (JsonGenerator generator = Deriver.JSON.createGenerator(out)) {
             derived.root.write(generator, entity, "");
@@ -77,7 +90,9 @@ public final class Entities {
      * through their canonical constructor, classes through their constructor without parameters
      * and then their fields. Members no field declares are ignored; absent or null members leave a
      * class's field as its constructor set it (an {@code Optional} field becomes empty) and give a
-     * record component {@code null}, zero, {@code false} or {@code Optional.empty()}.
+     * record component {@code null}, zero, {@code false} or {@code Optional.empty()}. The class
+     * need not carry {@code @GraveyardEntity}: any class or record the mapping accepts (a DTO, a
+     * projection of some members) reads events the same way.
      *
      * @throws SchemaDerivationException when {@code type} cannot be mapped
      * @throws IllegalArgumentException when the data is not a JSON object or does not fit the
@@ -86,7 +101,7 @@ public final class Entities {
      */
     public static <T> T fromJson(byte[] data, Class<T> type) {
         Objects.requireNonNull(data, "data");
-        Deriver.Derived derived = derived(type);
+        Deriver.Derived derived = mapped(type);
         JsonNode tree;
         try {
             tree = Deriver.READER.readTree(data);

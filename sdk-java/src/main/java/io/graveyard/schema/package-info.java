@@ -22,7 +22,9 @@
  * <h2>Entities</h2>
  * <ul>
  * <li>{@link io.graveyard.schema.GraveyardEntity#value()} names the schema and is the event type.
- *   The class passed to {@code Entities} must carry it; it must be a concrete class with a
+ *   {@code Entities.eventType} and {@code Entities.schemaJson} need it; {@code toJson} and
+ *   {@code fromJson} also take classes without it (a DTO reading some members of events). The class
+ *   must be a concrete class with a
  *   constructor without parameters (any visibility) or a record (read back through its canonical
  *   constructor). Non-static inner, local and anonymous classes, interfaces and abstract classes
  *   are refused.</li>
