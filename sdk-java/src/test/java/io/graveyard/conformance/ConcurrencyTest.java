@@ -568,6 +568,79 @@ class ConcurrencyTest {
     }
 
     @Test
+    void aConsumerGroupWithConcurrentMembersSettlesEveryEventWhileWritersAppend() throws Exception {
+        int writers = 4;
+        int perWriter = 100;
+        int total = writers * perWriter;
+        String stream = "grouped";
+        client.createGroup("workers", io.graveyard.GroupTarget.stream(stream), io.graveyard.StartPosition.start(),
+                io.graveyard.GroupSettings.defaults());
+        Set<UUID> written = ConcurrentHashMap.newKeySet();
+        Set<UUID> acked = ConcurrentHashMap.newKeySet();
+        ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
+        AtomicBoolean stop = new AtomicBoolean();
+        List<io.graveyard.GroupMember> members = new ArrayList<>();
+        List<Future<?>> consuming = new ArrayList<>();
+        try {
+            for (int m = 0; m < 4; m++) {
+                io.graveyard.GroupMember member = client.joinGroup("workers", "member-" + m);
+                members.add(member);
+                consuming.add(pool.submit(() -> {
+                    try {
+                        while (!stop.get()) {
+                            io.graveyard.Delivery d = member.next(Duration.ofMillis(200));
+                            if (d != null) {
+                                member.ack(d);
+                                acked.add(d.event().id());
+                            }
+                        }
+                    } catch (Throwable t) {
+                        errors.add(t);
+                    }
+                    return null;
+                }));
+            }
+            List<Future<?>> writing = new ArrayList<>();
+            for (int w = 0; w < writers; w++) {
+                int writer = w;
+                writing.add(pool.submit(() -> {
+                    for (int i = 0; i < perWriter; i++) {
+                        EventData e = event("Work", writer, i);
+                        client.append(stream, ExpectedVersion.any(), e);
+                        written.add(e.id());
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : writing) {
+                await(f);
+            }
+            // Wait (hang guard only) until every event has been acknowledged by some member.
+            long deadline = System.nanoTime() + HANG.toNanos();
+            while (acked.size() < total && errors.isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            stop.set(true);
+            for (Future<?> f : consuming) {
+                await(f);
+            }
+        } finally {
+            stop.set(true);
+            members.forEach(io.graveyard.GroupMember::close);
+        }
+        if (!errors.isEmpty()) {
+            AssertionError error = new AssertionError("a group member failed");
+            errors.forEach(error::addSuppressed);
+            throw error;
+        }
+        assertEquals(written, acked, "every appended event must be delivered and acknowledged (at least once)");
+        io.graveyard.GroupInfo info = client.getGroup("workers");
+        assertEquals(0, info.lag(), "every event settled: no lag");
+        assertEquals(0, info.inFlight(), "nothing left in flight");
+        assertEquals(total, info.checkpoint(), "the checkpoint is past the stream's last revision");
+    }
+
+    @Test
     void closeRacingWithCallsInFlightFailsThemWithClosedOrLetsThemFinish() throws Exception {
         for (int attempt = 0; attempt < 5; attempt++) {
             raceClose(attempt);
