@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Runs the language-neutral scenarios of {@code ../conformance/*.json} (format:
  * conformance/README.md) through the Java SDK on embedded stores: one dynamic test per file, each
  * on a fresh store in its own temporary directory, with the checks of the reference runner
- * (core/tests/conformance/runner.rs). A scenario runs every step and fails with every difference,
+ * (core/tests/conformance/runner.rs), once through the blocking methods and once through their
+ * {@code ...Async} twins. A scenario runs every step and fails with every difference,
  * naming the file, the scenario, the step index and op, the expectation and the actual outcome.
  *
  * <p>{@code CONFORMANCE_FILTER=<text>} (environment) or {@code -Dconformance.filter=<text>} runs
@@ -32,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class ConformanceTest {
     /** A scenario that hangs (a deadlock in the binding) fails instead of stalling the build. */
-    private static final Duration SCENARIO_TIMEOUT = Duration.ofMinutes(2);
+    static final Duration SCENARIO_TIMEOUT = Duration.ofMinutes(2);
 
     private static final AtomicInteger SCENARIOS = new AtomicInteger();
     private static final AtomicInteger STEPS = new AtomicInteger();
@@ -71,21 +72,22 @@ class ConformanceTest {
         if (files.isEmpty()) {
             fail("CONFORMANCE_FILTER=" + Json.quote(filter) + " matches no scenario in " + dir);
         }
-        return files.stream().map(file -> DynamicTest.dynamicTest(
-                file.getFileName().toString(), file.toUri(),
-                () -> assertTimeoutPreemptively(SCENARIO_TIMEOUT, () -> runFile(file),
-                        () -> "conformance/" + file.getFileName() + " did not finish within " + SCENARIO_TIMEOUT)));
+        // Each scenario twice: through the blocking methods, then through their async twins.
+        return Stream.of(false, true).flatMap(async -> files.stream().map(file -> DynamicTest.dynamicTest(
+                file.getFileName() + (async ? " (async)" : ""), file.toUri(),
+                () -> assertTimeoutPreemptively(SCENARIO_TIMEOUT, () -> runFile(file, async),
+                        () -> "conformance/" + file.getFileName() + " did not finish within " + SCENARIO_TIMEOUT))));
     }
 
     @AfterAll
     static void summary() {
-        System.out.println("conformance (Java SDK, embedded): " + SCENARIOS.get() + " scenario(s), " + STEPS.get()
-                + " step(s) run, " + FAILURES.get() + " failure(s)");
+        System.out.println("conformance (Java SDK, embedded, blocking and async forms): " + SCENARIOS.get()
+                + " scenario run(s), " + STEPS.get() + " step(s) run, " + FAILURES.get() + " failure(s)");
     }
 
     /** Parses and runs one scenario file on a fresh store; fails with every difference. */
-    static void runFile(Path file) throws Exception {
-        String label = "conformance/" + file.getFileName();
+    static void runFile(Path file, boolean async) throws Exception {
+        String label = "conformance/" + file.getFileName() + (async ? " (async twins)" : "");
         JsonNode value;
         try {
             value = Json.MAPPER.readTree(Files.readString(file, StandardCharsets.UTF_8));
@@ -108,7 +110,7 @@ class ConformanceTest {
         try {
             SdkStore store;
             try {
-                store = new SdkStore(dir, scenario.maxEventSize);
+                store = new SdkStore(dir, scenario.maxEventSize, async);
             } catch (RuntimeException | LinkageError e) {
                 FAILURES.incrementAndGet();
                 throw new AssertionError("--- " + label + ": scenario " + Json.quote(scenario.name)

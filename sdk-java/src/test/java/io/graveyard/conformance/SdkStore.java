@@ -45,10 +45,13 @@ import java.util.Optional;
 final class SdkStore implements AutoCloseable {
     private final Path dir;
     private final OpenOptions options;
+    /** Every op through its {@code ...Async} twin (CompletableFuture) instead of the blocking form. */
+    private final boolean async;
     private GraveyardClient client;
 
-    SdkStore(Path dir, Long maxEventSize) {
+    SdkStore(Path dir, Long maxEventSize, boolean async) {
         this.dir = dir;
+        this.async = async;
         // No scenario depends on fsync (conformance/README.md: runners may relax durability).
         OpenOptions o = OpenOptions.defaults().durability(Durability.NO_FSYNC_UNSAFE);
         if (maxEventSize != null) {
@@ -76,6 +79,29 @@ final class SdkStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The blocking form, or the async twin awaited: a failed future's cause is thrown as it is,
+     * so both forms must fail with the same exception.
+     */
+    private <T> T call(java.util.function.Supplier<T> blocking,
+            java.util.function.Supplier<java.util.concurrent.CompletableFuture<T>> twin) throws InterruptedException {
+        if (!async) {
+            return blocking.get();
+        }
+        java.util.concurrent.CompletableFuture<T> future = twin.get();
+        try {
+            return future.get(ConformanceTest.SCENARIO_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException("an async twin failed with a checked exception or an error", cause);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("an async twin never completed its future", e);
+        }
+    }
+
     private JsonNode run(Scenario.Op op) throws InterruptedException {
         if (op instanceof Scenario.Append a) {
             List<EventData> events = new ArrayList<>();
@@ -87,7 +113,9 @@ final class SdkStore implements AutoCloseable {
                 }
                 events.add(b.build());
             }
-            return appendJson(client.append(a.stream(), expectedVersion(a.expected()), events));
+            ExpectedVersion expected = expectedVersion(a.expected());
+            return appendJson(call(() -> client.append(a.stream(), expected, events),
+                    () -> client.appendAsync(a.stream(), expected, events)));
         } else if (op instanceof Scenario.ReadStream r) {
             ReadOptions o = r.read().backwards() ? ReadOptions.backwards() : ReadOptions.forwards();
             if (r.read().from() != null) {
@@ -96,7 +124,8 @@ final class SdkStore implements AutoCloseable {
             if (r.read().limit() != null) {
                 o = o.limit(r.read().limit());
             }
-            return readJson(client.readStream(r.stream(), o));
+            ReadOptions options = o;
+            return readJson(call(() -> client.readStream(r.stream(), options), () -> client.readStreamAsync(r.stream(), options)));
         } else if (op instanceof Scenario.ReadAll r) {
             ReadAllOptions o = r.read().backwards() ? ReadAllOptions.backwards() : ReadAllOptions.forwards();
             if (r.read().from() != null) {
@@ -112,9 +141,10 @@ final class SdkStore implements AutoCloseable {
             for (String type : r.filter().eventTypes()) {
                 filter = filter.orEventType(type);
             }
-            return readJson(client.readAll(o.filter(filter)));
+            ReadAllOptions options = o.filter(filter);
+            return readJson(call(() -> client.readAll(options), () -> client.readAllAsync(options)));
         } else if (op instanceof Scenario.StreamInfo s) {
-            return infoJson(client.streamInfo(s.stream()));
+            return infoJson(call(() -> client.streamInfo(s.stream()), () -> client.streamInfoAsync(s.stream())));
         } else if (op instanceof Scenario.SetStreamMetadata s) {
             StreamMetadata.Builder b = StreamMetadata.builder();
             Scenario.MetadataSpec m = s.metadata();
@@ -127,30 +157,46 @@ final class SdkStore implements AutoCloseable {
             if (m.truncateBefore() != null) {
                 b.truncateBefore(m.truncateBefore());
             }
-            client.setStreamMetadata(s.stream(), b.build());
+            StreamMetadata metadata = b.build();
+            call(() -> {
+                client.setStreamMetadata(s.stream(), metadata);
+                return null;
+            }, () -> client.setStreamMetadataAsync(s.stream(), metadata));
             return Json.object();
         } else if (op instanceof Scenario.GetStreamMetadata s) {
-            return metadataJson(client.getStreamMetadata(s.stream()));
+            return metadataJson(call(() -> client.getStreamMetadata(s.stream()), () -> client.getStreamMetadataAsync(s.stream())));
         } else if (op instanceof Scenario.DeleteStream d) {
-            client.deleteStream(d.stream(), expectedVersion(d.expected()));
+            ExpectedVersion expected = expectedVersion(d.expected());
+            call(() -> {
+                client.deleteStream(d.stream(), expected);
+                return null;
+            }, () -> client.deleteStreamAsync(d.stream(), expected));
             return Json.object();
         } else if (op instanceof Scenario.TombstoneStream t) {
-            client.tombstoneStream(t.stream(), expectedVersion(t.expected()));
+            ExpectedVersion expected = expectedVersion(t.expected());
+            call(() -> {
+                client.tombstoneStream(t.stream(), expected);
+                return null;
+            }, () -> client.tombstoneStreamAsync(t.stream(), expected));
             return Json.object();
         } else if (op instanceof Scenario.SaveSnapshot s) {
-            client.saveSnapshot(s.stream(), s.revision(), s.data());
+            call(() -> {
+                client.saveSnapshot(s.stream(), s.revision(), s.data());
+                return null;
+            }, () -> client.saveSnapshotAsync(s.stream(), s.revision(), s.data()));
             return Json.object();
         } else if (op instanceof Scenario.GetSnapshot s) {
-            Optional<Snapshot> snapshot = client.getSnapshot(s.stream());
+            Optional<Snapshot> snapshot = call(() -> client.getSnapshot(s.stream()), () -> client.getSnapshotAsync(s.stream()));
             ObjectNode out = Json.object();
             out.set("snapshot", snapshot.map(SdkStore::snapshotJson).orElse(NullNode.getInstance()));
             return out;
         } else if (op instanceof Scenario.HeadPosition) {
             ObjectNode out = Json.object();
-            out.put("head_position", client.headPosition());
+            out.put("head_position", (long) call(() -> client.headPosition(), () -> client.headPositionAsync()));
             return out;
         } else if (op instanceof Scenario.UpsertSchema u) {
-            SchemaUpsert result = client.upsertSchema(Json.text(u.definition()));
+            String definition = Json.text(u.definition());
+            SchemaUpsert result = call(() -> client.upsertSchema(definition), () -> client.upsertSchemaAsync(definition));
             ObjectNode out = Json.object();
             out.put("name", result.name());
             out.put("version", result.version());
@@ -158,12 +204,13 @@ final class SdkStore implements AutoCloseable {
             return out;
         } else if (op instanceof Scenario.GetSchema g) {
             RegisteredSchema schema = g.version() == null
-                    ? client.getSchema(g.name())
-                    : client.getSchema(g.name(), Math.toIntExact(g.version()));
+                    ? call(() -> client.getSchema(g.name()), () -> client.getSchemaAsync(g.name()))
+                    : call(() -> client.getSchema(g.name(), Math.toIntExact(g.version())),
+                            () -> client.getSchemaAsync(g.name(), Math.toIntExact(g.version())));
             return registeredJson(schema);
         } else if (op instanceof Scenario.ListSchemas) {
             ArrayNode list = Json.array();
-            for (RegisteredSchema schema : client.listSchemas()) {
+            for (RegisteredSchema schema : call(() -> client.listSchemas(), () -> client.listSchemasAsync())) {
                 list.add(registeredJson(schema));
             }
             ObjectNode out = Json.object();
