@@ -29,7 +29,7 @@ use jni::errors::ErrorPolicy;
 use jni::ids::{JMethodID, JStaticMethodID};
 use jni::objects::{JByteArray, JClass, JLongArray, JObject, JString, JThrowable};
 use jni::refs::Global;
-use jni::signature::{JavaType, Primitive, ReturnType};
+use jni::signature::{Primitive, ReturnType};
 use jni::sys::{jboolean, jint, jlong};
 use jni::vm::JavaVM;
 use jni::{jni_sig, jni_str, Env, EnvUnowned, JValue};
@@ -80,8 +80,12 @@ fn resolve(env: &mut Env<'_>) -> jni::errors::Result<Java> {
 
 /// Captures the JavaVM and resolves the classes the binding calls back into. A failure makes
 /// `System.load` throw `UnsatisfiedLinkError`, rather than leaving a half-initialised library.
+///
+/// # Safety
+///
+/// Called by the JVM only, with its own valid `JavaVM` pointer.
 #[unsafe(no_mangle)]
-pub extern "system" fn JNI_OnLoad(vm: *mut jni::sys::JavaVM, _reserved: *mut c_void) -> jint {
+pub unsafe extern "system" fn JNI_OnLoad(vm: *mut jni::sys::JavaVM, _reserved: *mut c_void) -> jint {
     let loaded = catch_unwind(|| {
         // SAFETY: the JVM passes its own, valid, JavaVM pointer.
         let vm = unsafe { JavaVM::from_raw(vm) };
@@ -755,7 +759,19 @@ export!(Java_io_graveyard_internal_Native_memberFree(env, m: jlong) -> () {
     Ok(())
 });
 
-#[allow(dead_code)]
-fn _assert_types() {
-    let _: Option<JavaType> = None;
-}
+// For the SDK's tests of the panic path: panics here (no future) or in a runtime task, whose
+// future must then complete with `InternalException` rather than never.
+export!(Java_io_graveyard_internal_Native_selfTestPanic(env, future: JObject<'l>) -> JObject<'l> {
+    if future.is_null() {
+        panic!("self-test panic");
+    }
+    let future: Global<JObject<'static>> = env.new_global_ref(&future)?;
+    runtime().spawn_blocking(move || {
+        let outcome = catch_unwind(|| -> graveyard::Result<Out> { panic!("self-test panic in a runtime task") })
+            .unwrap_or_else(|p| {
+                Err(Error::Internal(format!("panic in the GraveyardDB native library: {}", panic_message(&*p))))
+            });
+        complete(future, outcome);
+    });
+    Ok(JObject::null())
+});

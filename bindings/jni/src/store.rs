@@ -254,7 +254,7 @@ impl Store {
     pub async fn join_group(&self, group: String, member: String) -> Result<MemberHandle> {
         let inner = match self {
             Store::Db(db) => MemberInner::Db(db.join_group(&group, &member)?),
-            Store::Client(c) => MemberInner::Client(c.join_group(&group, &member).await?),
+            Store::Client(c) => MemberInner::Client(Box::new(c.join_group(&group, &member).await?)),
         };
         Ok(MemberHandle {
             inner: Mutex::new(Some(inner)),
@@ -332,7 +332,7 @@ impl SubscriptionHandle {
 
 enum MemberInner {
     Db(GroupMember),
-    Client(ClientGroupMember),
+    Client(Box<ClientGroupMember>),
 }
 
 enum Held {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.graveyard.internal.Native;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +20,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -412,6 +414,20 @@ class EmbeddedClientTest {
         GraveyardException e = assertThrows(GraveyardException.class, () -> Graveyard.open(file));
         assertTrue(e.getCode() == ErrorCode.IO || e.getCode() == ErrorCode.INVALID_ARGUMENT
                 || e.getCode() == ErrorCode.INCOMPATIBLE_FORMAT || e.getCode() == ErrorCode.CORRUPTION, e.toString());
+    }
+
+    @Test
+    void aPanicInNativeCodeIsAnInternalExceptionNeverACrash() throws Exception {
+        InternalException e = assertThrows(InternalException.class, () -> Native.selfTestPanic(null));
+        assertEquals(ErrorCode.INTERNAL, e.getCode());
+        assertTrue(e.getMessage().contains("self-test panic"), e.getMessage());
+        CompletableFuture<Object> future = new CompletableFuture<>();
+        Native.selfTestPanic(future);
+        ExecutionException async = assertThrows(ExecutionException.class, () -> future.get(10, TimeUnit.SECONDS));
+        assertInstanceOf(InternalException.class, async.getCause());
+        // The library and the store still work afterwards.
+        client.append("s", ExpectedVersion.any(), json("E", "{}"));
+        assertEquals(1, client.readStream("s").size());
     }
 
     @Test

@@ -116,6 +116,12 @@ public final class Native {
 
     public static native void memberFree(long member);
 
+    /**
+     * For the SDK's own tests: panics in native code, on this thread (future null: must throw
+     * {@code InternalException}) or in a runtime task (the future must complete exceptionally).
+     */
+    public static native Object selfTestPanic(CompletableFuture<Object> future);
+
     // ---- called by the native side -------------------------------------------------------------
 
     /** Builds the exception of a failure: resolved once when the library loads. */
