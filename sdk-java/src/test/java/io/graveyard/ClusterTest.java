@@ -159,6 +159,18 @@ class ClusterTest {
     }
 
     @Test
+    void blockingCallsFromAFutureContinuationWork() throws Exception {
+        try (GraveyardClient client = Graveyard.connect(endpoints)) {
+            // The continuation runs on a runtime thread: the blocking call must not stall or panic it.
+            List<RecordedEvent> events = client.appendAsync("cont-1", ExpectedVersion.any(), EventData.json("E", "{}"))
+                    .thenApply(r -> client.readStream("cont-1"))
+                    .thenCompose(read -> client.readStreamAsync("cont-1", ReadOptions.forwards()))
+                    .get(30, TimeUnit.SECONDS);
+            assertEquals(1, events.size());
+        }
+    }
+
+    @Test
     void subscriptionsAndGroupsThroughTheCluster() {
         try (GraveyardClient client = Graveyard.connect(endpoints)) {
             client.append("sub-1", ExpectedVersion.any(), EventData.json("E", "{}"));

@@ -291,6 +291,10 @@ class EmbeddedClientTest {
         assertInstanceOf(StreamDeletedException.class, assertThrows(ExecutionException.class,
                 () -> client.readStreamAsync("a", ReadOptions.forwards()).get()).getCause());
 
+        // A blocking call from a continuation (a runtime thread) works.
+        assertEquals(1, client.appendAsync("cont", ExpectedVersion.any(), json("E", "{}"))
+                .thenApply(x -> client.readStream("cont")).get(10, TimeUnit.SECONDS).size());
+
         // Many at once, completed from the runtime's threads.
         List<CompletableFuture<AppendResult>> futures = new ArrayList<>();
         for (int i = 0; i < 200; i++) {
