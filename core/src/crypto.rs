@@ -1,6 +1,6 @@
-//! Encryption at rest, the primitives (issue 6, first step; the engine does not use them yet):
-//! AES-256-GCM sealing under a data key per stream, data keys wrapped by the master key, and a
-//! key check value that tells a wrong master key at open.
+//! Encryption at rest, the primitives: AES-256-GCM sealing under a data key per stream, data
+//! keys wrapped by the master key, and a key check value that tells a wrong master key at
+//! open. The engine's keyring (`engine/keys.rs`) stores the wrapped keys.
 //!
 //! Every sealed value is `nonce (12 bytes) || ciphertext || tag (16 bytes)`, with a fresh random
 //! nonce per seal. With 96-bit random nonces, one key may seal about 2^32 values before the
@@ -13,7 +13,8 @@
 
 use std::fmt;
 
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+pub use ring::aead::NONCE_LEN;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
@@ -21,7 +22,7 @@ use crate::error::{Error, Result};
 
 /// Bytes of a master key or a data key.
 pub const KEY_LEN: usize = 32;
-const TAG_LEN: usize = 16;
+pub const TAG_LEN: usize = 16;
 /// Bytes a sealed value has beyond its plaintext.
 pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
@@ -47,6 +48,11 @@ impl Key {
     }
 
     fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// The key's bytes, for handing it to a node or a binding. Copy them nowhere that lasts.
+    pub fn expose(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
 }
@@ -114,6 +120,95 @@ impl Sealer {
         let len = plaintext.len();
         buffer.truncate(len);
         Ok(buffer)
+    }
+}
+
+impl Sealer {
+    /// Seals `field` in place, bound to `aad`: `field` is `nonce room || plaintext || tag
+    /// room` and becomes `nonce || ciphertext || tag`. For the writer, which lays events out
+    /// before it knows their place and seals them where they lie.
+    pub(crate) fn seal_field(&self, nonce: [u8; NONCE_LEN], aad: &[u8], field: &mut [u8]) -> Result<()> {
+        if field.len() < SEAL_OVERHEAD {
+            return Err(Error::Internal("a field to seal has no room for its nonce and tag".into()));
+        }
+        let tag_at = field.len() - TAG_LEN;
+        field[..NONCE_LEN].copy_from_slice(&nonce);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut field[NONCE_LEN..tag_at],
+            )
+            .map_err(|_| Error::Encryption(format!("cannot seal {} bytes", tag_at - NONCE_LEN)))?;
+        field[tag_at..].copy_from_slice(tag.as_ref());
+        Ok(())
+    }
+
+    /// Undoes [`Sealer::seal_field`] in place: the plaintext back between the nonce and the tag.
+    pub(crate) fn unseal_field(&self, aad: &[u8], field: &mut [u8]) -> Result<()> {
+        if field.len() < SEAL_OVERHEAD {
+            return Err(Error::Internal("a sealed field is shorter than its nonce and tag".into()));
+        }
+        let nonce = Nonce::try_assume_unique_for_key(&field[..NONCE_LEN]).expect("NONCE_LEN bytes");
+        self.key
+            .open_in_place(nonce, Aad::from(aad), &mut field[NONCE_LEN..])
+            .map_err(|_| Error::Internal("a field this writer sealed does not open".into()))?;
+        Ok(())
+    }
+
+    /// Opens a value sealed by [`Sealer::seal`] or [`Sealer::seal_field`] into `scratch`
+    /// (reused between calls, so a scan allocates once) and returns the plaintext in it.
+    pub(crate) fn open_into<'s>(
+        &self,
+        aad: &[u8],
+        sealed: &[u8],
+        scratch: &'s mut Vec<u8>,
+    ) -> Result<&'s [u8]> {
+        if sealed.len() < SEAL_OVERHEAD {
+            return Err(Error::Encryption(format!(
+                "a sealed value is at least {SEAL_OVERHEAD} bytes; this one has {}",
+                sealed.len()
+            )));
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).expect("NONCE_LEN bytes");
+        scratch.clear();
+        scratch.extend_from_slice(ciphertext);
+        let plaintext = self.key.open_in_place(nonce, Aad::from(aad), scratch).map_err(|_| {
+            Error::Encryption("cannot open a sealed value: wrong key, or the bytes were changed".into())
+        })?;
+        Ok(plaintext)
+    }
+}
+
+/// Random nonces drawn from the operating system in blocks: one `getrandom` call per 64
+/// nonces instead of one per seal (a syscall per event cost the writer 9% of its time before).
+/// Each nonce is still 96 fresh random bits.
+pub(crate) struct Nonces {
+    random: SystemRandom,
+    block: [u8; NONCE_LEN * 64],
+    used: usize,
+}
+
+impl Nonces {
+    pub(crate) fn new() -> Nonces {
+        Nonces { random: SystemRandom::new(), block: [0; NONCE_LEN * 64], used: NONCE_LEN * 64 }
+    }
+
+    pub(crate) fn next(&mut self) -> Result<[u8; NONCE_LEN]> {
+        if self.used == self.block.len() {
+            self.random
+                .fill(&mut self.block)
+                .map_err(|_| Error::Encryption("the system random generator failed".into()))?;
+            self.used = 0;
+        }
+        let nonce: [u8; NONCE_LEN] =
+            self.block[self.used..self.used + NONCE_LEN].try_into().expect("NONCE_LEN");
+        // Never handed out twice, and not left in memory.
+        self.block[self.used..self.used + NONCE_LEN].fill(0);
+        self.used += NONCE_LEN;
+        Ok(nonce)
     }
 }
 

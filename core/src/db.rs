@@ -203,6 +203,29 @@ impl Db {
         self.engine()?.get_snapshot(stream)
     }
 
+    /// Crypto-shredding (encrypted stores): destroys the data key of `stream`, so its data and
+    /// metadata, and those of any parked copy of its events, can never be read again, not even
+    /// with the master key. Its events stay in the log with their revisions and positions and
+    /// read back with `shredded = true` and no data; subscriptions and consumer groups pass over
+    /// them. Appends to it fail with STREAM_DELETED from then on; its snapshot is deleted. The
+    /// key is overwritten on disk before this returns. Shredding twice is not an error;
+    /// NOT_FOUND if the stream never existed; INVALID_ARGUMENT in a store without encryption.
+    pub fn shred_stream(&self, stream: &str) -> Result<()> {
+        self.engine()?.shred_stream(stream)
+    }
+
+    /// Rewraps every data key under `new_key`, while the store stays open: writes wait for
+    /// it, reads go on. Crash-safe: until it returns the old key opens the store, after it the
+    /// new one (and the old one no longer does). Open with the new key from then on.
+    pub fn rotate_master_key(&self, new_key: crate::crypto::Key) -> Result<()> {
+        self.engine()?.rotate_master_key(new_key)
+    }
+
+    /// Whether the store is encrypted at rest.
+    pub fn is_encrypted(&self) -> Result<bool> {
+        Ok(self.engine()?.is_encrypted())
+    }
+
     /// Registers `schema` as the next version of its name, if it differs from the latest: the
     /// definition must be valid and keep the compatibility mode of the version it replaces,
     /// else INVALID_SCHEMA names every problem. The new version is stored as an event of

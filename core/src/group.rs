@@ -697,8 +697,10 @@ impl Dispatcher {
                     let page = ReadAllOptions::forwards().from(target.read).limit(READ_PAGE);
                     self.db.visit_all(&page, |e| {
                         target.read = e.position + 1;
+                        // A shredded event has nothing left to process: passed over, settled.
                         let wanted = filter.matches(e.stream, e.event_type)
-                            && !e.stream.starts_with(PARKED_STREAM_PREFIX);
+                            && !e.stream.starts_with(PARKED_STREAM_PREFIX)
+                            && !e.shredded;
                         if wanted && !target.acked_above.contains(&e.position) {
                             let cursor = Cursor::target(e.position);
                             ready.push_back(Item { cursor, event: e.to_recorded(), attempt: 0 });
@@ -720,7 +722,7 @@ impl Dispatcher {
                             break;
                         }
                         state.target.read = event.revision + 1;
-                        if !state.target.acked_above.contains(&event.revision) {
+                        if !event.shredded && !state.target.acked_above.contains(&event.revision) {
                             state.ready.push_back(Item {
                                 cursor: Cursor::target(event.revision),
                                 event,
@@ -760,6 +762,11 @@ impl Dispatcher {
                     break;
                 }
                 let revision = copy.revision;
+                // The copy of an event of a stream shredded since: nothing left to hand back.
+                if copy.shredded {
+                    state.parked.read = revision + 1;
+                    continue;
+                }
                 // Rebuilt before the read cursor moves: a copy that cannot be rebuilt stops the
                 // replay there (and says so on every call) instead of being passed over.
                 let event = unpark(copy)?;
@@ -937,8 +944,11 @@ struct ParkedFrom {
 
 /// The copy of an event put in the parked stream: same type, data and content type; the
 /// metadata is a [`ParkedMetadata`].
-fn park_copy(group: &str, item: Item) -> Result<EventData> {
+/// Also returns the stream the event came from, whose data key seals the copy in an encrypted
+/// store (so shredding that stream shreds the copy).
+fn park_copy(group: &str, item: Item) -> Result<(String, EventData)> {
     let e = item.event;
+    let origin = e.stream.clone();
     let (original_metadata, original_metadata_bytes) = match String::from_utf8(e.metadata) {
         Ok(text) => (Some(text), None),
         Err(bytes) => (None, Some(bytes.into_bytes())),
@@ -959,7 +969,14 @@ fn park_copy(group: &str, item: Item) -> Result<EventData> {
         replay_of: item.cursor.parked_revision(),
     };
     let metadata = serde_json::to_vec(&metadata).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(EventData { id: None, event_type: e.event_type, data: e.data, metadata, content_type: e.content_type })
+    let copy = EventData {
+        id: None,
+        event_type: e.event_type,
+        data: e.data,
+        metadata,
+        content_type: e.content_type,
+    };
+    Ok((origin, copy))
 }
 
 /// The event a parked copy was made of (see [`park_copy`]).

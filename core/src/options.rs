@@ -1,6 +1,11 @@
 //! How a store is opened.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::crypto::Key;
+use crate::error::Result;
 
 /// Default largest event (type + data + metadata + content type), in bytes.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
@@ -20,6 +25,44 @@ pub enum Durability {
     NoFsyncUnsafe,
 }
 
+/// Where the master key of an encrypted store comes from.
+#[derive(Clone)]
+pub(crate) enum MasterKey {
+    Key(Arc<Key>),
+    /// Asked at open (a key management service, a prompt...).
+    Provider(Arc<dyn Fn() -> Result<Vec<u8>> + Send + Sync>),
+}
+
+impl MasterKey {
+    pub(crate) fn resolve(&self) -> Result<Arc<Key>> {
+        match self {
+            MasterKey::Key(key) => Ok(key.clone()),
+            MasterKey::Provider(provide) => {
+                let bytes = zeroize::Zeroizing::new(provide()?);
+                Key::from_bytes(&bytes).map(Arc::new)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MasterKey::Key(_) => "MasterKey(<redacted>)",
+            MasterKey::Provider(_) => "MasterKey(<provider>)",
+        })
+    }
+}
+
+/// Two options are alike on encryption when both encrypt or neither does: which key is right
+/// is the keyring's to say (a wrong one is ENCRYPTION, not "other options").
+impl PartialEq for MasterKey {
+    fn eq(&self, _: &MasterKey) -> bool {
+        true
+    }
+}
+impl Eq for MasterKey {}
+
 /// Options of [`crate::Db::open_with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -28,6 +71,7 @@ pub struct Options {
     pub(crate) map_size: usize,
     pub(crate) durability: Durability,
     pub(crate) max_readers: u32,
+    pub(crate) master_key: Option<MasterKey>,
 }
 
 impl Options {
@@ -38,6 +82,7 @@ impl Options {
             map_size: DEFAULT_MAP_SIZE,
             durability: Durability::Fsync,
             max_readers: 1024,
+            master_key: None,
         }
     }
 
@@ -61,6 +106,23 @@ impl Options {
     /// Most read transactions open at once (threads reading concurrently).
     pub fn max_readers(mut self, readers: u32) -> Options {
         self.max_readers = readers;
+        self
+    }
+
+    /// Encrypts the store at rest with this 32-byte master key (AES-256-GCM, a data key per
+    /// stream wrapped by it). A new store is created encrypted; an existing one must have been
+    /// created with it: a wrong key, or a key for an unencrypted store, fails the open.
+    pub fn master_key(mut self, key: Key) -> Options {
+        self.master_key = Some(MasterKey::Key(Arc::new(key)));
+        self
+    }
+
+    /// Like [`Options::master_key`], with the 32 bytes asked of `provider` at open.
+    pub fn master_key_provider(
+        mut self,
+        provider: impl Fn() -> Result<Vec<u8>> + Send + Sync + 'static,
+    ) -> Options {
+        self.master_key = Some(MasterKey::Provider(Arc::new(provider)));
         self
     }
 

@@ -213,7 +213,8 @@ impl Subscription {
                     &ReadAllOptions::forwards().from(*cursor).limit(self.page_size),
                     |e| {
                         *cursor = e.position + 1;
-                        if filter.matches(e.stream, e.event_type) {
+                        // Shredded events are passed over: their data is gone for good.
+                        if !e.shredded && filter.matches(e.stream, e.event_type) {
                             buffer.push_back(e.to_recorded());
                         }
                         true
@@ -231,7 +232,7 @@ impl Subscription {
                 };
                 let Some(last) = events.last() else { return Ok(false) };
                 self.cursor = last.revision + 1;
-                self.buffer.extend(events);
+                self.buffer.extend(events.into_iter().filter(|e| !e.shredded));
                 Ok(true)
             }
         }

@@ -336,6 +336,9 @@ pub struct StreamInfo {
     pub next_revision: u64,
     /// Soft-deleted and not written since.
     pub deleted: bool,
+    /// Its data key was destroyed ([`crate::Db::shred_stream`]): its events read back with no
+    /// data, and appends fail with STREAM_DELETED.
+    pub shredded: bool,
     pub metadata: StreamMetadata,
 }
 

@@ -115,9 +115,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[test]
 fn crash_child() {
     let Ok(spec) = std::env::var(CHILD_ENV) else { return };
-    let (seed, dir) = spec.split_once(':').expect("GRAVEYARD_CRASH_CHILD is <seed>:<dir>");
+    let mut parts = spec.splitn(3, ':');
+    let (Some(seed), Some(encrypted), Some(dir)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("GRAVEYARD_CRASH_CHILD is <seed>:<encrypted>:<dir>")
+    };
     let seed: u64 = seed.parse().expect("seed is a u64");
-    let db = Db::open(dir).unwrap_or_else(|e| panic!("child: opening {dir} failed: {e} ({})", e.code()));
+    let db = open_store(Path::new(dir), encrypted == "true")
+        .unwrap_or_else(|e| panic!("child: opening {dir} failed: {e} ({})", e.code()));
     say("OPENED");
     let deadline = Instant::now() + CHILD_LIFETIME;
     let writers: Vec<_> = (0..WRITERS as u64)
@@ -223,11 +227,20 @@ struct ChildRun {
 }
 
 /// Runs the child on `dir` and kills it with SIGKILL after `delay`; returns what it acknowledged.
-fn run_child(dir: &Path, seed: u64, delay: Duration) -> ChildRun {
+/// The store under test; encrypted stores also write the keyring before their commits.
+fn open_store(dir: &Path, encrypted: bool) -> graveyard::Result<Db> {
+    let mut options = graveyard::Options::new(dir);
+    if encrypted {
+        options = options.master_key(graveyard::crypto::Key::from_bytes(&[0x42; 32]).expect("32 bytes"));
+    }
+    Db::open_with(options)
+}
+
+fn run_child(dir: &Path, seed: u64, encrypted: bool, delay: Duration) -> ChildRun {
     let exe = std::env::current_exe().expect("the test binary");
     let mut child = Command::new(exe)
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, format!("{seed}:{}", dir.display()))
+        .env(CHILD_ENV, format!("{seed}:{encrypted}:{}", dir.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -462,11 +475,24 @@ fn retry_is_idempotent(db: &Db, all: &[RecordedEvent], ack: &Ack, exact: bool, c
 
 #[test]
 fn crash_recovery() {
+    crash_recovery_of(false, 25);
+}
+
+/// The same with encryption: a new stream's data key is durable before its first sealed event
+/// commits, so every acknowledged event still opens after any kill.
+#[test]
+fn crash_recovery_encrypted() {
+    crash_recovery_of(true, 12);
+}
+
+fn crash_recovery_of(encrypted: bool, default_iterations: usize) {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let iterations: usize =
-        std::env::var("GRAVEYARD_CRASH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(25);
+    let iterations: usize = std::env::var("GRAVEYARD_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_iterations);
     let seed: u64 = std::env::var("GRAVEYARD_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -486,7 +512,7 @@ fn crash_recovery() {
             10..20 => rng.u64(8..25),
             _ => rng.u64(25..400),
         };
-        let run = run_child(&store, rng.u64(..), Duration::from_millis(delay));
+        let run = run_child(&store, rng.u64(..), encrypted, Duration::from_millis(delay));
         if !run.opened {
             killed_before_open += 1;
         }
@@ -494,8 +520,8 @@ fn crash_recovery() {
             format!("seed {seed}, iteration {iteration} (killed after {delay} ms, {} acks)", run.acks.len());
         acked.extend(run.acks);
 
-        let db =
-            Db::open(&store).unwrap_or_else(|e| panic!("{context}: reopening failed: {e} ({})", e.code()));
+        let db = open_store(&store, encrypted)
+            .unwrap_or_else(|e| panic!("{context}: reopening failed: {e} ({})", e.code()));
         let all = verify(&db, &acked, false, &context);
         if !acked.is_empty() {
             let ack = &acked[rng.usize(..acked.len())];
@@ -506,7 +532,7 @@ fn crash_recovery() {
 
     // After all the crashes, the store takes new appends where the log left off.
     let context = format!("seed {seed}, after the crashes");
-    let db = Db::open(&store).unwrap_or_else(|e| panic!("{context}: reopening failed: {e}"));
+    let db = open_store(&store, encrypted).unwrap_or_else(|e| panic!("{context}: reopening failed: {e}"));
     let all = verify(&db, &acked, true, &context);
     let mut head = all.len() as u64;
     let fresh = format!("crash-new-{seed}");
@@ -538,14 +564,14 @@ fn crash_recovery() {
         acked.push(Ack { stream: stream.to_string(), result, batch, ids });
     }
     db.close();
-    let db = Db::open(&store).unwrap_or_else(|e| panic!("{context}: reopening failed: {e}"));
+    let db = open_store(&store, encrypted).unwrap_or_else(|e| panic!("{context}: reopening failed: {e}"));
     let all = verify(&db, &acked, true, &context);
     assert_eq!(all.len() as u64, head, "{context}: events after the last reopen");
     db.close();
 
     let elapsed = started.elapsed();
     eprintln!(
-        "crash test: {iterations} kills ({killed_before_open} before the store was open), {} acknowledged appends, \
+        "crash test (encrypted: {encrypted}): {iterations} kills ({killed_before_open} before the store was open), {} acknowledged appends, \
          {} events in $all, {:.1} s",
         acked.len(),
         all.len(),

@@ -350,6 +350,7 @@ impl Model {
             current: s.current(),
             next_revision: s.next,
             deleted: s.deleted,
+            shredded: false,
             metadata: s.metadata,
         })
     }

@@ -74,6 +74,13 @@ const TOKEN_FILE: Setting = Setting {
     value_name: "FILE",
     help: "file holding the bearer token every request must carry [default: no authentication]",
 };
+const MASTER_KEY_FILE: Setting = Setting {
+    flag: "--master-key-file",
+    env: "GRAVEYARD_MASTER_KEY_FILE",
+    value_name: "FILE",
+    help: "file holding the 32-byte master key (64 hex digits) that encrypts the store at rest; a new \
+           store is created encrypted, an existing one must have been [default: no encryption]",
+};
 const METRICS_LISTEN: Setting = Setting {
     flag: "--metrics-listen",
     env: "GRAVEYARD_METRICS_LISTEN",
@@ -87,7 +94,7 @@ const LOG: Setting = Setting {
     help: "log filter, tracing-subscriber EnvFilter syntax [default: info]",
 };
 
-const SETTINGS: [&Setting; 11] = [
+const SETTINGS: [&Setting; 12] = [
     &LISTEN,
     &DATA,
     &MAX_EVENT_SIZE,
@@ -97,6 +104,7 @@ const SETTINGS: [&Setting; 11] = [
     &TLS_KEY,
     &PEER_CA,
     &TOKEN_FILE,
+    &MASTER_KEY_FILE,
     &METRICS_LISTEN,
     &LOG,
 ];
@@ -123,6 +131,8 @@ pub struct Settings {
     /// Certificates trusted when dialling other members; `Some` exactly when TLS is on.
     pub peer_ca: Option<Vec<u8>>,
     pub token: Option<Token>,
+    /// The master key of an encrypted store.
+    pub master_key: Option<MasterKey>,
     pub metrics_listen: Option<SocketAddr>,
     pub log_filter: String,
 }
@@ -314,6 +324,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         (None, None) => None,
     };
     let token = get(&TOKEN_FILE)?.map(|raw| read_token(&raw)).transpose()?;
+    let master_key = get(&MASTER_KEY_FILE)?.map(|raw| read_master_key(&raw)).transpose()?;
     let metrics_listen = get(&METRICS_LISTEN)?.map(|raw| socket_addr(&raw)).transpose()?;
     let log_filter = get(&LOG)?.map_or_else(|| "info".to_owned(), |raw| raw.value);
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
@@ -330,6 +341,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         tls,
         peer_ca,
         token,
+        master_key,
         metrics_listen,
         log_filter,
     })))
@@ -403,6 +415,47 @@ fn read_token(raw: &Raw) -> Result<Token, ConfigError> {
         )));
     }
     Ok(Token(token.to_vec()))
+}
+
+/// The master key: 64 hex digits (surrounding whitespace ignored) or exactly 32 raw bytes.
+/// Errors never show the file's content.
+fn read_master_key(raw: &Raw) -> Result<MasterKey, ConfigError> {
+    let bytes = zeroize::Zeroizing::new(read_nonempty(raw)?);
+    let text = bytes.trim_ascii();
+    let key = if text.len() == 64 && text.iter().all(u8::is_ascii_hexdigit) {
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        for (i, pair) in text.chunks(2).enumerate() {
+            let hex = std::str::from_utf8(pair).expect("hex digits are ASCII");
+            key[i] = u8::from_str_radix(hex, 16).expect("two hex digits");
+        }
+        MasterKey::from_bytes(&key[..])
+    } else if bytes.len() == 32 {
+        MasterKey::from_bytes(&bytes)
+    } else {
+        None
+    };
+    key.ok_or_else(|| {
+        refuse(format!("{} '{}': a master key is 64 hex digits or exactly 32 bytes", raw.source, raw.value))
+    })
+}
+
+/// A master key read from its file. `Debug` hides it.
+pub struct MasterKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl MasterKey {
+    fn from_bytes(bytes: &[u8]) -> Option<MasterKey> {
+        Some(MasterKey(zeroize::Zeroizing::new(bytes.try_into().ok()?)))
+    }
+
+    pub fn key(&self) -> graveyard::crypto::Key {
+        graveyard::crypto::Key::from_bytes(&self.0[..]).expect("32 bytes")
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
 }
 
 pub fn usage() -> String {

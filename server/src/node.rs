@@ -54,7 +54,10 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         None => None,
     };
     let signal = shutdown_signal()?;
-    let options = Options::new(&settings.data).max_event_size(settings.max_event_size);
+    let mut options = Options::new(&settings.data).max_event_size(settings.max_event_size);
+    if let Some(master_key) = &settings.master_key {
+        options = options.master_key(master_key.key());
+    }
     let db = tokio::task::spawn_blocking(move || Db::open_with(options))
         .await
         .map_err(|e| format!("opening the store: {e}"))?
@@ -79,10 +82,15 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     if cluster.ring.members().len() > 1 {
         tokio::spawn(catch_up_schemas(db.clone(), cluster.clone(), draining.clone()));
     }
-    let service =
-        GraveyardServer::new(GraveyardService::new(db.clone(), cluster, metrics.clone(), draining.clone()))
-            .max_decoding_message_size(max_request_bytes(settings.max_event_size))
-            .max_encoding_message_size(graveyard::client::MAX_MESSAGE_BYTES);
+    let service = GraveyardServer::new(GraveyardService::new(
+        db.clone(),
+        cluster,
+        metrics.clone(),
+        draining.clone(),
+        settings.tls.is_some(),
+    ))
+    .max_decoding_message_size(max_request_bytes(settings.max_event_size))
+    .max_encoding_message_size(graveyard::client::MAX_MESSAGE_BYTES);
     let service = InterceptedService::new(service, BearerAuth::new(settings.token.clone(), metrics.clone()));
 
     if !settings.listen.ip().is_loopback() && settings.tls.is_none() {

@@ -87,6 +87,8 @@ pub struct GraveyardService {
     metrics: Arc<Metrics>,
     /// Becomes true when the node starts shutting down.
     draining: watch::Receiver<bool>,
+    /// Clients reach this node over TLS.
+    tls: bool,
 }
 
 impl GraveyardService {
@@ -95,8 +97,9 @@ impl GraveyardService {
         cluster: Arc<Cluster>,
         metrics: Arc<Metrics>,
         draining: watch::Receiver<bool>,
+        tls: bool,
     ) -> GraveyardService {
-        GraveyardService { db, cluster, metrics, draining }
+        GraveyardService { db, cluster, metrics, draining, tls }
     }
 
     fn fail(&self, error: Error) -> Status {
@@ -326,6 +329,34 @@ impl Graveyard for GraveyardService {
             .and_then(|expected| committing(|| self.db.tombstone_stream(&request.stream, expected)))
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::TombstoneStreamResponse {}))
+    }
+
+    async fn shred_stream(
+        &self,
+        request: Request<pb::ShredStreamRequest>,
+    ) -> RpcResult<pb::ShredStreamResponse> {
+        on_owner!(self, request, &request.get_ref().stream, shred_stream);
+        let request = request.into_inner();
+        committing(|| self.db.shred_stream(&request.stream)).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::ShredStreamResponse {}))
+    }
+
+    async fn rotate_master_key(
+        &self,
+        request: Request<pb::RotateMasterKeyRequest>,
+    ) -> RpcResult<pb::RotateMasterKeyResponse> {
+        // Key material: only over TLS or from this machine (a loopback client of a plaintext node).
+        let local = request.remote_addr().is_some_and(|a| a.ip().is_loopback());
+        if !self.tls && !local {
+            return Err(self.fail(Error::PermissionDenied(
+                "RotateMasterKey carries a key: call it over TLS or from the node's own machine".into(),
+            )));
+        }
+        let key = zeroize::Zeroizing::new(request.into_inner().new_key);
+        let key = graveyard::crypto::Key::from_bytes(&key).map_err(|e| self.fail(e))?;
+        committing(|| self.db.rotate_master_key(key)).map_err(|e| self.fail(e))?;
+        tracing::info!("the master key was rotated: restart this node with the new key");
+        Ok(Response::new(pb::RotateMasterKeyResponse {}))
     }
 
     async fn save_snapshot(

@@ -371,6 +371,29 @@ impl Client {
         Ok(())
     }
 
+    /// Crypto-shreds a stream on its owner (see [`crate::Db::shred_stream`]). Retried: shredding
+    /// twice is not an error.
+    pub async fn shred_stream(&self, stream: &str) -> Result<()> {
+        let request = pb::ShredStreamRequest { stream: stream.to_owned() };
+        self.call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
+            c.shred_stream(request).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Rewraps every data key of one node under `new_key` (see [`crate::Db::rotate_master_key`]):
+    /// the home node, or the node of [`Client::on_node`]. Nodes accept it over TLS or from
+    /// loopback only, since it carries the key. Not retried.
+    pub async fn rotate_master_key(&self, new_key: &crate::crypto::Key) -> Result<()> {
+        let request = pb::RotateMasterKeyRequest { new_key: new_key.expose().to_vec() };
+        self.call(Route::Node, Retry::Once, request, |mut c, request| async move {
+            c.rotate_master_key(request).await
+        })
+        .await?;
+        Ok(())
+    }
+
     pub async fn save_snapshot(&self, stream: &str, revision: u64, data: Vec<u8>) -> Result<()> {
         let request = pb::SaveSnapshotRequest { stream: stream.to_owned(), revision, data };
         self.call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {

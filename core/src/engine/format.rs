@@ -11,15 +11,19 @@ use crate::error::{Error, Result};
 use crate::types::{CurrentRevision, StreamMetadata};
 
 /// Bumped on any change a previous build could misread. Stores of a newer version are
-/// refused at open, and so are older ones: version 1 (event records without
-/// `schema_version`) only existed before the first release, so nothing migrates it.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// refused at open, and so are older ones: versions 1 (event records without
+/// `schema_version`) and 2 (stream states without `shredded`) only existed before the first
+/// release, so nothing migrates them.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 pub(crate) const MAGIC: &[u8] = b"GraveyardDB store";
 
 pub(crate) const META_MAGIC: &[u8] = b"magic";
 pub(crate) const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub(crate) const META_STORE_ID: &[u8] = b"store_id";
 pub(crate) const META_NEXT_STREAM_ID: &[u8] = b"next_stream_id";
+/// Present in encrypted stores only: names the scheme (`ENCRYPTION_SCHEME`).
+pub(crate) const META_ENCRYPTION: &[u8] = b"encryption";
+pub(crate) const ENCRYPTION_SCHEME: &[u8] = b"aes-256-gcm, data key per stream, keyring v1";
 
 /// Names of the LMDB databases.
 pub(crate) const DB_META: &str = "meta";
@@ -29,6 +33,8 @@ pub(crate) const DB_STREAM_INDEX: &str = "stream_index";
 pub(crate) const DB_EVENT_IDS: &str = "event_ids";
 pub(crate) const DB_SNAPSHOTS: &str = "snapshots";
 pub(crate) const DB_GROUPS: &str = "groups";
+/// Stream ids shredded in LMDB whose keyring slots may not be zeroed yet (see `keys.rs`).
+pub(crate) const DB_PENDING_SHREDS: &str = "pending_shreds";
 /// Room for the databases later features add (keys, cursors, schemas...).
 pub(crate) const MAX_DBS: u32 = 32;
 
@@ -71,9 +77,28 @@ pub(crate) fn corrupt(what: &str) -> Error {
     Error::Corruption(what.to_string())
 }
 
-/// Flag bits of [`EventRecord::flags`]. None defined yet; readers refuse unknown bits
-/// rather than misread a newer record.
-pub(crate) const KNOWN_EVENT_FLAGS: u32 = 0;
+/// Flag bits of [`EventRecord::flags`]; readers refuse unknown bits rather than misread a
+/// newer record.
+pub(crate) const KNOWN_EVENT_FLAGS: u32 = FLAG_SEALED;
+/// The record's `data` is sealed (see [`SealedLayout`]) and its `metadata` is empty: the
+/// metadata travels inside the sealed data.
+pub(crate) const FLAG_SEALED: u32 = 1;
+
+/// The `data` of a sealed event record: the id of the stream whose data key sealed it
+/// (u64 little-endian: the event's own stream, or for a parked copy the stream it was copied
+/// from, so shredding that stream shreds its copies too), then `nonce || ciphertext || tag` of
+/// the plaintext `metadata length (u32 LE) || metadata || data`, with the event's place as the
+/// additional data.
+pub(crate) struct SealedLayout;
+
+impl SealedLayout {
+    pub const KEY_ID: usize = 8;
+    pub const META_LEN: usize = 4;
+    /// Bytes of the sealed field for this much metadata and data.
+    pub fn len(metadata: usize, data: usize) -> usize {
+        Self::KEY_ID + crate::crypto::SEAL_OVERHEAD + Self::META_LEN + metadata + data
+    }
+}
 
 /// One event in the `events` database, keyed by its global position.
 #[derive(rkyv::Archive, rkyv::Serialize)]
@@ -154,6 +179,8 @@ pub(crate) struct StreamState {
     /// Soft-deleted and not written since: expected-version checks see no stream.
     pub deleted: bool,
     pub tombstoned: bool,
+    /// Its data key is destroyed: its events read back without data, and it takes no more.
+    pub shredded: bool,
     pub max_count: Option<u64>,
     pub max_age_micros: Option<u64>,
     pub truncate_before: Option<u64>,
@@ -168,6 +195,7 @@ impl StreamState {
             deleted_before: 0,
             deleted: false,
             tombstoned: false,
+            shredded: false,
             max_count: None,
             max_age_micros: None,
             truncate_before: None,
@@ -216,6 +244,7 @@ impl StreamState {
             deleted_before: a.deleted_before.to_native(),
             deleted: a.deleted,
             tombstoned: a.tombstoned,
+            shredded: a.shredded,
             max_count: a.max_count.as_ref().map(|v| v.to_native()),
             max_age_micros: a.max_age_micros.as_ref().map(|v| v.to_native()),
             truncate_before: a.truncate_before.as_ref().map(|v| v.to_native()),

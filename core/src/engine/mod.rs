@@ -10,6 +10,7 @@
 //!   thread and see the last committed state.
 
 mod format;
+mod keys;
 mod read;
 mod validate;
 mod writer;
@@ -49,6 +50,9 @@ pub(crate) struct Store {
     event_ids: Table,
     snapshots: Table,
     groups: Table,
+    pending_shreds: Table,
+    /// The data keys, in an encrypted store.
+    keyring: Option<keys::Keyring>,
 }
 
 impl Store {
@@ -136,6 +140,11 @@ pub(crate) fn open(options: Options) -> Result<Arc<Engine>> {
             dir.display()
         )));
     }
+    // Both encrypted: the key given must be the one in force (it may have been rotated since
+    // the engine opened).
+    if let (Some(source), Some(keyring)) = (&options.master_key, &engine.store().keyring) {
+        keyring.check_master(&*source.resolve()?)?;
+    }
     Ok(engine)
 }
 
@@ -196,7 +205,13 @@ impl Engine {
         let schemas = load_schemas(&store)?;
         let (head_tx, head_rx) = tokio::sync::watch::channel(state.next_position);
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
-        let writer = Writer { store: store.clone(), state, jobs: jobs_rx, head: head_tx };
+        let writer = Writer {
+            store: store.clone(),
+            state,
+            jobs: jobs_rx,
+            head: head_tx,
+            nonces: crate::crypto::Nonces::new(),
+        };
         let handle = std::thread::Builder::new()
             .name("graveyard-writer".into())
             .spawn(move || writer.run())
@@ -250,8 +265,13 @@ impl Engine {
         events: Vec<EventData>,
     ) -> Result<Command> {
         validate::user_stream_name(stream)?;
-        let events =
-            validate::prepare_events(stream, events, self.options.max_event_size, Some(&self.schemas))?;
+        let events = validate::prepare_events(
+            stream,
+            events,
+            self.options.max_event_size,
+            Some(&self.schemas),
+            self.is_encrypted(),
+        )?;
         Ok(Command::Append { stream: stream.to_string(), expected, events })
     }
 
@@ -274,6 +294,22 @@ impl Engine {
     ) -> impl std::future::Future<Output = Result<AppendResult>> + Send + 'static {
         let queued = self.append_command(stream, expected, events).and_then(|command| self.send(command));
         async move { appended(opened(queued?.await)) }
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.store().keyring.is_some()
+    }
+
+    pub fn shred_stream(&self, stream: &str) -> Result<()> {
+        validate::user_stream_name(stream)?;
+        self.submit(Command::Shred { stream: stream.to_string() }).map(drop)
+    }
+
+    pub fn rotate_master_key(&self, key: crate::crypto::Key) -> Result<()> {
+        if !self.is_encrypted() {
+            return Err(writer::not_encrypted());
+        }
+        self.submit(Command::RotateMasterKey { key: Arc::new(key) }).map(drop)
     }
 
     pub fn set_stream_metadata(&self, stream: &str, metadata: StreamMetadata) -> Result<()> {
@@ -316,13 +352,25 @@ impl Engine {
         seq: u64,
         target: Progress,
         replay: Progress,
-        parks: Vec<EventData>,
+        parks: Vec<(String, EventData)>,
     ) -> Result<()> {
         let parks = if parks.is_empty() {
             Vec::new()
         } else {
             let stream = crate::group::parked_stream(name);
-            validate::prepare_events(&stream, parks, self.options.max_event_size, None)?
+            let (origins, copies): (Vec<String>, Vec<EventData>) = parks.into_iter().unzip();
+            let mut prepared = validate::prepare_events(
+                &stream,
+                copies,
+                self.options.max_event_size,
+                None,
+                self.is_encrypted(),
+            )?;
+            // A copy is sealed with the data key of the stream it came from.
+            for (copy, origin) in prepared.iter_mut().zip(origins) {
+                copy.key_owner = Some(origin);
+            }
+            prepared
         };
         self.submit(Command::SettleGroup { name: name.to_string(), seq, target, replay, parks }).map(drop)
     }
@@ -356,8 +404,14 @@ impl Engine {
             v => ExpectedVersion::Exact(u64::from(v) - 2),
         };
         let stored = EventData::json_bytes(SCHEMA_EVENT_TYPE, prepared.definition().to_json());
-        let events = validate::prepare_events(&stream, vec![stored], self.options.max_event_size, None)
-            .map_err(|e| Error::InvalidSchema { schema: name.clone(), problems: vec![e.to_string()] })?;
+        let events = validate::prepare_events(
+            &stream,
+            vec![stored],
+            self.options.max_event_size,
+            None,
+            self.is_encrypted(),
+        )
+        .map_err(|e| Error::InvalidSchema { schema: name.clone(), problems: vec![e.to_string()] })?;
         appended(self.submit(Command::Append { stream, expected, events }))?;
         self.schemas.install(prepared)?;
         Ok(SchemaUpsert { name, version, changed: true })
@@ -494,7 +548,7 @@ fn open_store(options: &Options, dir: &Path) -> Result<Store> {
         None => true,
     };
     if empty {
-        initialise(&env)?;
+        initialise(&env, options.master_key.is_some())?;
     }
 
     let rtxn = env.read_txn()?;
@@ -525,14 +579,92 @@ fn open_store(options: &Options, dir: &Path) -> Result<Store> {
                 require(format::DB_EVENT_IDS)?,
                 require(format::DB_SNAPSHOTS)?,
                 require(format::DB_GROUPS)?,
+                require(format::DB_PENDING_SHREDS)?,
             )))
         })?
         .unwrap_commit();
-    let (meta, events, streams, stream_index, event_ids, snapshots, groups) = tables;
-    Ok(Store { env, meta, events, streams, stream_index, event_ids, snapshots, groups })
+    let (meta, events, streams, stream_index, event_ids, snapshots, groups, pending_shreds) = tables;
+    let mut store = Store {
+        env,
+        meta,
+        events,
+        streams,
+        stream_index,
+        event_ids,
+        snapshots,
+        groups,
+        pending_shreds,
+        keyring: None,
+    };
+    store.keyring = open_keyring(&store, options, dir)?;
+    Ok(store)
 }
 
-fn initialise(env: &heed::Env<WithoutTls>) -> Result<()> {
+/// The keyring of an encrypted store, checked against the master key given; pending shreds
+/// finished. `None` for a store without encryption (and no key given).
+fn open_keyring(store: &Store, options: &Options, dir: &Path) -> Result<Option<keys::Keyring>> {
+    let rtxn = store.env.read_txn()?;
+    let encrypted = match store.meta.get(&rtxn, format::META_ENCRYPTION)? {
+        None => false,
+        Some(format::ENCRYPTION_SCHEME) => true,
+        Some(_) => {
+            return Err(Error::IncompatibleFormat(format!(
+                "{} is encrypted with a scheme this build does not know",
+                dir.display()
+            )))
+        }
+    };
+    let store_id: [u8; 16] = store
+        .meta
+        .get(&rtxn, format::META_STORE_ID)?
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| Error::Corruption("the store has no valid store id".into()))?;
+    let never_written = store
+        .meta
+        .get(&rtxn, format::META_NEXT_STREAM_ID)?
+        .is_some_and(|b| b == 0u64.to_be_bytes().as_slice());
+    let pending: Vec<u64> = store
+        .pending_shreds
+        .iter(&rtxn)?
+        .map(|item| item.map_err(Error::from).and_then(|(key, _)| format::decode_u64_key(key)))
+        .collect::<Result<_>>()?;
+    drop(rtxn);
+    let source = match (encrypted, &options.master_key) {
+        (false, None) => return Ok(None),
+        (false, Some(_)) => {
+            return Err(Error::invalid(format!(
+                "{} was created without encryption; open it without a master key",
+                dir.display()
+            )))
+        }
+        (true, None) => {
+            return Err(Error::Encryption(format!(
+                "{} is encrypted: open it with its master key",
+                dir.display()
+            )))
+        }
+        (true, Some(source)) => source,
+    };
+    let master = source.resolve()?;
+    // Created with the store; missing only if the first open stopped between the two, before
+    // any stream existed (no key can be lost then).
+    let keyring = if never_written && !dir.join(keys::KEYRING_FILE).exists() {
+        keys::Keyring::create(dir, store_id, &master)?
+    } else {
+        keys::Keyring::open(dir, store_id, &master)?
+    };
+    if !pending.is_empty() {
+        keyring.shred(&pending)?;
+        let mut wtxn = store.env.write_txn()?;
+        for id in &pending {
+            store.pending_shreds.delete(&mut wtxn, &format::u64_key(*id))?;
+        }
+        wtxn.commit()?;
+    }
+    Ok(Some(keyring))
+}
+
+fn initialise(env: &heed::Env<WithoutTls>, encrypted: bool) -> Result<()> {
     let wtxn = env.write_txn()?;
     env.create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_> {
         let meta = dbo.create_database::<Bytes, Bytes>(wtxn, Some(format::DB_META))?;
@@ -543,6 +675,7 @@ fn initialise(env: &heed::Env<WithoutTls>) -> Result<()> {
             format::DB_EVENT_IDS,
             format::DB_SNAPSHOTS,
             format::DB_GROUPS,
+            format::DB_PENDING_SHREDS,
         ] {
             dbo.create_database::<Bytes, Bytes>(wtxn, Some(name))?;
         }
@@ -550,6 +683,9 @@ fn initialise(env: &heed::Env<WithoutTls>) -> Result<()> {
         meta.put(wtxn, format::META_FORMAT_VERSION, &format::FORMAT_VERSION.to_be_bytes())?;
         meta.put(wtxn, format::META_STORE_ID, uuid::Uuid::new_v4().as_bytes())?;
         meta.put(wtxn, format::META_NEXT_STREAM_ID, &0u64.to_be_bytes())?;
+        if encrypted {
+            meta.put(wtxn, format::META_ENCRYPTION, format::ENCRYPTION_SCHEME)?;
+        }
         Ok(CommitOrAbort::<_, ()>::Commit(()))
     })?;
     Ok(())

@@ -7,27 +7,80 @@ use heed::types::Bytes;
 use heed::RoTxn;
 use uuid::Uuid;
 
-use super::format::{self, index_key, u64_key, ArchivedEventRecord, StreamState, INDEX_CHUNK, NO_POSITION};
+use super::format::{
+    self, index_key, u64_key, ArchivedEventRecord, SealedLayout, StreamState, INDEX_CHUNK, NO_POSITION,
+};
+use super::keys::{DataKey, Keyring};
 use super::{now_micros, Store};
+use crate::crypto;
 use crate::error::{Error, Result};
 use crate::types::{Direction, EventRef, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo};
 
-fn event_ref(position: u64, record: &ArchivedEventRecord) -> EventRef<'_> {
-    EventRef {
-        stream: record.stream.as_str(),
-        revision: record.revision.to_native(),
-        position,
-        id: Uuid::from_bytes(record.id),
-        event_type: record.event_type.as_str(),
-        content_type: record.content_type.as_str(),
-        data: record.data.as_slice(),
-        metadata: record.metadata.as_slice(),
-        timestamp: record.timestamp.to_native(),
-        shredded: false,
-        schema_version: match record.schema_version.to_native() {
-            0 => None,
-            version => Some(version),
-        },
+/// Turns records into events: in place, or opened into a buffer reused for the whole read when
+/// they are sealed.
+struct Opener<'s> {
+    keyring: Option<&'s Keyring>,
+    plaintext: Vec<u8>,
+}
+
+impl<'s> Opener<'s> {
+    fn new(store: &'s Store) -> Opener<'s> {
+        Opener { keyring: store.keyring.as_ref(), plaintext: Vec::new() }
+    }
+
+    /// The event at `position`. A sealed record that does not open (tampered bytes, moved
+    /// elsewhere) is ENCRYPTION for this read; one whose key was shredded reads back shredded.
+    fn event<'a>(&'a mut self, position: u64, record: &'a ArchivedEventRecord) -> Result<EventRef<'a>> {
+        let mut event = EventRef {
+            stream: record.stream.as_str(),
+            revision: record.revision.to_native(),
+            position,
+            id: Uuid::from_bytes(record.id),
+            event_type: record.event_type.as_str(),
+            content_type: record.content_type.as_str(),
+            data: record.data.as_slice(),
+            metadata: record.metadata.as_slice(),
+            timestamp: record.timestamp.to_native(),
+            shredded: false,
+            schema_version: match record.schema_version.to_native() {
+                0 => None,
+                version => Some(version),
+            },
+        };
+        if record.flags.to_native() & format::FLAG_SEALED == 0 {
+            return Ok(event);
+        }
+        let Some(keyring) = self.keyring else {
+            return Err(format::corrupt("a sealed event in a store without encryption"));
+        };
+        let field = record.data.as_slice();
+        if field.len() < SealedLayout::len(0, 0) {
+            return Err(format::corrupt("a sealed event is shorter than its envelope"));
+        }
+        let (key_id, sealed) = field.split_at(SealedLayout::KEY_ID);
+        let key_id = u64::from_le_bytes(key_id.try_into().expect("KEY_ID bytes"));
+        let sealer = match keyring.get(key_id)? {
+            DataKey::Shredded => {
+                event.data = &[];
+                event.metadata = &[];
+                event.shredded = true;
+                return Ok(event);
+            }
+            DataKey::Live(sealer) => sealer,
+        };
+        let aad = crypto::event_aad(record.stream_id.to_native(), event.revision, position);
+        let plaintext = sealer.open_into(&aad, sealed, &mut self.plaintext).map_err(|_| {
+            Error::Encryption(format!(
+                "the event at position {position} does not open: its bytes were changed or moved"
+            ))
+        })?;
+        let (len, rest) = plaintext.split_at(SealedLayout::META_LEN);
+        let meta_len = u32::from_le_bytes(len.try_into().expect("META_LEN bytes")) as usize;
+        if meta_len > rest.len() {
+            return Err(format::corrupt("a sealed event's metadata length passes its end"));
+        }
+        (event.metadata, event.data) = rest.split_at(meta_len);
+        Ok(event)
     }
 }
 
@@ -60,6 +113,7 @@ pub(crate) fn stream_info(store: &Store, stream: &str) -> Result<StreamInfo> {
         current: state.current(),
         next_revision: state.next_revision,
         deleted: state.deleted,
+        shredded: state.shredded,
         metadata: state.metadata(),
     })
 }
@@ -96,9 +150,10 @@ pub(crate) fn visit_stream(
         return Ok(seen);
     }
     // Emits one event; false when the visit is over.
-    let mut emit = |position: u64, record: &ArchivedEventRecord| {
+    let mut opener = Opener::new(store);
+    let mut emit = |position: u64, record: &ArchivedEventRecord| -> Result<bool> {
         seen += 1;
-        f(event_ref(position, record)) && seen < limit
+        Ok(f(opener.event(position, record)?) && seen < limit)
     };
     let mut chain = Chain::new(store, &txn, &state);
     match options.direction {
@@ -123,7 +178,7 @@ pub(crate) fn visit_stream(
                     if too_old(record) {
                         continue;
                     }
-                    if !emit(position, record) {
+                    if !emit(position, record)? {
                         return Ok(seen);
                     }
                 }
@@ -137,7 +192,7 @@ pub(crate) fn visit_stream(
                 if too_old(at.1) {
                     break;
                 }
-                if !emit(at.0, at.1) || at.1.revision.to_native() == lo {
+                if !emit(at.0, at.1)? || at.1.revision.to_native() == lo {
                     break;
                 }
                 at = chain.previous(at.1)?;
@@ -263,11 +318,13 @@ pub(crate) fn visit_all(
     }
     let filter = &options.filter;
     let filtered = !filter.is_empty();
+    let mut opener = Opener::new(store);
     let mut visit = |key: &[u8], bytes: &[u8]| -> Result<bool> {
         let record = format::access_event(bytes)?;
         if !filtered || filter.matches(record.stream.as_str(), record.event_type.as_str()) {
             seen += 1;
-            return Ok(f(event_ref(format::decode_u64_key(key)?, record)) && seen < options.limit);
+            let event = opener.event(format::decode_u64_key(key)?, record)?;
+            return Ok(f(event) && seen < options.limit);
         }
         Ok(true)
     };
@@ -301,16 +358,37 @@ pub(crate) fn get_snapshot(store: &Store, stream: &str) -> Result<Option<Snapsho
     let state = match store.stream_state(&txn, stream)? {
         None => return Ok(None),
         Some(s) if s.tombstoned => return Err(Error::StreamDeleted { stream: stream.to_string() }),
+        Some(s) if s.shredded => return Ok(None),
         Some(s) => s,
     };
     let Some(bytes) = store.snapshots.get(&txn, &u64_key(state.id))? else {
         return Ok(None);
     };
     let record = format::access_snapshot(bytes)?;
-    Ok(Some(Snapshot {
-        stream: stream.to_string(),
-        revision: record.revision.to_native(),
-        data: record.data.as_slice().to_vec(),
-        timestamp: record.timestamp.to_native(),
-    }))
+    let revision = record.revision.to_native();
+    let data = match &store.keyring {
+        None => record.data.as_slice().to_vec(),
+        Some(keyring) => match keyring.get(state.id)? {
+            // Deleted with the shred; a snapshot left by a shred that did not finish is gone too.
+            DataKey::Shredded => return Ok(None),
+            DataKey::Live(sealer) => {
+                let mut plaintext = Vec::new();
+                let len = sealer
+                    .open_into(
+                        &crypto::snapshot_aad(state.id, revision),
+                        record.data.as_slice(),
+                        &mut plaintext,
+                    )
+                    .map_err(|_| {
+                        Error::Encryption(format!(
+                            "the snapshot of stream '{stream}' does not open: its bytes were changed or moved"
+                        ))
+                    })?
+                    .len();
+                plaintext.truncate(len);
+                plaintext
+            }
+        },
+    };
+    Ok(Some(Snapshot { stream: stream.to_string(), revision, data, timestamp: record.timestamp.to_native() }))
 }

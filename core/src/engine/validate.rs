@@ -21,6 +21,15 @@ pub(crate) struct PreparedEvent {
     /// The engine made the id up: it cannot be stored already.
     pub generated: bool,
     pub record: rkyv::util::AlignedVec,
+    /// In an encrypted store: where in `record` the sealed field lies (its plaintext in place,
+    /// see `format::SealedLayout`); the writer seals it there once it knows the event's place.
+    pub seal_at: Option<std::ops::Range<usize>>,
+    /// The stream whose data key seals this event when it is not the event's own: the origin
+    /// of a parked copy.
+    pub key_owner: Option<String>,
+    /// Set by the writer once it sealed the field: the key and additional data to open it
+    /// again if the commit fails and the job is applied anew.
+    pub sealed_with: Option<(std::sync::Arc<crate::crypto::Sealer>, [u8; 32])>,
 }
 
 /// Any stream name that may be read.
@@ -62,6 +71,7 @@ pub(crate) fn prepare_events(
     events: Vec<EventData>,
     max_event_size: usize,
     schemas: Option<&SchemaRegistry>,
+    sealed: bool,
 ) -> Result<Vec<PreparedEvent>> {
     if events.is_empty() {
         return Err(Error::invalid("an append needs at least one event"));
@@ -70,7 +80,7 @@ pub(crate) fn prepare_events(
     let mut prepared = Vec::with_capacity(events.len());
     let mut lookup = SchemaLookup { registry: schemas, resolved: Vec::new() };
     for (index, event) in events.into_iter().enumerate() {
-        let p = prepare_event(stream, index, event, max_event_size, &mut lookup)?;
+        let p = prepare_event(stream, index, event, max_event_size, &mut lookup, sealed)?;
         if !seen.insert(p.id) {
             return Err(Error::invalid(format!("event {index}: id {} appears twice in the append", p.id)));
         }
@@ -104,6 +114,7 @@ fn prepare_event(
     mut event: EventData,
     max_event_size: usize,
     schemas: &mut SchemaLookup<'_>,
+    sealed: bool,
 ) -> Result<PreparedEvent> {
     let bad = |what: String| Error::invalid(format!("event {index}: {what}"));
     if event.event_type.is_empty() {
@@ -149,21 +160,47 @@ fn prepare_event(
         Some(id) => (id, false),
         None => (generated_id(), true),
     };
+    let (flags, metadata, data) = if sealed {
+        (format::FLAG_SEALED, Vec::new(), sealed_field(&event.metadata, &event.data)?)
+    } else {
+        (0, event.metadata, event.data)
+    };
     let record = format::encode(&EventRecord {
         stream_id: 0,
         revision: 0,
         prev_position: format::NO_POSITION,
         timestamp: 0,
         id: id.into_bytes(),
-        flags: 0,
+        flags,
         schema_version,
         stream: stream.to_string(),
         event_type: event.event_type,
         content_type: event.content_type,
-        metadata: event.metadata,
-        data: event.data,
+        metadata,
+        data,
     })?;
-    Ok(PreparedEvent { id, generated, record })
+    let seal_at = if sealed {
+        let field = format::access_event(&record)?.data.as_slice();
+        let start = field.as_ptr() as usize - record.as_ptr() as usize;
+        Some(start..start + field.len())
+    } else {
+        None
+    };
+    Ok(PreparedEvent { id, generated, record, seal_at, key_owner: None, sealed_with: None })
+}
+
+/// The sealed field of an event before sealing: room for the key id and the nonce, the
+/// plaintext, room for the tag (see `format::SealedLayout`).
+fn sealed_field(metadata: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    use format::SealedLayout as L;
+    let meta_len = u32::try_from(metadata.len()).map_err(|_| Error::invalid("metadata is over 4 GiB"))?;
+    let mut field = Vec::with_capacity(L::len(metadata.len(), data.len()));
+    field.resize(L::KEY_ID + crate::crypto::NONCE_LEN, 0);
+    field.extend_from_slice(&meta_len.to_le_bytes());
+    field.extend_from_slice(metadata);
+    field.extend_from_slice(data);
+    field.resize(field.len() + crate::crypto::TAG_LEN, 0);
+    Ok(field)
 }
 
 fn not_json(index: usize, e: serde_json::Error) -> Error {

@@ -14,9 +14,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::Receiver;
 use heed::{PutFlags, RwTxn};
 
-use super::format::{self, index_key, u64_key, SnapshotRecord, StreamState, INDEX_CHUNK};
+use super::format::{self, index_key, u64_key, SealedLayout, SnapshotRecord, StreamState, INDEX_CHUNK};
+use super::keys::DataKey;
 use super::validate::PreparedEvent;
 use super::Store;
+use crate::crypto::{self, Key, Nonces, Sealer};
 use crate::error::{Error, Result};
 use crate::group::{parked_stream, GroupRecord, Progress, ReplayInfo, ReplayRecord, TargetRecord};
 use crate::subscription::SubscriptionStart;
@@ -77,11 +79,22 @@ pub(crate) enum Command {
         name: String,
         limit: Option<u64>,
     },
+    /// Marks a stream shredded; its data key is destroyed after the commit, before the answer.
+    Shred {
+        stream: String,
+    },
+    /// Rewraps every data key under a new master key (in the keyring file, not in LMDB); on
+    /// the writer so that no key is created or shredded meanwhile.
+    RotateMasterKey {
+        key: Arc<Key>,
+    },
 }
 
 pub(crate) enum Reply {
     Appended(AppendResult),
     Replayed(ReplayInfo),
+    /// The stream id whose key must be destroyed before the caller is answered.
+    Shredded(u64),
     Done,
 }
 
@@ -111,6 +124,7 @@ pub(crate) struct Writer {
     pub state: WriterState,
     pub jobs: Receiver<Job>,
     pub head: tokio::sync::watch::Sender<u64>,
+    pub nonces: Nonces,
 }
 
 /// Why a job failed: a rejection (nothing written, the batch goes on) or a storage failure
@@ -151,7 +165,8 @@ impl Writer {
 
     fn process(&mut self, batch: &mut Vec<Job>) {
         match self.apply_batch(batch) {
-            Ok(results) => {
+            Ok(mut results) => {
+                self.destroy_keys(&mut results);
                 // The head moves before anyone is told, so a caller that saw its append
                 // acknowledged also sees the head past it.
                 self.publish();
@@ -170,6 +185,40 @@ impl Writer {
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Answer { result: Err(e.clone_storage()), spent: job.command });
                 }
+            }
+        }
+    }
+
+    /// After the commit that marked them shredded: destroys the streams' data keys in the
+    /// keyring, then drops their pending-shred entries. A shred is answered only once its key
+    /// is gone; if destroying fails, the caller gets the error and the next open finishes it.
+    fn destroy_keys(&mut self, results: &mut [Result<Reply>]) {
+        let ids: Vec<u64> = results
+            .iter()
+            .filter_map(|r| if let Ok(Reply::Shredded(id)) = r { Some(*id) } else { None })
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let destroyed = match &store.keyring {
+            Some(keyring) => keyring.shred(&ids),
+            None => Err(Error::Internal("a shred reached a store without a keyring".into())),
+        }
+        .and_then(|()| {
+            let mut txn = store.env.write_txn()?;
+            for id in &ids {
+                store.pending_shreds.delete(&mut txn, &u64_key(*id))?;
+            }
+            txn.commit()?;
+            Ok(())
+        });
+        for result in results.iter_mut() {
+            if matches!(result, Ok(Reply::Shredded(_))) {
+                *result = match &destroyed {
+                    Ok(()) => Ok(Reply::Done),
+                    Err(e) => Err(e.clone_storage()),
+                };
             }
         }
     }
@@ -217,6 +266,10 @@ impl Writer {
                     Err(Failure::Rejected(e)) => results.push(Err(e)),
                     Err(Failure::Storage(e)) => return Err(e),
                 }
+            }
+            // Data keys made for this batch are durable before the events they seal.
+            if let Some(keyring) = &store.keyring {
+                keyring.sync()?;
             }
             txn.commit()?;
             Ok(results)
@@ -322,6 +375,11 @@ impl Writer {
                     replaying: stored.replay.replaying(),
                 }))
             }
+            Command::Shred { stream } => self.shred(txn, stream),
+            Command::RotateMasterKey { key } => match &self.store.keyring {
+                Some(keyring) => keyring.rotate(key).map(|()| Reply::Done).map_err(Failure::Rejected),
+                None => reject(not_encrypted()),
+            },
         }
     }
 
@@ -335,6 +393,10 @@ impl Writer {
         let store = self.store.clone();
         let existing = store.stream_state(txn, stream).map_err(Failure::Storage)?;
         if existing.is_some_and(|s| s.tombstoned) {
+            return reject(Error::StreamDeleted { stream: stream.to_string() });
+        }
+        // No silent revival under a new key: a shredded stream takes nothing more.
+        if existing.is_some_and(|s| s.shredded) {
             return reject(Error::StreamDeleted { stream: stream.to_string() });
         }
 
@@ -382,10 +444,30 @@ impl Writer {
         let first_position = self.state.next_position;
         // One commit time for the whole append.
         let timestamp = self.next_timestamp();
+        let own_key = match &store.keyring {
+            Some(keyring) => Some(keyring.get_or_create(state.id).map_err(Failure::Storage)?),
+            None => None,
+        };
         for event in events.iter_mut() {
             let position = self.state.next_position;
             let revision = state.next_revision;
             format::place_event(&mut event.record, state.id, revision, state.last_position, timestamp);
+            if let Some(range) = event.seal_at.clone() {
+                let field = &mut event.record[range];
+                // Sealed by an attempt that did not commit (a storage failure, then this job
+                // alone): back to plaintext first, or it would be sealed twice.
+                if let Some((sealer, aad)) = event.sealed_with.take() {
+                    sealer
+                        .unseal_field(&aad, &mut field[SealedLayout::KEY_ID..])
+                        .map_err(Failure::Storage)?;
+                }
+                let key = match &event.key_owner {
+                    None => (state.id, own_key.clone()),
+                    Some(owner) => self.owner_key(txn, owner)?,
+                };
+                let aad = crypto::event_aad(state.id, revision, position);
+                event.sealed_with = self.seal_event(field, key, &aad)?.map(|sealer| (sealer, aad));
+            }
             let position_key = u64_key(position);
             // APPEND: positions only grow, so LMDB can skip the search and fill pages fully.
             store.events.put_with_flags(txn, PutFlags::APPEND, &position_key, &event.record)?;
@@ -413,6 +495,48 @@ impl Writer {
             first_position,
             last_position: self.state.next_position - 1,
         })
+    }
+
+    /// The data key of the stream a parked copy came from (`None` when it was shredded since).
+    fn owner_key(&self, txn: &RwTxn, owner: &str) -> JobResult<(u64, Option<DataKey>)> {
+        let Some(state) = self.store.stream_state(txn, owner).map_err(Failure::Storage)? else {
+            return reject(Error::Internal(format!(
+                "a parked copy comes from stream '{owner}', which does not exist"
+            )));
+        };
+        let keyring = self.store.keyring.as_ref().expect("sealed events only in stores with a keyring");
+        let key = if state.shredded {
+            None
+        } else {
+            Some(keyring.get_or_create(state.id).map_err(Failure::Storage)?)
+        };
+        Ok((state.id, key))
+    }
+
+    /// Seals an event's field in place (see `format::SealedLayout`) under `key`, the data key
+    /// of stream `key.0`. With no key (its stream was shredded), the plaintext is wiped and the
+    /// event reads back shredded.
+    /// Returns the sealer used, if any.
+    fn seal_event(
+        &mut self,
+        field: &mut [u8],
+        key: (u64, Option<DataKey>),
+        aad: &[u8],
+    ) -> JobResult<Option<Arc<Sealer>>> {
+        let (key_id, key) = key;
+        field[..SealedLayout::KEY_ID].copy_from_slice(&key_id.to_le_bytes());
+        let body = &mut field[SealedLayout::KEY_ID..];
+        match key {
+            Some(DataKey::Live(sealer)) => {
+                let nonce = self.nonces.next().map_err(Failure::Storage)?;
+                sealer.seal_field(nonce, aad, body).map_err(Failure::Storage)?;
+                Ok(Some(sealer))
+            }
+            Some(DataKey::Shredded) | None => {
+                body.fill(0);
+                Ok(None)
+            }
+        }
     }
 
     /// The result of the earlier append that stored exactly these events, if `positions` (the
@@ -494,17 +618,47 @@ impl Writer {
 
     fn save_snapshot(&mut self, txn: &mut RwTxn, stream: &str, revision: u64, data: &[u8]) -> JobResult<()> {
         let state = match self.store.stream_state(txn, stream).map_err(Failure::Storage)? {
-            Some(s) if s.tombstoned => return reject(Error::StreamDeleted { stream: stream.to_string() }),
+            Some(s) if s.tombstoned || s.shredded => {
+                return reject(Error::StreamDeleted { stream: stream.to_string() })
+            }
             Some(s) => s,
             None => return reject(Error::NotFound(format!("stream '{stream}' does not exist"))),
         };
         if revision < state.first_visible() || revision >= state.next_revision {
             return reject(Error::NotFound(format!("stream '{stream}' has no visible revision {revision}")));
         }
-        let record = SnapshotRecord { revision, timestamp: self.next_timestamp(), data: data.to_vec() };
+        let data = match &self.store.keyring {
+            None => data.to_vec(),
+            Some(keyring) => match keyring.get_or_create(state.id).map_err(Failure::Storage)? {
+                DataKey::Live(sealer) => {
+                    sealer.seal(&crypto::snapshot_aad(state.id, revision), data).map_err(Failure::Storage)?
+                }
+                DataKey::Shredded => return reject(Error::StreamDeleted { stream: stream.to_string() }),
+            },
+        };
+        let record = SnapshotRecord { revision, timestamp: self.next_timestamp(), data };
         let bytes = format::encode(&record).map_err(Failure::Storage)?;
         self.store.snapshots.put(txn, &u64_key(state.id), &bytes)?;
         Ok(())
+    }
+
+    fn shred(&mut self, txn: &mut RwTxn, stream: &str) -> JobResult<Reply> {
+        if self.store.keyring.is_none() {
+            return reject(not_encrypted());
+        }
+        let Some(mut state) = self.store.stream_state(txn, stream).map_err(Failure::Storage)? else {
+            return reject(Error::NotFound(format!("stream '{stream}' does not exist")));
+        };
+        if !state.shredded {
+            state.shredded = true;
+            self.put_state(txn, stream, &state)?;
+            // Unreadable from now on anyway; gone rather than left as ciphertext.
+            self.store.snapshots.delete(txn, &u64_key(state.id))?;
+        }
+        // Also when shredded already: the key is destroyed again (a no-op if it is gone),
+        // which finishes a shred whose key destruction failed.
+        self.store.pending_shreds.put(txn, &u64_key(state.id), &[])?;
+        Ok(Reply::Shredded(state.id))
     }
 
     fn group(&self, txn: &RwTxn, name: &str) -> JobResult<Option<GroupRecord>> {
@@ -545,6 +699,12 @@ impl Writer {
         self.state.last_timestamp = ts;
         ts
     }
+}
+
+pub(crate) fn not_encrypted() -> Error {
+    Error::InvalidArgument(
+        "the store is not encrypted: open it with a master key to shred or rotate keys".into(),
+    )
 }
 
 pub(crate) fn now_micros() -> i64 {

@@ -325,6 +325,7 @@ impl From<StreamInfo> for pb::StreamInfo {
             next_revision: info.next_revision,
             deleted: info.deleted,
             metadata: Some(info.metadata.into()),
+            shredded: info.shredded,
         }
     }
 }
@@ -335,6 +336,7 @@ impl From<pb::StreamInfo> for StreamInfo {
             current: info.current.map_or(CurrentRevision::NoStream, CurrentRevision::from),
             next_revision: info.next_revision,
             deleted: info.deleted,
+            shredded: info.shredded,
             metadata: info.metadata.map(StreamMetadata::from).unwrap_or_default(),
         }
     }

@@ -94,6 +94,15 @@ impl Node {
         }
     }
 
+    /// Starts the node again on the same port and data with other options (kept for later
+    /// restarts); the node's log when it does not come up.
+    pub async fn restart_with(&mut self, options: NodeOptions) -> Result<(), String> {
+        self.kill();
+        self.options = options;
+        self.child = spawn(&self.options, self.dir.path(), self.port);
+        self.wait_ready().await
+    }
+
     /// `127.0.0.1:port`, as members list it.
     pub fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -272,6 +281,7 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> std::proce
         "GRAVEYARD_TLS_CERT",
         "GRAVEYARD_TLS_KEY",
         "GRAVEYARD_TOKEN_FILE",
+        "GRAVEYARD_MASTER_KEY_FILE",
         "GRAVEYARD_METRICS_LISTEN",
     ] {
         command.env_remove(var);
