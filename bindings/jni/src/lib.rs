@@ -21,6 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use graveyard::crypto::Key;
 use graveyard::{
     Client, ClientOptions, Db, Durability, Error, ExpectedVersion, NackAction, Options, ReadAllOptions,
     ReadOptions, SubscribeOptions, SubscriptionStart,
@@ -33,6 +34,8 @@ use jni::signature::{Primitive, ReturnType};
 use jni::sys::{jboolean, jint, jlong};
 use jni::vm::JavaVM;
 use jni::{jni_sig, jni_str, Env, EnvUnowned, JValue};
+
+use zeroize::Zeroizing;
 
 use crate::runtime::{block_on, run_inline, runtime};
 use crate::store::{MemberHandle, Out, Store, SubscribeTarget, SubscriptionHandle};
@@ -454,10 +457,19 @@ export!(Java_io_graveyard_internal_Native_version(env) -> JObject<'l> {
     Ok(JObject::from(env.new_string(env!("CARGO_PKG_VERSION"))?))
 });
 
+/// A master key from Java's bytes; the copy made here is wiped once the key is built.
+fn key(env: &Env<'_>, bytes: &JByteArray<'_>, what: &'static str) -> Res<Key> {
+    let bytes = Zeroizing::new(self::bytes(env, bytes, what)?);
+    Ok(Key::from_bytes(&bytes)?)
+}
+
 export!(Java_io_graveyard_internal_Native_openDb(env, path: JString<'l>, max_event_size: jlong, map_size: jlong,
-        durability: jint, max_readers: jint) -> jlong {
+        durability: jint, max_readers: jint, master_key: JByteArray<'l>) -> jlong {
     let path = string(env, &path, "path")?;
     let mut options = Options::new(path);
+    if !master_key.is_null() {
+        options = options.master_key(key(env, &master_key, "masterKey")?);
+    }
     if max_event_size > 0 {
         options = options.max_event_size(usize::try_from(max_event_size).unwrap_or(usize::MAX));
     }
@@ -566,6 +578,20 @@ export!(Java_io_graveyard_internal_Native_deleteStream(env, h: jlong, stream: JS
     let stream = string(env, &stream, "stream")?;
     let expected = expected(kind, revision)?;
     run(env, store, &future, move |s| async move { s.delete_stream(stream, expected, tombstone).await })
+});
+
+export!(Java_io_graveyard_internal_Native_shredStream(env, h: jlong, stream: JString<'l>, future: JObject<'l>)
+        -> JObject<'l> {
+    let store = store(h)?;
+    let stream = string(env, &stream, "stream")?;
+    run(env, store, &future, move |s| async move { s.shred_stream(stream).await })
+});
+
+export!(Java_io_graveyard_internal_Native_rotateMasterKey(env, h: jlong, new_key: JByteArray<'l>, future: JObject<'l>)
+        -> JObject<'l> {
+    let store = store(h)?;
+    let new_key = key(env, &new_key, "newKey")?;
+    run(env, store, &future, move |s| async move { s.rotate_master_key(new_key).await })
 });
 
 export!(Java_io_graveyard_internal_Native_saveSnapshot(env, h: jlong, stream: JString<'l>, revision: jlong,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use graveyard::crypto::Key;
 use graveyard::schema::{RegisteredSchema, Schema, SchemaUpsert};
 use graveyard::{
     Client, ClientDelivery, ClientGroupMember, ClientSubscription, Db, Delivery, Direction, Error, EventData,
@@ -129,6 +130,22 @@ impl Store {
             (Store::Db(db), true) => db.tombstone_stream(&stream, expected)?,
             (Store::Client(c), false) => c.delete_stream(&stream, expected).await?,
             (Store::Client(c), true) => c.tombstone_stream(&stream, expected).await?,
+        }
+        Ok(Out::Null)
+    }
+
+    pub async fn shred_stream(&self, stream: String) -> Result<Out> {
+        match self {
+            Store::Db(db) => db.shred_stream(&stream)?,
+            Store::Client(c) => c.shred_stream(&stream).await?,
+        }
+        Ok(Out::Null)
+    }
+
+    pub async fn rotate_master_key(&self, key: Key) -> Result<Out> {
+        match self {
+            Store::Db(db) => db.rotate_master_key(key)?,
+            Store::Client(c) => c.rotate_master_key(&key).await?,
         }
         Ok(Out::Null)
     }

@@ -20,7 +20,7 @@ public final class Graveyard {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         long handle = Native.openDb(path.toAbsolutePath().toString(), options.maxEventSizeRaw(), options.mapSizeRaw(),
-                options.durabilityRaw().ordinal(), options.maxReadersRaw());
+                options.durabilityRaw().ordinal(), options.maxReadersRaw(), options.masterKeyRaw());
         return new GraveyardClient(handle, "embedded " + path);
     }
 

@@ -229,6 +229,48 @@ public final class GraveyardClient implements AutoCloseable {
         return (h, f) -> Native.deleteStream(h, stream, expected.kind().ordinal(), expected.rawRevision(), tombstone, f);
     }
 
+    // ---- encryption --------------------------------------------------------------------------
+
+    /**
+     * Crypto-shredding (encrypted stores): destroys the stream's data key, so its data and metadata
+     * can never be read again, not even with the master key. Its events stay, reading back
+     * {@link RecordedEvent#shredded()} with no data; appends to it fail with STREAM_DELETED.
+     * Shredding twice is not an error; NOT_FOUND for a stream that never existed;
+     * INVALID_ARGUMENT on a store without encryption.
+     */
+    public void shredStream(String stream) {
+        Objects.requireNonNull(stream, "stream");
+        sync((h, f) -> Native.shredStream(h, stream, f), GraveyardClient::none);
+    }
+
+    public CompletableFuture<Void> shredStreamAsync(String stream) {
+        Objects.requireNonNull(stream, "stream");
+        return async((h, f) -> Native.shredStream(h, stream, f), GraveyardClient::none);
+    }
+
+    /**
+     * Rewraps every data key under {@code newKey} (32 bytes) while the store stays open; open it with
+     * the new key from then on. Crash-safe. On a cluster: the client's home node, which accepts it
+     * over TLS or from loopback only.
+     */
+    public void rotateMasterKey(byte[] newKey) {
+        byte[] key = checkKey(newKey);
+        sync((h, f) -> Native.rotateMasterKey(h, key, f), GraveyardClient::none);
+    }
+
+    public CompletableFuture<Void> rotateMasterKeyAsync(byte[] newKey) {
+        byte[] key = checkKey(newKey);
+        return async((h, f) -> Native.rotateMasterKey(h, key, f), GraveyardClient::none);
+    }
+
+    private static byte[] checkKey(byte[] key) {
+        Objects.requireNonNull(key, "newKey");
+        if (key.length != 32) {
+            throw new IllegalArgumentException("a master key is 32 bytes, not " + key.length);
+        }
+        return key;
+    }
+
     // ---- snapshots ---------------------------------------------------------------------------
 
     /** Stores the snapshot of {@code stream} at {@code revision} (a visible revision), replacing the previous one. */

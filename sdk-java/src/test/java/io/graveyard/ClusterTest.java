@@ -47,12 +47,13 @@ class ClusterTest {
         }
     }
 
-    static Process start(String id, int port, String members, Path tokenFile) throws IOException {
+    static Process start(String id, int port, String members, Path tokenFile, String... extra) throws IOException {
         List<String> command = new ArrayList<>(List.of(binary().toString(), "serve", "--listen", "127.0.0.1:" + port,
                 "--data", dir.resolve(id).toString(), "--node-id", id, "--members", members));
         if (tokenFile != null) {
             command.addAll(List.of("--token-file", tokenFile.toString()));
         }
+        command.addAll(List.of(extra));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(dir.resolve(id + ".log").toFile());
         builder.environment().remove("GRAVEYARD_LISTEN");
@@ -80,6 +81,7 @@ class ClusterTest {
     }
 
     static int tokenPort;
+    static int encryptedPort;
 
     @BeforeAll
     static void startNodes() throws Exception {
@@ -93,6 +95,13 @@ class ClusterTest {
         awaitListening(p1, n1);
         awaitListening(p2, n2);
         endpoints = "127.0.0.1:" + p1 + ",http://127.0.0.1:" + p2;
+
+        Path keyFile = dir.resolve("master.key");
+        Files.writeString(keyFile, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+        encryptedPort = freePort();
+        Process encrypted = start("encrypted", encryptedPort, "encrypted=127.0.0.1:" + encryptedPort, null,
+                "--master-key-file", keyFile.toString());
+        awaitListening(encryptedPort, encrypted);
 
         Path tokenFile = dir.resolve("token");
         Files.writeString(tokenFile, TOKEN);
@@ -208,6 +217,28 @@ class ClusterTest {
         assertThrows(UnavailableException.class, () -> Graveyard.connect("127.0.0.1:1",
                 ConnectOptions.defaults().connectTimeout(Duration.ofMillis(500))));
         assertThrows(InvalidArgumentException.class, () -> Graveyard.connect(" , "));
+    }
+
+    @Test
+    void shreddingAndKeyRotationThroughANode() {
+        try (GraveyardClient client = Graveyard.connect("127.0.0.1:" + encryptedPort)) {
+            client.append("user-1", ExpectedVersion.any(), EventData.json("Registered", "{\"email\":\"a@b\"}"));
+            client.shredStream("user-1");
+            RecordedEvent shredded = client.readStream("user-1").get(0);
+            assertTrue(shredded.shredded());
+            assertEquals(0, shredded.data().length);
+            assertThrows(StreamDeletedException.class,
+                    () -> client.append("user-1", ExpectedVersion.any(), EventData.json("Registered", "{}")));
+            byte[] newKey = new byte[32];
+            newKey[5] = 9;
+            client.rotateMasterKey(newKey);
+            client.append("user-2", ExpectedVersion.any(), EventData.json("Registered", "{}"));
+            assertEquals(1, client.readStream("user-2").size());
+        }
+        try (GraveyardClient plain = Graveyard.connect(endpoints)) {
+            plain.append("plain-1", ExpectedVersion.any(), EventData.json("E", "{}"));
+            assertThrows(InvalidArgumentException.class, () -> plain.shredStream("plain-1"));
+        }
     }
 
     @Test

@@ -30,7 +30,8 @@ public final class Native {
 
     // ---- store -------------------------------------------------------------------------------
 
-    public static native long openDb(String path, long maxEventSize, long mapSize, int durability, int maxReaders);
+    public static native long openDb(String path, long maxEventSize, long mapSize, int durability, int maxReaders,
+            byte[] masterKey);
 
     public static native long connect(String endpoints, String token, byte[] caPem, long connectTimeoutMillis,
             long requestTimeoutMillis, int retries, long retryBackoffMillis);
@@ -56,6 +57,10 @@ public final class Native {
 
     public static native Object deleteStream(long store, String stream, int expectedKind, long expectedRevision,
             boolean tombstone, CompletableFuture<Object> future);
+
+    public static native Object shredStream(long store, String stream, CompletableFuture<Object> future);
+
+    public static native Object rotateMasterKey(long store, byte[] newKey, CompletableFuture<Object> future);
 
     public static native Object saveSnapshot(long store, String stream, long revision, byte[] data,
             CompletableFuture<Object> future);
