@@ -335,9 +335,18 @@ fn store(h: jlong) -> Res<Arc<Store>> {
 
 // ---- results ------------------------------------------------------------------------------------
 
-fn to_java<'l>(env: &mut Env<'l>, out: Out) -> jni::errors::Result<JObject<'l>> {
+/// Largest `byte[]` the JVMs allocate (a little under `i32::MAX`).
+const MAX_JAVA_ARRAY: usize = i32::MAX as usize - 8;
+
+fn to_java<'l>(env: &mut Env<'l>, out: Out) -> Res<JObject<'l>> {
     Ok(match out {
         Out::Null => JObject::null(),
+        Out::Bytes(b) if b.len() > MAX_JAVA_ARRAY => {
+            return Err(Fail::Core(Error::InvalidArgument(format!(
+                "the result is {} bytes, more than a Java array holds: read it in pages (with a limit)",
+                b.len()
+            ))))
+        }
         Out::Bytes(b) => JObject::from(env.byte_array_from_slice(&b)?),
         Out::Json(s) => JObject::from(env.new_string(s)?),
         Out::Long(v) => {
@@ -361,9 +370,14 @@ fn complete(future: Global<JObject<'static>>, outcome: graveyard::Result<Out>) {
     let Ok(vm) = JavaVM::singleton() else { return };
     let completed = vm.attach_current_thread(|env| -> jni::errors::Result<()> {
         let java = java()?;
-        let (method, value) = match outcome {
-            Ok(out) => (java.complete, to_java(env, out)?),
-            Err(e) => (java.complete_exceptionally, JObject::from(exception(env, &e)?)),
+        let (method, value) = match outcome.map_err(Fail::Core).and_then(|out| to_java(env, out)) {
+            Ok(value) => (java.complete, value),
+            Err(Fail::Core(e)) => (java.complete_exceptionally, JObject::from(exception(env, &e)?)),
+            Err(Fail::Jni(e)) => return Err(e),
+            Err(Fail::Null(what)) => {
+                let e = Error::Internal(format!("{what} is null"));
+                (java.complete_exceptionally, JObject::from(exception(env, &e)?))
+            }
         };
         // SAFETY: the method ids were resolved from CompletableFuture with these signatures.
         unsafe {
@@ -409,7 +423,7 @@ where
     let embedded = store.is_embedded();
     if future.is_null() {
         let out = if embedded { run_inline(work(store)) } else { block_on(work(store)) }?;
-        return Ok(to_java(env, out)?);
+        return to_java(env, out);
     }
     let future: Global<JObject<'static>> = env.new_global_ref(future)?;
     let task = work(store);
