@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * conformance/README.md) through the Java SDK on embedded stores: one dynamic test per file, each
  * on a fresh store in its own temporary directory, with the checks of the reference runner
  * (core/tests/conformance/runner.rs), once through the blocking methods and once through their
- * {@code ...Async} twins. A scenario runs every step and fails with every difference,
+ * {@code ...Async} twins; then once more through {@code Graveyard.connect} on one real node
+ * ({@link #conformanceThroughOneNode}). A scenario runs every step and fails with every difference,
  * naming the file, the scenario, the step index and op, the expectation and the actual outcome.
  *
  * <p>{@code CONFORMANCE_FILTER=<text>} (environment) or {@code -Dconformance.filter=<text>} runs
@@ -75,19 +76,42 @@ class ConformanceTest {
         // Each scenario twice: through the blocking methods, then through their async twins.
         return Stream.of(false, true).flatMap(async -> files.stream().map(file -> DynamicTest.dynamicTest(
                 file.getFileName() + (async ? " (async)" : ""), file.toUri(),
-                () -> assertTimeoutPreemptively(SCENARIO_TIMEOUT, () -> runFile(file, async),
+                () -> assertTimeoutPreemptively(SCENARIO_TIMEOUT, () -> runFile(file, async, false),
                         () -> "conformance/" + file.getFileName() + " did not finish within " + SCENARIO_TIMEOUT))));
+    }
+
+    /**
+     * The same scenarios through {@link io.graveyard.Graveyard#connect} on one real node
+     * ({@code graveyard serve}, the binary of {@code -Dgraveyard.server.binary}): the cluster client
+     * of the binding and the wire keep the contract too. With one node every stream, $all and the
+     * head are on that node, as the README's cluster runners require; {@code reopen} restarts the
+     * node (SIGTERM, then start again on the same data) and connects a new client. Skipped, with
+     * the reason, when the binary is not built.
+     */
+    @TestFactory
+    Stream<DynamicTest> conformanceThroughOneNode() throws IOException {
+        List<Path> files = scenarioFiles().stream().filter(p -> p.getFileName().toString().contains(filter())).toList();
+        if (files.isEmpty()) {
+            fail("no scenario (*.json) in " + scenarioDir() + " matches " + Json.quote(filter()));
+        }
+        return files.stream().map(file -> DynamicTest.dynamicTest(file.getFileName() + " (node)", file.toUri(), () -> {
+            org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(NodeBackend.binary()),
+                    "the server binary " + NodeBackend.binary() + " is not built (cargo build --release -p graveyard-server)");
+            assertTimeoutPreemptively(SCENARIO_TIMEOUT, () -> runFile(file, false, true),
+                    () -> "conformance/" + file.getFileName() + " (node) did not finish within " + SCENARIO_TIMEOUT);
+        }));
     }
 
     @AfterAll
     static void summary() {
-        System.out.println("conformance (Java SDK, embedded, blocking and async forms): " + SCENARIOS.get()
+        System.out.println("conformance (Java SDK: embedded blocking, embedded async, one node): " + SCENARIOS.get()
                 + " scenario run(s), " + STEPS.get() + " step(s) run, " + FAILURES.get() + " failure(s)");
     }
 
     /** Parses and runs one scenario file on a fresh store; fails with every difference. */
-    static void runFile(Path file, boolean async) throws Exception {
-        String label = "conformance/" + file.getFileName() + (async ? " (async twins)" : "");
+    static void runFile(Path file, boolean async, boolean node) throws Exception {
+        String label = "conformance/" + file.getFileName() + (node ? " (one node, Graveyard.connect)" : "")
+                + (async ? " (async twins)" : "");
         JsonNode value;
         try {
             value = Json.MAPPER.readTree(Files.readString(file, StandardCharsets.UTF_8));
@@ -110,8 +134,8 @@ class ConformanceTest {
         try {
             SdkStore store;
             try {
-                store = new SdkStore(dir, scenario.maxEventSize, async);
-            } catch (RuntimeException | LinkageError e) {
+                store = new SdkStore(node ? NodeBackend.start(dir, scenario.maxEventSize) : SdkStore.embedded(dir, scenario.maxEventSize), async);
+            } catch (Exception | LinkageError e) {
                 FAILURES.incrementAndGet();
                 throw new AssertionError("--- " + label + ": scenario " + Json.quote(scenario.name)
                         + ": cannot open a fresh store: " + e, e);

@@ -42,35 +42,68 @@ import java.util.Optional;
  * (core/tests/conformance/runner.rs: append_json, read_json, info_json, error_json, ...), so the
  * same expectations match it.
  */
-final class SdkStore implements AutoCloseable {
-    private final Path dir;
-    private final OpenOptions options;
-    /** Every op through its {@code ...Async} twin (CompletableFuture) instead of the blocking form. */
-    private final boolean async;
-    private GraveyardClient client;
+final class SdkStore {
+    /** Where the client comes from: an embedded store, or a node reached over gRPC. */
+    interface Backend {
+        /** Opens (or connects) the first client. */
+        GraveyardClient open() throws Exception;
 
-    SdkStore(Path dir, Long maxEventSize, boolean async) {
-        this.dir = dir;
-        this.async = async;
+        /** Closes {@code old} (if open) and everything under it, then opens the same data again. */
+        GraveyardClient reopen(GraveyardClient old) throws Exception;
+
+        /** Releases what the backend holds (a node process); the client is already closed. */
+        void release() throws Exception;
+    }
+
+    /** The embedded store in {@code dir}: reopen closes the store and opens the directory again. */
+    static Backend embedded(Path dir, Long maxEventSize) {
         // No scenario depends on fsync (conformance/README.md: runners may relax durability).
         OpenOptions o = OpenOptions.defaults().durability(Durability.NO_FSYNC_UNSAFE);
         if (maxEventSize != null) {
             o = o.maxEventSize(maxEventSize);
         }
-        this.options = o;
-        this.client = Graveyard.open(dir, options);
+        OpenOptions options = o;
+        return new Backend() {
+            @Override
+            public GraveyardClient open() {
+                return Graveyard.open(dir, options);
+            }
+
+            @Override
+            public GraveyardClient reopen(GraveyardClient old) {
+                old.close();
+                return Graveyard.open(dir, options);
+            }
+
+            @Override
+            public void release() {}
+        };
     }
 
-    @Override
-    public void close() {
-        client.close();
+    private final Backend backend;
+    /** Every op through its {@code ...Async} twin (CompletableFuture) instead of the blocking form. */
+    private final boolean async;
+    private GraveyardClient client;
+
+    SdkStore(Backend backend, boolean async) throws Exception {
+        this.backend = backend;
+        this.async = async;
+        this.client = backend.open();
+    }
+
+    void close() throws Exception {
+        try {
+            client.close();
+        } finally {
+            backend.release();
+        }
     }
 
     /**
      * Runs one op. A {@link GraveyardException} is an outcome to check; any other exception
      * escapes (the runner reports it as a failure of the step: the SDK must report errors by code).
      */
-    Matcher.Outcome execute(Scenario.Op op) throws InterruptedException {
+    Matcher.Outcome execute(Scenario.Op op) throws Exception {
         try {
             return Matcher.Outcome.success(run(op));
         } catch (GraveyardException e) {
@@ -102,7 +135,7 @@ final class SdkStore implements AutoCloseable {
         }
     }
 
-    private JsonNode run(Scenario.Op op) throws InterruptedException {
+    private JsonNode run(Scenario.Op op) throws Exception {
         if (op instanceof Scenario.Append a) {
             List<EventData> events = new ArrayList<>();
             for (Scenario.EventSpec e : a.events()) {
@@ -220,8 +253,7 @@ final class SdkStore implements AutoCloseable {
             client.close();
             return Json.object();
         } else if (op instanceof Scenario.Reopen) {
-            client.close();
-            client = Graveyard.open(dir, options);
+            client = backend.reopen(client);
             return Json.object();
         } else if (op instanceof Scenario.Sleep s) {
             Thread.sleep(s.ms());
