@@ -22,6 +22,14 @@ cargo test --locked --workspace --release
 cargo build --locked --workspace --release --bins -q
 BIN=${CARGO_TARGET_DIR:-target}/release
 
+step "tests (Java SDK: unit, conformance, annotations, concurrency, cluster; Maven, surefire with -Xcheck:jni)"
+# The JNI library (a cdylib, which `--bins` does not build) with the same features as above, so
+# nothing is rebuilt but the library itself; Maven packs it into the jar and runs the tests, the
+# cluster test against "$BIN/graveyard". Maven resolves the target directory from sdk-java/.
+command -v mvn >/dev/null || { echo "sdk-java needs Maven and a JDK 17+ (apt-get install maven openjdk-17-jdk-headless)" >&2; exit 1; }
+cargo build --locked --workspace --release --lib -q
+(cd sdk-java && CARGO_TARGET_DIR="$(cd .. && mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)" mvn -B -ntp test)
+
 step "benchmark smoke run (tiny sizes: proves every peer and workload still runs)"
 "$BIN/graveyard-bench" embedded --quick
 

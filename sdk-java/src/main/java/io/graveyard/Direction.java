@@ -1,0 +1,4 @@
+package io.graveyard;
+
+/** The direction of a read. */
+public enum Direction { FORWARDS, BACKWARDS }
