@@ -9,4 +9,20 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# The Java SDK: a JDK 17+ and Maven, from Debian's packages when missing (as root).
+java_ok() {
+  command -v mvn >/dev/null 2>&1 && command -v javac >/dev/null 2>&1 \
+    && [[ $(javac -version 2>&1 | sed -E 's/^javac ([0-9]+).*/\1/') -ge 17 ]]
+}
+if ! java_ok; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "ensure-tools: installing a JDK 17 and Maven with apt-get" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless maven
+  fi
+  java_ok || { echo "missing: a JDK 17+ and Maven, for sdk-java (Debian: apt-get install openjdk-17-jdk-headless maven)" >&2; exit 1; }
+fi
 cargo --version
+javac -version
+mvn -B -v 2>&1 | sed -n 1p

@@ -26,7 +26,7 @@ step "tests (Java SDK: unit, conformance, annotations, concurrency, cluster; Mav
 # The JNI library (a cdylib, which `--bins` does not build) with the same features as above, so
 # nothing is rebuilt but the library itself; Maven packs it into the jar and runs the tests, the
 # cluster test against "$BIN/graveyard". Maven resolves the target directory from sdk-java/.
-command -v mvn >/dev/null || { echo "sdk-java needs Maven and a JDK 17+ (apt-get install maven openjdk-17-jdk-headless)" >&2; exit 1; }
+# ensure-tools.sh (the first step) installed the JDK and Maven if they were missing.
 cargo build --locked --workspace --release --lib -q
 (cd sdk-java && CARGO_TARGET_DIR="$(cd .. && mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)" mvn -B -ntp test)
 

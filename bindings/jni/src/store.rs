@@ -539,6 +539,7 @@ fn stream_info_json(info: &StreamInfo) -> Value {
         },
         "next_revision": info.next_revision,
         "deleted": info.deleted,
+        "shredded": info.shredded,
         "metadata": metadata_json(&info.metadata),
     })
 }

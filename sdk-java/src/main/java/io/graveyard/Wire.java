@@ -205,7 +205,7 @@ final class Wire {
         CurrentRevision current = n.hasNonNull("current") ? CurrentRevision.of(n.get("current").asLong())
                 : CurrentRevision.noStream();
         return new StreamInfo(current, n.get("next_revision").asLong(), n.get("deleted").asBoolean(),
-                metadata(n.get("metadata")));
+                n.get("shredded").asBoolean(), metadata(n.get("metadata")));
     }
 
     static SchemaUpsert schemaUpsert(Object raw) {

@@ -73,6 +73,8 @@ class EncryptionTest {
             assertThrows(StreamDeletedException.class, () -> client.append("user-42", ExpectedVersion.any(),
                     EventData.json("Registered", "{}")));
             assertTrue(client.getSnapshot("user-42").isEmpty());
+            assertTrue(client.streamInfo("user-42").shredded());
+            assertFalse(client.streamInfo("user-43").shredded());
             assertFalse(client.readStream("user-43").get(0).shredded());
             List<RecordedEvent> all = client.readAll();
             assertTrue(all.get(0).shredded());

@@ -134,7 +134,8 @@ class ConformanceTest {
         try {
             SdkStore store;
             try {
-                store = new SdkStore(node ? NodeBackend.start(dir, scenario.maxEventSize) : SdkStore.embedded(dir, scenario.maxEventSize), async);
+                store = new SdkStore(node ? NodeBackend.start(dir, scenario.maxEventSize, scenario.masterKey)
+                        : SdkStore.embedded(dir, scenario.maxEventSize, scenario.masterKey), async);
             } catch (Exception | LinkageError e) {
                 FAILURES.incrementAndGet();
                 throw new AssertionError("--- " + label + ": scenario " + Json.quote(scenario.name)

@@ -24,12 +24,14 @@ final class NodeBackend implements SdkStore.Backend {
 
     private final Path dir;
     private final Long maxEventSize;
+    private final byte[] masterKey;
     private final int port;
     private Process process;
 
-    private NodeBackend(Path dir, Long maxEventSize, int port) {
+    private NodeBackend(Path dir, Long maxEventSize, byte[] masterKey, int port) {
         this.dir = dir;
         this.maxEventSize = maxEventSize;
+        this.masterKey = masterKey;
         this.port = port;
     }
 
@@ -38,12 +40,12 @@ final class NodeBackend implements SdkStore.Backend {
         return (configured != null ? Path.of(configured) : Path.of("../target/release/graveyard")).toAbsolutePath().normalize();
     }
 
-    static NodeBackend start(Path dir, Long maxEventSize) throws Exception {
+    static NodeBackend start(Path dir, Long maxEventSize, byte[] masterKey) throws Exception {
         int port;
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
         }
-        NodeBackend node = new NodeBackend(dir, maxEventSize, port);
+        NodeBackend node = new NodeBackend(dir, maxEventSize, masterKey, port);
         node.startProcess();
         return node;
     }
@@ -53,6 +55,12 @@ final class NodeBackend implements SdkStore.Backend {
                 "--data", dir.resolve("data").toString()));
         if (maxEventSize != null) {
             command.addAll(List.of("--max-event-size", maxEventSize.toString()));
+        }
+        if (masterKey != null) {
+            // Raw 32 bytes, beside (not inside) the node's data directory.
+            Path keyFile = dir.resolve("master.key");
+            java.nio.file.Files.write(keyFile, masterKey);
+            command.addAll(List.of("--master-key-file", keyFile.toString()));
         }
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("node.log").toFile()));

@@ -28,11 +28,14 @@ final class Scenario {
     final String name;
     /** The scenario's {@code options.max_event_size}, null for the default. */
     final Long maxEventSize;
+    /** The scenario's {@code options.master_key} (32 bytes), null for a store without encryption. */
+    final byte[] masterKey;
     final List<Step> steps;
 
-    private Scenario(String name, Long maxEventSize, List<Step> steps) {
+    private Scenario(String name, Long maxEventSize, byte[] masterKey, List<Step> steps) {
         this.name = name;
         this.maxEventSize = maxEventSize;
+        this.masterKey = masterKey;
         this.steps = steps;
     }
 
@@ -68,7 +71,7 @@ final class Scenario {
 
     sealed interface Op
             permits Append, ReadStream, ReadAll, StreamInfo, SetStreamMetadata, GetStreamMetadata,
-                    DeleteStream, TombstoneStream, SaveSnapshot, GetSnapshot, HeadPosition, UpsertSchema,
+                    DeleteStream, TombstoneStream, ShredStream, SaveSnapshot, GetSnapshot, HeadPosition, UpsertSchema,
                     GetSchema, ListSchemas, Close, Reopen, Sleep {}
 
     record Append(String stream, Expected expected, List<EventSpec> events) implements Op {}
@@ -86,6 +89,8 @@ final class Scenario {
     record DeleteStream(String stream, Expected expected) implements Op {}
 
     record TombstoneStream(String stream, Expected expected) implements Op {}
+
+    record ShredStream(String stream) implements Op {}
 
     record SaveSnapshot(String stream, long revision, byte[] data) implements Op {}
 
@@ -152,9 +157,13 @@ final class Scenario {
             throw new Malformed("\"description\" must be a string");
         }
         Long maxEventSize = null;
+        byte[] masterKey = null;
         if (map.has("options")) {
-            ObjectNode options = object(map.get("options"), "\"options\"", "max_event_size");
+            ObjectNode options = object(map.get("options"), "\"options\"", "max_event_size", "master_key");
             maxEventSize = optionalUint(options, "max_event_size", "options");
+            if (options.has("master_key")) {
+                masterKey = masterKey(options.get("master_key"));
+            }
         }
         JsonNode steps = required(map, "steps", "the scenario");
         if (!steps.isArray()) {
@@ -171,7 +180,20 @@ final class Scenario {
                 throw new Malformed("step " + index + ": " + e.getMessage());
             }
         }
-        return new Scenario(nameNode.textValue(), maxEventSize, List.copyOf(parsed));
+        return new Scenario(nameNode.textValue(), maxEventSize, masterKey, List.copyOf(parsed));
+    }
+
+    /** {@code options.master_key}: 64 hex digits. */
+    private static byte[] masterKey(JsonNode node) throws Malformed {
+        String text = node.isTextual() ? node.textValue() : "";
+        if (!text.matches("[0-9a-fA-F]{64}")) {
+            throw new Malformed("options.master_key must be a string of 64 hex digits");
+        }
+        byte[] key = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            key[i] = (byte) Integer.parseInt(text.substring(2 * i, 2 * i + 2), 16);
+        }
+        return key;
     }
 
     private static final List<String> STEP_KEYS = List.of("op", "note", "expect", "expect_error");
@@ -200,7 +222,8 @@ final class Scenario {
             case "append" -> { arguments = new String[] {"stream", "expected_version", "events"}; resultKeys = APPEND_RESULT_KEYS; }
             case "read_stream" -> { arguments = new String[] {"stream", "direction", "from", "limit"}; resultKeys = READ_RESULT_KEYS; }
             case "read_all" -> { arguments = new String[] {"direction", "from", "limit", "filter"}; resultKeys = READ_RESULT_KEYS; }
-            case "stream_info" -> { arguments = new String[] {"stream"}; resultKeys = new String[] {"current", "next_revision", "deleted", "metadata"}; }
+            case "stream_info" -> { arguments = new String[] {"stream"}; resultKeys = new String[] {"current", "next_revision", "deleted", "shredded", "metadata"}; }
+            case "shred_stream" -> { arguments = new String[] {"stream"}; resultKeys = new String[0]; }
             case "set_stream_metadata" -> { arguments = new String[] {"stream", "metadata"}; resultKeys = new String[0]; }
             case "get_stream_metadata" -> { arguments = new String[] {"stream"}; resultKeys = METADATA_KEYS; }
             case "delete_stream", "tombstone_stream" -> { arguments = new String[] {"stream", "expected_version"}; resultKeys = new String[0]; }
@@ -248,6 +271,7 @@ final class Scenario {
             case "get_stream_metadata" -> new GetStreamMetadata(stream(map));
             case "delete_stream" -> new DeleteStream(stream(map), expected(map));
             case "tombstone_stream" -> new TombstoneStream(stream(map), expected(map));
+            case "shred_stream" -> new ShredStream(stream(map));
             case "save_snapshot" -> new SaveSnapshot(stream(map),
                     uint(required(map, "revision", "the step"), "\"revision\""),
                     bytes(required(map, "data", "the step"), "\"data\"").bytes);

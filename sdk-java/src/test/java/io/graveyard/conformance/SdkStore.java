@@ -56,11 +56,14 @@ final class SdkStore {
     }
 
     /** The embedded store in {@code dir}: reopen closes the store and opens the directory again. */
-    static Backend embedded(Path dir, Long maxEventSize) {
+    static Backend embedded(Path dir, Long maxEventSize, byte[] masterKey) {
         // No scenario depends on fsync (conformance/README.md: runners may relax durability).
         OpenOptions o = OpenOptions.defaults().durability(Durability.NO_FSYNC_UNSAFE);
         if (maxEventSize != null) {
             o = o.maxEventSize(maxEventSize);
+        }
+        if (masterKey != null) {
+            o = o.masterKey(masterKey);
         }
         OpenOptions options = o;
         return new Backend() {
@@ -211,6 +214,12 @@ final class SdkStore {
                 client.tombstoneStream(t.stream(), expected);
                 return null;
             }, () -> client.tombstoneStreamAsync(t.stream(), expected));
+            return Json.object();
+        } else if (op instanceof Scenario.ShredStream s) {
+            call(() -> {
+                client.shredStream(s.stream());
+                return null;
+            }, () -> client.shredStreamAsync(s.stream()));
             return Json.object();
         } else if (op instanceof Scenario.SaveSnapshot s) {
             call(() -> {
@@ -373,6 +382,7 @@ final class SdkStore {
         out.set("current", currentJson(info.current()));
         out.put("next_revision", info.nextRevision());
         out.put("deleted", info.deleted());
+        out.put("shredded", info.shredded());
         out.set("metadata", metadataJson(info.metadata()));
         return out;
     }
