@@ -98,13 +98,7 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
         }
         Kind::SealedScan { size } => {
             let total = size.log_events(scale);
-            let payload = size.payload();
-            store.preload(Preload {
-                streams: scale.log_streams,
-                total,
-                batch: scale.preload_batch,
-                payload,
-            })?;
+            preload_log(store, scale, total, size.payload())?;
             driver::run_scans(scale.read_min_reps, scale.read_time, total, |on_page| {
                 store.read_all_owned(scale.page, on_page)
             })?
@@ -135,12 +129,7 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
         }
         Kind::ScanAll => {
             let total = scale.log_events;
-            store.preload(Preload {
-                streams: scale.log_streams,
-                total,
-                batch: scale.preload_batch,
-                payload,
-            })?;
+            preload_log(store, scale, total, payload)?;
             driver::run_scans(scale.read_min_reps, scale.read_time, total, |on_page| {
                 store.scan_all(scale.page, on_page)
             })?
@@ -151,12 +140,7 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
             };
             if workload.kind() == Kind::CatchUp {
                 let total = scale.stream_events;
-                store.preload(Preload {
-                    streams: scale.log_streams,
-                    total,
-                    batch: scale.preload_batch,
-                    payload,
-                })?;
+                preload_log(store, scale, total, payload)?;
                 let db = store.async_db().unwrap_or(db);
                 driver::run_catch_up(&db, total, scale.page)?
             } else {
@@ -165,6 +149,11 @@ fn measure(store: &mut dyn Store, workload: Workload, scale: &Scale) -> Result<O
         }
     };
     Ok(Outcome::Measured(measurement))
+}
+
+/// The log the read workloads scan: `total` events spread over the scale's streams.
+fn preload_log(store: &mut dyn Store, scale: &Scale, total: u64, payload: fn(u64) -> Vec<u8>) -> Result<()> {
+    store.preload(Preload { streams: scale.log_streams, total, batch: scale.preload_batch, payload })
 }
 
 /// The store must hold exactly the events the driver saw acknowledged: a lost or doubled

@@ -40,7 +40,7 @@ pub use group::{
     ReplayInfo,
 };
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
-pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage, SubscriptionStart};
+pub use subscription::{block_on, SubscribeOptions, Subscription, SubscriptionMessage, SubscriptionStart};
 pub use types::{
     AppendResult, CurrentRevision, Direction, EventData, EventRef, ExpectedVersion, Filter, ReadAllOptions,
     ReadOptions, RecordedEvent, Snapshot, StreamInfo, StreamMetadata, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,

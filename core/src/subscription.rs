@@ -239,8 +239,10 @@ impl Subscription {
     }
 }
 
-/// Runs a future to completion on this thread; the subscription's futures need no runtime.
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+/// Runs a future of the embedded store to completion on this thread: its futures (subscriptions,
+/// group members, `Db::append_async`) need no runtime. Bindings use it to call them from plain
+/// threads.
+pub fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {

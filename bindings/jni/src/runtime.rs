@@ -5,8 +5,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
@@ -65,22 +64,5 @@ pub fn block_on_cancellable<F: Future>(
     })
 }
 
-/// Runs a future of the embedded store on this thread. Its futures only wrap blocking calls, so
-/// they are ready at the first poll; the park loop is there for correctness, not use.
-pub fn run_inline<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => std::thread::park(),
-        }
-    }
-}
+/// Runs a future of the embedded store on this thread (see [`graveyard::block_on`]).
+pub use graveyard::block_on as run_inline;

@@ -8,21 +8,6 @@ pub fn open_fast(dir: &std::path::Path) -> Db {
     Db::open_with(Options::new(dir).durability(Durability::NoFsyncUnsafe)).unwrap()
 }
 
-/// A minimal executor: the core's futures need no particular runtime.
-pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(output) => return output,
-            std::task::Poll::Pending => std::thread::park(),
-        }
-    }
-}
+/// The core's futures need no particular runtime.
+#[allow(unused_imports)] // not every test binary runs futures
+pub use graveyard::block_on;
