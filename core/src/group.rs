@@ -187,7 +187,7 @@ struct GroupId {
     incarnation: u64,
 }
 
-const PARKED_STREAM_PREFIX: &str = "$parked-";
+pub(crate) const PARKED_STREAM_PREFIX: &str = "$parked-";
 
 /// The name of the stream a group parks events in.
 pub fn parked_stream(group: &str) -> String {
@@ -948,7 +948,14 @@ struct ParkedFrom {
 /// store (so shredding that stream shreds the copy).
 fn park_copy(group: &str, item: Item) -> Result<(String, EventData)> {
     let e = item.event;
-    let origin = e.stream.clone();
+    // A copy of a copy (a group consuming a parked stream) is sealed with the key of the
+    // stream the first copy came from, so that shredding that stream shreds this copy too.
+    let origin = match e.stream.starts_with(PARKED_STREAM_PREFIX) {
+        true => serde_json::from_slice::<ParkedMetadata>(&e.metadata)
+            .map(|parked| parked.parked_from.stream)
+            .unwrap_or_else(|_| e.stream.clone()),
+        false => e.stream.clone(),
+    };
     let (original_metadata, original_metadata_bytes) = match String::from_utf8(e.metadata) {
         Ok(text) => (Some(text), None),
         Err(bytes) => (None, Some(bytes.into_bytes())),

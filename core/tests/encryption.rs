@@ -397,3 +397,68 @@ fn rotation_rewraps_every_key_online_and_retires_the_old_master_key() {
     let db = open(dir.path());
     assert_eq!(db.read_stream("user-2", ReadOptions::forwards()).unwrap().len(), 1);
 }
+
+#[test]
+fn a_changed_key_id_cannot_pass_an_event_off_as_shredded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let landmark = "application/x-key-id-landmark";
+    db.append("a", ExpectedVersion::Any, vec![EventData::new("T", payload("victim", 64), landmark)]).unwrap();
+    db.append("b", ExpectedVersion::Any, vec![EventData::binary("T", b"other".to_vec())]).unwrap();
+    db.shred_stream("b").unwrap();
+    drop(db);
+    // Point every copy of a's event at b's key (stream id 1), which is shredded.
+    let path = dir.path().join("data.mdb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mut from = 0;
+    while let Some(found) = find(&bytes[from..], landmark.as_bytes()) {
+        let at = from + found + landmark.len();
+        bytes[at..at + 8].copy_from_slice(&1u64.to_le_bytes());
+        from = at;
+    }
+    assert!(from > 0, "the landmark is on disk");
+    std::fs::write(&path, &bytes).unwrap();
+    let db = open(dir.path());
+    let err = db.read_stream("a", ReadOptions::forwards()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Encryption, "{err}");
+}
+
+#[test]
+fn copies_of_parked_copies_are_shredded_with_the_stream_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.append("user-9", ExpectedVersion::Any, vec![EventData::binary("T", payload("copy", 40))]).unwrap();
+    let settings = GroupSettings::default();
+    db.create_group("g", GroupTarget::Stream("user-9".into()), SubscriptionStart::Start, settings.clone())
+        .unwrap();
+    let mut member = db.join_group("g", "m").unwrap();
+    let delivery = member.next_blocking().unwrap();
+    member.nack(&delivery, NackAction::Park).unwrap();
+    // A second group consumes g's parked stream and parks the copy again.
+    db.create_group("h", GroupTarget::Stream("$parked-g".into()), SubscriptionStart::Start, settings)
+        .unwrap();
+    let mut member = db.join_group("h", "m").unwrap();
+    let delivery = member.next_blocking().unwrap();
+    member.nack(&delivery, NackAction::Park).unwrap();
+    assert_eq!(db.read_stream("$parked-h", ReadOptions::forwards()).unwrap()[0].data, payload("copy", 40));
+    db.shred_stream("user-9").unwrap();
+    for stream in ["user-9", "$parked-g", "$parked-h"] {
+        let events = db.read_stream(stream, ReadOptions::forwards()).unwrap();
+        assert!(events.iter().all(|e| e.shredded && e.data.is_empty()), "{stream}");
+    }
+}
+
+#[test]
+fn a_first_open_that_stopped_while_creating_the_keyring_is_made_good() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    // As if the process died before the keyring's header reached the disk.
+    std::fs::write(dir.path().join("keys.graveyard"), b"").unwrap();
+    let db = open(dir.path());
+    db.append("s", ExpectedVersion::Any, vec![EventData::binary("T", b"x".to_vec())]).unwrap();
+    drop(db);
+    assert_eq!(open(dir.path()).read_stream("s", ReadOptions::forwards()).unwrap()[0].data, b"x");
+    // With a stream written, the keyring is never made anew: its loss is reported.
+    std::fs::write(dir.path().join("keys.graveyard"), b"").unwrap();
+    assert_eq!(Db::open_with(options(dir.path(), MASTER)).unwrap_err().code(), ErrorCode::Corruption);
+}

@@ -85,6 +85,31 @@ struct Inner {
     header: Header,
     /// Slots written since the last `sync`.
     dirty: bool,
+    /// Set when a write or sync failed where the file's state is no longer known (a failed
+    /// fsync may have dropped the pages; a header may or may not be on disk): every later use
+    /// fails until the store is opened again, which reads the truth from the file. Retrying an
+    /// fsync after a failure can report success for pages that never reached the disk.
+    failed: Option<String>,
+}
+
+impl Inner {
+    fn check(&self) -> Result<()> {
+        match &self.failed {
+            None => Ok(()),
+            Some(why) => {
+                Err(Error::Io(format!("the keyring failed earlier ({why}); close and open the store again")))
+            }
+        }
+    }
+
+    /// Runs a step whose failure leaves the file in an unknown state: poisons the keyring.
+    fn fatal<T>(&mut self, step: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        let result = step(self);
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
+    }
 }
 
 fn io(path: &Path, what: &str, e: std::io::Error) -> Error {
@@ -107,7 +132,7 @@ impl Keyring {
             .try_into()
             .map_err(|_| Error::Internal("a key check value has an unexpected length".into()))?;
         let header = Header { seq: 1, active: 0, cleanup: false, check };
-        let mut inner = Inner { file, master, header, dirty: false };
+        let mut inner = Inner { file, master, header, dirty: false, failed: None };
         inner.write_header(&path, store_id, header)?;
         inner.file.set_len(SLOTS_START).map_err(|e| io(&path, "sizing", e))?;
         inner.file.sync_all().map_err(|e| io(&path, "syncing", e))?;
@@ -132,7 +157,7 @@ impl Keyring {
         let header = read_header(&file, &path, store_id)?;
         let master = Sealer::new(master);
         crypto::verify_key_check(&master, &header.check)?;
-        let mut inner = Inner { file, master, header, dirty: false };
+        let mut inner = Inner { file, master, header, dirty: false, failed: None };
         if header.cleanup {
             inner.finish_rotation(&path, store_id)?;
         }
@@ -171,7 +196,11 @@ impl Keyring {
         if let Some(key) = self.cached(stream_id) {
             return Ok(key);
         }
-        let key = self.read().load(&self.path, stream_id)?.ok_or_else(|| {
+        // Remembered while the guard is held: a shred (which takes the lock exclusively) can't
+        // slip in between and see its `Shredded` overwritten by this older `Live`.
+        let inner = self.read();
+        inner.check()?;
+        let key = inner.load(&self.path, stream_id)?.ok_or_else(|| {
             Error::Corruption(format!("stream {stream_id} has sealed events but no data key"))
         })?;
         self.remember(stream_id, key.clone());
@@ -185,6 +214,7 @@ impl Keyring {
             return Ok(key);
         }
         let mut inner = self.write();
+        inner.check()?;
         let key = match inner.load(&self.path, stream_id)? {
             Some(key) => key,
             None => {
@@ -196,8 +226,8 @@ impl Keyring {
                 DataKey::Live(Arc::new(Sealer::new(&key)))
             }
         };
-        drop(inner);
         self.remember(stream_id, key.clone());
+        drop(inner);
         Ok(key)
     }
 
@@ -208,8 +238,10 @@ impl Keyring {
             return Ok(());
         }
         let mut inner = self.write();
+        inner.check()?;
         if inner.dirty {
-            inner.file.sync_data().map_err(|e| io(&self.path, "syncing", e))?;
+            let path = &self.path;
+            inner.fatal(|inner| inner.file.sync_data().map_err(|e| io(path, "syncing", e)))?;
             inner.dirty = false;
         }
         Ok(())
@@ -222,14 +254,18 @@ impl Keyring {
             return Ok(());
         }
         let mut inner = self.write();
-        for &id in stream_ids {
-            for half in 0..2 {
-                inner.write_half(&self.path, id, half, STATUS_SHREDDED, &[0; WRAPPED_LEN])?;
+        inner.check()?;
+        let path = &self.path;
+        inner.fatal(|inner| {
+            for &id in stream_ids {
+                for half in 0..2 {
+                    inner.write_half(path, id, half, STATUS_SHREDDED, &[0; WRAPPED_LEN])?;
+                }
             }
-        }
-        inner.file.sync_data().map_err(|e| io(&self.path, "syncing", e))?;
+            inner.file.sync_data().map_err(|e| io(path, "syncing", e))
+        })?;
         inner.dirty = false;
-        drop(inner);
+        // Before the lock goes: no reader can put the live key back afterwards.
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         for &id in stream_ids {
             cache.insert(id, DataKey::Shredded);
@@ -239,11 +275,20 @@ impl Keyring {
 
     /// Rewraps every data key under `new_master`, crash-safe (see the module notes). Writer
     /// thread only.
+    ///
+    /// Before the commit point a failure leaves the old key in force, and the next rotation
+    /// overwrites the standby halves. A failure writing the commit leaves the file's state
+    /// unknown: the keyring refuses all use until the store is opened again. After the commit,
+    /// the rotation has happened: a failure to wipe the old halves is finished by the next open.
     pub fn rotate(&self, new_master: &Key) -> Result<()> {
         let mut inner = self.write();
-        let new_sealer = inner.rewrap_into_standby(&self.path, new_master)?;
-        inner.commit_rotation(&self.path, self.store_id, new_sealer)?;
-        inner.finish_rotation(&self.path, self.store_id)
+        inner.check()?;
+        let (path, store_id) = (&self.path, self.store_id);
+        let new_sealer = inner.rewrap_into_standby(path, new_master)?;
+        inner.fatal(|inner| inner.commit_rotation(path, store_id, new_sealer))?;
+        // Wiped at the next open if this fails; the old key opens nothing any more.
+        let _ = inner.finish_rotation(path, store_id);
+        Ok(())
     }
 }
 

@@ -648,10 +648,14 @@ fn open_keyring(store: &Store, options: &Options, dir: &Path) -> Result<Option<k
     let master = source.resolve()?;
     // Created with the store; missing only if the first open stopped between the two, before
     // any stream existed (no key can be lost then).
-    let keyring = if never_written && !dir.join(keys::KEYRING_FILE).exists() {
-        keys::Keyring::create(dir, store_id, &master)?
-    } else {
-        keys::Keyring::open(dir, store_id, &master)?
+    // A store that never had a stream holds no key yet: a keyring missing or without a valid
+    // header (the first open stopped while creating it) is made anew; a valid one still
+    // checks the key.
+    let keyring = match keys::Keyring::open(dir, store_id, &master) {
+        Err(e) if never_written && e.code() == crate::ErrorCode::Corruption => {
+            keys::Keyring::create(dir, store_id, &master)?
+        }
+        opened => opened?,
     };
     if !pending.is_empty() {
         keyring.shred(&pending)?;

@@ -66,11 +66,15 @@ impl<'s> Opener<'s> {
                 version => Some(version),
             },
         };
-        if record.flags.to_native() & format::FLAG_SEALED == 0 {
-            return Ok(event);
-        }
-        let Some(keyring) = self.keyring else {
-            return Err(format::corrupt("a sealed event in a store without encryption"));
+        let sealed = record.flags.to_native() & format::FLAG_SEALED != 0;
+        let keyring = match (self.keyring, sealed) {
+            (None, false) => return Ok(event),
+            (None, true) => return Err(format::corrupt("a sealed event in a store without encryption")),
+            // Every event of an encrypted store is sealed: a cleared flag is tampering.
+            (Some(_), false) => {
+                return Err(Error::Encryption(format!("the event at position {position} is not sealed")))
+            }
+            (Some(keyring), true) => keyring,
         };
         let field = record.data.as_slice();
         if field.len() < SealedLayout::len(0, 0) {
@@ -78,6 +82,15 @@ impl<'s> Opener<'s> {
         }
         let (key_id, sealed) = field.split_at(SealedLayout::KEY_ID);
         let key_id = u64::from_le_bytes(key_id.try_into().expect("KEY_ID bytes"));
+        // The key id is outside the additional data: only parked copies may name another
+        // stream's key, or a changed id could make an event read as shredded.
+        if key_id != record.stream_id.to_native()
+            && !event.stream.starts_with(crate::group::PARKED_STREAM_PREFIX)
+        {
+            return Err(Error::Encryption(format!(
+                "the event at position {position} names another stream's key: its bytes were changed"
+            )));
+        }
         let sealer = match self.key(keyring, key_id)? {
             DataKey::Shredded => {
                 event.data = &[];

@@ -445,7 +445,12 @@ impl Writer {
         // One commit time for the whole append.
         let timestamp = self.next_timestamp();
         let own_key = match &store.keyring {
-            Some(keyring) => Some(keyring.get_or_create(state.id).map_err(Failure::Storage)?),
+            Some(keyring) => match keyring.get_or_create(state.id).map_err(Failure::Storage)? {
+                // The keyring says shredded where LMDB does not (a machine crash lost the
+                // shred's commit under NoFsyncUnsafe): never write data that would vanish.
+                DataKey::Shredded => return reject(Error::StreamDeleted { stream: stream.to_string() }),
+                live => Some(live),
+            },
             None => None,
         };
         for event in events.iter_mut() {
