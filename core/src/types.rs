@@ -87,6 +87,23 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
+    /// A borrowed view, the inverse of [`EventRef::to_recorded`]: one encoder serves both.
+    pub fn as_event_ref(&self) -> EventRef<'_> {
+        EventRef {
+            stream: &self.stream,
+            revision: self.revision,
+            position: self.position,
+            id: self.id,
+            event_type: &self.event_type,
+            content_type: &self.content_type,
+            data: &self.data,
+            metadata: &self.metadata,
+            timestamp: self.timestamp,
+            shredded: self.shredded,
+            schema_version: self.schema_version,
+        }
+    }
+
     /// Deserialises the JSON data of the event.
     pub fn json<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
         serde_json::from_slice(&self.data)

@@ -127,22 +127,7 @@ pub fn push_event(out: &mut Vec<u8>, e: &EventRef<'_>) {
 }
 
 pub fn push_recorded(out: &mut Vec<u8>, e: &RecordedEvent) {
-    push_event(
-        out,
-        &EventRef {
-            stream: &e.stream,
-            revision: e.revision,
-            position: e.position,
-            id: e.id,
-            event_type: &e.event_type,
-            content_type: &e.content_type,
-            data: &e.data,
-            metadata: &e.metadata,
-            timestamp: e.timestamp,
-            shredded: e.shredded,
-            schema_version: e.schema_version,
-        },
-    );
+    push_event(out, &e.as_event_ref());
 }
 
 pub fn events(events: &[RecordedEvent]) -> Vec<u8> {
