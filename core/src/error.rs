@@ -32,10 +32,13 @@ pub enum ErrorCode {
     IncompatibleFormat,
     Io,
     Internal,
+    /// The operation exists, but this kind of store cannot do it (an embedded store has no
+    /// cluster members; a cluster client cannot tell whether a node encrypts).
+    Unsupported,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::WrongExpectedVersion,
         ErrorCode::StreamDeleted,
         ErrorCode::SchemaViolation,
@@ -51,6 +54,7 @@ impl ErrorCode {
         ErrorCode::IncompatibleFormat,
         ErrorCode::Io,
         ErrorCode::Internal,
+        ErrorCode::Unsupported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,7 @@ impl ErrorCode {
             ErrorCode::IncompatibleFormat => "INCOMPATIBLE_FORMAT",
             ErrorCode::Io => "IO",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::Unsupported => "UNSUPPORTED",
         }
     }
 
@@ -85,7 +90,7 @@ impl fmt::Display for ErrorCode {
 }
 
 /// Every failure of the core. A rejected request has written nothing.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The stream's current revision did not satisfy the expected version of the request.
@@ -127,6 +132,8 @@ pub enum Error {
     Io(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 impl Error {
@@ -147,7 +154,29 @@ impl Error {
             Error::IncompatibleFormat(_) => ErrorCode::IncompatibleFormat,
             Error::Io(_) => ErrorCode::Io,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::Unsupported(_) => ErrorCode::Unsupported,
         }
+    }
+
+    /// The typed fields of the error, in the one JSON form every binding and the conformance
+    /// scenarios use (docs/boundary.md, "Errors"); `None` for codes without typed fields.
+    /// - WRONG_EXPECTED_VERSION: `{"stream", "expected", "actual"}`
+    /// - STREAM_DELETED: `{"stream"}`
+    /// - SCHEMA_VIOLATION: `{"schema", "version", "event", "violations": [{"path", "rule", "value", "message"}]}`
+    /// - INVALID_SCHEMA: `{"schema", "problems": [...]}`
+    pub fn details(&self) -> Option<serde_json::Value> {
+        use serde_json::json;
+        Some(match self {
+            Error::WrongExpectedVersion { stream, expected, actual } => {
+                json!({ "stream": stream, "expected": expected, "actual": actual })
+            }
+            Error::StreamDeleted { stream } => json!({ "stream": stream }),
+            Error::SchemaViolation { schema, version, event, violations } => {
+                json!({ "schema": schema, "version": version, "event": event, "violations": violations })
+            }
+            Error::InvalidSchema { schema, problems } => json!({ "schema": schema, "problems": problems }),
+            _ => return None,
+        })
     }
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Error {

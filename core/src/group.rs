@@ -35,8 +35,9 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::subscription::SubscriptionStart;
 use crate::types::{EventData, Filter, ReadAllOptions, ReadOptions, RecordedEvent};
 
-/// What a group consumes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a group consumes. JSON: `{"stream": "name"}` or `{"all": filter}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GroupTarget {
     /// The global log, filtered; cursors are positions. Parked copies (streams `$parked-*`)
     /// are never delivered: they copy events already in the log, and a group that received
@@ -46,8 +47,9 @@ pub enum GroupTarget {
     Stream(String),
 }
 
-/// How a group's members share its events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a group's members share its events. JSON: `"round_robin"` or `"pinned_by_stream"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GroupStrategy {
     /// Each event goes to the next member asking for work.
     #[default]
@@ -57,11 +59,15 @@ pub enum GroupStrategy {
     PinnedByStream,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// JSON: `{"max_retries", "ack_timeout_ms", "max_in_flight", "strategy"}`, each absent one taking
+/// its default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GroupSettings {
     /// Deliveries after the first before an event is parked.
     pub max_retries: u32,
     /// An event not settled this long after delivery is delivered again.
+    #[serde(rename = "ack_timeout_ms", with = "crate::types::millis")]
     pub ack_timeout: Duration,
     /// Most events read ahead and in flight at once: bounds the group's memory.
     pub max_in_flight: u32,
@@ -79,8 +85,9 @@ impl Default for GroupSettings {
     }
 }
 
-/// What to do with an event a member could not process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What to do with an event a member could not process. JSON: `"retry"`, `"park"`, `"skip"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NackAction {
     /// Deliver it again (parked once it has been retried `max_retries` times).
     Retry,
@@ -92,7 +99,7 @@ pub enum NackAction {
 }
 
 /// The state of a group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupInfo {
     pub name: String,
     pub target: GroupTarget,
@@ -116,7 +123,8 @@ pub struct GroupInfo {
     pub replaying: u64,
 }
 
-/// What [`Db::replay_parked`] did.
+/// What [`Db::replay_parked`] did. JSON: `{"from", "to", "parked", "replaying"}`, the handed-back
+/// revisions being `from..to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayInfo {
     /// The revisions of the parked stream this call handed back, in order; empty when nothing
@@ -1059,18 +1067,20 @@ pub struct GroupMember {
 impl GroupMember {
     /// The next delivery for this member, waiting for one if needed. Errors: NOT_FOUND when
     /// the group was deleted, CLOSED when the store closed.
-    pub async fn next(&mut self) -> Result<Delivery> {
+    pub async fn next(&self) -> Result<Delivery> {
         let d = self.dispatcher.clone();
+        // A clone keeps the version seen so far; each call marks what it has seen below.
+        let mut head = self.head.clone();
         loop {
             let notified = d.notify.notified();
             let mut notified = pin!(notified);
             notified.as_mut().enable();
-            self.head.borrow_and_update();
+            head.borrow_and_update();
             if let Some(delivery) = self.try_take()? {
                 return Ok(delivery);
             }
             d.park_due()?;
-            let mut head_changed = pin!(self.head.changed());
+            let mut head_changed = pin!(head.changed());
             let woke = std::future::poll_fn(|cx| {
                 if let Poll::Ready(r) = head_changed.as_mut().poll(cx) {
                     return Poll::Ready(r.is_ok());
@@ -1085,7 +1095,7 @@ impl GroupMember {
     }
 
     /// [`GroupMember::next`] for threads without an async runtime.
-    pub fn next_blocking(&mut self) -> Result<Delivery> {
+    pub fn next_blocking(&self) -> Result<Delivery> {
         crate::subscription::block_on(self.next())
     }
 
@@ -1236,5 +1246,17 @@ mod tests {
         // 3..8 handed back, 4 and 6 settled: 3, 5 and 7 are not.
         assert_eq!(replay.replaying(), 3);
         assert_eq!(ReplayRecord::starting_at(5).replaying(), 0);
+    }
+}
+
+impl Serialize for ReplayInfo {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("ReplayInfo", 4)?;
+        s.serialize_field("from", &self.revisions.start)?;
+        s.serialize_field("to", &self.revisions.end)?;
+        s.serialize_field("parked", &self.parked)?;
+        s.serialize_field("replaying", &self.replaying)?;
+        s.end()
     }
 }

@@ -15,6 +15,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "boundary")]
+pub mod boundary;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod cluster;
@@ -25,7 +27,9 @@ mod error;
 mod group;
 mod hash;
 mod options;
+pub mod runtime;
 pub mod schema;
+mod store;
 mod subscription;
 mod types;
 #[cfg(feature = "client")]
@@ -40,7 +44,9 @@ pub use group::{
     ReplayInfo,
 };
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
-pub use subscription::{block_on, SubscribeOptions, Subscription, SubscriptionMessage, SubscriptionStart};
+pub use runtime::block_on;
+pub use store::{Store, StoreDelivery, StoreMember, StoreSubscription};
+pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage, SubscriptionStart};
 pub use types::{
     AppendResult, CurrentRevision, Direction, EventData, EventRef, ExpectedVersion, Filter, ReadAllOptions,
     ReadOptions, RecordedEvent, Snapshot, StreamInfo, StreamMetadata, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,

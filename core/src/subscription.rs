@@ -23,8 +23,9 @@ use crate::db::Db;
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Filter, ReadAllOptions, ReadOptions, RecordedEvent};
 
-/// Where a subscription starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a subscription starts. JSON: `"start"`, `"end"` or `{"after": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SubscriptionStart {
     /// From the first event.
     Start,

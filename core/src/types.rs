@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -148,8 +149,10 @@ impl EventRef<'_> {
     }
 }
 
-/// The optimistic-concurrency condition of a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The optimistic-concurrency condition of a write. JSON: `"any"`, `"no_stream"`,
+/// `"stream_exists"` or `{"exact": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ExpectedVersion {
     /// No condition.
     Any,
@@ -172,7 +175,8 @@ impl fmt::Display for ExpectedVersion {
     }
 }
 
-/// What a stream holds now, as reported by a version conflict.
+/// What a stream holds now, as reported by a version conflict. JSON: `"no_stream"` or the
+/// revision, an integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CurrentRevision {
     /// The stream has no events (never written, or soft-deleted and not written since).
@@ -193,6 +197,33 @@ impl CurrentRevision {
     }
 }
 
+impl Serialize for CurrentRevision {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            CurrentRevision::NoStream => serializer.serialize_str("no_stream"),
+            CurrentRevision::Revision(n) => serializer.serialize_u64(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CurrentRevision {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Revision(u64),
+            Word(String),
+        }
+        match Form::deserialize(deserializer)? {
+            Form::Revision(n) => Ok(CurrentRevision::Revision(n)),
+            Form::Word(w) if w == "no_stream" => Ok(CurrentRevision::NoStream),
+            Form::Word(w) => Err(serde::de::Error::custom(format!(
+                "a current revision is \"no_stream\" or an integer, not \"{w}\""
+            ))),
+        }
+    }
+}
+
 impl fmt::Display for CurrentRevision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -203,7 +234,7 @@ impl fmt::Display for CurrentRevision {
 }
 
 /// The outcome of a successful append (or of a recognised retry of one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendResult {
     /// Revision of the first event written.
     pub first_revision: u64,
@@ -215,7 +246,9 @@ pub struct AppendResult {
     pub last_position: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// JSON: `"forwards"` or `"backwards"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Direction {
     #[default]
     Forwards,
@@ -256,8 +289,10 @@ impl Default for ReadOptions {
 }
 
 /// Which events of $all a read or a subscription returns. Empty lists match everything; a
-/// list matches when any of its entries does; both lists must match.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// list matches when any of its entries does; both lists must match. JSON:
+/// `{"stream_prefixes": [...], "event_types": [...]}`, each absent = empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Filter {
     pub stream_prefixes: Vec<String>,
     pub event_types: Vec<String>,
@@ -333,19 +368,62 @@ impl Default for ReadAllOptions {
 }
 
 /// Retention rules of a stream, honoured by stream reads. Events hidden by them stay in the
-/// global log ($all) with their positions, so $all stays gapless.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// global log ($all) with their positions, so $all stays gapless. JSON:
+/// `{"max_count": n, "max_age_ms": n, "truncate_before": n}`, each `null` (or absent) when unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StreamMetadata {
     /// Only the last `max_count` events are visible.
     pub max_count: Option<u64>,
-    /// Events older than this are not visible (microsecond resolution).
+    /// Events older than this are not visible (microsecond resolution in the store; whole
+    /// milliseconds, rounded up, across every boundary).
+    #[serde(rename = "max_age_ms", with = "optional_millis")]
     pub max_age: Option<Duration>,
     /// Events below this revision are not visible.
     pub truncate_before: Option<u64>,
 }
 
+/// A duration in whole milliseconds, the unit of every duration that crosses a boundary (JSON,
+/// the wire; docs/boundary.md). Rounded up, so that a positive duration never becomes zero.
+pub fn millis_ceil(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+/// Serde for a duration as whole milliseconds ([`millis_ceil`]).
+pub(crate) mod millis {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Duration, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_u64(millis_ceil(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+/// Serde for an optional duration as whole milliseconds, `null` when absent.
+pub(crate) mod optional_millis {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        d: &Option<Duration>,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        d.map(millis_ceil).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(deserializer)?.map(Duration::from_millis))
+    }
+}
+
 /// The state of a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamInfo {
     /// What the stream's expected-version checks see now.
     pub current: CurrentRevision,

@@ -14,16 +14,16 @@
 //! commit: they run in `block_in_place`, so the runtime moves its other tasks off the waiting
 //! worker instead of stalling them behind an fsync.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use graveyard::client::FORWARDED_HEADER;
+use graveyard::runtime::Next;
 use graveyard::wire;
 use graveyard::wire::v1 as pb;
 use graveyard::wire::v1::graveyard_server::Graveyard;
 use graveyard::{
-    Db, Delivery, Direction, Error, ErrorCode, EventRef, Filter, GroupMember, ReadAllOptions, ReadOptions,
+    Db, Direction, Error, ErrorCode, EventRef, Filter, ReadAllOptions, ReadOptions, Store, StoreMember,
     SubscribeOptions, Subscription, SubscriptionMessage,
 };
 use tokio::sync::{mpsc, watch};
@@ -43,15 +43,13 @@ const READ_PAGE_BYTES: usize = 1024 * 1024;
 const READ_SCAN_LIMIT: u64 = 4096;
 /// Batches read ahead of a slow reader.
 const READ_BUFFER: usize = 2;
-/// Most events a subscription reads (and holds) at once: the core's default page.
+/// Most events a subscription reads (and holds) at once, unless the client asks for another
+/// page size (at most `MAX_SUBSCRIPTION_PAGE`).
 const SUBSCRIPTION_PAGE: u64 = 512;
+const MAX_SUBSCRIPTION_PAGE: u64 = 65_536;
 /// Messages a subscription or a group member runs ahead of a slow client. With the core's page,
 /// it bounds what one slow client costs the node.
 const STREAM_BUFFER: usize = 64;
-/// Deliveries a member session remembers for its acks. The core's in-flight window bounds the
-/// live ones; the rest are deliveries that timed out and were settled by another member, which
-/// this cap keeps from accumulating on a member that never acks (the oldest are forgotten).
-const MAX_REMEMBERED_DELIVERIES: usize = 4096;
 
 /// Serves a request on the member that owns `key` (a stream name): when that is another
 /// member, returns its answer from the enclosing RPC. `relay` for RPCs that answer a stream.
@@ -83,6 +81,9 @@ macro_rules! on_group_node {
 
 pub struct GraveyardService {
     db: Db,
+    /// The same store through the core's façade: group sessions use its delivery ids, so any
+    /// session of a group on this node settles any of the group's deliveries.
+    store: Store,
     cluster: Arc<Cluster>,
     metrics: Arc<Metrics>,
     /// Becomes true when the node starts shutting down.
@@ -99,7 +100,8 @@ impl GraveyardService {
         draining: watch::Receiver<bool>,
         tls: bool,
     ) -> GraveyardService {
-        GraveyardService { db, cluster, metrics, draining, tls }
+        let store = Store::from_db(db.clone());
+        GraveyardService { db, store, cluster, metrics, draining, tls }
     }
 
     fn fail(&self, error: Error) -> Status {
@@ -188,6 +190,17 @@ fn committing<T>(write: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(write)
 }
 
+/// The page size a subscription asked for, or the default.
+fn subscription_page(asked: Option<u64>) -> Result<u64, Error> {
+    match asked {
+        None => Ok(SUBSCRIPTION_PAGE),
+        Some(page) if (1..=MAX_SUBSCRIPTION_PAGE).contains(&page) => Ok(page),
+        Some(page) => Err(Error::InvalidArgument(format!(
+            "a subscription's page size is 1 to {MAX_SUBSCRIPTION_PAGE}, not {page}"
+        ))),
+    }
+}
+
 /// Resolves once the node starts draining (or its drain signal is gone).
 async fn drained(draining: &mut watch::Receiver<bool>) {
     let _ = draining.wait_for(|&d| d).await;
@@ -254,8 +267,8 @@ impl Graveyard for GraveyardService {
         let request = request.into_inner();
         let subscription = wire::start_from_wire(request.start)
             .and_then(|start| {
-                let options =
-                    SubscribeOptions { start, filter: Filter::default(), page_size: SUBSCRIPTION_PAGE };
+                let page_size = subscription_page(request.page_size)?;
+                let options = SubscribeOptions { start, filter: Filter::default(), page_size };
                 self.db.subscribe_to_stream(&request.stream, options)
             })
             .map_err(|e| self.fail(e))?;
@@ -272,7 +285,8 @@ impl Graveyard for GraveyardService {
         let subscription = wire::start_from_wire(request.start)
             .and_then(|start| {
                 let filter = wire::filter_from_wire(request.filter);
-                self.db.subscribe_to_all(SubscribeOptions { start, filter, page_size: SUBSCRIPTION_PAGE })
+                let page_size = subscription_page(request.page_size)?;
+                self.db.subscribe_to_all(SubscribeOptions { start, filter, page_size })
             })
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::All)))
@@ -490,14 +504,13 @@ impl Graveyard for GraveyardService {
         if let Some(peer) = self.group_elsewhere(&join.group, &metadata).await? {
             return self.forward_session(peer, join, incoming).await;
         }
-        let member = self.db.join_group(&join.group, &join.member).map_err(|e| self.fail(e))?;
+        let member = self.store.join_group(&join.group, &join.member).await.map_err(|e| self.fail(e))?;
         let info = self.db.group_info(&join.group).map_err(|e| self.fail(e))?;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let session = MemberSession {
             member,
             incoming,
             tx,
-            remembered: BTreeMap::new(),
             metrics: self.metrics.clone(),
             draining: self.draining.clone(),
         };
@@ -776,12 +789,9 @@ impl GraveyardService {
 
 /// One member's Consume call: deliveries out, acks and nacks in.
 struct MemberSession {
-    member: GroupMember,
+    member: StoreMember,
     incoming: Streaming<pb::ConsumeRequest>,
     tx: mpsc::Sender<Result<pb::ConsumeResponse, Status>>,
-    /// Deliveries sent and not yet settled through this call, by delivery id ([`delivery_id`]: a
-    /// redelivery replaces its earlier delivery).
-    remembered: BTreeMap<u64, Delivery>,
     metrics: Arc<Metrics>,
     draining: watch::Receiver<bool>,
 }
@@ -798,7 +808,7 @@ impl MemberSession {
             tokio::select! {
                 () = drained(&mut self.draining) => break shutting_down(&self.metrics),
                 request = self.incoming.message() => match request {
-                    Ok(Some(request)) => match self.settle(request) {
+                    Ok(Some(request)) => match self.settle(request).await {
                         Ok(settled) => {
                             let settled = pb::consume_response::Settled { delivery_ids: settled };
                             let response = pb::consume_response::Response::Settled(settled);
@@ -812,15 +822,14 @@ impl MemberSession {
                     // (dropping the member hands its deliveries to the others).
                     Ok(None) | Err(_) => return,
                 },
-                delivery = next_delivery(&mut self.member, &self.tx) => match delivery {
+                delivery = next_delivery(&self.member, &self.tx) => match delivery {
                     Some(Ok(delivery)) => {
-                        let id = delivery_id(&delivery);
                         let response = pb::consume_response::Response::Delivery(pb::consume_response::Delivery {
-                            delivery_id: id,
-                            event: Some(delivery.event.clone().into()),
+                            delivery_id: delivery.id,
+                            event: Some(delivery.event.into()),
                             attempt: delivery.attempt,
+                            parked_revision: delivery.parked_revision,
                         });
-                        self.remember(id, delivery);
                         if self.tx.send(Ok(pb::ConsumeResponse { response: Some(response) })).await.is_err() {
                             return;
                         }
@@ -833,17 +842,11 @@ impl MemberSession {
         let _ = self.tx.send(Err(ending)).await;
     }
 
-    fn remember(&mut self, id: u64, delivery: Delivery) {
-        self.remembered.insert(id, delivery);
-        while self.remembered.len() > MAX_REMEMBERED_DELIVERIES {
-            self.remembered.pop_first();
-        }
-    }
-
-    /// Settles the deliveries a request names; returns their ids once the settlements are
-    /// durable. `ack` and `nack` wait for a commit: `block_in_place` lets the runtime move its
-    /// other tasks off this worker meanwhile, instead of stalling them behind an fsync.
-    fn settle(&mut self, request: pb::ConsumeRequest) -> Result<Vec<u64>, Status> {
+    /// Settles the deliveries a request names, in one commit; returns their ids once the
+    /// settlements are durable. The façade waits for the commit in a blocking section, so the
+    /// runtime moves its other tasks off this worker meanwhile. An id not outstanding in the
+    /// group on this node ends the session with INVALID_ARGUMENT.
+    async fn settle(&mut self, request: pb::ConsumeRequest) -> Result<Vec<u64>, Status> {
         use pb::consume_request::Request as R;
         let (ids, action) = match request.request {
             Some(R::Ack(ack)) => (ack.delivery_ids, None),
@@ -857,25 +860,11 @@ impl MemberSession {
             }
             None => return Err(self.refuse("a Consume request must be an Ack or a Nack".to_owned())),
         };
-        let mut deliveries = Vec::with_capacity(ids.len());
-        for &id in &ids {
-            let Some(delivery) = self.remembered.get(&id) else {
-                return Err(self.refuse(format!(
-                    "delivery {id} is not outstanding on this call (never delivered here, or already settled)"
-                )));
-            };
-            deliveries.push(delivery.clone());
-        }
-        // One commit for the whole request, however many deliveries it settles.
-        let member = &self.member;
-        committing(|| match action {
-            None => member.ack_all(&deliveries),
-            Some(action) => member.nack_all(&deliveries, action),
-        })
-        .map_err(|e| failure(&self.metrics, e))?;
-        for id in &ids {
-            self.remembered.remove(id);
-        }
+        let settled = match action {
+            None => self.member.ack(&ids).await,
+            Some(action) => self.member.nack(&ids, action).await,
+        };
+        settled.map_err(|e| failure(&self.metrics, e))?;
         Ok(ids)
     }
 
@@ -884,29 +873,21 @@ impl MemberSession {
     }
 }
 
-/// Replayed parked events get ids apart from the positions of first deliveries: the top bit is
-/// set, the rest is the revision of the parked copy.
-const REPLAYED: u64 = 1 << 63;
-
-/// The id of a delivery on the wire (`ConsumeResponse.Delivery.delivery_id`).
-fn delivery_id(delivery: &Delivery) -> u64 {
-    match delivery.parked_revision() {
-        Some(revision) => REPLAYED | revision,
-        None => delivery.event.position,
-    }
-}
-
 /// The member's next delivery, taken only once the channel to the client has room: a member
 /// whose client does not read takes nothing more, and the group's ack timeout hands what it holds
 /// to the others. `None` when the client went away.
 async fn next_delivery(
-    member: &mut GroupMember,
+    member: &StoreMember,
     tx: &mpsc::Sender<Result<pb::ConsumeResponse, Status>>,
-) -> Option<Result<Delivery, Error>> {
+) -> Option<Result<graveyard::StoreDelivery, Error>> {
     // Waits for room without keeping it: the reply to an ack may take the slot first, and then
     // the send of this delivery waits, bounded like every other.
     drop(tx.reserve().await.ok()?);
-    Some(member.next().await)
+    match member.next(None).await {
+        Ok(Next::Item(delivery)) => Some(Ok(delivery)),
+        Ok(Next::Timeout | Next::Ended) => None,
+        Err(e) => Some(Err(e)),
+    }
 }
 
 impl GraveyardService {

@@ -12,7 +12,7 @@ use graveyard::schema::Schema;
 use graveyard::wire::v1 as pb;
 use graveyard::{
     Client, ClientOptions, Error, EventData, ExpectedVersion, GroupSettings, GroupTarget, ReadAllOptions,
-    ReadOptions, SubscriptionMessage, SubscriptionStart,
+    ReadOptions, SubscribeOptions, SubscriptionMessage, SubscriptionStart,
 };
 
 fn event(n: u64) -> EventData {
@@ -263,11 +263,15 @@ async fn a_subscription_reports_its_drop() {
     let stream = stream_on(&ring, "n2", "feed");
     client.append(&stream, ExpectedVersion::NoStream, (0..5).map(event).collect()).await.unwrap();
 
-    let mut direct = client.subscribe_to_stream(&stream, SubscriptionStart::Start).await.unwrap();
+    let mut direct = client.subscribe_to_stream(&stream, SubscribeOptions::from_start()).await.unwrap();
     // The same subscription through a node that forwards it.
     let mut via_n1 = cluster.nodes[0].client().await;
     let mut relayed = via_n1
-        .subscribe_to_stream(pb::SubscribeToStreamRequest { stream: stream.clone(), start: None })
+        .subscribe_to_stream(pb::SubscribeToStreamRequest {
+            stream: stream.clone(),
+            start: None,
+            page_size: None,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -330,7 +334,7 @@ async fn a_group_is_found_from_any_node() {
     assert!(matches!(error, Error::InvalidArgument(ref m) if m.contains("n3")), "{error:?}");
 
     // Joined through n1, which does not hold the group: the session is carried to n3.
-    let mut member = client.on_node("n1").unwrap().join_group("workers", "m1").await.unwrap();
+    let member = client.on_node("n1").unwrap().join_group("workers", "m1").await.unwrap();
     let mut seen = Vec::new();
     while seen.len() < 10 {
         let delivery = member.next().await.unwrap();
@@ -359,6 +363,8 @@ async fn a_group_is_found_from_any_node() {
     let revisions: Vec<u64> = replayed.iter().map(|d| d.event.revision).collect();
     assert_eq!(revisions, [10, 11, 12], "the original events, the oldest first");
     assert!(replayed.iter().all(|d| d.event.stream == stream && d.attempt == 1));
+    let copies: Vec<Option<u64>> = replayed.iter().map(|d| d.parked_revision).collect();
+    assert_eq!(copies, [Some(0), Some(1), Some(2)], "a replayed delivery names its parked copy");
     member.ack(&replayed).await.unwrap();
     let info = client.group_info("workers").await.unwrap();
     assert_eq!((info.parked, info.replaying), (1, 0));

@@ -91,7 +91,7 @@ async fn every_rpc_round_trips() {
     assert_eq!(info.next_revision, 3);
     assert!(!info.deleted);
     let metadata =
-        pb::StreamMetadata { max_count: Some(2), max_age_micros: Some(3_600_000_000), truncate_before: None };
+        pb::StreamMetadata { max_count: Some(2), max_age_ms: Some(3_600_000), truncate_before: None };
     client
         .set_stream_metadata(pb::SetStreamMetadataRequest {
             stream: "order-1".into(),
@@ -171,7 +171,7 @@ async fn every_rpc_round_trips() {
         .update_group(pb::UpdateGroupRequest {
             name: "billing".into(),
             settings: Some(pb::GroupSettings {
-                ack_timeout_millis: Some(1500),
+                ack_timeout_ms: Some(1500),
                 strategy: pb::GroupStrategy::PinnedByStream.into(),
                 ..Default::default()
             }),
@@ -435,10 +435,12 @@ async fn subscriptions_deliver_history_then_live_without_gap() {
             kind: pb::subscription_start::Kind::After.into(),
             checkpoint: 99,
         }),
+        // A small page: history still arrives whole, in order, a page at a time.
+        page_size: Some(7),
     };
     let mut one = reader.subscribe_to_stream(request).await.unwrap().into_inner();
     let filter = pb::Filter { stream_prefixes: vec![], event_types: vec!["Live".into()] };
-    let request = pb::SubscribeToAllRequest { start: None, filter: Some(filter) };
+    let request = pb::SubscribeToAllRequest { start: None, filter: Some(filter), page_size: None };
     let mut live_only = reader.subscribe_to_all(request).await.unwrap().into_inner();
 
     // History, then the caught-up marker.
@@ -466,8 +468,13 @@ async fn subscriptions_deliver_history_then_live_without_gap() {
     assert_eq!(live.iter().map(|e| e.position).collect::<Vec<_>>(), (1000..1100).collect::<Vec<_>>());
 
     // A bad subscription is refused at once.
-    let request = pb::SubscribeToStreamRequest { stream: String::new(), start: None };
+    let request = pb::SubscribeToStreamRequest { stream: String::new(), start: None, page_size: None };
     detail(&reader.subscribe_to_stream(request).await.unwrap_err(), "INVALID_ARGUMENT");
+    for page_size in [0, 65_537] {
+        let request = pb::SubscribeToAllRequest { page_size: Some(page_size), ..Default::default() };
+        let refused = reader.subscribe_to_all(request).await.unwrap_err();
+        assert!(detail(&refused, "INVALID_ARGUMENT").message.contains("page size"));
+    }
 }
 
 enum Message {

@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Status, Streaming};
 
 pub use transport::{
@@ -30,9 +30,9 @@ use crate::cluster::{Member, Ring};
 use crate::error::{Error, Result};
 use crate::group::{GroupInfo, GroupSettings, GroupTarget, NackAction, ReplayInfo};
 use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
-use crate::subscription::{SubscriptionMessage, SubscriptionStart};
+use crate::subscription::{SubscribeOptions, SubscriptionMessage, SubscriptionStart};
 use crate::types::{
-    AppendResult, EventData, ExpectedVersion, Filter, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
+    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
     StreamInfo, StreamMetadata,
 };
 use crate::wire;
@@ -428,13 +428,18 @@ impl Client {
 
     // ---- subscriptions ------------------------------------------------------------------------
 
-    /// Subscribes to a stream on its owner.
+    /// Subscribes to a stream on its owner: `options.start` is a revision, `options.page_size`
+    /// bounds what the node reads (and holds) at once; the filter is not used.
     pub async fn subscribe_to_stream(
         &self,
         stream: &str,
-        start: SubscriptionStart,
+        options: SubscribeOptions,
     ) -> Result<ClientSubscription> {
-        let request = pb::SubscribeToStreamRequest { stream: stream.to_owned(), start: Some(start.into()) };
+        let request = pb::SubscribeToStreamRequest {
+            stream: stream.to_owned(),
+            start: Some(options.start.into()),
+            page_size: Some(options.page_size),
+        };
         let (node, inner) = self
             .call_named(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
                 c.subscribe_to_stream(request).await
@@ -443,13 +448,14 @@ impl Client {
         Ok(ClientSubscription::new(inner.into_inner(), node, format!("stream '{stream}'"), "revision"))
     }
 
-    /// Subscribes to the `$all` log of this client's node.
-    pub async fn subscribe_to_all(
-        &self,
-        start: SubscriptionStart,
-        filter: Filter,
-    ) -> Result<ClientSubscription> {
-        let request = pb::SubscribeToAllRequest { start: Some(start.into()), filter: Some(filter.into()) };
+    /// Subscribes to the `$all` log of this client's node, filtered; `options.start` is a
+    /// position of that log.
+    pub async fn subscribe_to_all(&self, options: SubscribeOptions) -> Result<ClientSubscription> {
+        let request = pb::SubscribeToAllRequest {
+            start: Some(options.start.into()),
+            filter: Some(options.filter.into()),
+            page_size: Some(options.page_size),
+        };
         let (node, inner) = self
             .call_named(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
                 c.subscribe_to_all(request).await
@@ -580,13 +586,16 @@ impl Client {
     /// Joins a group as `member` (wherever the group lives: nodes forward the session).
     pub async fn join_group(&self, group: &str, member: &str) -> Result<ClientGroupMember> {
         let (node, client) = self.pick(&self.view(), Route::Node, 0)?;
-        let (requests, outgoing) = mpsc::channel(16);
+        let (requests, outgoing) = mpsc::unbounded_channel();
         let join = pb::consume_request::Join { group: group.to_owned(), member: member.to_owned() };
         let join = pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) };
-        requests.try_send(join).expect("a new channel has room");
+        requests.send(join).expect("the receiver is alive");
         let mut c = client;
-        let mut incoming =
-            c.consume(ReceiverStream::new(outgoing)).await.map_err(|s| call_error(&node, &s))?.into_inner();
+        let mut incoming = c
+            .consume(UnboundedReceiverStream::new(outgoing))
+            .await
+            .map_err(|s| call_error(&node, &s))?
+            .into_inner();
         let info = match incoming.message().await.map_err(|s| call_error(&node, &s))? {
             Some(pb::ConsumeResponse { response: Some(pb::consume_response::Response::Joined(joined)) }) => {
                 required(joined.group, "Joined.group")?.try_into()?
@@ -597,15 +606,7 @@ impl Client {
                 )))
             }
         };
-        Ok(ClientGroupMember {
-            requests,
-            incoming,
-            node,
-            group: group.to_owned(),
-            info,
-            deliveries: VecDeque::new(),
-            dropped: false,
-        })
+        Ok(ClientGroupMember::start(requests, incoming, node, group.to_owned(), info))
     }
 }
 
@@ -754,124 +755,206 @@ pub struct ClientDelivery {
     pub event: RecordedEvent,
     /// 1 for the first delivery.
     pub attempt: u32,
-    id: u64,
+    /// The revision of its copy in the group's parked stream when this is a parked event handed
+    /// back by a replay; `None` for an event of the target.
+    pub parked_revision: Option<u64>,
+    /// The node's id of the delivery: a redelivery of the same event has the same id.
+    pub id: u64,
 }
 
-/// A member of a consumer group, through a node. Dropping it leaves the group: its unsettled
-/// deliveries go to the other members.
+/// A settle waiting for the node's answer, in the order the requests were sent.
+struct PendingSettle {
+    ids: Vec<u64>,
+    answer: tokio::sync::oneshot::Sender<Result<()>>,
+}
+
+/// What the session's reader shares with the member.
+struct SessionState {
+    /// Settles sent and not answered yet, oldest first (the node answers in order).
+    pending: VecDeque<PendingSettle>,
+    /// Set when the session dropped: the error later calls report.
+    ended: Option<String>,
+}
+
+/// A member of a consumer group, through a node. Deliveries and settles go both ways at once:
+/// a reader task owns the node's half of the session, hands deliveries to [`next`] and answers
+/// to the settles waiting for them, so [`ack`] and [`nack`] work on a shared reference while
+/// another thread waits in `next`. Dropping it leaves the group: its unsettled deliveries go to
+/// the other members.
+///
+/// [`next`]: ClientGroupMember::next
+/// [`ack`]: ClientGroupMember::ack
+/// [`nack`]: ClientGroupMember::nack
 pub struct ClientGroupMember {
-    requests: mpsc::Sender<pb::ConsumeRequest>,
-    incoming: Streaming<pb::ConsumeResponse>,
-    node: String,
+    requests: mpsc::UnboundedSender<pb::ConsumeRequest>,
+    deliveries: tokio::sync::Mutex<mpsc::UnboundedReceiver<Result<ClientDelivery>>>,
+    state: Arc<std::sync::Mutex<SessionState>>,
+    reader: tokio::task::JoinHandle<()>,
     group: String,
     info: GroupInfo,
-    /// Deliveries that arrived while an ack waited for its answer.
-    deliveries: VecDeque<ClientDelivery>,
-    dropped: bool,
 }
 
 impl ClientGroupMember {
+    fn start(
+        requests: mpsc::UnboundedSender<pb::ConsumeRequest>,
+        incoming: Streaming<pb::ConsumeResponse>,
+        node: String,
+        group: String,
+        info: GroupInfo,
+    ) -> ClientGroupMember {
+        let (deliver, deliveries) = mpsc::unbounded_channel();
+        let state = Arc::new(std::sync::Mutex::new(SessionState { pending: VecDeque::new(), ended: None }));
+        let reader = tokio::spawn(read_session(incoming, node, group.clone(), deliver, state.clone()));
+        ClientGroupMember {
+            requests,
+            deliveries: tokio::sync::Mutex::new(deliveries),
+            state,
+            reader,
+            group,
+            info,
+        }
+    }
+
     /// The group as it was when this member joined.
     pub fn joined_info(&self) -> &GroupInfo {
         &self.info
     }
 
-    /// The next delivery. After a drop of the node or the connection: UNAVAILABLE (join again:
-    /// the group's unsettled events are delivered again, to this member or another).
-    pub async fn next(&mut self) -> Result<ClientDelivery> {
-        if let Some(delivery) = self.deliveries.pop_front() {
-            return Ok(delivery);
-        }
-        loop {
-            match self.receive().await? {
-                pb::consume_response::Response::Delivery(delivery) => return self.delivery(delivery),
-                // Settlements arrive while no ack waits only if an ack was abandoned (its
-                // future dropped); they are not news.
-                pb::consume_response::Response::Settled(_) => {}
-                pb::consume_response::Response::Joined(_) => {
-                    return Err(self.broken("a second Joined message"));
-                }
-            }
+    /// The next delivery. After a drop of the node or the connection: UNAVAILABLE once, saying
+    /// to join again (the group's unsettled events are delivered again, to this member or
+    /// another), and the same error from then on. Cancel-safe.
+    pub async fn next(&self) -> Result<ClientDelivery> {
+        let mut deliveries = self.deliveries.lock().await;
+        match deliveries.recv().await {
+            Some(delivery) => delivery,
+            None => Err(self.gone()),
         }
     }
 
     /// Acknowledges deliveries; returns once the node has made that durable.
-    pub async fn ack(&mut self, deliveries: &[ClientDelivery]) -> Result<()> {
-        let ack = pb::consume_request::Ack { delivery_ids: deliveries.iter().map(|d| d.id).collect() };
-        self.settle(pb::consume_request::Request::Ack(ack)).await
+    pub async fn ack(&self, deliveries: &[ClientDelivery]) -> Result<()> {
+        self.ack_ids(&deliveries.iter().map(|d| d.id).collect::<Vec<_>>()).await
     }
 
     /// Nacks deliveries with one action; returns once the node has made that durable.
-    pub async fn nack(&mut self, deliveries: &[ClientDelivery], action: NackAction) -> Result<()> {
-        let nack = pb::consume_request::Nack {
-            delivery_ids: deliveries.iter().map(|d| d.id).collect(),
-            action: wire::nack_action_to_wire(action),
-        };
-        self.settle(pb::consume_request::Request::Nack(nack)).await
+    pub async fn nack(&self, deliveries: &[ClientDelivery], action: NackAction) -> Result<()> {
+        self.nack_ids(&deliveries.iter().map(|d| d.id).collect::<Vec<_>>(), action).await
     }
 
-    async fn settle(&mut self, request: pb::consume_request::Request) -> Result<()> {
-        let ids = match &request {
-            pb::consume_request::Request::Ack(ack) => ack.delivery_ids.clone(),
-            pb::consume_request::Request::Nack(nack) => nack.delivery_ids.clone(),
-            pb::consume_request::Request::Join(_) => unreachable!("settle sends acks and nacks"),
+    /// [`ClientGroupMember::ack`] by delivery id ([`ClientDelivery::id`]).
+    pub async fn ack_ids(&self, ids: &[u64]) -> Result<()> {
+        let ack = pb::consume_request::Ack { delivery_ids: ids.to_vec() };
+        self.settle(ids, pb::consume_request::Request::Ack(ack)).await
+    }
+
+    /// [`ClientGroupMember::nack`] by delivery id ([`ClientDelivery::id`]).
+    pub async fn nack_ids(&self, ids: &[u64], action: NackAction) -> Result<()> {
+        let nack = pb::consume_request::Nack {
+            delivery_ids: ids.to_vec(),
+            action: wire::nack_action_to_wire(action),
         };
+        self.settle(ids, pb::consume_request::Request::Nack(nack)).await
+    }
+
+    async fn settle(&self, ids: &[u64], request: pb::consume_request::Request) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        if self.dropped || self.requests.send(pb::ConsumeRequest { request: Some(request) }).await.is_err() {
-            return Err(self.gone());
-        }
-        loop {
-            match self.receive().await? {
-                pb::consume_response::Response::Delivery(delivery) => {
-                    let delivery = self.delivery(delivery)?;
-                    self.deliveries.push_back(delivery);
-                }
-                // The node answers requests in order, with their ids; an earlier answer is one of
-                // an ack whose caller stopped waiting (its future was dropped).
-                pb::consume_response::Response::Settled(settled) if settled.delivery_ids == ids => {
-                    return Ok(())
-                }
-                pb::consume_response::Response::Settled(_) => {}
-                pb::consume_response::Response::Joined(_) => {
-                    return Err(self.broken("a second Joined message"))
-                }
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        {
+            // Queued and sent under one lock: the queue's order is the order the node answers in.
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(why) = &state.ended {
+                return Err(Error::Unavailable(why.clone()));
             }
+            if self.requests.send(pb::ConsumeRequest { request: Some(request) }).is_err() {
+                return Err(self.gone());
+            }
+            state.pending.push_back(PendingSettle { ids: ids.to_vec(), answer });
         }
-    }
-
-    async fn receive(&mut self) -> Result<pb::consume_response::Response> {
-        if self.dropped {
-            return Err(self.gone());
-        }
-        let failure = match self.incoming.message().await {
-            Ok(Some(pb::ConsumeResponse { response: Some(response) })) => return Ok(response),
-            Ok(Some(_)) => Error::Internal(format!("node {} sent an empty group message", self.node)),
-            Ok(None) => Error::Unavailable(format!("node {} ended the session", self.node)),
-            Err(status) => call_error(&self.node, &status),
-        };
-        self.dropped = true;
-        Err(match failure {
-            Error::Unavailable(why) => Error::Unavailable(format!(
-                "the session of group '{}' dropped ({why}); join again: unsettled events are delivered again",
-                self.group
-            )),
-            other => other,
-        })
-    }
-
-    fn delivery(&mut self, delivery: pb::consume_response::Delivery) -> Result<ClientDelivery> {
-        let event = required(delivery.event, "Delivery.event")?.try_into()?;
-        Ok(ClientDelivery { event, attempt: delivery.attempt, id: delivery.delivery_id })
+        answered.await.unwrap_or_else(|_| Err(self.gone()))
     }
 
     fn gone(&self) -> Error {
-        Error::Unavailable(format!("the session of group '{}' has ended; join again", self.group))
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Error::Unavailable(
+            state
+                .ended
+                .clone()
+                .unwrap_or_else(|| format!("the session of group '{}' has ended; join again", self.group)),
+        )
     }
+}
 
-    fn broken(&mut self, what: &str) -> Error {
-        self.dropped = true;
-        Error::Internal(format!("node {} sent {what} in the session of group '{}'", self.node, self.group))
+impl Drop for ClientGroupMember {
+    fn drop(&mut self) {
+        // The request side closes with `requests`; the reader goes too, so the node sees the
+        // session end at once, not at its next delivery.
+        self.reader.abort();
     }
+}
+
+/// The reader of a session: deliveries to the member, answers to the settles waiting for them.
+/// On a drop it fails every waiting settle and reports the drop once as the next delivery.
+async fn read_session(
+    mut incoming: Streaming<pb::ConsumeResponse>,
+    node: String,
+    group: String,
+    deliver: mpsc::UnboundedSender<Result<ClientDelivery>>,
+    state: Arc<std::sync::Mutex<SessionState>>,
+) {
+    let failure = loop {
+        let response = match incoming.message().await {
+            Ok(Some(pb::ConsumeResponse { response: Some(response) })) => response,
+            Ok(Some(_)) => break Error::Internal(format!("node {node} sent an empty group message")),
+            Ok(None) => break Error::Unavailable(format!("node {node} ended the session")),
+            Err(status) => break call_error(&node, &status),
+        };
+        match response {
+            pb::consume_response::Response::Delivery(delivery) => {
+                let delivery = required(delivery.event, "Delivery.event").and_then(|event| {
+                    Ok(ClientDelivery {
+                        event: event.try_into()?,
+                        attempt: delivery.attempt,
+                        parked_revision: delivery.parked_revision,
+                        id: delivery.delivery_id,
+                    })
+                });
+                let broken = delivery.is_err();
+                if deliver.send(delivery).is_err() || broken {
+                    return;
+                }
+            }
+            pb::consume_response::Response::Settled(settled) => {
+                let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                // Answers come in order; one for a settle whose caller stopped waiting finds
+                // its receiver gone, which is fine.
+                while let Some(waiting) = state.pending.pop_front() {
+                    if waiting.ids == settled.delivery_ids {
+                        let _ = waiting.answer.send(Ok(()));
+                        break;
+                    }
+                    let _ = waiting.answer.send(Err(Error::Internal(format!(
+                        "node {node} answered another settle than the one sent in the session of group '{group}'"
+                    ))));
+                }
+            }
+            pb::consume_response::Response::Joined(_) => {
+                break Error::Internal(format!("node {node} sent a second Joined message in group '{group}'"))
+            }
+        }
+    };
+    let failure = match failure {
+        Error::Unavailable(why) => Error::Unavailable(format!(
+            "the session of group '{group}' dropped ({why}); join again: unsettled events are delivered again"
+        )),
+        other => other,
+    };
+    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    state.ended = Some(failure.to_string());
+    for waiting in state.pending.drain(..) {
+        let _ = waiting.answer.send(Err(failure.clone()));
+    }
+    drop(state);
+    let _ = deliver.send(Err(failure));
 }

@@ -48,7 +48,7 @@ pub fn schema_stream(name: &str) -> String {
 }
 
 /// What [`crate::Db::upsert_schema`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SchemaUpsert {
     pub name: String,
     /// The version now latest: the new one, or the existing one when nothing changed.
@@ -57,12 +57,24 @@ pub struct SchemaUpsert {
     pub changed: bool,
 }
 
-/// One stored version of a schema.
+/// One stored version of a schema. JSON: `{"name", "version", "schema"}`, `schema` the
+/// definition in its own JSON form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegisteredSchema {
     pub version: u32,
     /// As stored: references to other schemas carry the version they were pinned to.
     pub schema: Schema,
+}
+
+impl serde::Serialize for RegisteredSchema {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("RegisteredSchema", 3)?;
+        s.serialize_field("name", &self.schema.name)?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("schema", &self.schema)?;
+        s.end()
+    }
 }
 
 /// `parent.name`, or `name` at the top.

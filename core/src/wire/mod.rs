@@ -294,15 +294,11 @@ pub fn start_from_wire(start: Option<pb::SubscriptionStart>) -> Result<Subscript
 
 // ---- streams --------------------------------------------------------------------------------
 
-fn micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
-}
-
 impl From<StreamMetadata> for pb::StreamMetadata {
     fn from(m: StreamMetadata) -> Self {
         pb::StreamMetadata {
             max_count: m.max_count,
-            max_age_micros: m.max_age.map(micros),
+            max_age_ms: m.max_age.map(crate::types::millis_ceil),
             truncate_before: m.truncate_before,
         }
     }
@@ -312,7 +308,7 @@ impl From<pb::StreamMetadata> for StreamMetadata {
     fn from(m: pb::StreamMetadata) -> Self {
         StreamMetadata {
             max_count: m.max_count,
-            max_age: m.max_age_micros.map(Duration::from_micros),
+            max_age: m.max_age_ms.map(Duration::from_millis),
             truncate_before: m.truncate_before,
         }
     }
@@ -379,10 +375,7 @@ impl From<GroupSettings> for pb::GroupSettings {
     fn from(s: GroupSettings) -> Self {
         pb::GroupSettings {
             max_retries: Some(s.max_retries),
-            // Rounded up: a sub-millisecond timeout must not become zero (refused).
-            ack_timeout_millis: Some(
-                u64::try_from(s.ack_timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX),
-            ),
+            ack_timeout_ms: Some(crate::types::millis_ceil(s.ack_timeout)),
             max_in_flight: Some(s.max_in_flight),
             strategy: match s.strategy {
                 GroupStrategy::RoundRobin => pb::GroupStrategy::RoundRobin.into(),
@@ -403,7 +396,7 @@ pub fn group_settings_from_wire(settings: Option<pb::GroupSettings>) -> Result<G
     };
     Ok(GroupSettings {
         max_retries: s.max_retries.unwrap_or(defaults.max_retries),
-        ack_timeout: s.ack_timeout_millis.map_or(defaults.ack_timeout, Duration::from_millis),
+        ack_timeout: s.ack_timeout_ms.map_or(defaults.ack_timeout, Duration::from_millis),
         max_in_flight: s.max_in_flight.unwrap_or(defaults.max_in_flight),
         strategy,
     })
@@ -733,6 +726,7 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::IncompatibleFormat => Code::FailedPrecondition,
         ErrorCode::Io => Code::Internal,
         ErrorCode::Internal => Code::Internal,
+        ErrorCode::Unsupported => Code::Unimplemented,
     }
 }
 
@@ -764,6 +758,7 @@ pub fn error_detail(error: &Error) -> pb::ErrorDetail {
         | Error::Unavailable(m)
         | Error::Corruption(m)
         | Error::IncompatibleFormat(m)
+        | Error::Unsupported(m)
         | Error::Io(m)
         | Error::Internal(m) => detail.message = m.clone(),
         Error::Closed => {}
@@ -918,6 +913,7 @@ pub fn error_from_detail(detail: pb::ErrorDetail, status_message: &str) -> Error
         ErrorCode::IncompatibleFormat => Error::IncompatibleFormat(detail.message),
         ErrorCode::Io => Error::Io(detail.message),
         ErrorCode::Internal => Error::Internal(detail.message),
+        ErrorCode::Unsupported => Error::Unsupported(detail.message),
     }
 }
 
