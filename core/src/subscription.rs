@@ -21,19 +21,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::db::Db;
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{Filter, ReadAllOptions, ReadOptions, RecordedEvent};
-
-/// Where a subscription starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubscriptionStart {
-    /// From the first event.
-    Start,
-    /// Only events committed after the subscription is created.
-    End,
-    /// After this position of $all (or revision of the stream): the checkpoint a consumer kept
-    /// of the last event it processed.
-    After(u64),
-}
+use crate::types::{Filter, ReadAllOptions, ReadOptions, RecordedEvent, SubscriptionStart};
 
 /// Options of [`Db::subscribe_to_all`] and [`Db::subscribe_to_stream`].
 #[derive(Debug, Clone, PartialEq, Eq)]
