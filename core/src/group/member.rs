@@ -45,18 +45,22 @@ pub struct GroupMember {
 impl GroupMember {
     /// The next delivery for this member, waiting for one if needed. Errors: NOT_FOUND when
     /// the group was deleted, CLOSED when the store closed.
-    pub async fn next(&mut self) -> Result<Delivery> {
+    pub async fn next(&self) -> Result<Delivery> {
         let d = self.dispatcher.clone();
+        // A clone per call, so that `&self` is enough and another thread can settle through
+        // this member while this call waits. Every wait marks the head seen just before it
+        // looks for work, so what the clone starts from does not matter.
+        let mut head = self.head.clone();
         loop {
             let notified = d.notify.notified();
             let mut notified = pin!(notified);
             notified.as_mut().enable();
-            self.head.borrow_and_update();
+            head.borrow_and_update();
             if let Some(delivery) = self.try_take()? {
                 return Ok(delivery);
             }
             d.park_due()?;
-            let mut head_changed = pin!(self.head.changed());
+            let mut head_changed = pin!(head.changed());
             let woke = std::future::poll_fn(|cx| {
                 if let Poll::Ready(r) = head_changed.as_mut().poll(cx) {
                     return Poll::Ready(r.is_ok());
@@ -71,7 +75,7 @@ impl GroupMember {
     }
 
     /// [`GroupMember::next`] for threads without an async runtime.
-    pub fn next_blocking(&mut self) -> Result<Delivery> {
+    pub fn next_blocking(&self) -> Result<Delivery> {
         crate::subscription::block_on(self.next())
     }
 
