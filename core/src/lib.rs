@@ -39,17 +39,15 @@ pub mod wire;
 pub use client::{Client, ClientDelivery, ClientGroupMember, ClientOptions, ClientSubscription};
 pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
-pub use group::{
-    parked_stream, Delivery, GroupInfo, GroupMember, GroupSettings, GroupStrategy, GroupTarget, NackAction,
-    ReplayInfo,
-};
+pub use group::{Delivery, GroupInfo, GroupMember, GroupSettings, GroupStrategy, GroupTarget, NackAction};
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
 pub use runtime::block_on;
 pub use store::{Store, StoreDelivery, StoreMember, StoreSubscription};
-pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage, SubscriptionStart};
+pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage};
 pub use types::{
-    AppendResult, CurrentRevision, Direction, EventData, EventRef, ExpectedVersion, Filter, ReadAllOptions,
-    ReadOptions, RecordedEvent, Snapshot, StreamInfo, StreamMetadata, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,
+    parked_stream, AppendResult, CurrentRevision, Direction, EventData, EventRef, ExpectedVersion, Filter,
+    ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo, Snapshot, StreamInfo, StreamMetadata,
+    SubscriptionStart, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,
 };
 pub use uuid::Uuid;
 

@@ -14,27 +14,10 @@
 //!   is delivered as an error, after which the subscription ends.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 
 use crate::db::Db;
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{Filter, ReadAllOptions, ReadOptions, RecordedEvent};
-
-/// Where a subscription starts. JSON: `"start"`, `"end"` or `{"after": n}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SubscriptionStart {
-    /// From the first event.
-    Start,
-    /// Only events committed after the subscription is created.
-    End,
-    /// After this position of $all (or revision of the stream): the checkpoint a consumer kept
-    /// of the last event it processed.
-    After(u64),
-}
+use crate::types::{Filter, ReadAllOptions, ReadOptions, RecordedEvent, SubscriptionStart};
 
 /// Options of [`Db::subscribe_to_all`] and [`Db::subscribe_to_stream`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +167,7 @@ impl Subscription {
 
     /// [`Subscription::next`] for threads without an async runtime: blocks this thread.
     pub fn next_blocking(&mut self) -> Option<Result<SubscriptionMessage>> {
-        block_on(self.next())
+        crate::runtime::block_on(self.next())
     }
 
     /// Ends the subscription: later calls to `next` return `None`.
@@ -236,27 +219,6 @@ impl Subscription {
                 self.buffer.extend(events.into_iter().filter(|e| !e.shredded));
                 Ok(true)
             }
-        }
-    }
-}
-
-/// Runs a future of the embedded store to completion on this thread: its futures (subscriptions,
-/// group members, `Db::append_async`) need no runtime. Bindings use it to call them from plain
-/// threads.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => std::thread::park(),
         }
     }
 }

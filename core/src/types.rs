@@ -1,6 +1,7 @@
 //! The model: what users write, what they read back, and the options of each operation.
 
 use std::fmt;
+use std::ops::Range;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -446,4 +447,49 @@ pub struct Snapshot {
     pub data: Vec<u8>,
     /// Save time, unix microseconds.
     pub timestamp: i64,
+}
+
+/// Where a subscription starts. JSON: `"start"`, `"end"` or `{"after": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStart {
+    /// From the first event.
+    Start,
+    /// Only events committed after the subscription is created.
+    End,
+    /// After this position of $all (or revision of the stream): the checkpoint a consumer kept
+    /// of the last event it processed.
+    After(u64),
+}
+
+/// What [`crate::Db::replay_parked`] did. JSON: `{"from", "to", "parked", "replaying"}`, the
+/// handed-back revisions being `from..to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayInfo {
+    /// The revisions of the parked stream this call handed back, in order; empty when nothing
+    /// was waiting.
+    pub revisions: Range<u64>,
+    /// Parked events still waiting for a replay after this call.
+    pub parked: u64,
+    /// Parked events handed back (by this call or an earlier one) and not yet settled.
+    pub replaying: u64,
+}
+
+impl Serialize for ReplayInfo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("ReplayInfo", 4)?;
+        s.serialize_field("from", &self.revisions.start)?;
+        s.serialize_field("to", &self.revisions.end)?;
+        s.serialize_field("parked", &self.parked)?;
+        s.serialize_field("replaying", &self.replaying)?;
+        s.end()
+    }
+}
+
+pub(crate) const PARKED_STREAM_PREFIX: &str = "$parked-";
+
+/// The name of the stream a group parks events in.
+pub fn parked_stream(group: &str) -> String {
+    format!("{PARKED_STREAM_PREFIX}{group}")
 }

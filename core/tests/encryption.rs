@@ -247,7 +247,7 @@ fn a_shredded_stream_cannot_be_read_or_revived_and_its_key_is_gone_from_every_fi
         GroupSettings::default(),
     )
     .unwrap();
-    let mut member = db.join_group("g", "m").unwrap();
+    let member = db.join_group("g", "m").unwrap();
     let first = member.next_blocking().unwrap();
     member.nack(&first, NackAction::Park).unwrap();
     drop(member);
@@ -314,13 +314,13 @@ fn a_shredded_stream_cannot_be_read_or_revived_and_its_key_is_gone_from_every_fi
         GroupSettings::default(),
     )
     .unwrap();
-    let mut member = db.join_group("g2", "m").unwrap();
+    let member = db.join_group("g2", "m").unwrap();
     let delivery = member.next_blocking().unwrap();
     assert_eq!(delivery.event.stream, "user-2");
     member.ack(&delivery).unwrap();
     // The replay of g's parked copy passes over it too.
     assert_eq!(db.replay_parked("g", None).unwrap().revisions, 0..1);
-    let mut member = db.join_group("g", "m").unwrap();
+    let member = db.join_group("g", "m").unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(member.next_blocking().map(|d| d.event.stream));
@@ -431,13 +431,13 @@ fn copies_of_parked_copies_are_shredded_with_the_stream_they_came_from() {
     let settings = GroupSettings::default();
     db.create_group("g", GroupTarget::Stream("user-9".into()), SubscriptionStart::Start, settings.clone())
         .unwrap();
-    let mut member = db.join_group("g", "m").unwrap();
+    let member = db.join_group("g", "m").unwrap();
     let delivery = member.next_blocking().unwrap();
     member.nack(&delivery, NackAction::Park).unwrap();
     // A second group consumes g's parked stream and parks the copy again.
     db.create_group("h", GroupTarget::Stream("$parked-g".into()), SubscriptionStart::Start, settings)
         .unwrap();
-    let mut member = db.join_group("h", "m").unwrap();
+    let member = db.join_group("h", "m").unwrap();
     let delivery = member.next_blocking().unwrap();
     member.nack(&delivery, NackAction::Park).unwrap();
     assert_eq!(db.read_stream("$parked-h", ReadOptions::forwards()).unwrap()[0].data, payload("copy", 40));

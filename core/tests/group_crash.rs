@@ -91,7 +91,7 @@ fn number_after(line: &str, prefix: &str) -> Option<u64> {
 fn group_crash_child() {
     let Ok(dir) = std::env::var(ENV) else { return };
     let db = Db::open(&dir).unwrap();
-    let mut member = db.join_group("g", "child").unwrap();
+    let member = db.join_group("g", "child").unwrap();
     loop {
         let delivery = member.next_blocking().unwrap();
         member.ack(&delivery).unwrap();
@@ -154,7 +154,7 @@ const BATCH_EVENTS: u64 = 40_000;
 fn ack_all_crash_child() {
     let Ok(dir) = std::env::var(ENV) else { return };
     let db = Db::open(&dir).unwrap();
-    let mut member = db.join_group("b", "child").unwrap();
+    let member = db.join_group("b", "child").unwrap();
     loop {
         let batch: Vec<_> = (0..BATCH).map(|_| member.next_blocking().unwrap()).collect();
         member.ack_all(&batch).unwrap();
@@ -227,7 +227,7 @@ fn parks_again(parked_revision: u64, position: u64) -> bool {
 fn replay_crash_child() {
     let Ok(dir) = std::env::var(ENV) else { return };
     let db = Db::open(&dir).unwrap();
-    let mut member = db.join_group("r", "child").unwrap();
+    let member = db.join_group("r", "child").unwrap();
     loop {
         // One consumer that settles each delivery before the next: no replay left means none
         // is in flight either.
@@ -259,7 +259,7 @@ fn a_replay_survives_kills_losing_no_parked_event_and_repeating_no_settled_one()
     {
         let db = Db::open(dir.path()).unwrap();
         fill(&db, REPLAY_EVENTS, "r");
-        let mut member = db.join_group("r", "setup").unwrap();
+        let member = db.join_group("r", "setup").unwrap();
         // In windows smaller than max_in_flight, so that the positions come in order.
         for _ in 0..(REPLAY_PARKED / 200) {
             let window: Vec<_> = (0..200).map(|_| member.next_blocking().unwrap()).collect();
@@ -345,7 +345,7 @@ fn a_replay_survives_kills_losing_no_parked_event_and_repeating_no_settled_one()
     // interrupted before it committed may come back.
     let db = Db::open(dir.path()).unwrap();
     let marker = db.append("marker", ExpectedVersion::Any, vec![event(u64::MAX)]).unwrap().first_position;
-    let mut member = db.join_group("r", "drain").unwrap();
+    let member = db.join_group("r", "drain").unwrap();
     loop {
         let d = member.next_blocking().unwrap();
         member.ack(&d).unwrap();

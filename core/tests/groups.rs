@@ -88,7 +88,7 @@ fn members_share_the_work_and_every_event_is_delivered_once_when_all_ack() {
     let (tx, rx) = std::sync::mpsc::channel();
     let workers: Vec<_> = (0..3)
         .map(|w| {
-            let mut member = db.join_group("g", &format!("worker-{w}")).unwrap();
+            let member = db.join_group("g", &format!("worker-{w}")).unwrap();
             let tx = tx.clone();
             std::thread::spawn(move || loop {
                 let delivery = member.next_blocking().unwrap();
@@ -137,7 +137,7 @@ fn after_a_restart_delivery_resumes_with_the_backlog_and_never_repeats_an_ack() 
         let db = open(dir.path());
         db.append("s", ExpectedVersion::Any, (0..100).map(ev).collect()).unwrap();
         db.create_group("g", all(), SubscriptionStart::Start, GroupSettings::default()).unwrap();
-        let mut member = db.join_group("g", "m").unwrap();
+        let member = db.join_group("g", "m").unwrap();
         let mut taken = Vec::new();
         for _ in 0..60 {
             taken.push(member.next_blocking().unwrap());
@@ -155,7 +155,7 @@ fn after_a_restart_delivery_resumes_with_the_backlog_and_never_repeats_an_ack() 
     let info = db.group_info("g").unwrap();
     assert_eq!((info.checkpoint, info.lag), (20, 80));
     // No new event is appended: the backlog is delivered at once.
-    let mut member = db.join_group("g", "m").unwrap();
+    let member = db.join_group("g", "m").unwrap();
     let mut got = BTreeSet::new();
     for _ in 0..(100 - acked.len()) {
         let d = member.next_blocking().unwrap();
@@ -174,8 +174,8 @@ fn unacknowledged_events_are_redelivered_after_the_timeout_then_parked() {
     let db = open(dir.path());
     db.append("s", ExpectedVersion::Any, vec![ev(0).with_metadata(b"meta".to_vec())]).unwrap();
     db.create_group("g", all(), SubscriptionStart::Start, settings(100, 2)).unwrap();
-    let mut a = db.join_group("g", "a").unwrap();
-    let mut b = db.join_group("g", "b").unwrap();
+    let a = db.join_group("g", "a").unwrap();
+    let b = db.join_group("g", "b").unwrap();
     let first = a.next_blocking().unwrap();
     assert_eq!(first.attempt, 1);
     // `a` never acks: after the timeout `b` gets it, and so on until the retries run out.
@@ -209,7 +209,7 @@ fn nack_retries_parks_and_skips() {
     let events = vec![ev(0), ev(1).with_metadata(vec![0xff, 0x00, 0x80]), ev(2)];
     db.append("s", ExpectedVersion::Any, events).unwrap();
     db.create_group("g", all(), SubscriptionStart::Start, settings(60_000, 1)).unwrap();
-    let mut m = db.join_group("g", "m").unwrap();
+    let m = db.join_group("g", "m").unwrap();
     let d0 = m.next_blocking().unwrap();
     m.nack(&d0, NackAction::Retry).unwrap();
     // A retried event comes back before newer ones.
@@ -256,7 +256,7 @@ fn pinned_members_get_whole_streams_in_order() {
     let (tx, rx) = std::sync::mpsc::channel();
     let workers: Vec<_> = (0..2)
         .map(|w| {
-            let mut member = db.join_group("g", &format!("w{w}")).unwrap();
+            let member = db.join_group("g", &format!("w{w}")).unwrap();
             let tx = tx.clone();
             std::thread::spawn(move || loop {
                 let d = member.next_blocking().unwrap();
@@ -297,7 +297,7 @@ fn a_filtered_group_skips_other_events_and_its_checkpoint_passes_them() {
     }
     let target = GroupTarget::All(Filter::stream_prefix("orders-"));
     db.create_group("orders", target, SubscriptionStart::Start, GroupSettings::default()).unwrap();
-    let mut m = db.join_group("orders", "m").unwrap();
+    let m = db.join_group("orders", "m").unwrap();
     for expected in (0..30).step_by(3) {
         let d = m.next_blocking().unwrap();
         assert_eq!(d.event.position, expected);
@@ -313,7 +313,7 @@ fn a_filtered_group_skips_other_events_and_its_checkpoint_passes_them() {
         GroupSettings::default(),
     )
     .unwrap();
-    let mut u = db.join_group("users", "m").unwrap();
+    let u = db.join_group("users", "m").unwrap();
     let d = u.next_blocking().unwrap();
     assert_eq!((d.event.stream.as_str(), d.event.revision), ("users-1", 10));
 }
@@ -323,7 +323,7 @@ fn deleting_a_group_stops_its_members_with_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     db.create_group("g", all(), SubscriptionStart::Start, GroupSettings::default()).unwrap();
-    let mut m = db.join_group("g", "m").unwrap();
+    let m = db.join_group("g", "m").unwrap();
     let deleter = {
         let db = db.clone();
         std::thread::spawn(move || {
@@ -344,7 +344,7 @@ fn a_long_backlog_never_holds_more_than_max_in_flight_events() {
     }
     let window = GroupSettings { max_in_flight: 16, ..settings(60_000, 3) };
     db.create_group("g", all(), SubscriptionStart::Start, window).unwrap();
-    let mut member = db.join_group("g", "slow").unwrap();
+    let member = db.join_group("g", "slow").unwrap();
     // Take the whole window without acknowledging anything: nothing more is read ahead.
     let held: Vec<_> = (0..16).map(|_| member.next_blocking().unwrap()).collect();
     let info = db.group_info("g").unwrap();
@@ -525,7 +525,7 @@ fn replaying_with_nothing_parked_hands_nothing_back_and_bad_calls_are_typed() {
     assert_eq!(parked_metadata(&db, "g").len(), 3);
     // What the new group parks is its own to replay.
     db.append("s", ExpectedVersion::Any, vec![ev(3)]).unwrap();
-    let mut m = db.join_group("g", "m").unwrap();
+    let m = db.join_group("g", "m").unwrap();
     let d = m.next_blocking().unwrap();
     m.nack(&d, NackAction::Park).unwrap();
     assert_eq!(parked_counts(&db, "g"), (1, 0));
@@ -539,7 +539,7 @@ fn a_replayed_event_gets_a_fresh_retry_budget_then_is_parked_again() {
     let db = open(dir.path());
     db.create_group("g", all(), SubscriptionStart::Start, settings(60_000, 1)).unwrap();
     db.append("s", ExpectedVersion::Any, vec![ev(0)]).unwrap();
-    let mut m = db.join_group("g", "m").unwrap();
+    let m = db.join_group("g", "m").unwrap();
     let d = m.next_blocking().unwrap();
     m.nack(&d, NackAction::Retry).unwrap();
     let d = m.next_blocking().unwrap();
@@ -589,7 +589,7 @@ fn ack_all_settles_a_thousand_deliveries_in_one_call_and_none_comes_back_after_a
     let info = db.group_info("g").unwrap();
     assert_eq!((info.checkpoint, info.lag), (1000, 0));
     db.append("after", ExpectedVersion::Any, vec![ev(1000)]).unwrap();
-    let mut m = db.join_group("g", "m").unwrap();
+    let m = db.join_group("g", "m").unwrap();
     let next = m.next_blocking().unwrap();
     assert_eq!((next.event.position, next.attempt), (1000, 1));
 }
@@ -602,7 +602,7 @@ fn settling_deliveries_of_another_group_is_refused_whole_and_stale_ones_change_n
     db.create_group("a", all(), SubscriptionStart::Start, GroupSettings::default()).unwrap();
     db.create_group("b", all(), SubscriptionStart::Start, GroupSettings::default()).unwrap();
     let mut ma = db.join_group("a", "m").unwrap();
-    let mut mb = db.join_group("b", "m").unwrap();
+    let mb = db.join_group("b", "m").unwrap();
     let a = take(&mut ma, 2);
     let b0 = mb.next_blocking().unwrap();
 
@@ -636,7 +636,7 @@ fn settling_deliveries_of_another_group_is_refused_whole_and_stale_ones_change_n
     db.delete_group("b").unwrap();
     assert_eq!(mb.ack(&b0).unwrap_err().code(), ErrorCode::NotFound);
     db.create_group("b", all(), SubscriptionStart::Start, GroupSettings::default()).unwrap();
-    let mut mb = db.join_group("b", "m").unwrap();
+    let mb = db.join_group("b", "m").unwrap();
     assert_eq!(mb.ack(&b0).unwrap_err().code(), ErrorCode::InvalidArgument);
     // Refused, so position 0 was not settled in the new group: it is delivered.
     assert_eq!(mb.next_blocking().unwrap().event.position, 0);
@@ -668,7 +668,7 @@ fn nack_all_parks_skips_or_retries_many_deliveries_at_once() {
 }
 
 /// The next delivery, or a failure naming the stall: the member blocks until one comes.
-fn next_or_stalled(mut member: GroupMember) -> Delivery {
+fn next_or_stalled(member: GroupMember) -> Delivery {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(member.next_blocking());
@@ -698,10 +698,31 @@ fn a_group_reaches_its_next_event_past_more_passed_over_events_than_its_window()
     let taken = take(&mut parker, 50);
     parker.nack_all(&taken, NackAction::Park).unwrap();
     let tail = db.append("s", ExpectedVersion::Any, vec![ev(50)]).unwrap().first_position;
-    let mut reader = db.join_group("reader", "m").unwrap();
+    let reader = db.join_group("reader", "m").unwrap();
     for _ in 0..50 {
         let d = reader.next_blocking().unwrap();
         reader.ack(&d).unwrap();
     }
     assert_eq!(next_or_stalled(reader).event.position, tail);
+}
+
+/// `next` takes `&self`: one thread waits on a member while another settles through it, as a
+/// binding's façade does; the wait still wakes for the next append.
+#[test]
+fn a_member_settles_on_one_thread_while_another_waits_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_group("g", all(), SubscriptionStart::Start, GroupSettings::default()).unwrap();
+    db.append("s", ExpectedVersion::Any, vec![ev(0)]).unwrap();
+    let member = db.join_group("g", "m").unwrap();
+    let first = member.next_blocking().unwrap();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| member.next_blocking());
+        member.ack(&first).unwrap();
+        db.append("s", ExpectedVersion::Any, vec![ev(1)]).unwrap();
+        let second = waiter.join().unwrap().unwrap();
+        assert_eq!((second.event.position, second.attempt), (1, 1));
+        member.ack(&second).unwrap();
+    });
+    assert_eq!(db.group_info("g").unwrap().checkpoint, 2);
 }

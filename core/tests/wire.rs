@@ -202,7 +202,7 @@ fn model_types_both_ways() {
     let sub_millisecond =
         GroupSettings { ack_timeout: Duration::from_micros(10), ..GroupSettings::default() };
     assert_eq!(
-        pb::GroupSettings::from(sub_millisecond).ack_timeout_millis,
+        pb::GroupSettings::from(sub_millisecond).ack_timeout_ms,
         Some(1),
         "rounded up, never to zero"
     );

@@ -28,12 +28,12 @@ pub use transport::{
 
 use crate::cluster::{Member, Ring};
 use crate::error::{Error, Result};
-use crate::group::{GroupInfo, GroupSettings, GroupTarget, NackAction, ReplayInfo};
+use crate::group::{GroupInfo, GroupSettings, GroupTarget, NackAction};
 use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
-use crate::subscription::{SubscribeOptions, SubscriptionMessage, SubscriptionStart};
+use crate::subscription::{SubscribeOptions, SubscriptionMessage};
 use crate::types::{
-    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
-    StreamInfo, StreamMetadata,
+    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo, Snapshot,
+    StreamInfo, StreamMetadata, SubscriptionStart,
 };
 use crate::wire;
 use crate::wire::v1 as pb;

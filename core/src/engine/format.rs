@@ -6,6 +6,7 @@
 
 use rkyv::rancor;
 use rkyv::util::AlignedVec;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::types::{CurrentRevision, StreamMetadata};
@@ -272,6 +273,87 @@ pub(crate) fn access_snapshot(bytes: &[u8]) -> Result<&ArchivedSnapshotRecord> {
         .map_err(|e| Error::Corruption(format!("a snapshot record fails validation: {e}")))
 }
 
+// ---- consumer groups: JSON records, not rkyv archives (see `GroupRecord`) ----------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum TargetRecord {
+    All { stream_prefixes: Vec<String>, event_types: Vec<String> },
+    Stream { stream: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SettingsRecord {
+    pub max_retries: u32,
+    pub ack_timeout_ms: u64,
+    pub max_in_flight: u32,
+    pub pinned_by_stream: bool,
+}
+
+/// How far a group got through one cursor space.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Progress {
+    /// Every cursor below this is settled.
+    pub checkpoint: u64,
+    /// Cursors settled at or above the checkpoint.
+    pub acked_above: Vec<u64>,
+}
+
+/// The replay of a group's parked stream. Revisions below `end` were handed back by
+/// replays; those from `end` on wait for the next one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReplayRecord {
+    #[serde(flatten)]
+    pub progress: Progress,
+    pub end: u64,
+}
+
+impl ReplayRecord {
+    /// A replay that starts at revision `parked_end`: what is parked before it is not this
+    /// group's to replay (it was parked by a deleted group of the same name).
+    pub fn starting_at(parked_end: u64) -> ReplayRecord {
+        ReplayRecord {
+            progress: Progress { checkpoint: parked_end, acked_above: Vec::new() },
+            end: parked_end,
+        }
+    }
+
+    /// Parked events handed back and not settled since.
+    pub fn replaying(&self) -> u64 {
+        let Progress { checkpoint, acked_above } = &self.progress;
+        let settled = acked_above.iter().filter(|&&r| r >= *checkpoint && r < self.end).count() as u64;
+        self.end.saturating_sub(*checkpoint).saturating_sub(settled)
+    }
+}
+
+/// A group as stored in the `groups` database (JSON: small, rarely a hot path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GroupRecord {
+    pub target: TargetRecord,
+    pub settings: SettingsRecord,
+    /// Progress through the target; flattened, so records written before replays existed
+    /// read the same.
+    #[serde(flatten)]
+    pub progress: Progress,
+    pub seq: u64,
+    /// Absent from records written before replays existed: nothing was replayed yet.
+    #[serde(default)]
+    pub replay: ReplayRecord,
+    /// Random, nonzero, fixed at creation; 0 in records written before it existed.
+    #[serde(default)]
+    pub incarnation: u64,
+}
+
+impl GroupRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a group record always serialises")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<GroupRecord> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Corruption(format!("a consumer group record: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +389,28 @@ mod tests {
         assert_eq!(a.content_type.as_str(), "application/json");
         assert_eq!(a.metadata.as_slice(), b"meta");
         assert_eq!(a.data.as_slice(), b"{\"a\":1}");
+    }
+
+    /// Records written before replays existed have no `replay` nor `incarnation`: they read as
+    /// a group with nothing handed back, and keep their progress through the target.
+    #[test]
+    fn a_record_from_before_replays_reads_as_no_replay_and_round_trips() {
+        let old = br#"{"target":{"kind":"stream","stream":"s"},"settings":{"max_retries":3,
+            "ack_timeout_ms":500,"max_in_flight":8,"pinned_by_stream":false},
+            "checkpoint":7,"acked_above":[9,12],"seq":4}"#;
+        let record = GroupRecord::decode(old).unwrap();
+        assert_eq!(record.progress, Progress { checkpoint: 7, acked_above: vec![9, 12] });
+        assert_eq!((record.replay.clone(), record.incarnation, record.seq), (ReplayRecord::default(), 0, 4));
+        assert_eq!(GroupRecord::decode(&record.encode()).unwrap(), record);
+        let json: serde_json::Value = serde_json::from_slice(&record.encode()).unwrap();
+        assert_eq!((json["checkpoint"].as_u64(), json["replay"]["end"].as_u64()), (Some(7), Some(0)));
+    }
+
+    #[test]
+    fn replaying_counts_what_was_handed_back_and_not_settled() {
+        let replay = ReplayRecord { progress: Progress { checkpoint: 3, acked_above: vec![4, 6] }, end: 8 };
+        // 3..8 handed back, 4 and 6 settled: 3, 5 and 7 are not.
+        assert_eq!(replay.replaying(), 3);
+        assert_eq!(ReplayRecord::starting_at(5).replaying(), 0);
     }
 }

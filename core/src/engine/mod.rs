@@ -15,6 +15,7 @@ mod read;
 mod validate;
 mod writer;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -25,20 +26,25 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 
 use crate::error::{Error, Result};
-use crate::group::{GroupRecord, Progress, ReplayInfo};
 use crate::options::{Durability, Options};
 use crate::schema::{self, RegisteredSchema, Schema, SchemaRegistry, SchemaUpsert, Upsert};
-use crate::subscription::SubscriptionStart;
 use crate::types::{
-    AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
-    StreamInfo, StreamMetadata,
+    parked_stream, AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions,
+    RecordedEvent, ReplayInfo, Snapshot, StreamInfo, StreamMetadata, SubscriptionStart,
 };
 use format::StreamState;
 use writer::{Answer, Command, Job, Reply, Writer, WriterState};
 
+pub(crate) use format::{GroupRecord, Progress, ReplayRecord, SettingsRecord, TargetRecord};
 pub(crate) use writer::now_micros;
 
 type Table = heed::Database<'static, Bytes, Bytes>;
+
+/// The engine side: the registry of live dispatchers, one per group.
+///
+/// Type-erased: a dispatcher belongs to the group module, which depends on the engine, not the
+/// other way round. The group module downcasts what it finds here (only dispatchers are put).
+pub(crate) type Dispatchers = Mutex<HashMap<String, Weak<dyn Any + Send + Sync>>>;
 
 /// The LMDB environment and its databases; shared by the engine (reads) and the writer.
 pub(crate) struct Store {
@@ -73,7 +79,7 @@ pub(crate) struct Engine {
     writer: Option<JoinHandle<()>>,
     head: tokio::sync::watch::Receiver<u64>,
     /// Live consumer-group dispatchers, one per group, shared by the group's members.
-    pub(crate) dispatchers: crate::group::Dispatchers,
+    pub(crate) dispatchers: Dispatchers,
     /// Every version of every schema, loaded from the `$schema-` streams at open.
     schemas: SchemaRegistry,
     /// Serialises upserts: each one prepares the version after the latest, writes it, then
@@ -357,7 +363,7 @@ impl Engine {
         let parks = if parks.is_empty() {
             Vec::new()
         } else {
-            let stream = crate::group::parked_stream(name);
+            let stream = parked_stream(name);
             let (origins, copies): (Vec<String>, Vec<EventData>) = parks.into_iter().unzip();
             let mut prepared = validate::prepare_events(
                 &stream,
@@ -457,7 +463,7 @@ impl Engine {
         Ok(names)
     }
 
-    pub fn live_dispatcher(&self, name: &str) -> Option<Arc<crate::group::Dispatcher>> {
+    pub fn live_dispatcher(&self, name: &str) -> Option<Arc<dyn Any + Send + Sync>> {
         self.dispatchers.lock().unwrap_or_else(|p| p.into_inner()).get(name).and_then(Weak::upgrade)
     }
 
@@ -652,7 +658,7 @@ fn open_keyring(store: &Store, options: &Options, dir: &Path) -> Result<Option<k
     // header (the first open stopped while creating it) is made anew; a valid one still
     // checks the key.
     let keyring = match keys::Keyring::open(dir, store_id, &master) {
-        Err(e) if never_written && e.code() == crate::ErrorCode::Corruption => {
+        Err(e) if never_written && e.code() == crate::error::ErrorCode::Corruption => {
             keys::Keyring::create(dir, store_id, &master)?
         }
         opened => opened?,

@@ -14,7 +14,10 @@ use super::keys::{DataKey, Keyring};
 use super::{now_micros, Store};
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::types::{Direction, EventRef, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo};
+use crate::types::{
+    Direction, EventRef, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo,
+    PARKED_STREAM_PREFIX,
+};
 
 /// Turns records into events: in place, or opened into a buffer reused for the whole read when
 /// they are sealed.
@@ -84,9 +87,7 @@ impl<'s> Opener<'s> {
         let key_id = u64::from_le_bytes(key_id.try_into().expect("KEY_ID bytes"));
         // The key id is outside the additional data: only parked copies may name another
         // stream's key, or a changed id could make an event read as shredded.
-        if key_id != record.stream_id.to_native()
-            && !event.stream.starts_with(crate::group::PARKED_STREAM_PREFIX)
-        {
+        if key_id != record.stream_id.to_native() && !event.stream.starts_with(PARKED_STREAM_PREFIX) {
             return Err(Error::Encryption(format!(
                 "the event at position {position} names another stream's key: its bytes were changed"
             )));

@@ -14,15 +14,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::Receiver;
 use heed::{PutFlags, RwTxn};
 
-use super::format::{self, index_key, u64_key, SealedLayout, SnapshotRecord, StreamState, INDEX_CHUNK};
+use super::format::{
+    self, index_key, u64_key, GroupRecord, Progress, ReplayRecord, SealedLayout, SnapshotRecord, StreamState,
+    TargetRecord, INDEX_CHUNK,
+};
 use super::keys::DataKey;
 use super::validate::PreparedEvent;
 use super::Store;
 use crate::crypto::{self, Key, Nonces, Sealer};
 use crate::error::{Error, Result};
-use crate::group::{parked_stream, GroupRecord, Progress, ReplayInfo, ReplayRecord, TargetRecord};
-use crate::subscription::SubscriptionStart;
-use crate::types::{AppendResult, ExpectedVersion, StreamMetadata};
+use crate::types::{
+    parked_stream, AppendResult, ExpectedVersion, ReplayInfo, StreamMetadata, SubscriptionStart,
+};
 
 /// Most jobs applied in one transaction: bounds the latency a batch adds to its last job.
 const MAX_BATCH_JOBS: usize = 4096;
