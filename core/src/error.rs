@@ -1,7 +1,7 @@
 //! The one error type of the core and its stable codes.
 //!
 //! Every binding maps errors by [`ErrorCode`], never by message text, so the codes and the
-//! typed fields of each variant are part of the public contract (see DESIGN.md, "Error codes").
+//! typed fields of each variant are part of the public contract (docs/boundary.md, "Errors").
 
 use std::fmt;
 

@@ -55,6 +55,7 @@ fn every_error() -> Vec<Error> {
         Error::IncompatibleFormat("v9".into()),
         Error::Io("disk".into()),
         Error::Internal("bug".into()),
+        Error::Unsupported("not here".into()),
     ]
 }
 
@@ -101,6 +102,7 @@ fn grpc_codes_follow_the_table() {
         (ErrorCode::IncompatibleFormat, Code::FailedPrecondition),
         (ErrorCode::Io, Code::Internal),
         (ErrorCode::Internal, Code::Internal),
+        (ErrorCode::Unsupported, Code::Unimplemented),
     ];
     assert_eq!(table.len(), ErrorCode::ALL.len());
     for (code, grpc) in table {
@@ -183,10 +185,13 @@ fn model_types_both_ways() {
     }
     let metadata = StreamMetadata {
         max_count: Some(3),
-        max_age: Some(Duration::from_micros(1_500_001)),
+        max_age: Some(Duration::from_millis(1_500)),
         truncate_before: Some(2),
     };
     assert_eq!(StreamMetadata::from(pb::StreamMetadata::from(metadata)), metadata);
+    // Durations cross in whole milliseconds, rounded up: an age never shrinks on the way.
+    let finer = StreamMetadata { max_age: Some(Duration::from_micros(1_500_001)), ..metadata };
+    assert_eq!(StreamMetadata::from(pb::StreamMetadata::from(finer)).max_age, Some(Duration::from_millis(1_501)));
     for target in [GroupTarget::Stream("s".into()), GroupTarget::All(graveyard::Filter::stream_prefix("a-"))]
     {
         assert_eq!(wire::group_target_from_wire(Some(target.clone().into())).unwrap(), target);

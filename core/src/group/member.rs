@@ -33,7 +33,21 @@ impl Delivery {
     pub fn parked_revision(&self) -> Option<u64> {
         self.cursor.parked_revision()
     }
+
+    /// The delivery's id, owned by the core and the same in every binding and on the wire: the
+    /// event's position, or, for a parked event handed back by a replay, the top bit set and the
+    /// revision of its parked copy in the rest. A redelivery of the same event has the same id;
+    /// a replayed parked event has another id than its first delivery.
+    pub fn id(&self) -> u64 {
+        match self.parked_revision() {
+            Some(revision) => REPLAYED | revision,
+            None => self.event.position,
+        }
+    }
 }
+
+/// The top bit of the id of a replayed parked event (see [`Delivery::id`]).
+const REPLAYED: u64 = 1 << 63;
 
 /// A member of a consumer group: receives deliveries, settles them.
 pub struct GroupMember {

@@ -114,18 +114,6 @@ pub struct StoreDelivery {
     pub parked_revision: Option<u64>,
 }
 
-/// Delivery ids of replayed parked events have the top bit set, with the revision of the
-/// parked copy in the rest; other deliveries are named by the event's position.
-const REPLAYED: u64 = 1 << 63;
-
-/// The id of an embedded delivery (see [`StoreDelivery::id`]).
-pub fn delivery_id(delivery: &Delivery) -> u64 {
-    match delivery.parked_revision() {
-        Some(revision) => REPLAYED | revision,
-        None => delivery.event.position,
-    }
-}
-
 /// A member of a consumer group, through a [`Store`]. Dropping it leaves the group: its
 /// unsettled deliveries go to the other members.
 pub struct StoreMember {
@@ -162,7 +150,7 @@ impl StoreMember {
                 MemberFace::Embedded(member) => {
                     let delivery = member.next().await?;
                     let out = StoreDelivery {
-                        id: delivery_id(&delivery),
+                        id: delivery.id(),
                         event: delivery.event.clone(),
                         attempt: delivery.attempt,
                         parked_revision: delivery.parked_revision(),
@@ -251,7 +239,7 @@ impl StoreMember {
                 for delivery in deliveries {
                     // A redelivery handed out meanwhile has the same id and a later attempt: it
                     // stays outstanding, to be settled on its own.
-                    let id = delivery_id(&delivery);
+                    let id = delivery.id();
                     if held.get(&id) == Some(&Some(delivery)) {
                         held.insert(id, None);
                     }
