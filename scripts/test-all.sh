@@ -10,8 +10,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain"
 bash scripts/ensure-tools.sh
 
-step "format and lints (Rust)"
+step "format and lints (Rust), the core's import graph"
 cargo fmt --all --check
+python3 scripts/check-imports.py
 cargo clippy --locked --workspace --all-targets --release -- -D warnings
 
 step "tests (Rust: unit, integration, conformance, model, crash)"
