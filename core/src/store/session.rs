@@ -127,7 +127,7 @@ pub struct StoreMember {
 enum MemberFace {
     Embedded(GroupMember),
     #[cfg(feature = "client")]
-    Cluster(ClientGroupMember),
+    Cluster(Box<ClientGroupMember>),
 }
 
 impl StoreMember {
@@ -135,7 +135,7 @@ impl StoreMember {
         let face = match &store.face {
             Face::Embedded(db) => MemberFace::Embedded(db.join_group(group, member)?),
             #[cfg(feature = "client")]
-            Face::Cluster(c) => MemberFace::Cluster(c.join_group(group, member).await?),
+            Face::Cluster(c) => MemberFace::Cluster(Box::new(c.join_group(group, member).await?)),
         };
         Ok(StoreMember { face, held: store.held(group), group: group.to_owned(), cancel: Cancel::new() })
     }
