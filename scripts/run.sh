@@ -2,7 +2,19 @@
 # The main job: a GraveyardDB node on embedded storage (./data), serving gRPC clients on
 # 127.0.0.1:50051. Any `graveyard serve` flag may follow (see server/README.md), e.g.
 #   scripts/run.sh --listen 127.0.0.1:50052 --data ./data-2
+# Relative paths (--data, --token-file, --tls-cert, ...) are the caller's: the node runs in the
+# directory this script was called from. A node needs only Rust and a C compiler (LMDB is built
+# from source); the build shows its progress and is reused when it is up to date.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/ensure-tools.sh >/dev/null
-exec cargo run --locked --release -q -p graveyard-server --bin graveyard -- serve "$@"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+for tool in cargo cc; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "run.sh: '$tool' is missing: install Rust (https://rustup.rs) and a C compiler (Debian: apt-get install build-essential)" >&2
+    exit 1
+  fi
+done
+# The node binary of the workspace build (the same features as scripts/test-all.sh builds, so
+# one build serves both); cargo says what it compiles, and compiles nothing when up to date.
+cargo build --locked --release --manifest-path "$repo/Cargo.toml" -p graveyard-server --bin graveyard >&2
+target="${CARGO_TARGET_DIR:-$repo/target}"
+exec "$target/release/graveyard" serve "$@"

@@ -6,6 +6,7 @@ mod config;
 mod metrics;
 mod node;
 mod service;
+mod wire_errors;
 
 use std::process::ExitCode;
 
@@ -45,9 +46,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(node::run(*settings)) {
         Ok(()) => ExitCode::SUCCESS,
+        // Once, as a log line on stderr (where the subscriber writes): a start-up failure
+        // reads like every other error of the node.
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("graveyard: {e}");
             ExitCode::FAILURE
         }
     }

@@ -123,7 +123,10 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     });
 
     let mut stop_accepting = draining.clone();
-    let serve = server.add_service(service).serve_with_incoming_shutdown(incoming, async move {
+    let serve = server
+        .layer(crate::wire_errors::layer(metrics.clone()))
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, async move {
         let _ = stop_accepting.wait_for(|&d| d).await;
     });
     let mut grace = draining.clone();

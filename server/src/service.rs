@@ -487,7 +487,8 @@ impl Graveyard for GraveyardService {
     ) -> RpcResult<Self::ConsumeStream> {
         let forwarded = Cluster::is_forwarded(request.metadata());
         let mut incoming = request.into_inner();
-        let join = match incoming.message().await? {
+        let first = incoming.message().await.map_err(|s| crate::wire_errors::refuse(&self.metrics, s))?;
+        let join = match first {
             Some(pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) }) => join,
             _ => {
                 return Err(protocol_failure(
@@ -818,6 +819,10 @@ impl MemberSession {
                         }
                         Err(status) => break status,
                     },
+                    // A request that is not a valid message: refused, and the session ends.
+                    Err(status) if crate::wire_errors::remap(&status).is_some() => {
+                        break crate::wire_errors::refuse(&self.metrics, status)
+                    }
                     // The client closed its side, or its connection failed: leave the group
                     // (dropping the member hands its deliveries to the others).
                     Ok(None) | Err(_) => return,

@@ -118,6 +118,66 @@ async fn metrics_count_appends_errors_and_subscriptions() {
     assert!(scrape(metrics_port, "/other").starts_with("HTTP/1.1 404"));
 }
 
+/// `GetStreamInfoRequest` with its string field as bytes, so that it can carry invalid UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawStreamInfoRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    stream: Vec<u8>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_oversized_requests_are_the_callers_fault_counted_and_detailed() {
+    let metrics_port = free_port();
+    let node = Node::start_with(NodeOptions {
+        args: vec![
+            "--metrics-listen".into(),
+            format!("127.0.0.1:{metrics_port}"),
+            "--max-event-size".into(),
+            "1024".into(),
+        ],
+        ..Default::default()
+    })
+    .await;
+
+    // A string field holding invalid UTF-8: tonic's decoder said INTERNAL; now INVALID_ARGUMENT.
+    let mut grpc = tonic::client::Grpc::new(node.channel().await.unwrap());
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static("/graveyard.v1.Graveyard/GetStreamInfo");
+    let codec = tonic_prost::ProstCodec::<RawStreamInfoRequest, pb::GetStreamInfoResponse>::default();
+    let request = tonic::Request::new(RawStreamInfoRequest { stream: vec![0xff, 0xfe] });
+    let status = grpc.unary(request, path, codec).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(detail(&status, "INVALID_ARGUMENT").message.contains("UTF-8"), "{status:?}");
+
+    // The same in a client stream (a group session), where the service reads the messages.
+    let mut client = node.client().await;
+    let (requests, outgoing) = tokio::sync::mpsc::channel::<RawStreamInfoRequest>(1);
+    requests.send(RawStreamInfoRequest { stream: vec![0xc3] }).await.unwrap();
+    let mut grpc = tonic::client::Grpc::new(node.channel().await.unwrap());
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static("/graveyard.v1.Graveyard/Consume");
+    let codec = tonic_prost::ProstCodec::<RawStreamInfoRequest, pb::ConsumeResponse>::default();
+    let outgoing = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(outgoing));
+    let status = match grpc.streaming(outgoing, path, codec).await {
+        Err(status) => status,
+        Ok(response) => response.into_inner().message().await.unwrap_err(),
+    };
+    drop(requests);
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    detail(&status, "INVALID_ARGUMENT");
+
+    // Over the size limit: RESOURCE_EXHAUSTED by gRPC convention, INVALID_ARGUMENT in the detail.
+    let big = vec![json_event("Big", &format!("\"{}\"", "x".repeat(3 * 1024 * 1024)))];
+    let status = append(&mut client, "big", None, big).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(detail(&status, "INVALID_ARGUMENT").message.contains("too large"), "{status:?}");
+
+    let text = scrape(metrics_port, "/metrics");
+    let line = "graveyard_errors_total{code=\"INVALID_ARGUMENT\"} 3";
+    assert!(text.lines().any(|l| l == line), "missing '{line}' in:\n{text}");
+    assert!(text.lines().any(|l| l == "graveyard_errors_total{code=\"INTERNAL\"} 0"), "{text}");
+}
+
 fn scrape(port: u16, path: &str) -> String {
     let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     socket.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();

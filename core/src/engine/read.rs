@@ -133,6 +133,12 @@ pub(crate) fn collect(
 /// The state of a stream that may be read: NOT_FOUND / STREAM_DELETED otherwise.
 fn readable_state(store: &Store, txn: &RoTxn, stream: &str) -> Result<StreamState> {
     match store.stream_state(txn, stream)? {
+        // Users coming from other event stores read the global log as a stream: say where it is.
+        None if stream == "$all" => Err(Error::NotFound(
+            "stream '$all' does not exist: the global log is read with read_all (ReadAll over gRPC), \
+             not as a stream"
+                .into(),
+        )),
         None => Err(Error::NotFound(format!("stream '{stream}' does not exist"))),
         Some(s) if s.tombstoned => Err(Error::StreamDeleted { stream: stream.to_string() }),
         Some(s) => Ok(s),
