@@ -10,8 +10,8 @@ use std::time::Duration;
 use graveyard::boundary::{codes, from_json, packed, to_json};
 use graveyard::schema::Violation;
 use graveyard::{
-    AppendResult, CurrentRevision, Direction, Error, ErrorCode, EventData, ExpectedVersion, Filter,
-    GroupSettings, GroupStrategy, GroupTarget, NackAction, RecordedEvent, Snapshot, StoreDelivery,
+    AppendResult, CurrentRevision, Direction, Durability, Error, ErrorCode, EventData, ExpectedVersion,
+    Filter, GroupSettings, GroupStrategy, GroupTarget, NackAction, RecordedEvent, Snapshot, StoreDelivery,
     StreamInfo, StreamMetadata, SubscriptionMessage, SubscriptionStart, Uuid,
 };
 use serde_json::{json, Value};
@@ -151,6 +151,10 @@ fn vectors() -> Value {
             "group_strategy": {
                 "round_robin": codes::group_strategy_code(GroupStrategy::RoundRobin),
                 "pinned_by_stream": codes::group_strategy_code(GroupStrategy::PinnedByStream),
+            },
+            "durability": {
+                "fsync": codes::durability_code(Durability::Fsync),
+                "no_fsync_unsafe": codes::durability_code(Durability::NoFsyncUnsafe),
             },
         },
         "json": {

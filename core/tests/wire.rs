@@ -191,7 +191,10 @@ fn model_types_both_ways() {
     assert_eq!(StreamMetadata::from(pb::StreamMetadata::from(metadata)), metadata);
     // Durations cross in whole milliseconds, rounded up: an age never shrinks on the way.
     let finer = StreamMetadata { max_age: Some(Duration::from_micros(1_500_001)), ..metadata };
-    assert_eq!(StreamMetadata::from(pb::StreamMetadata::from(finer)).max_age, Some(Duration::from_millis(1_501)));
+    assert_eq!(
+        StreamMetadata::from(pb::StreamMetadata::from(finer)).max_age,
+        Some(Duration::from_millis(1_501))
+    );
     for target in [GroupTarget::Stream("s".into()), GroupTarget::All(graveyard::Filter::stream_prefix("a-"))]
     {
         assert_eq!(wire::group_target_from_wire(Some(target.clone().into())).unwrap(), target);
@@ -206,11 +209,7 @@ fn model_types_both_ways() {
     assert_eq!(wire::group_settings_from_wire(None).unwrap(), GroupSettings::default());
     let sub_millisecond =
         GroupSettings { ack_timeout: Duration::from_micros(10), ..GroupSettings::default() };
-    assert_eq!(
-        pb::GroupSettings::from(sub_millisecond).ack_timeout_ms,
-        Some(1),
-        "rounded up, never to zero"
-    );
+    assert_eq!(pb::GroupSettings::from(sub_millisecond).ack_timeout_ms, Some(1), "rounded up, never to zero");
     for action in [NackAction::Retry, NackAction::Park, NackAction::Skip] {
         assert_eq!(wire::nack_action_from_wire(wire::nack_action_to_wire(action)).unwrap(), action);
     }

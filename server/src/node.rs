@@ -127,8 +127,8 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .layer(crate::wire_errors::layer(metrics.clone()))
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async move {
-        let _ = stop_accepting.wait_for(|&d| d).await;
-    });
+            let _ = stop_accepting.wait_for(|&d| d).await;
+        });
     let mut grace = draining.clone();
     let served = tokio::select! {
         served = serve => served.map_err(|e| format!("serving gRPC: {}", chain(&e))),

@@ -47,8 +47,9 @@ pub fn refuse(metrics: &Metrics, status: Status) -> Status {
 /// status in its headers) is rewritten as [`remap`] says, counted and logged.
 pub fn layer(
     metrics: Arc<Metrics>,
-) -> tower::util::MapResponseLayer<impl Fn(http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> + Clone>
-{
+) -> tower::util::MapResponseLayer<
+    impl Fn(http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> + Clone,
+> {
     tower::util::MapResponseLayer::new(move |response: http::Response<tonic::body::Body>| {
         let Some(status) = Status::from_header_map(response.headers()) else { return response };
         if status.code() == Code::Ok || remap(&status).is_none() {

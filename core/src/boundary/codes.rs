@@ -3,7 +3,7 @@
 //! code is INVALID_ARGUMENT, never a silent default.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::{Direction, ExpectedVersion, GroupStrategy, NackAction, SubscriptionStart};
+use crate::{Direction, Durability, ExpectedVersion, GroupStrategy, NackAction, SubscriptionStart};
 
 /// The number of an error code; 0 is success in the C ABI's status returns.
 pub fn error_code(code: ErrorCode) -> i32 {
@@ -121,6 +121,22 @@ pub fn group_strategy_code(strategy: GroupStrategy) -> i32 {
     }
 }
 
+/// Durabilities: 0 fsync on every commit (the default), 1 no fsync (tests and throwaway data only).
+pub fn durability(code: i32) -> Result<Durability> {
+    match code {
+        0 => Ok(Durability::Fsync),
+        1 => Ok(Durability::NoFsyncUnsafe),
+        _ => Err(unknown("durability", code)),
+    }
+}
+
+pub fn durability_code(durability: Durability) -> i32 {
+    match durability {
+        Durability::Fsync => 0,
+        Durability::NoFsyncUnsafe => 1,
+    }
+}
+
 fn unknown(what: &str, code: i32) -> Error {
     Error::InvalidArgument(format!("unknown {what} code {code}"))
 }
@@ -159,6 +175,9 @@ mod tests {
         for d in [Direction::Forwards, Direction::Backwards] {
             assert_eq!(direction(direction_code(d)).unwrap(), d);
         }
+        for d in [Durability::Fsync, Durability::NoFsyncUnsafe] {
+            assert_eq!(durability(durability_code(d)).unwrap(), d);
+        }
         for bad in [
             error_code_of(0).map(drop),
             error_code_of(17).map(drop),
@@ -169,6 +188,7 @@ mod tests {
             nack_action(0).map(drop),
             nack_action(4).map(drop),
             group_strategy(2).map(drop),
+            durability(2).map(drop),
         ] {
             assert_eq!(bad.unwrap_err().code(), ErrorCode::InvalidArgument);
         }

@@ -32,8 +32,8 @@ use crate::group::{GroupInfo, GroupSettings, GroupTarget, NackAction};
 use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
 use crate::subscription::{SubscribeOptions, SubscriptionMessage};
 use crate::types::{
-    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo, Snapshot,
-    StreamInfo, StreamMetadata, SubscriptionStart,
+    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo,
+    Snapshot, StreamInfo, StreamMetadata, SubscriptionStart,
 };
 use crate::wire;
 use crate::wire::v1 as pb;

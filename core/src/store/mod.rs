@@ -331,6 +331,47 @@ impl Store {
         }
     }
 
+    /// [`Store::read_stream`] as a packed page (`boundary::packed`): on an embedded store written
+    /// straight from the events read in place, one copy, into the buffer.
+    #[cfg(feature = "boundary")]
+    pub async fn read_stream_packed(&self, stream: &str, options: ReadOptions) -> Result<Vec<u8>> {
+        match &self.face {
+            Face::Embedded(db) => blocking_section(|| packed_visit(|f| db.visit_stream(stream, options, f))),
+            #[cfg(feature = "client")]
+            Face::Cluster(c) => Ok(crate::boundary::packed::events(&c.read_stream(stream, options).await?)),
+        }
+    }
+
+    /// [`Store::read_stream_packed`], blocking this thread.
+    #[cfg(feature = "boundary")]
+    pub fn read_stream_packed_blocking(&self, stream: &str, options: ReadOptions) -> Result<Vec<u8>> {
+        match &self.face {
+            Face::Embedded(db) => packed_visit(|f| db.visit_stream(stream, options, f)),
+            #[cfg(feature = "client")]
+            Face::Cluster(_) => runtime::block_on_shared(self.read_stream_packed(stream, options)),
+        }
+    }
+
+    /// [`Store::read_all`] as a packed page (see [`Store::read_stream_packed`]).
+    #[cfg(feature = "boundary")]
+    pub async fn read_all_packed(&self, options: ReadAllOptions) -> Result<Vec<u8>> {
+        match &self.face {
+            Face::Embedded(db) => blocking_section(|| packed_visit(|f| db.visit_all(&options, f))),
+            #[cfg(feature = "client")]
+            Face::Cluster(c) => Ok(crate::boundary::packed::events(&c.read_all(options).await?)),
+        }
+    }
+
+    /// [`Store::read_all_packed`], blocking this thread.
+    #[cfg(feature = "boundary")]
+    pub fn read_all_packed_blocking(&self, options: ReadAllOptions) -> Result<Vec<u8>> {
+        match &self.face {
+            Face::Embedded(db) => packed_visit(|f| db.visit_all(&options, f)),
+            #[cfg(feature = "client")]
+            Face::Cluster(_) => runtime::block_on_shared(self.read_all_packed(options)),
+        }
+    }
+
     /// Subscribes to a stream: history from `options.start`, then live events.
     pub async fn subscribe_to_stream(
         &self,
@@ -380,6 +421,19 @@ impl Store {
         groups.insert(group.to_owned(), Arc::downgrade(&held));
         held
     }
+}
+
+/// Packs what a visit of the embedded store reads, in place, into one page.
+#[cfg(feature = "boundary")]
+fn packed_visit(
+    visit: impl FnOnce(&mut dyn FnMut(crate::EventRef<'_>) -> bool) -> Result<u64>,
+) -> Result<Vec<u8>> {
+    let mut page = crate::boundary::packed::EventsWriter::new();
+    visit(&mut |event| {
+        page.push_ref(&event);
+        true
+    })?;
+    Ok(page.finish())
 }
 
 impl std::fmt::Debug for Store {

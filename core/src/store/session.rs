@@ -262,11 +262,13 @@ impl StoreMember {
             match held.get(id) {
                 Some(Some(delivery)) => deliveries.push(delivery.clone()),
                 Some(None) => {}
-                None => return Err(Error::InvalidArgument(format!(
+                None => {
+                    return Err(Error::InvalidArgument(format!(
                     "delivery {id} is not outstanding in group '{}' (never handed out through this store, \
                          or settled too long ago to be remembered)",
                     self.group
-                ))),
+                )))
+                }
             }
         }
         Ok(deliveries)

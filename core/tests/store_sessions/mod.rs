@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use graveyard::runtime::Next;
 use graveyard::{
-    ErrorCode, EventData, ExpectedVersion, GroupSettings, GroupTarget, NackAction, Store, StoreDelivery, StoreMember,
-    SubscribeOptions, SubscriptionMessage, SubscriptionStart,
+    ErrorCode, EventData, ExpectedVersion, GroupSettings, GroupTarget, NackAction, Store, StoreDelivery,
+    StoreMember, SubscribeOptions, SubscriptionMessage, SubscriptionStart,
 };
 
 pub const LONG: Option<Duration> = Some(Duration::from_secs(10));
@@ -44,9 +44,7 @@ pub fn subscriptions_time_out_and_cancel(store: &Store) {
     store.append_blocking("s", ExpectedVersion::NoStream, vec![event(0)]).unwrap();
     let options = SubscribeOptions::from_start().page_size(1);
     let subscription = Arc::new(store.subscribe_to_stream_blocking("s", options).unwrap());
-    let is_event = |next: Next<SubscriptionMessage>, revision: u64| {
-        matches!(next, Next::Item(SubscriptionMessage::Event(e)) if e.revision == revision)
-    };
+    let is_event = |next: Next<SubscriptionMessage>, revision: u64| matches!(next, Next::Item(SubscriptionMessage::Event(e)) if e.revision == revision);
     assert!(is_event(subscription.next_blocking(LONG).unwrap(), 0));
     assert_eq!(subscription.next_blocking(LONG).unwrap(), Next::Item(SubscriptionMessage::CaughtUp));
     assert_eq!(subscription.next_blocking(Some(Duration::from_millis(100))).unwrap(), Next::Timeout);
@@ -74,7 +72,9 @@ pub fn subscriptions_time_out_and_cancel(store: &Store) {
 /// settling twice is harmless and an id never handed out is INVALID_ARGUMENT.
 pub fn members_settle_by_id_from_any_thread(store: &Store) {
     let settings = GroupSettings { ack_timeout: Duration::from_secs(60), ..GroupSettings::default() };
-    store.create_group_blocking("g", GroupTarget::Stream("jobs".into()), SubscriptionStart::Start, settings).unwrap();
+    store
+        .create_group_blocking("g", GroupTarget::Stream("jobs".into()), SubscriptionStart::Start, settings)
+        .unwrap();
     store.append_blocking("jobs", ExpectedVersion::Any, (0..4).map(event).collect()).unwrap();
     let first = Arc::new(store.join_group_blocking("g", "first").unwrap());
     let second = store.join_group_blocking("g", "second").unwrap();
@@ -91,7 +91,10 @@ pub fn members_settle_by_id_from_any_thread(store: &Store) {
     second.ack_blocking(&[got[0].id]).unwrap();
     second.ack_blocking(&[got[0].id]).unwrap();
     first.nack_blocking(&[got[1].id], NackAction::Retry).unwrap();
-    let again = match (waiter.join().unwrap().unwrap(), second.next_blocking(Some(Duration::from_secs(3))).unwrap()) {
+    let again = match (
+        waiter.join().unwrap().unwrap(),
+        second.next_blocking(Some(Duration::from_secs(3))).unwrap(),
+    ) {
         (Next::Item(d), Next::Timeout) | (Next::Timeout, Next::Item(d)) => d,
         other => panic!("expected one redelivery, got {other:?}"),
     };

@@ -2,17 +2,21 @@ package io.graveyard;
 
 import java.util.OptionalLong;
 
-/** One event handed to a {@link GroupMember}; settle it with {@link GroupMember#ack} or {@link GroupMember#nack}. */
+/**
+ * One event handed to a {@link GroupMember}; settle it with {@link GroupMember#ack} or
+ * {@link GroupMember#nack}, through the member that received it or through any other member of the
+ * same group joined through the same client.
+ */
 public final class Delivery {
     private final GroupMember member;
-    private final long token;
+    private final long id;
     private final RecordedEvent event;
     private final int attempt;
     private final long parkedRevision;
 
-    Delivery(GroupMember member, long token, RecordedEvent event, int attempt, long parkedRevision) {
+    Delivery(GroupMember member, long id, RecordedEvent event, int attempt, long parkedRevision) {
         this.member = member;
-        this.token = token;
+        this.id = id;
         this.event = event;
         this.attempt = attempt;
         this.parkedRevision = parkedRevision;
@@ -29,23 +33,29 @@ public final class Delivery {
     }
 
     /**
+     * The id that names this delivery in acks and nacks (an unsigned 64-bit value: a replayed
+     * parked event's has the top bit set, so it reads negative as a {@code long}). A redelivery of
+     * the same event has the same id.
+     */
+    public long id() {
+        return id;
+    }
+
+    /**
      * The revision of its copy in the group's parked stream when this delivery is a parked event
-     * handed back by a replay; empty for an event of the target (and always for cluster members).
+     * handed back by a replay; empty for an event of the target.
      */
     public OptionalLong parkedRevision() {
         return parkedRevision < 0 ? OptionalLong.empty() : OptionalLong.of(parkedRevision);
     }
 
+    /** The member it was handed to. */
     GroupMember member() {
         return member;
     }
 
-    long token() {
-        return token;
-    }
-
     @Override
     public String toString() {
-        return "Delivery{attempt=" + attempt + ", " + event + "}";
+        return "Delivery{id=" + Long.toUnsignedString(id) + ", attempt=" + attempt + ", " + event + "}";
     }
 }

@@ -2,8 +2,23 @@ package io.graveyard;
 
 /** The optimistic-concurrency condition of a write. */
 public final class ExpectedVersion {
-    /** The kinds, in the order the native layer numbers them. */
-    public enum Kind { ANY, NO_STREAM, STREAM_EXISTS, EXACT }
+    /** The kinds, each with its number at the native boundary (docs/boundary.md, "Codes"). */
+    public enum Kind {
+        ANY(0),
+        NO_STREAM(1),
+        STREAM_EXISTS(2),
+        EXACT(3);
+
+        private final int code;
+
+        Kind(int code) {
+            this.code = code;
+        }
+
+        public int code() {
+            return code;
+        }
+    }
 
     private static final ExpectedVersion ANY = new ExpectedVersion(Kind.ANY, 0);
     private static final ExpectedVersion NO_STREAM = new ExpectedVersion(Kind.NO_STREAM, 0);

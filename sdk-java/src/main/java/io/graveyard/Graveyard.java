@@ -2,6 +2,7 @@ package io.graveyard;
 
 import io.graveyard.internal.Native;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -19,8 +20,18 @@ public final class Graveyard {
     public static GraveyardClient open(Path path, OpenOptions options) {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
-        long handle = Native.openDb(path.toAbsolutePath().toString(), options.maxEventSizeRaw(), options.mapSizeRaw(),
-                options.durabilityRaw().ordinal(), options.maxReadersRaw(), options.masterKeyRaw());
+        String dir = path.toAbsolutePath().toString();
+        byte[] key = options.takeMasterKey();
+        long handle;
+        try {
+            handle = Native.openDb(dir, options.maxEventSizeRaw(), options.mapSizeRaw(), options.durabilityRaw().code(),
+                    options.maxReadersRaw(), key);
+        } finally {
+            // The native side wipes its own copy once the key is built; this one is wiped here.
+            if (key != null) {
+                Arrays.fill(key, (byte) 0);
+            }
+        }
         return new GraveyardClient(handle, "embedded " + path);
     }
 

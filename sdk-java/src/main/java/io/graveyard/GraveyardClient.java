@@ -1,5 +1,6 @@
 package io.graveyard;
 
+import io.graveyard.Calls.Call;
 import io.graveyard.internal.Native;
 import io.graveyard.internal.NativeHandle;
 import io.graveyard.schema.Entities;
@@ -17,39 +18,38 @@ import java.util.function.Function;
  * every call after {@link #close()} throws {@link ClosedException}.
  *
  * <p>Each operation has a blocking form and an {@code ...Async} twin returning a
- * {@link CompletableFuture}. The async twins run on the native runtime (embedded calls on its
- * blocking pool, cluster calls as async tasks) and complete the future from a runtime thread:
+ * {@link CompletableFuture}, and so do opening a subscription or joining a group (their sessions'
+ * calls have twins too). The async twins run as tasks of the native runtime (an embedded append is
+ * queued to the writer without holding a thread; other embedded calls block a runtime thread only
+ * while they read or commit) and complete the future from a runtime thread, named
+ * {@code graveyard}:
  * stages added with {@code thenApply} and the like run there too, so keep them short, or add them
  * with {@code thenApplyAsync}. Failures complete the future exceptionally with the
  * {@link GraveyardException} subclass of their code; bad arguments (null, negative numbers) throw
  * at once.
  */
 public final class GraveyardClient implements AutoCloseable {
-    @FunctionalInterface
-    private interface Call {
-        Object run(long handle, CompletableFuture<Object> future);
-    }
-
     private final NativeHandle handle;
     private final String description;
+    /** A client of {@link #onNode}: it shares its store with the client it came from. */
+    private final boolean view;
 
     GraveyardClient(long handle, String description) {
+        this(handle, description, false);
+    }
+
+    private GraveyardClient(long handle, String description, boolean view) {
         this.handle = new NativeHandle(handle, "the GraveyardDB client (" + description + ")");
         this.description = description;
+        this.view = view;
     }
 
     private <T> T sync(Call call, Function<Object, T> decode) {
-        return decode.apply(handle.call(h -> call.run(h, null)));
+        return Calls.sync(handle, call, decode);
     }
 
     private <T> CompletableFuture<T> async(Call call, Function<Object, T> decode) {
-        CompletableFuture<Object> future = new CompletableFuture<>();
-        try {
-            handle.call(h -> call.run(h, future));
-        } catch (GraveyardException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        return future.thenApply(decode);
+        return Calls.async(handle, call, decode);
     }
 
     private static Void none(Object raw) {
@@ -110,7 +110,7 @@ public final class GraveyardClient implements AutoCloseable {
             Objects.requireNonNull(e, "an event to append is null");
         }
         byte[] packed = Wire.packEvents(events);
-        int kind = expected.kind().ordinal();
+        int kind = expected.kind().code();
         long revision = expected.rawRevision();
         return (h, f) -> Native.append(h, stream, kind, revision, packed, f);
     }
@@ -134,7 +134,7 @@ public final class GraveyardClient implements AutoCloseable {
     private static Call readStreamCall(String stream, ReadOptions options) {
         Objects.requireNonNull(stream, "stream");
         Objects.requireNonNull(options, "options");
-        return (h, f) -> Native.readStream(h, stream, options.direction().ordinal(), options.fromRevision(),
+        return (h, f) -> Native.readStream(h, stream, options.direction().code(), options.fromRevision(),
                 options.maxCount(), f);
     }
 
@@ -154,7 +154,7 @@ public final class GraveyardClient implements AutoCloseable {
     private static Call readAllCall(ReadAllOptions options) {
         Objects.requireNonNull(options, "options");
         String filter = options.filter().isEmpty() ? null : Wire.filterJson(options.filter());
-        return (h, f) -> Native.readAll(h, options.direction().ordinal(), options.fromPosition(), options.maxCount(),
+        return (h, f) -> Native.readAll(h, options.direction().code(), options.fromPosition(), options.maxCount(),
                 filter, f);
     }
 
@@ -226,7 +226,10 @@ public final class GraveyardClient implements AutoCloseable {
     private static Call deleteCall(String stream, ExpectedVersion expected, boolean tombstone) {
         Objects.requireNonNull(stream, "stream");
         Objects.requireNonNull(expected, "expected");
-        return (h, f) -> Native.deleteStream(h, stream, expected.kind().ordinal(), expected.rawRevision(), tombstone, f);
+        int kind = expected.kind().code();
+        long revision = expected.rawRevision();
+        return tombstone ? (h, f) -> Native.tombstoneStream(h, stream, kind, revision, f)
+                : (h, f) -> Native.deleteStream(h, stream, kind, revision, f);
     }
 
     // ---- encryption --------------------------------------------------------------------------
@@ -368,22 +371,46 @@ public final class GraveyardClient implements AutoCloseable {
 
     /** Subscribes to one stream: its events from {@code options.start()} (a revision), then live ones. */
     public Subscription subscribeToStream(String stream, SubscribeOptions options) {
+        return sync(subscribeToStreamCall(stream, options), raw -> streamSubscription((Long) raw, stream));
+    }
+
+    /** {@link #subscribeToStream}, async. */
+    public CompletableFuture<Subscription> subscribeToStreamAsync(String stream, SubscribeOptions options) {
+        return Calls.asyncOpen(handle, subscribeToStreamCall(stream, options), h -> streamSubscription(h, stream));
+    }
+
+    private static Call subscribeToStreamCall(String stream, SubscribeOptions options) {
         Objects.requireNonNull(stream, "stream");
         Objects.requireNonNull(options, "options");
         StartPosition start = options.start();
-        long h = handle.call(store -> Native.subscribeToStream(store, stream, start.kind().ordinal(),
-                start.checkpoint(), options.pageSize()));
-        return new Subscription(h, "the subscription to stream '" + stream + "'");
+        return (h, f) -> Native.subscribeToStream(h, stream, start.kind().code(), start.checkpoint(),
+                options.pageSize(), f);
+    }
+
+    private static Subscription streamSubscription(long handle, String stream) {
+        return new Subscription(handle, "the subscription to stream '" + stream + "'");
     }
 
     /** Subscribes to $all: history from {@code options.start()} (a position), then live events, filtered. */
     public Subscription subscribeToAll(SubscribeOptions options) {
+        return sync(subscribeToAllCall(options), raw -> allSubscription((Long) raw));
+    }
+
+    /** {@link #subscribeToAll}, async. */
+    public CompletableFuture<Subscription> subscribeToAllAsync(SubscribeOptions options) {
+        return Calls.asyncOpen(handle, subscribeToAllCall(options), GraveyardClient::allSubscription);
+    }
+
+    private static Call subscribeToAllCall(SubscribeOptions options) {
         Objects.requireNonNull(options, "options");
         StartPosition start = options.start();
         String filter = options.filter().isEmpty() ? null : Wire.filterJson(options.filter());
-        long h = handle.call(store -> Native.subscribeToAll(store, start.kind().ordinal(), start.checkpoint(), filter,
-                options.pageSize()));
-        return new Subscription(h, "the subscription to $all");
+        return (h, f) -> Native.subscribeToAll(h, start.kind().code(), start.checkpoint(), filter, options.pageSize(),
+                f);
+    }
+
+    private static Subscription allSubscription(long handle) {
+        return new Subscription(handle, "the subscription to $all");
     }
 
     // ---- consumer groups ---------------------------------------------------------------------
@@ -408,7 +435,7 @@ public final class GraveyardClient implements AutoCloseable {
         String targetJson = Wire.targetJson(Objects.requireNonNull(target, "target"));
         Objects.requireNonNull(start, "start");
         String settingsJson = Wire.settingsJson(Objects.requireNonNull(settings, "settings"));
-        return (h, f) -> Native.createGroup(h, name, targetJson, start.kind().ordinal(), start.checkpoint(),
+        return (h, f) -> Native.createGroup(h, name, targetJson, start.kind().code(), start.checkpoint(),
                 settingsJson, f);
     }
 
@@ -478,12 +505,52 @@ public final class GraveyardClient implements AutoCloseable {
         return async((h, f) -> Native.replayParked(h, group, -1, f), Wire::replayInfo);
     }
 
+    public CompletableFuture<ReplayInfo> replayParkedAsync(String group, long limit) {
+        Objects.requireNonNull(group, "group");
+        if (limit < 1) {
+            throw new IllegalArgumentException("a replay limit must be at least 1: " + limit);
+        }
+        return async((h, f) -> Native.replayParked(h, group, limit, f), Wire::replayInfo);
+    }
+
     /** Joins group {@code group} as member {@code member}. Close the member to leave. */
     public GroupMember joinGroup(String group, String member) {
+        return sync(joinCall(group, member), raw -> new GroupMember((Long) raw, this, group, member));
+    }
+
+    /** {@link #joinGroup}, async. */
+    public CompletableFuture<GroupMember> joinGroupAsync(String group, String member) {
+        return Calls.asyncOpen(handle, joinCall(group, member), h -> new GroupMember(h, this, group, member));
+    }
+
+    private static Call joinCall(String group, String member) {
         Objects.requireNonNull(group, "group");
         Objects.requireNonNull(member, "member");
-        long h = handle.call(store -> Native.joinGroup(store, group, member));
-        return new GroupMember(h, group, member);
+        return (h, f) -> Native.joinGroup(h, group, member, f);
+    }
+
+    // ---- the store itself --------------------------------------------------------------------
+
+    /**
+     * A client of the same cluster whose node-scoped calls ($all reads and subscriptions, the head
+     * position, groups on $all, key rotation) go to member {@code nodeId} instead of this client's
+     * home node; every other call goes where it would anyway. It shares this client's connections:
+     * closing it releases it only, closing this client closes both. {@link UnsupportedException}
+     * on an embedded store; {@link InvalidArgumentException} when the cluster has no such member.
+     */
+    public GraveyardClient onNode(String nodeId) {
+        Objects.requireNonNull(nodeId, "nodeId");
+        long h = handle.call(store -> Native.onNode(store, nodeId));
+        return new GraveyardClient(h, description + " on node " + nodeId, true);
+    }
+
+    /**
+     * Whether the store encrypts at rest (it was opened with a master key).
+     * {@link UnsupportedException} on a cluster: encryption is each node's own setting, not visible
+     * to clients.
+     */
+    public boolean isEncrypted() {
+        return handle.call(Native::isEncrypted);
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------
@@ -495,11 +562,12 @@ public final class GraveyardClient implements AutoCloseable {
     /**
      * Closes the client. Waits for the calls in flight (an embedded append in flight finishes and
      * is durable); later calls throw {@link ClosedException}. Subscriptions and group members are
-     * closed on their own. Closing twice is harmless.
+     * closed on their own. Closing twice is harmless. A client of {@link #onNode} is only released:
+     * the store it shares stays open until the client it came from is closed.
      */
     @Override
     public void close() {
-        handle.close(null, Native::close);
+        handle.close(null, view ? Native::release : Native::close);
     }
 
     @Override

@@ -39,7 +39,7 @@ public final class GroupSettings {
         return new GroupSettings(maxRetries, ackTimeout, maxInFlight, strategy);
     }
 
-    /** An event not settled this long after delivery is delivered again. */
+    /** An event not settled this long after delivery is delivered again (whole milliseconds, rounded up). */
     public GroupSettings ackTimeout(Duration ackTimeout) {
         return new GroupSettings(maxRetries, ackTimeout, maxInFlight, strategy);
     }

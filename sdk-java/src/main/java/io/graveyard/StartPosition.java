@@ -5,8 +5,22 @@ package io.graveyard;
  * committed later), or after a checkpoint (a position of $all, or a revision of a stream).
  */
 public final class StartPosition {
-    /** The kinds, in the order the native layer numbers them. */
-    public enum Kind { START, END, AFTER }
+    /** The kinds, each with its number at the native boundary (docs/boundary.md, "Codes"). */
+    public enum Kind {
+        START(0),
+        END(1),
+        AFTER(2);
+
+        private final int code;
+
+        Kind(int code) {
+            this.code = code;
+        }
+
+        public int code() {
+            return code;
+        }
+    }
 
     private static final StartPosition START = new StartPosition(Kind.START, 0);
     private static final StartPosition END = new StartPosition(Kind.END, 0);

@@ -36,7 +36,10 @@ public final class StreamMetadata {
         return maxCount == null ? OptionalLong.empty() : OptionalLong.of(maxCount);
     }
 
-    /** Events older than this are not visible (microsecond resolution). */
+    /**
+     * Events older than this are not visible. Stored in whole milliseconds, rounded up: the unit of
+     * every duration that crosses to the core.
+     */
     public Optional<Duration> maxAge() {
         return Optional.ofNullable(maxAge);
     }

@@ -4,8 +4,8 @@ import java.util.Objects;
 
 /**
  * Options of a subscription: {@code SubscribeOptions.fromStart().filter(Filter.streamPrefix("order-"))}.
- * The filter applies to $all subscriptions only; the page size (events read and held at once)
- * to embedded stores only. Immutable.
+ * The filter applies to $all subscriptions only; the page size is the most events read and held
+ * at once (on a cluster, asked of the node per page). Immutable.
  */
 public final class SubscribeOptions {
     private final StartPosition start;

@@ -4,23 +4,36 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.graveyard.internal.Errors;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 
 /**
- * What crosses the JNI boundary, packed so that a batch crosses in one call: events to append go
- * down as one byte[], pages of events come back as one byte[]; rare structures travel as JSON.
- * The layout (little-endian, lengths u32) is mirrored by bindings/jni/src/wire.rs.
+ * What crosses the JNI boundary, in the layouts of docs/boundary.md (the core's
+ * {@code graveyard::boundary}): events to append go down as one byte[], pages of events come back
+ * as one byte[], rare structures travel as the core's JSON forms. The tests hold this class to the
+ * golden vectors of {@code conformance/boundary_vectors.json}.
  */
 final class Wire {
     static final ObjectMapper JSON = new ObjectMapper();
+
+    private static final VarHandle U32 = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle U64 = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    /** UUIDs cross in RFC 4122 byte order: their two halves are big-endian. */
+    private static final VarHandle UUID_HALF = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+
+    /** Smallest read event: every length 0. */
+    private static final int MIN_EVENT = 73;
+    private static final int SHREDDED = 1;
 
     private Wire() {}
 
@@ -42,36 +55,47 @@ final class Wire {
         if (size > Integer.MAX_VALUE - 16) {
             throw new InvalidArgumentException("an append of " + size + " bytes is larger than one call can carry");
         }
-        ByteBuffer b = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(events.size());
+        byte[] out = new byte[(int) size];
+        int at = putU32(out, 0, events.size());
         for (int i = 0; i < events.size(); i++) {
             EventData e = events.get(i);
             UUID id = e.id();
-            b.put((byte) (id == null ? 0 : 1));
+            out[at++] = (byte) (id == null ? 0 : 1);
             if (id != null) {
-                b.order(ByteOrder.BIG_ENDIAN).putLong(id.getMostSignificantBits()).putLong(id.getLeastSignificantBits());
-                b.order(ByteOrder.LITTLE_ENDIAN);
+                UUID_HALF.set(out, at, id.getMostSignificantBits());
+                UUID_HALF.set(out, at + 8, id.getLeastSignificantBits());
+                at += 16;
             }
-            putBytes(b, types.get(i));
-            putBytes(b, contentTypes.get(i));
-            putBytes(b, e.dataUnsafe());
-            putBytes(b, e.metadataUnsafe());
+            at = putBytes(out, at, types.get(i));
+            at = putBytes(out, at, contentTypes.get(i));
+            at = putBytes(out, at, e.dataUnsafe());
+            at = putBytes(out, at, e.metadataUnsafe());
         }
-        return b.array();
+        return out;
     }
 
-    private static void putBytes(ByteBuffer b, byte[] bytes) {
-        b.putInt(bytes.length);
-        b.put(bytes);
+    private static int putU32(byte[] out, int at, int value) {
+        U32.set(out, at, value);
+        return at + 4;
+    }
+
+    private static int putBytes(byte[] out, int at, byte[] bytes) {
+        at = putU32(out, at, bytes.length);
+        System.arraycopy(bytes, 0, out, at, bytes.length);
+        return at + bytes.length;
     }
 
     static String filterJson(Filter filter) {
+        return filterNode(filter).toString();
+    }
+
+    private static ObjectNode filterNode(Filter filter) {
         ObjectNode o = JSON.createObjectNode();
         ArrayNode p = o.putArray("stream_prefixes");
         filter.streamPrefixes().forEach(p::add);
         ArrayNode t = o.putArray("event_types");
         filter.eventTypes().forEach(t::add);
-        return o.toString();
+        return o;
     }
 
     static String metadataJson(StreamMetadata m) {
@@ -79,7 +103,7 @@ final class Wire {
         if (m.maxCount().isPresent()) {
             o.put("max_count", m.maxCount().getAsLong());
         }
-        m.maxAge().ifPresent(d -> o.put("max_age_micros", micros(d)));
+        m.maxAge().ifPresent(d -> o.put("max_age_ms", millis(d)));
         if (m.truncateBefore().isPresent()) {
             o.put("truncate_before", m.truncateBefore().getAsLong());
         }
@@ -89,7 +113,7 @@ final class Wire {
     static String targetJson(GroupTarget target) {
         ObjectNode o = JSON.createObjectNode();
         if (target.isAll()) {
-            o.set("all", JSON.valueToTree(readTree(filterJson(target.filter()))));
+            o.set("all", filterNode(target.filter()));
         } else {
             o.put("stream", target.stream());
         }
@@ -99,15 +123,20 @@ final class Wire {
     static String settingsJson(GroupSettings s) {
         ObjectNode o = JSON.createObjectNode();
         o.put("max_retries", s.maxRetries());
-        o.put("ack_timeout_micros", micros(s.ackTimeout()));
+        o.put("ack_timeout_ms", millis(s.ackTimeout()));
         o.put("max_in_flight", s.maxInFlight());
-        o.put("strategy", s.strategy() == GroupStrategy.PINNED_BY_STREAM ? "pinned_by_stream" : "round_robin");
+        o.put("strategy", s.strategy().json());
         return o.toString();
     }
 
-    private static long micros(Duration d) {
+    /**
+     * A duration in whole milliseconds, the unit of every duration that crosses (docs/boundary.md),
+     * rounded up as the core rounds it: a positive duration never becomes zero.
+     */
+    static long millis(Duration d) {
         try {
-            return Math.addExact(Math.multiplyExact(d.getSeconds(), 1_000_000L), d.getNano() / 1_000L);
+            long ms = d.toMillis();
+            return Duration.ofMillis(ms).compareTo(d) < 0 ? ms + 1 : ms;
         } catch (ArithmeticException e) {
             return Long.MAX_VALUE;
         }
@@ -115,66 +144,233 @@ final class Wire {
 
     // ---- up --------------------------------------------------------------------------------------
 
+    /** {@code u64 first_revision, u64 last_revision, u64 first_position, u64 last_position}. */
     static AppendResult appendResult(Object raw) {
-        ByteBuffer b = ByteBuffer.wrap((byte[]) raw).order(ByteOrder.LITTLE_ENDIAN);
-        return new AppendResult(b.getLong(), b.getLong(), b.getLong(), b.getLong());
+        Reader r = new Reader((byte[]) raw, "an append result");
+        AppendResult result = new AppendResult(r.u64(), r.u64(), r.u64(), r.u64());
+        r.finish();
+        return result;
     }
 
-    /** {@code u32 count; events}. */
+    /** A page: {@code u32 count}, then the events. */
     static List<RecordedEvent> events(Object raw) {
-        ByteBuffer b = ByteBuffer.wrap((byte[]) raw).order(ByteOrder.LITTLE_ENDIAN);
-        int count = b.getInt();
+        byte[] page = (byte[]) raw;
+        Reader r = new Reader(page, "a page of events");
+        r.page = true;
+        int count = r.u32();
+        if (count < 0 || count > page.length / MIN_EVENT) {
+            throw r.malformed();
+        }
         List<RecordedEvent> out = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            out.add(event(b));
+            out.add(r.event());
         }
+        r.finish();
         return out;
     }
 
-    /**
-     * {@code str stream, u64 revision, u64 position, i64 timestamp, [16 id], str type, str contentType,
-     * bytes data, bytes metadata, u8 flags (1 shredded), u32 schemaVersion (0 none)}.
-     */
-    static RecordedEvent event(ByteBuffer b) {
-        String stream = string(b);
-        long revision = b.getLong();
-        long position = b.getLong();
-        long timestamp = b.getLong();
-        b.order(ByteOrder.BIG_ENDIAN);
-        UUID id = new UUID(b.getLong(), b.getLong());
-        b.order(ByteOrder.LITTLE_ENDIAN);
-        String type = string(b);
-        String contentType = string(b);
-        byte[] data = bytes(b);
-        byte[] metadata = bytes(b);
-        int flags = b.get();
-        int schemaVersion = b.getInt();
-        return new RecordedEvent(stream, revision, position, timestamp, id, type, contentType, data, metadata,
-                (flags & 1) != 0, schemaVersion);
+    /** {@code u8 tag}: 0 caught up, 1 an event (the event follows). */
+    static SubscriptionMessage subscriptionMessage(byte[] raw) {
+        Reader r = new Reader(raw, "a subscription message");
+        SubscriptionMessage message = switch (r.u8()) {
+            case 0 -> SubscriptionMessage.caughtUp();
+            case 1 -> SubscriptionMessage.event(r.event());
+            default -> throw r.malformed();
+        };
+        r.finish();
+        return message;
     }
 
-    private static String string(ByteBuffer b) {
-        int n = b.getInt();
-        String s = new String(b.array(), b.arrayOffset() + b.position(), n, StandardCharsets.UTF_8);
-        b.position(b.position() + n);
-        return s;
+    /** {@code u64 id, u32 attempt, i64 parked_revision (-1: none)}, then the event. */
+    static Delivery delivery(byte[] raw, GroupMember member) {
+        Reader r = new Reader(raw, "a delivery");
+        long id = r.u64();
+        int attempt = r.u32();
+        long parked = r.u64();
+        if (parked < -1) {
+            throw r.malformed();
+        }
+        RecordedEvent event = r.event();
+        r.finish();
+        return new Delivery(member, id, event, attempt, parked);
     }
 
-    private static byte[] bytes(ByteBuffer b) {
-        byte[] out = new byte[b.getInt()];
-        b.get(out);
-        return out;
-    }
-
+    /** {@code str stream, u64 revision, i64 timestamp, bytes data}; null when there is no snapshot. */
     static Snapshot snapshot(Object raw) {
         if (raw == null) {
             return null;
         }
-        ByteBuffer b = ByteBuffer.wrap((byte[]) raw).order(ByteOrder.LITTLE_ENDIAN);
-        String stream = string(b);
-        long revision = b.getLong();
-        long timestamp = b.getLong();
-        return new Snapshot(stream, revision, bytes(b), timestamp);
+        Reader r = new Reader((byte[]) raw, "a snapshot");
+        String stream = r.string(Reader.STREAM);
+        long revision = r.u64();
+        long timestamp = r.u64();
+        int n = r.length();
+        byte[] data = Arrays.copyOfRange(r.bytes, r.at, r.at + n);
+        r.at += n;
+        r.finish();
+        return new Snapshot(stream, revision, data, timestamp);
+    }
+
+    /**
+     * Reads a packed buffer from the native library, checking every length against it: a damaged
+     * buffer is a bug of the library, thrown as {@link InternalException}, never a wrong value.
+     * The events it reads keep views of the buffer (their data and metadata are ranges of it), and
+     * the strings of a page are decoded once per distinct value: stream names, types and content
+     * types repeat.
+     */
+    static final class Reader {
+        static final int STREAM = 0;
+        static final int TYPE = 1;
+        static final int CONTENT_TYPE = 2;
+        /** Distinct strings remembered per buffer, past the last one of each field. */
+        private static final int TABLE = 256;
+
+        final byte[] bytes;
+        int at;
+        private final String what;
+        /** A page of events, whose strings are worth a table; a single event's are not. */
+        boolean page;
+        // The last string of each field: consecutive events mostly share them.
+        private final String[] last = new String[3];
+        private final int[] lastAt = new int[3];
+        private final int[] lastLength = new int[3];
+        // The other strings seen, by hash (open addressing), made when first needed.
+        private String[] table;
+        private int[] tableAt;
+        private int[] tableLength;
+        private int tableSize;
+
+        Reader(byte[] bytes, String what) {
+            this.bytes = bytes;
+            this.what = what;
+        }
+
+        InternalException malformed() {
+            return new InternalException(what + " from the native library is malformed at byte " + at
+                    + " (a bug of the library)");
+        }
+
+        private void need(int n) {
+            if (n < 0 || n > bytes.length - at) {
+                throw malformed();
+            }
+        }
+
+        int u8() {
+            need(1);
+            return bytes[at++] & 0xff;
+        }
+
+        int u32() {
+            need(4);
+            int v = (int) U32.get(bytes, at);
+            at += 4;
+            return v;
+        }
+
+        long u64() {
+            need(8);
+            long v = (long) U64.get(bytes, at);
+            at += 8;
+            return v;
+        }
+
+        /** A length that must fit in what is left. */
+        int length() {
+            int n = u32();
+            need(n);
+            return n;
+        }
+
+        String string(int field) {
+            int n = length();
+            int from = at;
+            at += n;
+            String s = last[field];
+            if (s != null && Arrays.equals(bytes, from, from + n, bytes, lastAt[field], lastAt[field] + lastLength[field])) {
+                return s;
+            }
+            s = lookUp(from, n);
+            last[field] = s;
+            lastAt[field] = from;
+            lastLength[field] = n;
+            return s;
+        }
+
+        private String lookUp(int from, int n) {
+            if (!page) {
+                return new String(bytes, from, n, StandardCharsets.UTF_8);
+            }
+            if (table == null) {
+                table = new String[TABLE];
+                tableAt = new int[TABLE];
+                tableLength = new int[TABLE];
+            }
+            int hash = 1;
+            for (int i = from; i < from + n; i++) {
+                hash = 31 * hash + bytes[i];
+            }
+            int slot = (hash ^ (hash >>> 16)) & (TABLE - 1);
+            for (int probe = 0; probe < TABLE; probe++, slot = (slot + 1) & (TABLE - 1)) {
+                String s = table[slot];
+                if (s == null) {
+                    s = new String(bytes, from, n, StandardCharsets.UTF_8);
+                    // Kept at most half full, so probes stay short; past that, strings are made anew.
+                    if (tableSize < TABLE / 2) {
+                        table[slot] = s;
+                        tableAt[slot] = from;
+                        tableLength[slot] = n;
+                        tableSize++;
+                    }
+                    return s;
+                }
+                if (tableLength[slot] == n && Arrays.equals(bytes, from, from + n, bytes, tableAt[slot], tableAt[slot] + n)) {
+                    return s;
+                }
+            }
+            return new String(bytes, from, n, StandardCharsets.UTF_8);
+        }
+
+        /**
+         * {@code str stream, u64 revision, u64 position, i64 timestamp, [16 id], str type, str content_type,
+         * bytes data, bytes metadata, u8 flags (bit 0 shredded), u32 schema_version (0 none)}.
+         */
+        RecordedEvent event() {
+            String stream = string(STREAM);
+            long revision = u64();
+            long position = u64();
+            long timestamp = u64();
+            need(16);
+            int id = at;
+            at += 16;
+            String type = string(TYPE);
+            String contentType = string(CONTENT_TYPE);
+            int dataLength = length();
+            int data = at;
+            at += dataLength;
+            int metadataLength = length();
+            int metadata = at;
+            at += metadataLength;
+            int flags = u8();
+            if ((flags & ~SHREDDED) != 0) {
+                at--;
+                throw malformed();
+            }
+            int schemaVersion = u32();
+            return new RecordedEvent(stream, revision, position, timestamp, bytes, id, type, contentType, data,
+                    dataLength, metadata, metadataLength, (flags & SHREDDED) != 0, schemaVersion);
+        }
+
+        void finish() {
+            if (at != bytes.length) {
+                throw malformed();
+            }
+        }
+    }
+
+    /** The UUID in {@code bytes} at {@code at}, RFC 4122 byte order. */
+    static UUID uuid(byte[] bytes, int at) {
+        return new UUID((long) UUID_HALF.get(bytes, at), (long) UUID_HALF.get(bytes, at + 8));
     }
 
     static JsonNode readTree(Object raw) {
@@ -185,14 +381,14 @@ final class Wire {
         }
     }
 
+    /** {@code {"max_count", "max_age_ms", "truncate_before"}}, each an integer or null. */
     static StreamMetadata metadata(JsonNode n) {
         StreamMetadata.Builder m = StreamMetadata.builder();
         if (n.hasNonNull("max_count")) {
             m.maxCount(n.get("max_count").asLong());
         }
-        if (n.hasNonNull("max_age_micros")) {
-            long micros = n.get("max_age_micros").asLong();
-            m.maxAge(Duration.ofSeconds(micros / 1_000_000L, (micros % 1_000_000L) * 1_000L));
+        if (n.hasNonNull("max_age_ms")) {
+            m.maxAge(Duration.ofMillis(n.get("max_age_ms").asLong()));
         }
         if (n.hasNonNull("truncate_before")) {
             m.truncateBefore(n.get("truncate_before").asLong());
@@ -200,12 +396,11 @@ final class Wire {
         return m.build();
     }
 
+    /** {@code {"current", "next_revision", "deleted", "shredded", "metadata"}}; current is "no_stream" or a revision. */
     static StreamInfo streamInfo(Object raw) {
         JsonNode n = readTree(raw);
-        CurrentRevision current = n.hasNonNull("current") ? CurrentRevision.of(n.get("current").asLong())
-                : CurrentRevision.noStream();
-        return new StreamInfo(current, n.get("next_revision").asLong(), n.get("deleted").asBoolean(),
-                n.get("shredded").asBoolean(), metadata(n.get("metadata")));
+        return new StreamInfo(Errors.current(n.get("current")), n.get("next_revision").asLong(),
+                n.get("deleted").asBoolean(), n.get("shredded").asBoolean(), metadata(n.get("metadata")));
     }
 
     static SchemaUpsert schemaUpsert(Object raw) {
@@ -213,8 +408,9 @@ final class Wire {
         return new SchemaUpsert(n.get("name").asText(), n.get("version").asInt(), n.get("changed").asBoolean());
     }
 
+    /** {@code {"name", "version", "schema"}}, the definition in its own JSON form. */
     static RegisteredSchema registeredSchema(JsonNode n) {
-        return new RegisteredSchema(n.get("name").asText(), n.get("version").asInt(), n.get("definition").toString());
+        return new RegisteredSchema(n.get("name").asText(), n.get("version").asInt(), n.get("schema").toString());
     }
 
     static List<RegisteredSchema> registeredSchemas(Object raw) {
@@ -244,24 +440,34 @@ final class Wire {
         return f;
     }
 
-    static GroupInfo groupInfo(Object raw) {
-        JsonNode n = readTree(raw);
-        JsonNode t = n.get("target");
-        GroupTarget target = t.has("stream") ? GroupTarget.stream(t.get("stream").asText())
-                : GroupTarget.all(filter(t.get("all")));
-        JsonNode s = n.get("settings");
-        long micros = s.get("ack_timeout_micros").asLong();
-        GroupSettings settings = new GroupSettings(s.get("max_retries").asInt(),
-                Duration.ofSeconds(micros / 1_000_000L, (micros % 1_000_000L) * 1_000L), s.get("max_in_flight").asInt(),
-                "pinned_by_stream".equals(s.get("strategy").asText()) ? GroupStrategy.PINNED_BY_STREAM
-                        : GroupStrategy.ROUND_ROBIN);
-        List<String> members = new ArrayList<>();
-        n.get("members").forEach(m -> members.add(m.asText()));
-        return new GroupInfo(n.get("name").asText(), target, settings, n.get("checkpoint").asLong(),
-                n.get("lag").asLong(), members, n.get("in_flight").asLong(), n.get("buffered").asLong(),
-                n.get("parked_stream").asText(), n.get("parked").asLong(), n.get("replaying").asLong());
+    /** {@code {"stream": name}} or {@code {"all": filter}}. */
+    static GroupTarget target(JsonNode t) {
+        if (t.hasNonNull("stream")) {
+            return GroupTarget.stream(t.get("stream").asText());
+        }
+        if (t.hasNonNull("all")) {
+            return GroupTarget.all(filter(t.get("all")));
+        }
+        throw new IllegalArgumentException("not a group target: " + t);
     }
 
+    /** {@code {"max_retries", "ack_timeout_ms", "max_in_flight", "strategy"}}. */
+    static GroupSettings settings(JsonNode s) {
+        return new GroupSettings(s.get("max_retries").asInt(), Duration.ofMillis(s.get("ack_timeout_ms").asLong()),
+                s.get("max_in_flight").asInt(), GroupStrategy.fromJson(s.get("strategy").asText()));
+    }
+
+    static GroupInfo groupInfo(Object raw) {
+        JsonNode n = readTree(raw);
+        List<String> members = new ArrayList<>();
+        n.get("members").forEach(m -> members.add(m.asText()));
+        return new GroupInfo(n.get("name").asText(), target(n.get("target")), settings(n.get("settings")),
+                n.get("checkpoint").asLong(), n.get("lag").asLong(), members, n.get("in_flight").asLong(),
+                n.get("buffered").asLong(), n.get("parked_stream").asText(), n.get("parked").asLong(),
+                n.get("replaying").asLong());
+    }
+
+    /** {@code {"from", "to", "parked", "replaying"}}. */
     static ReplayInfo replayInfo(Object raw) {
         JsonNode n = readTree(raw);
         return new ReplayInfo(n.get("from").asLong(), n.get("to").asLong(), n.get("parked").asLong(),

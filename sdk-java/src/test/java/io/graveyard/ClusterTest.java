@@ -2,6 +2,7 @@ package io.graveyard;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -238,6 +239,52 @@ class ClusterTest {
         try (GraveyardClient plain = Graveyard.connect(endpoints)) {
             plain.append("plain-1", ExpectedVersion.any(), EventData.json("E", "{}"));
             assertThrows(InvalidArgumentException.class, () -> plain.shredStream("plain-1"));
+        }
+    }
+
+    @Test
+    void nodeScopedCallsGoToTheChosenNode() {
+        GraveyardClient client = Graveyard.connect(endpoints);
+        try (GraveyardClient n1 = client.onNode("n1"); GraveyardClient n2 = client.onNode("n2")) {
+            long before = n1.headPosition() + n2.headPosition();
+            for (int i = 0; i < 10; i++) {
+                client.append("node-scoped-" + i, ExpectedVersion.any(), EventData.json("E", "{}"));
+            }
+            // Each event is in the log of its stream's owner, and of no other node.
+            assertEquals(before + 10, n1.headPosition() + n2.headPosition());
+            assertEquals(n1.headPosition(), n1.readAll().size());
+            assertEquals(n2.headPosition(), (long) n2.headPositionAsync().join());
+            assertEquals(client.readStream("node-scoped-3"), n2.readStream("node-scoped-3"),
+                    "stream calls go to the owner whichever node is chosen");
+            assertThrows(InvalidArgumentException.class, () -> client.onNode("n3"));
+            UnsupportedException unsupported = assertThrows(UnsupportedException.class, client::isEncrypted);
+            assertEquals(ErrorCode.UNSUPPORTED, unsupported.getCode());
+        }
+        // Closing a client of onNode released it only; closing the client closes every one.
+        assertEquals(1, client.readStream("node-scoped-0").size());
+        GraveyardClient n1 = client.onNode("n1");
+        client.close();
+        assertThrows(ClosedException.class, n1::headPosition);
+        n1.close();
+    }
+
+    @Test
+    void clusterMembersSettleEachOthersDeliveriesAsync() throws Exception {
+        try (GraveyardClient client = Graveyard.connect(endpoints)) {
+            client.createGroup("shared-work", GroupTarget.stream("shared-work"), StartPosition.start(),
+                    GroupSettings.defaults());
+            client.append("shared-work", ExpectedVersion.any(), EventData.json("Job", "{}"), EventData.json("Job", "{}"));
+            try (GroupMember a = client.joinGroupAsync("shared-work", "a").get(10, TimeUnit.SECONDS)) {
+                Delivery d0 = a.nextAsync(WAIT).get(10, TimeUnit.SECONDS);
+                Delivery d1 = a.next(WAIT);
+                try (GroupMember b = client.joinGroup("shared-work", "b")) {
+                    b.ackAsync(d0).get(10, TimeUnit.SECONDS);
+                    b.nack(NackAction.SKIP, d1);
+                }
+                assertNull(a.nextAsync(Duration.ofMillis(200)).get(10, TimeUnit.SECONDS));
+            }
+            assertEquals(2, client.getGroup("shared-work").checkpoint());
+            client.deleteGroup("shared-work");
         }
     }
 

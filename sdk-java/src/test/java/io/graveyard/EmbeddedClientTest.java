@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -432,6 +433,43 @@ class EmbeddedClientTest {
         // The library and the store still work afterwards.
         client.append("s", ExpectedVersion.any(), json("E", "{}"));
         assertEquals(1, client.readStream("s").size());
+    }
+
+    @Test
+    void clusterOnlyCallsAreUnsupportedOnAnEmbeddedStore() {
+        UnsupportedException e = assertThrows(UnsupportedException.class, () -> client.onNode("n1"));
+        assertEquals(ErrorCode.UNSUPPORTED, e.getCode());
+        assertEquals(16, e.getCode().code());
+        assertFalse(client.isEncrypted());
+        assertThrows(NullPointerException.class, () -> client.onNode(null));
+    }
+
+    @Test
+    void readsDecodeEachStringOncePerPageAndKeepTheDataAsAView() {
+        List<EventData> batch = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            batch.add(EventData.json("Placed", "{\"n\":" + i + "}").withMetadata("m" + i));
+        }
+        client.append("view-1", ExpectedVersion.any(), batch);
+        client.append("view-2", ExpectedVersion.any(), batch);
+        List<RecordedEvent> all = client.readAll(ReadAllOptions.forwards().filter(Filter.streamPrefix("view-")));
+        assertEquals(100, all.size());
+        for (int i = 0; i < all.size(); i++) {
+            RecordedEvent e = all.get(i);
+            assertEquals("{\"n\":" + (i % 50) + "}", e.dataAsString());
+            assertEquals("m" + (i % 50), new String(e.metadata(), StandardCharsets.UTF_8));
+            assertEquals(e.dataAsString(), StandardCharsets.UTF_8.decode(e.dataBuffer()).toString());
+            assertEquals(e.dataSize(), e.data().length);
+            // One String per distinct value of the page.
+            assertSame(all.get(i < 50 ? 0 : 50).stream(), e.stream());
+            assertSame(all.get(0).type(), e.type());
+            assertSame(all.get(0).contentType(), e.contentType());
+        }
+        assertTrue(all.get(0).dataBuffer().isReadOnly());
+        byte[] copy = all.get(0).data();
+        copy[0] = 'X';
+        assertEquals("{\"n\":0}", all.get(0).dataAsString(), "data() hands out a copy");
+        assertEquals(all.get(3), client.readStream("view-1", ReadOptions.forwards().from(3).limit(1)).get(0));
     }
 
     @Test

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
@@ -104,6 +105,47 @@ class EncryptionTest {
         assertThrows(EncryptionException.class, () -> open(key(1)));
         try (GraveyardClient client = open(key(4))) {
             assertArrayEquals("{\"v\":1}".getBytes(StandardCharsets.UTF_8), client.readStream("s").get(0).data());
+        }
+    }
+
+    @Test
+    void aMasterKeyProviderIsAskedAtEachOpenAndWhatItGaveIsWiped(@TempDir Path plain) {
+        List<byte[]> handedOut = new ArrayList<>();
+        OpenOptions options = OpenOptions.defaults().masterKeyProvider(() -> {
+            byte[] key = key(7);
+            handedOut.add(key);
+            return key;
+        });
+        assertEquals(0, handedOut.size(), "nothing is asked before an open");
+        try (GraveyardClient client = Graveyard.open(dir, options)) {
+            assertTrue(client.isEncrypted());
+            client.append("s", ExpectedVersion.any(), EventData.json("E", "{\"v\":1}"));
+        }
+        try (GraveyardClient client = Graveyard.open(dir, options)) {
+            assertEquals("{\"v\":1}", client.readStream("s").get(0).dataAsString());
+        }
+        assertEquals(2, handedOut.size());
+        for (byte[] key : handedOut) {
+            assertArrayEquals(new byte[32], key, "the key the provider gave is wiped after the open");
+        }
+        try (GraveyardClient client = open(key(7))) {
+            assertEquals(1, client.readStream("s").size(), "the same key, given as bytes");
+        }
+
+        byte[] wrong = key(8);
+        assertThrows(EncryptionException.class,
+                () -> Graveyard.open(dir, OpenOptions.defaults().masterKeyProvider(() -> wrong)));
+        assertArrayEquals(new byte[32], wrong, "wiped also when the open fails");
+        byte[] tooShort = new byte[16];
+        Arrays.fill(tooShort, (byte) 3);
+        assertThrows(IllegalArgumentException.class,
+                () -> Graveyard.open(dir, OpenOptions.defaults().masterKeyProvider(() -> tooShort)));
+        assertArrayEquals(new byte[16], tooShort);
+        assertThrows(IllegalArgumentException.class,
+                () -> Graveyard.open(dir, OpenOptions.defaults().masterKeyProvider(() -> null)));
+        assertThrows(NullPointerException.class, () -> OpenOptions.defaults().masterKeyProvider(null));
+        try (GraveyardClient client = Graveyard.open(plain)) {
+            assertFalse(client.isEncrypted());
         }
     }
 

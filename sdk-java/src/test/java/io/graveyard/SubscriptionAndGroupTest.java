@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -194,15 +195,128 @@ class SubscriptionAndGroupTest {
     }
 
     @Test
-    void aDeliveryIsSettledThroughItsOwnMember() {
+    void aDeliveryIsSettledThroughAnyMemberOfItsGroupAndClient(@TempDir Path otherDir) throws Exception {
         client.createGroup("g", GroupTarget.stream("s"));
-        append("s", "E");
-        try (GroupMember a = client.joinGroup("g", "a"); GroupMember b = client.joinGroup("g", "b")) {
-            Delivery d = a.next(WAIT);
-            assertThrows(InvalidArgumentException.class, () -> b.ack(d));
-            a.ack(d);
-            a.ack(d); // settling twice is harmless
+        client.createGroup("h", GroupTarget.stream("s"));
+        append("s", "E0");
+        append("s", "E1");
+        append("s", "E2");
+        try (GroupMember a = client.joinGroup("g", "a"); GroupMember b = client.joinGroup("g", "b");
+                GroupMember other = client.joinGroup("h", "a")) {
+            Delivery d0 = a.next(WAIT);
+            Delivery d1 = a.next(WAIT);
+            assertEquals(List.of("E0", "E1"), List.of(d0.event().type(), d1.event().type()));
+            // Another group's member, or a member of a group of the same name in another store, has
+            // no such delivery: refused, nothing settled.
+            assertThrows(InvalidArgumentException.class, () -> other.ack(d0));
+            try (GraveyardClient second = Graveyard.open(otherDir, OpenOptions.defaults().durability(Durability.NO_FSYNC_UNSAFE))) {
+                second.createGroup("g", GroupTarget.stream("s"));
+                try (GroupMember stranger = second.joinGroup("g", "a")) {
+                    assertThrows(InvalidArgumentException.class, () -> stranger.ack(d0));
+                }
+            }
+            assertEquals(2, client.getGroup("g").inFlight());
+
+            // b settles what a received, blocking and async: the ack moves the checkpoint past E0, the
+            // nack hands E1 out again.
+            b.ack(d0);
+            assertEquals(1, client.getGroup("g").checkpoint());
+            b.nackAsync(NackAction.RETRY, d1).get(10, TimeUnit.SECONDS);
+            List<Delivery> rest = new ArrayList<>();
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (rest.size() < 2 && System.nanoTime() < deadline) {
+                for (GroupMember m : List.of(a, b)) {
+                    Delivery d = m.next(Duration.ofMillis(50));
+                    if (d != null) {
+                        rest.add(d);
+                    }
+                }
+            }
+            rest.sort(java.util.Comparator.comparing(d -> d.event().type()));
+            assertEquals(List.of("E1", "E2"), rest.stream().map(d -> d.event().type()).toList());
+            assertEquals(2, rest.get(0).attempt());
+            assertEquals(d1.id(), rest.get(0).id(), "a redelivery keeps its id");
+            // All of them through one member, whoever received them.
+            a.ackAsync(rest.toArray(new Delivery[0])).get(10, TimeUnit.SECONDS);
+            GroupInfo info = client.getGroup("g");
+            assertEquals(3, info.checkpoint());
+            assertEquals(0, info.inFlight());
+            a.ack(d0); // settled already: harmless
+            b.ack(rest.get(1));
         }
+    }
+
+    @Test
+    void subscriptionsHaveAsyncFormsCompletedFromRuntimeThreads() throws Exception {
+        append("order-1", "Placed");
+        Subscription sub = client.subscribeToAllAsync(SubscribeOptions.fromStart()).get(10, TimeUnit.SECONDS);
+        try {
+            assertEquals("order-1", sub.nextAsync(WAIT).get(10, TimeUnit.SECONDS).getEvent().stream());
+            assertTrue(sub.nextAsync().get(10, TimeUnit.SECONDS).isCaughtUp());
+            assertNull(sub.nextAsync(Duration.ofMillis(50)).get(10, TimeUnit.SECONDS), "a timeout completes with null");
+            String completedOn = sub.nextAsync(Duration.ofMillis(300))
+                    .thenApply(m -> Thread.currentThread().getName()).get(10, TimeUnit.SECONDS);
+            assertTrue(completedOn.startsWith("graveyard"), completedOn);
+            CompletableFuture<SubscriptionMessage> live = sub.nextAsync();
+            append("user-1", "Registered");
+            assertEquals("user-1", live.get(10, TimeUnit.SECONDS).getEvent().stream());
+
+            CompletableFuture<SubscriptionMessage> pending = sub.nextAsync();
+            Thread.sleep(50);
+            sub.close();
+            assertInstanceOf(ClosedException.class,
+                    assertThrows(ExecutionException.class, () -> pending.get(10, TimeUnit.SECONDS)).getCause());
+            assertInstanceOf(ClosedException.class,
+                    assertThrows(ExecutionException.class, () -> sub.nextAsync().get(10, TimeUnit.SECONDS)).getCause());
+        } finally {
+            sub.close();
+        }
+        try (Subscription stream = client.subscribeToStreamAsync("order-1", SubscribeOptions.fromStart())
+                .get(10, TimeUnit.SECONDS)) {
+            assertEquals(0, stream.nextAsync(WAIT).get(10, TimeUnit.SECONDS).getEvent().revision());
+        }
+        assertInstanceOf(InvalidArgumentException.class, assertThrows(ExecutionException.class,
+                () -> client.subscribeToStreamAsync("", SubscribeOptions.fromStart()).get(10, TimeUnit.SECONDS))
+                .getCause());
+    }
+
+    @Test
+    void membersHaveAsyncForms() throws Exception {
+        client.createGroup("g", GroupTarget.stream("s"));
+        append("s", "E0");
+        append("s", "E1");
+        GroupMember member = client.joinGroupAsync("g", "m").get(10, TimeUnit.SECONDS);
+        try (member) {
+            Delivery d0 = member.nextAsync(WAIT).get(10, TimeUnit.SECONDS);
+            Delivery d1 = member.nextAsync().get(10, TimeUnit.SECONDS);
+            assertEquals(List.of("E0", "E1"), List.of(d0.event().type(), d1.event().type()));
+            member.ackAsync(d0).get(10, TimeUnit.SECONDS);
+            member.nackAsync(NackAction.SKIP, d1).get(10, TimeUnit.SECONDS);
+            assertNull(member.nextAsync(Duration.ofMillis(50)).get(10, TimeUnit.SECONDS));
+            assertEquals(2, client.getGroup("g").checkpoint());
+
+            CompletableFuture<Delivery> pending = member.nextAsync();
+            Thread.sleep(50);
+            member.close();
+            assertInstanceOf(ClosedException.class,
+                    assertThrows(ExecutionException.class, () -> pending.get(10, TimeUnit.SECONDS)).getCause());
+        }
+        assertInstanceOf(NotFoundException.class, assertThrows(ExecutionException.class,
+                () -> client.joinGroupAsync("missing", "m").get(10, TimeUnit.SECONDS)).getCause());
+    }
+
+    @Test
+    void aSessionOpenedForACancelledFutureIsClosed() throws Exception {
+        client.createGroup("g", GroupTarget.stream("s"));
+        CompletableFuture<GroupMember> joining = client.joinGroupAsync("g", "late");
+        if (!joining.cancel(false)) {
+            joining.get().close(); // the join won the race: the caller had it, and closes it
+        }
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (client.getGroup("g").members().contains("late") && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(List.of(), client.getGroup("g").members(), "the member left the group");
     }
 
     @Test

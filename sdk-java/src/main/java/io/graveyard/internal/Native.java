@@ -3,18 +3,26 @@ package io.graveyard.internal;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The native methods of {@code libgraveyard_jni} (crate {@code bindings/jni}). Internal: not part
- * of the SDK's API, may change in any release.
+ * The native methods of {@code libgraveyard_jni} (crate {@code bindings/jni}), one per operation of
+ * the core's {@code graveyard::Store} façade, its subscriptions and its group members. Internal: not
+ * part of the SDK's API, may change in any release.
  *
- * <p>Conventions (see bindings/jni/README.md): a {@code long} handle is a pointer to a boxed Rust
- * object, freed exactly once by its {@code *Free}/{@code close} method; Java guards every handle
- * with {@link NativeHandle} so a closed handle is never passed. Unsigned 64-bit values travel as
- * {@code long}; -1 means "not set" where a value is optional. A method taking a
- * {@code CompletableFuture} runs synchronously and returns its result when the future is null;
- * otherwise it starts the work on the native runtime, returns null at once and completes the
- * future from a runtime thread. Results are {@code byte[]} (packed, see {@code io.graveyard.Wire}),
- * {@code String} (JSON), {@code Long} or null. Failures are thrown (or complete the future) as the
- * {@code GraveyardException} subclass of their code, built by {@link #newException}.
+ * <p>Conventions (see bindings/jni/README.md and docs/boundary.md): a {@code long} handle is a
+ * pointer to a boxed Rust object, freed exactly once by its {@code close}/{@code release}/{@code *Free}
+ * method; Java guards every handle with {@link NativeHandle} so a closed handle is never passed.
+ * Enums cross as their documented numbers (never {@code ordinal()}): expected-version kinds 0 any,
+ * 1 no stream, 2 stream exists, 3 exact; directions 0 forwards, 1 backwards; starts 0 start, 1 end,
+ * 2 after; nack actions 1 retry, 2 park, 3 skip; durability (this binding's own) 0 fsync, 1 no fsync.
+ * Unsigned 64-bit values travel as {@code long}; -1 means "not set" where a value is optional.
+ *
+ * <p>A method taking a {@code CompletableFuture} runs the façade's blocking form and returns its
+ * result when the future is null; otherwise it starts the async form on the shared native runtime,
+ * returns null at once and completes the future from a runtime thread. Results are {@code byte[]}
+ * (packed, see {@code io.graveyard.Wire}), {@code String} (JSON), {@code Long} (a number, or the
+ * handle of a new session) or null. A session's next item is a packed message or delivery,
+ * {@code null} on a timeout, and an empty array once the session has ended. Failures are thrown (or
+ * complete the future) as the {@code GraveyardException} subclass of their code, built by
+ * {@link #newException}.
  */
 public final class Native {
     private Native() {}
@@ -28,7 +36,7 @@ public final class Native {
 
     public static native String version();
 
-    // ---- store -------------------------------------------------------------------------------
+    // ---- stores ------------------------------------------------------------------------------
 
     public static native long openDb(String path, long maxEventSize, long mapSize, int durability, int maxReaders,
             byte[] masterKey);
@@ -36,8 +44,18 @@ public final class Native {
     public static native long connect(String endpoints, String token, byte[] caPem, long connectTimeoutMillis,
             long requestTimeoutMillis, int retries, long retryBackoffMillis);
 
-    /** Closes and frees the store handle (waits for the embedded store's calls in flight). */
+    /** A handle on the same cluster client whose node-scoped calls go to member {@code nodeId}. */
+    public static native long onNode(long store, String nodeId);
+
+    public static native boolean isEncrypted(long store);
+
+    /** Closes the store for every handle on it and frees this one (waits for embedded calls in flight). */
     public static native void close(long store);
+
+    /** Frees a handle without closing the store it shares (a handle of {@link #onNode}). */
+    public static native void release(long store);
+
+    // ---- operations --------------------------------------------------------------------------
 
     public static native Object append(long store, String stream, int expectedKind, long expectedRevision,
             byte[] packedEvents, CompletableFuture<Object> future);
@@ -56,7 +74,10 @@ public final class Native {
     public static native Object getStreamMetadata(long store, String stream, CompletableFuture<Object> future);
 
     public static native Object deleteStream(long store, String stream, int expectedKind, long expectedRevision,
-            boolean tombstone, CompletableFuture<Object> future);
+            CompletableFuture<Object> future);
+
+    public static native Object tombstoneStream(long store, String stream, int expectedKind, long expectedRevision,
+            CompletableFuture<Object> future);
 
     public static native Object shredStream(long store, String stream, CompletableFuture<Object> future);
 
@@ -91,34 +112,49 @@ public final class Native {
 
     // ---- subscriptions -------------------------------------------------------------------------
 
-    public static native long subscribeToStream(long store, String stream, int startKind, long after, int pageSize);
+    /** A {@code Long}: the handle of the new subscription. */
+    public static native Object subscribeToStream(long store, String stream, int startKind, long after, int pageSize,
+            CompletableFuture<Object> future);
 
-    public static native long subscribeToAll(long store, int startKind, long after, String filterJson, int pageSize);
+    /** A {@code Long}: the handle of the new subscription. */
+    public static native Object subscribeToAll(long store, int startKind, long after, String filterJson, int pageSize,
+            CompletableFuture<Object> future);
 
     /**
-     * The next message, waiting at most {@code timeoutMillis} (-1: forever): null on timeout, else
-     * a packed message (tag 0 caught up, 1 event, 2 ended).
+     * The next message, waiting at most {@code timeoutMillis} (-1: as long as it takes): a packed
+     * subscription message ({@code u8} tag 0 caught up, 1 event then the event), null on timeout,
+     * empty once ended.
      */
-    public static native byte[] subscriptionNext(long subscription, long timeoutMillis);
+    public static native Object subscriptionNext(long subscription, long timeoutMillis,
+            CompletableFuture<Object> future);
 
-    /** Wakes a blocked {@code subscriptionNext} and ends the subscription; does not free it. */
+    /** Ends the subscription for good, waking a waiting {@code subscriptionNext}; does not free it. */
     public static native void subscriptionCancel(long subscription);
 
     public static native void subscriptionFree(long subscription);
 
     // ---- consumer group members ----------------------------------------------------------------
 
-    public static native long joinGroup(long store, String group, String member);
+    /** A {@code Long}: the handle of the new member. */
+    public static native Object joinGroup(long store, String group, String member, CompletableFuture<Object> future);
 
-    /** The next delivery, waiting at most {@code timeoutMillis} (-1: forever): null on timeout. */
-    public static native byte[] memberNext(long member, long timeoutMillis);
+    /**
+     * The next delivery, waiting at most {@code timeoutMillis} (-1: as long as it takes): packed
+     * ({@code u64 id, u32 attempt, i64 parked revision (-1: none)}, then the event), null on
+     * timeout, empty once ended.
+     */
+    public static native Object memberNext(long member, long timeoutMillis, CompletableFuture<Object> future);
 
-    public static native void memberAck(long member, long[] deliveries);
+    /** Acks deliveries by id; ids handed out by any member of the group joined through the same store. */
+    public static native Object memberAck(long member, long[] deliveryIds, CompletableFuture<Object> future);
 
-    public static native void memberNack(long member, int action, long[] deliveries);
+    public static native Object memberNack(long member, int action, long[] deliveryIds,
+            CompletableFuture<Object> future);
 
+    /** Ends the member's waits for good, waking a waiting {@code memberNext}; does not free it. */
     public static native void memberCancel(long member);
 
+    /** Frees the member: it leaves the group. */
     public static native void memberFree(long member);
 
     /**
@@ -129,8 +165,8 @@ public final class Native {
 
     // ---- called by the native side -------------------------------------------------------------
 
-    /** Builds the exception of a failure: resolved once when the library loads. */
-    static RuntimeException newException(String code, String message, String detailsJson) {
+    /** Builds the exception of a failure from its code number: resolved once when the library loads. */
+    static RuntimeException newException(int code, String message, String detailsJson) {
         return Errors.create(code, message, detailsJson);
     }
 }

@@ -46,6 +46,11 @@ public final class NativeHandle {
         });
     }
 
+    /** What the handle is, for messages: "the subscription to $all". */
+    public String what() {
+        return what;
+    }
+
     public boolean isClosed() {
         return closing.get();
     }

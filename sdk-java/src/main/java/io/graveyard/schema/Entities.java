@@ -101,10 +101,17 @@ public final class Entities {
      */
     public static <T> T fromJson(byte[] data, Class<T> type) {
         Objects.requireNonNull(data, "data");
+        return fromJson(data, 0, data.length, type);
+    }
+
+    /** {@link #fromJson(byte[], Class)} of the {@code length} bytes of {@code data} at {@code offset}. */
+    public static <T> T fromJson(byte[] data, int offset, int length, Class<T> type) {
+        Objects.requireNonNull(data, "data");
+        Objects.checkFromIndexSize(offset, length, data.length);
         Deriver.Derived derived = mapped(type);
         JsonNode tree;
         try {
-            tree = Deriver.READER.readTree(data);
+            tree = Deriver.READER.readTree(data, offset, length);
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read " + type.getName() + ": the data is not JSON: "
                 + e.getMessage(), e);
