@@ -26,6 +26,7 @@ mod engine;
 mod error;
 mod group;
 mod hash;
+mod json;
 mod options;
 pub mod runtime;
 pub mod schema;
@@ -40,7 +41,7 @@ pub use client::{Client, ClientDelivery, ClientGroupMember, ClientOptions, Clien
 pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
 pub use group::{Delivery, GroupInfo, GroupMember, GroupSettings, GroupStrategy, GroupTarget, NackAction};
-pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE};
+pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_JSON_DEPTH};
 pub use runtime::block_on;
 pub use store::{Store, StoreDelivery, StoreMember, StoreSubscription};
 pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage};

@@ -9,6 +9,11 @@ use crate::error::Result;
 
 /// Default largest event (type + data + metadata + content type), in bytes.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
+/// Default deepest nesting of arrays and objects in event data labelled `application/json`: at
+/// most the default limits of the standard parsers of our SDK languages (Jackson 3: 500, Jackson
+/// 2: 1,000; Python's recursion limit, 1,000; Go, 10,000), so nothing stored stalls a consumer in
+/// those, and far above real payloads. docs/semantics.md, "JSON data".
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 500;
 /// Default LMDB map size: address space reserved, not disk used. LMDB cannot grow past it
 /// while open, so it is large; the file only grows as data is written.
 pub const DEFAULT_MAP_SIZE: usize = if cfg!(target_pointer_width = "64") { 1 << 40 } else { 1 << 30 };
@@ -68,6 +73,7 @@ impl Eq for MasterKey {}
 pub struct Options {
     pub(crate) path: PathBuf,
     pub(crate) max_event_size: usize,
+    pub(crate) max_json_depth: usize,
     pub(crate) map_size: usize,
     pub(crate) durability: Durability,
     pub(crate) max_readers: u32,
@@ -79,6 +85,7 @@ impl Options {
         Options {
             path: path.as_ref().to_path_buf(),
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
             map_size: DEFAULT_MAP_SIZE,
             durability: Durability::Fsync,
             max_readers: 1024,
@@ -89,6 +96,16 @@ impl Options {
     /// Largest accepted event, counting its type, data, metadata and content type.
     pub fn max_event_size(mut self, bytes: usize) -> Options {
         self.max_event_size = bytes;
+        self
+    }
+
+    /// Deepest nesting of arrays and objects accepted in the data of an event labelled
+    /// `application/json` (a scalar is at depth 0, `[]` at 1; default
+    /// [`DEFAULT_MAX_JSON_DEPTH`]). Raise it only if every consumer's JSON parser accepts that
+    /// depth: data one of them refuses stalls it. Events whose type has a schema nest at most 127
+    /// levels whatever this says (the limit of the schema validation's parser).
+    pub fn max_json_depth(mut self, depth: usize) -> Options {
+        self.max_json_depth = depth;
         self
     }
 

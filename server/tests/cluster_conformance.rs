@@ -1,32 +1,39 @@
-//! The conformance scenarios (`conformance/*.json`), run through `graveyard::Client` against a
-//! fresh 3-node cluster each: the cluster keeps the contract of the embedded store. The runner
-//! is the core's (`core/tests/conformance/runner.rs`); `CONFORMANCE_FILTER=<text>` narrows it.
+//! The conformance scenarios (`conformance/*.json`), run through `graveyard::Store` over a
+//! `graveyard::Client` against a fresh 3-node cluster each: the cluster keeps the contract of the
+//! embedded store. The runner and the executor over the façade are those of `conformance/runner`
+//! (crate graveyard-conformance), included by path as the core's test does; only opening a
+//! scenario's store is this file's. `CONFORMANCE_FILTER=<text>` narrows the run.
 //!
 //! In a cluster, `$all`, its positions, the head position and the uniqueness of event ids belong
-//! to each node's own log (docs/semantics.md, "Cluster"), while the scenarios expect one log
-//! across their streams. So each scenario gets a cluster whose member ids make the ring place
-//! all its streams on one member, and the client, which learns the ring from another member,
-//! asks that member for `$all` and the head (`Client::on_node`). Everything goes through the
-//! client and the wire; schema upserts are replicated to all three members. What crosses
-//! members (forwarding, streams on different owners, a member down) is tested in cluster.rs.
+//! to each node's own log, and a consumer group lives on one node with its parked stream
+//! (docs/semantics.md, "Cluster"), while the scenarios expect one log across their streams. So
+//! each scenario gets a cluster whose member ids make the ring place all its streams (the parked
+//! streams of its groups included) on one member, and the client, which learns the ring from
+//! another member, sends its node-scoped requests (`$all`, the head, groups on `$all`) to that
+//! member (`Client::on_node`). Everything goes through the client and the wire; schema upserts
+//! are replicated to all three members. What crosses members (forwarding, streams on different
+//! owners, a member down) is tested in cluster.rs.
 
 mod common;
-#[path = "../../core/tests/conformance/runner.rs"]
+#[path = "../../conformance/runner/src/executor.rs"]
+mod executor;
+#[path = "../../conformance/runner/src/runner.rs"]
 mod runner;
 
+use std::path::PathBuf;
+
 use common::{NodeOptions, TestCluster};
+use executor::{Forms, Fresh, Opened, StoreExecutor};
 use graveyard::cluster::{Member, Ring, DEFAULT_VNODES};
-use graveyard::schema::{RegisteredSchema, Schema, SchemaUpsert};
-use graveyard::{
-    AppendResult, Client, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Result,
-    Snapshot, StreamInfo, StreamMetadata,
-};
+use graveyard::runtime::block_on_shared;
+use graveyard::{Client, Error, Store};
 
 #[test]
 fn conformance_through_the_client_on_three_nodes() {
+    // Starts and stops the nodes; the client's calls run on the shared runtime of the façade.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut scenario = 0;
-    runner::run_all(&mut |fresh| {
+    let mut executor = StoreExecutor::new(Forms::Blocking, |fresh: &Fresh| {
         let mut options = NodeOptions::default();
         if let Some(size) = fresh.max_event_size {
             options.args.extend(["--max-event-size".to_owned(), size.to_string()]);
@@ -41,106 +48,65 @@ fn conformance_through_the_client_on_three_nodes() {
         }
         // The streams live on a different member from one scenario to the next.
         scenario += 1;
-        let (ids, home) = colocating_ids(fresh.streams, scenario % 3);
+        let home = scenario % 3;
+        let ids = colocating_ids(&fresh.streams, home);
         let cluster = runtime.block_on(TestCluster::start_named(&ids, options));
-        let client = runtime.block_on(connect_through_others(&cluster, home))?;
-        Ok(Box::new(ThroughClient { runtime: runtime.handle().clone(), cluster, home, client, _keys: keys }))
+        let store = connect_through_others(&cluster, home)?;
+        Ok(Box::new(OnCluster { store, cluster, home, runtime: runtime.handle().clone(), _keys: keys })
+            as Box<dyn Opened>)
     });
+    let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance");
+    runner::run_tests(&scenarios, "3-node clusters, Store over Client", &mut executor);
 }
 
 /// Member ids for a 3-node cluster whose ring gives every stream of `streams` to member `home`.
 /// The ring hashes member ids only (not endpoints), so this is decided before any port is known.
-fn colocating_ids(streams: &[String], home: usize) -> (Vec<String>, usize) {
+fn colocating_ids(streams: &[String], home: usize) -> Vec<String> {
     for attempt in 0u64.. {
         let ids: Vec<String> = ["a", "b", "c"].iter().map(|p| format!("{p}{attempt}")).collect();
         let members =
             ids.iter().enumerate().map(|(i, id)| Member::new(id.clone(), format!("h:{}", i + 1))).collect();
         let ring = Ring::new(members, DEFAULT_VNODES).unwrap();
         if streams.iter().all(|s| ring.owner(s).id == ids[home]) {
-            return (ids, home);
+            return ids;
         }
     }
     unreachable!()
 }
 
-/// A client that learned the ring from a member that is not `home`, scoped to `home`.
-async fn connect_through_others(cluster: &TestCluster, home: usize) -> Result<Client, String> {
+/// A store over a client that learned the ring from a member that is not `home`, scoped to
+/// `home`. Connected on the shared runtime, where the façade runs the client's calls.
+fn connect_through_others(cluster: &TestCluster, home: usize) -> Result<Store, String> {
     let mut seeds: Vec<String> = cluster.nodes.iter().map(|n| n.url()).collect();
     seeds.rotate_left(home + 1);
-    let client = Client::connect(&seeds.join(",")).await.map_err(|e| e.to_string())?;
-    let home_id = client.members()[home].id.clone();
-    client.on_node(&home_id).map_err(|e| e.to_string())
+    let seeds = seeds.join(",");
+    block_on_shared(async {
+        let client = Client::connect(&seeds).await.map_err(|e| e.to_string())?;
+        let home_id = client.members()[home].id.clone();
+        client.on_node(&home_id).map(Store::from_client).map_err(|e| e.to_string())
+    })
 }
 
-struct ThroughClient {
-    runtime: tokio::runtime::Handle,
+/// The cluster of one scenario. The store is declared first: it closes before the nodes stop.
+struct OnCluster {
+    store: Store,
     cluster: TestCluster,
     /// The member holding every stream of the scenario.
     home: usize,
-    client: Client,
+    runtime: tokio::runtime::Handle,
     _keys: tempfile::TempDir,
 }
 
-impl runner::Store for ThroughClient {
-    fn append(
-        &mut self,
-        stream: &str,
-        expected: ExpectedVersion,
-        events: Vec<EventData>,
-    ) -> Result<AppendResult> {
-        self.runtime.block_on(self.client.append(stream, expected, events))
+impl Opened for OnCluster {
+    fn store(&self) -> &Store {
+        &self.store
     }
-    fn read_stream(&mut self, stream: &str, options: ReadOptions) -> Result<Vec<RecordedEvent>> {
-        self.runtime.block_on(self.client.read_stream(stream, options))
-    }
-    fn read_all(&mut self, options: ReadAllOptions) -> Result<Vec<RecordedEvent>> {
-        self.runtime.block_on(self.client.read_all(options))
-    }
-    fn stream_info(&mut self, stream: &str) -> Result<StreamInfo> {
-        self.runtime.block_on(self.client.stream_info(stream))
-    }
-    fn set_stream_metadata(&mut self, stream: &str, metadata: StreamMetadata) -> Result<()> {
-        self.runtime.block_on(self.client.set_stream_metadata(stream, metadata))
-    }
-    fn get_stream_metadata(&mut self, stream: &str) -> Result<StreamMetadata> {
-        self.runtime.block_on(self.client.get_stream_metadata(stream))
-    }
-    fn delete_stream(&mut self, stream: &str, expected: ExpectedVersion) -> Result<()> {
-        self.runtime.block_on(self.client.delete_stream(stream, expected))
-    }
-    fn tombstone_stream(&mut self, stream: &str, expected: ExpectedVersion) -> Result<()> {
-        self.runtime.block_on(self.client.tombstone_stream(stream, expected))
-    }
-    fn shred_stream(&mut self, stream: &str) -> Result<()> {
-        self.runtime.block_on(self.client.shred_stream(stream))
-    }
-    fn save_snapshot(&mut self, stream: &str, revision: u64, data: Vec<u8>) -> Result<()> {
-        self.runtime.block_on(self.client.save_snapshot(stream, revision, data))
-    }
-    fn get_snapshot(&mut self, stream: &str) -> Result<Option<Snapshot>> {
-        self.runtime.block_on(self.client.get_snapshot(stream))
-    }
-    fn head_position(&mut self) -> Result<u64> {
-        self.runtime.block_on(self.client.head_position())
-    }
-    fn upsert_schema(&mut self, schema: &Schema) -> Result<SchemaUpsert> {
-        self.runtime.block_on(self.client.upsert_schema(schema))
-    }
-    fn get_schema(&mut self, name: &str, version: Option<u32>) -> Result<RegisteredSchema> {
-        self.runtime.block_on(self.client.get_schema(name, version))
-    }
-    fn list_schemas(&mut self) -> Result<Vec<RegisteredSchema>> {
-        self.runtime.block_on(self.client.list_schemas())
-    }
-    fn close(&mut self) {
-        self.client.close();
-    }
+
     /// Restarts every node of the cluster (SIGTERM, then start again on the same data) and
     /// connects a new client.
-    fn reopen(&mut self) -> Result<()> {
-        self.client.close();
-        let runtime = self.runtime.clone();
-        runtime.block_on(async {
+    fn reopen(&mut self) -> graveyard::Result<()> {
+        self.store.close();
+        self.runtime.block_on(async {
             for node in &mut self.cluster.nodes {
                 node.terminate();
                 node.wait_exit().await;
@@ -148,10 +114,8 @@ impl runner::Store for ThroughClient {
             for node in &mut self.cluster.nodes {
                 node.restart().await;
             }
-            self.client = connect_through_others(&self.cluster, self.home)
-                .await
-                .map_err(graveyard::Error::Unavailable)?;
-            Ok(())
-        })
+        });
+        self.store = connect_through_others(&self.cluster, self.home).map_err(Error::Unavailable)?;
+        Ok(())
     }
 }

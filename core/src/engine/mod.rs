@@ -177,6 +177,9 @@ fn check_options(options: &Options) -> Result<()> {
     if options.max_event_size == 0 || options.max_event_size > (1 << 30) {
         return Err(Error::invalid("max_event_size must be between 1 byte and 1 GiB"));
     }
+    if options.max_json_depth == 0 {
+        return Err(Error::invalid("max_json_depth must be at least 1"));
+    }
     if options.map_size < (1 << 20) || options.map_size.checked_next_multiple_of(MAP_SIZE_GRANULE).is_none() {
         return Err(Error::invalid("map_size must be at least 1 MiB and fit the address space"));
     }
@@ -275,7 +278,7 @@ impl Engine {
             stream,
             events,
             self.options.max_event_size,
-            Some(&self.schemas),
+            validate::Author::User { schemas: &self.schemas, max_json_depth: self.options.max_json_depth },
             self.is_encrypted(),
         )?;
         Ok(Command::Append { stream: stream.to_string(), expected, events })
@@ -369,7 +372,7 @@ impl Engine {
                 &stream,
                 copies,
                 self.options.max_event_size,
-                None,
+                validate::Author::System,
                 self.is_encrypted(),
             )?;
             // A copy is sealed with the data key of the stream it came from.
@@ -414,7 +417,7 @@ impl Engine {
             &stream,
             vec![stored],
             self.options.max_event_size,
-            None,
+            validate::Author::System,
             self.is_encrypted(),
         )
         .map_err(|e| Error::InvalidSchema { schema: name.clone(), problems: vec![e.to_string()] })?;

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::format::{self, EventRecord};
 use crate::error::{Error, Result};
+use crate::json::{self, JsonError, JsonErrorKind};
 use crate::schema::{CompiledSchema, SchemaRegistry, Violation, ViolationRule};
 use crate::types::{EventData, CONTENT_TYPE_JSON};
 use crate::{MAX_CONTENT_TYPE_LEN, MAX_EVENT_TYPE_LEN, MAX_STREAM_NAME_LEN};
@@ -60,17 +61,35 @@ pub(crate) fn user_stream_name(stream: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks and encodes the events of an append. With `schemas`, an event whose type names a
-/// schema is validated against its latest version (defaults filled in) and records that
-/// version; system writes pass `None` (parked copies keep the data that was validated when it
-/// was first appended, whatever the schema has become since). Each event type is resolved once
-/// per append, so the events of one type in one append are all held to the same version even
-/// if an upsert lands meanwhile.
+/// The deepest nesting the schema validation can read: `serde_json` refuses a 128th level of
+/// arrays and objects (its recursion limit), and the full validation parses into a `Value`.
+/// Held here, before the fast path, so that whether such data is accepted never depends on
+/// which path settled it (the fast path skips members no field declares without that limit).
+pub(crate) const SCHEMA_MAX_JSON_DEPTH: usize = 127;
+
+/// Who writes an append, which decides how its data is checked.
+#[derive(Clone, Copy)]
+pub(crate) enum Author<'a> {
+    /// A user: an event whose type names a schema is validated against it, and data labelled
+    /// JSON meets `crate::json`'s strict rules with arrays and objects nested at most
+    /// `max_json_depth` levels.
+    User { schemas: &'a SchemaRegistry, max_json_depth: usize },
+    /// The engine: schema versions (serialised by us) and parked copies, which keep the data
+    /// that was checked when it was first appended, whatever the rules (schemas, the JSON rules,
+    /// `max_json_depth`) have become since, so that parking an event never fails on its data.
+    /// JSON data gets the syntax check only.
+    System,
+}
+
+/// Checks and encodes the events of an append. For a user, an event whose type names a schema
+/// is validated against its latest version (defaults filled in) and records that version. Each
+/// event type is resolved once per append, so the events of one type in one append are all held
+/// to the same version even if an upsert lands meanwhile.
 pub(crate) fn prepare_events(
     stream: &str,
     events: Vec<EventData>,
     max_event_size: usize,
-    schemas: Option<&SchemaRegistry>,
+    author: Author<'_>,
     sealed: bool,
 ) -> Result<Vec<PreparedEvent>> {
     if events.is_empty() {
@@ -78,9 +97,13 @@ pub(crate) fn prepare_events(
     }
     let mut seen = HashSet::with_capacity(events.len());
     let mut prepared = Vec::with_capacity(events.len());
-    let mut lookup = SchemaLookup { registry: schemas, resolved: Vec::new() };
+    let registry = match author {
+        Author::User { schemas, .. } => Some(schemas),
+        Author::System => None,
+    };
+    let mut lookup = SchemaLookup { registry, resolved: Vec::new() };
     for (index, event) in events.into_iter().enumerate() {
-        let p = prepare_event(stream, index, event, max_event_size, &mut lookup, sealed)?;
+        let p = prepare_event(stream, index, event, max_event_size, author, &mut lookup, sealed)?;
         if !seen.insert(p.id) {
             return Err(Error::invalid(format!("event {index}: id {} appears twice in the append", p.id)));
         }
@@ -113,6 +136,7 @@ fn prepare_event(
     index: usize,
     mut event: EventData,
     max_event_size: usize,
+    author: Author<'_>,
     schemas: &mut SchemaLookup<'_>,
     sealed: bool,
 ) -> Result<PreparedEvent> {
@@ -139,7 +163,12 @@ fn prepare_event(
     }
     let schema_version = match schemas.schema_of(&event.event_type)? {
         Some(schema) => {
-            conform(index, &schema, &mut event)?;
+            // Only users' events meet schemas (`SchemaLookup` has no registry for the system).
+            let max_json_depth = match author {
+                Author::User { max_json_depth, .. } => max_json_depth,
+                Author::System => SCHEMA_MAX_JSON_DEPTH,
+            };
+            conform(index, &schema, &mut event, max_json_depth)?;
             // Filled defaults make the data longer; the limit holds for what is stored.
             if size(&event) > max_event_size {
                 return Err(too_big(size(&event)));
@@ -148,8 +177,16 @@ fn prepare_event(
         }
         None => {
             if event.content_type == CONTENT_TYPE_JSON && !event.data.is_empty() {
-                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&event.data) {
-                    return Err(not_json(index, e));
+                match author {
+                    Author::User { max_json_depth, .. } => {
+                        json::check(&event.data, max_json_depth)
+                            .map_err(|e| refused_json(index, e, "the store's max_json_depth"))?;
+                    }
+                    Author::System => {
+                        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&event.data) {
+                            return Err(not_json(index, e));
+                        }
+                    }
                 }
             }
             0
@@ -210,14 +247,36 @@ fn not_json(index: usize, e: serde_json::Error) -> Error {
     Error::invalid(format!("event {index}: data is labelled {CONTENT_TYPE_JSON} but is not valid JSON: {e}"))
 }
 
+/// The refusal of data labelled JSON by `crate::json::check`; `depth_limit` says where the
+/// depth limit it ran with comes from.
+fn refused_json(index: usize, e: JsonError, depth_limit: &str) -> Error {
+    if e.is_syntax() {
+        return Error::invalid(format!(
+            "event {index}: data is labelled {CONTENT_TYPE_JSON} but is not valid JSON: {e}"
+        ));
+    }
+    let why = match e.kind {
+        JsonErrorKind::TooDeep { .. } => format!(" ({depth_limit})"),
+        JsonErrorKind::DuplicateKey(_) => " (JSON parsers disagree on which of its values wins)".to_owned(),
+        _ => String::new(),
+    };
+    Error::invalid(format!("event {index}: data labelled {CONTENT_TYPE_JSON} is refused: {e}{why}"))
+}
+
 /// Validates the data of event `index` against `schema`, filling its defaults. The data must be
-/// a JSON object labelled JSON. Data that is not JSON at all is INVALID_ARGUMENT, as for any
-/// event labelled JSON; JSON that breaks the schema is SCHEMA_VIOLATION.
+/// a JSON object labelled JSON. Data that breaks the JSON rules (`crate::json`, arrays and
+/// objects nested at most `max_json_depth` levels) is INVALID_ARGUMENT, as for any event
+/// labelled JSON; JSON that breaks the schema is SCHEMA_VIOLATION.
 ///
 /// When defaults were filled, the stored data is the re-serialised value: members are then in
 /// key order, and numbers too large for an i64/u64/f64 keep only f64 precision. Data that needs
 /// no default is stored byte for byte as sent.
-fn conform(index: usize, schema: &CompiledSchema, event: &mut EventData) -> Result<()> {
+fn conform(
+    index: usize,
+    schema: &CompiledSchema,
+    event: &mut EventData,
+    max_json_depth: usize,
+) -> Result<()> {
     let refuse = |rule: ViolationRule, value: Value, message: String| Error::SchemaViolation {
         schema: schema.name().to_owned(),
         version: schema.version(),
@@ -234,6 +293,17 @@ fn conform(index: usize, schema: &CompiledSchema, event: &mut EventData) -> Resu
             ),
         ));
     }
+    // Before the fast path, which takes duplicate keys and skips undeclared members unchecked.
+    if !event.data.is_empty() {
+        let (depth, limit) = match max_json_depth > SCHEMA_MAX_JSON_DEPTH {
+            true => (
+                SCHEMA_MAX_JSON_DEPTH,
+                "the limit of data validated by a schema, whose parser reads no deeper",
+            ),
+            false => (max_json_depth, "the store's max_json_depth"),
+        };
+        json::check(&event.data, depth).map_err(|e| refused_json(index, e, limit))?;
+    }
     // Most events are valid and need no default: settle those without building a value.
     if schema.conforms_as_is(&event.data) {
         return Ok(());
@@ -245,7 +315,14 @@ fn conform(index: usize, schema: &CompiledSchema, event: &mut EventData) -> Resu
             "must be a JSON object, not empty".into(),
         ));
     }
-    let mut value: Value = serde_json::from_slice(&event.data).map_err(|e| not_json(index, e))?;
+    // The data is strict JSON nested within `serde_json`'s limit: what can still fail here is a
+    // number beyond f64 (`1e400`), which the validation cannot compare.
+    let mut value: Value = serde_json::from_slice(&event.data).map_err(|e| {
+        Error::invalid(format!(
+            "event {index}: data labelled {CONTENT_TYPE_JSON} cannot be read for validation against schema '{}': {e}",
+            schema.name()
+        ))
+    })?;
     if schema.check(index, &mut value)?.changed() {
         event.data = serde_json::to_vec(&value)
             .map_err(|e| Error::Internal(format!("re-serialising validated data: {e}")))?;
@@ -265,4 +342,22 @@ fn generated_id() -> Uuid {
     random[..8].copy_from_slice(&fastrand::u64(..).to_le_bytes());
     random[8..].copy_from_slice(&fastrand::u16(..).to_le_bytes());
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `SCHEMA_MAX_JSON_DEPTH` is what serde_json reads into a `Value` (the full validation) and
+    /// through the fast path's nested seeds; a serde_json that reads deeper or less deep must
+    /// move it.
+    #[test]
+    fn the_schema_depth_limit_is_serde_json_s() {
+        let nested =
+            |depth: usize| format!("{}{}", r#"{"a":"#.repeat(depth - 1) + "{}", "}".repeat(depth - 1));
+        assert!(serde_json::from_str::<Value>(&nested(SCHEMA_MAX_JSON_DEPTH)).is_ok());
+        let err = serde_json::from_str::<Value>(&nested(SCHEMA_MAX_JSON_DEPTH + 1)).unwrap_err();
+        assert!(err.to_string().contains("recursion limit exceeded"), "{err}");
+        assert_eq!(json::check(nested(SCHEMA_MAX_JSON_DEPTH).as_bytes(), SCHEMA_MAX_JSON_DEPTH), Ok(()));
+    }
 }

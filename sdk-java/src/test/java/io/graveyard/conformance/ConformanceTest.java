@@ -56,7 +56,9 @@ class ConformanceTest {
         Path dir = scenarioDir();
         List<Path> files;
         try (Stream<Path> listing = Files.list(dir)) {
-            files = listing.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList();
+            // boundary_vectors.json holds the boundary's golden vectors (BoundaryVectorsTest), not a scenario.
+            files = listing.filter(p -> p.getFileName().toString().endsWith(".json"))
+                    .filter(p -> !p.getFileName().toString().equals("boundary_vectors.json")).sorted().toList();
         }
         return files;
     }
@@ -118,6 +120,19 @@ class ConformanceTest {
         } catch (IOException e) {
             FAILURES.incrementAndGet();
             throw new AssertionError("--- " + label + ": invalid JSON: " + e.getMessage(), e);
+        }
+        // The session ops (consumer groups, subscriptions) are not in this runner: the scenarios that
+        // use them run through graveyard::Store (embedded and on 3-node clusters) and the reference
+        // executor, and will run in Java through a Java executor of graveyard-conformance
+        // (conformance/README.md, "Running the scenarios in an SDK"). Reported as skipped, by name.
+        java.util.Set<String> sessionOps = java.util.Set.of("create_group", "update_group", "delete_group",
+                "group_info", "list_groups", "replay_parked", "join_group", "subscribe_to_stream",
+                "subscribe_to_all", "next", "ack", "nack", "cancel", "leave_group", "close_session");
+        for (JsonNode step : value.path("steps")) {
+            String op = step.path("op").asText();
+            org.junit.jupiter.api.Assumptions.assumeFalse(sessionOps.contains(op), label
+                    + " uses the session op '" + op + "', which the Java runner does not run yet (a Java executor of"
+                    + " graveyard-conformance is the next step)");
         }
         Scenario.Ids ids = new Scenario.Ids();
         Scenario scenario;
