@@ -773,7 +773,7 @@ struct SessionState {
     /// Settles sent and not answered yet, oldest first (the node answers in order).
     pending: VecDeque<PendingSettle>,
     /// Set when the session dropped: the error later calls report.
-    ended: Option<String>,
+    ended: Option<Error>,
 }
 
 /// A member of a consumer group, through a node. Deliveries and settles go both ways at once:
@@ -864,11 +864,11 @@ impl ClientGroupMember {
         {
             // Queued and sent under one lock: the queue's order is the order the node answers in.
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(why) = &state.ended {
-                return Err(Error::Unavailable(why.clone()));
+            if let Some(error) = &state.ended {
+                return Err(error.clone());
             }
             if self.requests.send(pb::ConsumeRequest { request: Some(request) }).is_err() {
-                return Err(self.gone());
+                return Err(ended(&state, &self.group));
             }
             state.pending.push_back(PendingSettle { ids: ids.to_vec(), answer });
         }
@@ -876,14 +876,16 @@ impl ClientGroupMember {
     }
 
     fn gone(&self) -> Error {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        Error::Unavailable(
-            state
-                .ended
-                .clone()
-                .unwrap_or_else(|| format!("the session of group '{}' has ended; join again", self.group)),
-        )
+        ended(&self.state.lock().unwrap_or_else(|p| p.into_inner()), &self.group)
     }
+}
+
+/// What a call on a session that has ended fails with: the error that ended it, with its code
+/// (NOT_FOUND for a deleted group, UNAVAILABLE for a drop).
+fn ended(state: &SessionState, group: &str) -> Error {
+    state.ended.clone().unwrap_or_else(|| {
+        Error::Unavailable(format!("the session of group '{group}' has ended; join again"))
+    })
 }
 
 impl Drop for ClientGroupMember {
@@ -951,7 +953,7 @@ async fn read_session(
         other => other,
     };
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-    state.ended = Some(failure.to_string());
+    state.ended = Some(failure.clone());
     for waiting in state.pending.drain(..) {
         let _ = waiting.answer.send(Err(failure.clone()));
     }

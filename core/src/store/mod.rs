@@ -56,6 +56,9 @@ struct Shared {
     /// not yet settled, by delivery id: any member of the group settles any of them, as the
     /// embedded store allows. Kept while a member of the group is alive.
     held: Mutex<HashMap<String, Weak<Held>>>,
+    /// Pulled by [`Store::close`]: the sessions opened through the store end with CLOSED, as an
+    /// embedded store's do, also on a cluster (whose client does not cut its open calls).
+    closed: runtime::Cancel,
 }
 
 /// Deliveries of one group handed out through a store, by id: `Some` while outstanding, `None`
@@ -162,6 +165,7 @@ impl Store {
     /// Closes the store for this handle and its clones: every later call fails with CLOSED.
     /// Embedded: waits for the calls in flight ([`Db::close`]). Closing twice is harmless.
     pub fn close(&self) {
+        self.shared.closed.cancel();
         match &self.face {
             Face::Embedded(db) => db.close(),
             #[cfg(feature = "client")]

@@ -18,6 +18,8 @@ use crate::{
 pub struct StoreSubscription {
     face: tokio::sync::Mutex<Option<SubscriptionFace>>,
     cancel: Cancel,
+    /// The store's: pulled when it closes.
+    closed: Cancel,
 }
 
 enum SubscriptionFace {
@@ -33,7 +35,7 @@ impl StoreSubscription {
             #[cfg(feature = "client")]
             Face::Cluster(c) => SubscriptionFace::Cluster(c.subscribe_to_stream(stream, options).await?),
         };
-        Ok(StoreSubscription::new(face))
+        Ok(StoreSubscription::new(face, store))
     }
 
     pub(super) async fn to_all(store: &Store, options: SubscribeOptions) -> Result<Self> {
@@ -42,30 +44,37 @@ impl StoreSubscription {
             #[cfg(feature = "client")]
             Face::Cluster(c) => SubscriptionFace::Cluster(c.subscribe_to_all(options).await?),
         };
-        Ok(StoreSubscription::new(face))
+        Ok(StoreSubscription::new(face, store))
     }
 
-    fn new(face: SubscriptionFace) -> StoreSubscription {
-        StoreSubscription { face: tokio::sync::Mutex::new(Some(face)), cancel: Cancel::new() }
+    fn new(face: SubscriptionFace, store: &Store) -> StoreSubscription {
+        StoreSubscription {
+            face: tokio::sync::Mutex::new(Some(face)),
+            cancel: Cancel::new(),
+            closed: store.shared.closed.clone(),
+        }
     }
 
     /// The next message, waiting at most `timeout` (`None`: as long as it takes).
     /// [`Next::Ended`] once the subscription was cancelled, or after it reported an error.
     pub async fn next(&self, timeout: Option<Duration>) -> Result<Next<SubscriptionMessage>> {
-        let next = runtime::wait(&self.cancel, timeout, async {
-            let mut face = self.face.lock().await;
-            let message = match face.as_mut() {
-                None => None,
-                Some(SubscriptionFace::Embedded(s)) => s.next().await,
-                #[cfg(feature = "client")]
-                Some(SubscriptionFace::Cluster(s)) => s.next().await,
-            };
-            if !matches!(message, Some(Ok(_))) {
-                *face = None;
-            }
-            message
-        })
-        .await;
+        let next = while_open(
+            &self.closed,
+            runtime::wait(&self.cancel, timeout, async {
+                let mut face = self.face.lock().await;
+                let message = match face.as_mut() {
+                    None => None,
+                    Some(SubscriptionFace::Embedded(s)) => s.next().await,
+                    #[cfg(feature = "client")]
+                    Some(SubscriptionFace::Cluster(s)) => s.next().await,
+                };
+                if !matches!(message, Some(Ok(_))) {
+                    *face = None;
+                }
+                message
+            }),
+        )
+        .await?;
         match next {
             Next::Item(Some(Ok(message))) => Ok(Next::Item(message)),
             Next::Item(Some(Err(e))) => Err(e),
@@ -122,6 +131,8 @@ pub struct StoreMember {
     held: Arc<Held>,
     group: String,
     cancel: Cancel,
+    /// The store's: pulled when it closes.
+    closed: Cancel,
 }
 
 enum MemberFace {
@@ -137,7 +148,13 @@ impl StoreMember {
             #[cfg(feature = "client")]
             Face::Cluster(c) => MemberFace::Cluster(Box::new(c.join_group(group, member).await?)),
         };
-        Ok(StoreMember { face, held: store.held(group), group: group.to_owned(), cancel: Cancel::new() })
+        Ok(StoreMember {
+            face,
+            held: store.held(group),
+            group: group.to_owned(),
+            cancel: Cancel::new(),
+            closed: store.shared.closed.clone(),
+        })
     }
 
     /// The next delivery, waiting at most `timeout` (`None`: as long as it takes).
@@ -145,36 +162,39 @@ impl StoreMember {
     /// deleted, CLOSED when the store closed, UNAVAILABLE when a cluster session dropped (join
     /// again: unsettled events are delivered again).
     pub async fn next(&self, timeout: Option<Duration>) -> Result<Next<StoreDelivery>> {
-        let next = runtime::wait(&self.cancel, timeout, async {
-            match &self.face {
-                MemberFace::Embedded(member) => {
-                    let delivery = member.next().await?;
-                    let out = StoreDelivery {
-                        id: delivery.id(),
-                        event: delivery.event.clone(),
-                        attempt: delivery.attempt,
-                        parked_revision: delivery.parked_revision(),
-                    };
-                    let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-                    held.insert(out.id, Some(delivery));
-                    while held.len() > MAX_HELD {
-                        held.pop_first();
+        let next = while_open(
+            &self.closed,
+            runtime::wait(&self.cancel, timeout, async {
+                match &self.face {
+                    MemberFace::Embedded(member) => {
+                        let delivery = member.next().await?;
+                        let out = StoreDelivery {
+                            id: delivery.id(),
+                            event: delivery.event.clone(),
+                            attempt: delivery.attempt,
+                            parked_revision: delivery.parked_revision(),
+                        };
+                        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+                        held.insert(out.id, Some(delivery));
+                        while held.len() > MAX_HELD {
+                            held.pop_first();
+                        }
+                        Ok(out)
                     }
-                    Ok(out)
+                    #[cfg(feature = "client")]
+                    MemberFace::Cluster(member) => {
+                        let d = member.next().await?;
+                        Ok(StoreDelivery {
+                            id: d.id,
+                            event: d.event,
+                            attempt: d.attempt,
+                            parked_revision: d.parked_revision,
+                        })
+                    }
                 }
-                #[cfg(feature = "client")]
-                MemberFace::Cluster(member) => {
-                    let d = member.next().await?;
-                    Ok(StoreDelivery {
-                        id: d.id,
-                        event: d.event,
-                        attempt: d.attempt,
-                        parked_revision: d.parked_revision,
-                    })
-                }
-            }
-        })
-        .await;
+            }),
+        )
+        .await?;
         match next {
             Next::Item(Ok(delivery)) => Ok(Next::Item(delivery)),
             Next::Item(Err(e)) => Err(e),
@@ -219,6 +239,9 @@ impl StoreMember {
     }
 
     async fn settle(&self, ids: &[u64], action: Option<NackAction>, in_async: bool) -> Result<()> {
+        if self.closed.is_cancelled() {
+            return Err(Error::Closed);
+        }
         match &self.face {
             MemberFace::Embedded(member) => {
                 let deliveries = self.outstanding(ids)?;
@@ -272,5 +295,18 @@ impl StoreMember {
             }
         }
         Ok(deliveries)
+    }
+}
+
+/// `wait`, unless the store closes first (or has closed): then CLOSED.
+async fn while_open<T>(closed: &Cancel, wait: impl std::future::Future<Output = T>) -> Result<T> {
+    if closed.is_cancelled() {
+        return Err(Error::Closed);
+    }
+    let closing = std::pin::pin!(closed.cancelled());
+    let wait = std::pin::pin!(wait);
+    match futures_util::future::select(closing, wait).await {
+        futures_util::future::Either::Left(_) => Err(Error::Closed),
+        futures_util::future::Either::Right((value, _)) => Ok(value),
     }
 }
