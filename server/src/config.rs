@@ -132,10 +132,6 @@ pub struct Settings {
     pub data: PathBuf,
     pub max_event_size: usize,
     /// `Options::max_json_depth` of the store.
-    // Until node.rs passes it to the store's `Options` (`.max_json_depth(settings.max_json_depth)`
-    // beside `.max_event_size`), a line outside the files this change was allowed to edit: remove
-    // this `allow` with that line.
-    #[allow(dead_code)]
     pub max_json_depth: usize,
     pub node_id: String,
     /// Every member, this node included, placed on the consistent-hash ring (the placement of

@@ -54,7 +54,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         None => None,
     };
     let signal = shutdown_signal()?;
-    let mut options = Options::new(&settings.data).max_event_size(settings.max_event_size);
+    let mut options = Options::new(&settings.data)
+        .max_event_size(settings.max_event_size)
+        .max_json_depth(settings.max_json_depth);
     if let Some(master_key) = &settings.master_key {
         options = options.master_key(master_key.key());
     }
