@@ -491,12 +491,12 @@ public final class GraveyardClient implements AutoCloseable {
         return sync((h, f) -> Native.replayParked(h, group, -1, f), Wire::replayInfo);
     }
 
-    /** Hands the oldest {@code limit} parked events back to the group's members. */
+    /**
+     * Hands the oldest {@code limit} parked events back to the group's members; a limit below 1
+     * is {@link InvalidArgumentException} (the store's rule, checked there).
+     */
     public ReplayInfo replayParked(String group, long limit) {
         Objects.requireNonNull(group, "group");
-        if (limit < 1) {
-            throw new IllegalArgumentException("a replay limit must be at least 1: " + limit);
-        }
         return sync((h, f) -> Native.replayParked(h, group, limit, f), Wire::replayInfo);
     }
 
@@ -507,9 +507,6 @@ public final class GraveyardClient implements AutoCloseable {
 
     public CompletableFuture<ReplayInfo> replayParkedAsync(String group, long limit) {
         Objects.requireNonNull(group, "group");
-        if (limit < 1) {
-            throw new IllegalArgumentException("a replay limit must be at least 1: " + limit);
-        }
         return async((h, f) -> Native.replayParked(h, group, limit, f), Wire::replayInfo);
     }
 

@@ -1,48 +1,40 @@
 package io.graveyard.conformance;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Runs the language-neutral scenarios of {@code ../conformance/*.json} (format:
- * conformance/README.md) through the Java SDK on embedded stores: one dynamic test per file, each
- * on a fresh store in its own temporary directory, with the checks of the reference runner
- * (core/tests/conformance/runner.rs), once through the blocking methods and once through their
- * {@code ...Async} twins; then once more through {@code Graveyard.connect} on one real node
- * ({@link #conformanceThroughOneNode}). A scenario runs every step and fails with every difference,
- * naming the file, the scenario, the step index and op, the expectation and the actual outcome.
+ * Runs the language-neutral scenarios of {@code ../conformance/*.json} through the Java SDK: the
+ * Rust runner ({@code graveyard-conformance}, the one parser and matcher of every SDK) drives
+ * {@link Executor} in a child JVM over the protocol of conformance/README.md, three times: on
+ * embedded stores through the blocking methods, through their {@code ...Async} twins, then on one
+ * real node through {@code Graveyard.connect} (skipped, with the reason, when the server binary is
+ * not built). Each run fails with every failing step, as the runner prints it.
  *
  * <p>{@code CONFORMANCE_FILTER=<text>} (environment) or {@code -Dconformance.filter=<text>} runs
  * only the files whose name holds the text; {@code -Dconformance.dir=<dir>} reads the scenarios
- * from another folder.
+ * from another folder; {@code -Dgraveyard.conformance.binary=<path>} names the runner (default: beside
+ * the server binary, {@code ../target/release/graveyard-conformance}).
  */
 class ConformanceTest {
-    /** A scenario that hangs (a deadlock in the binding) fails instead of stalling the build. */
-    static final Duration SCENARIO_TIMEOUT = Duration.ofMinutes(2);
-
-    private static final AtomicInteger SCENARIOS = new AtomicInteger();
-    private static final AtomicInteger STEPS = new AtomicInteger();
-    /** The ops of consumer groups and subscriptions, which this runner does not run yet. */
-    static final java.util.Set<String> SESSION_OPS = java.util.Set.of("create_group", "update_group",
-            "delete_group", "group_info", "list_groups", "replay_parked", "join_group", "subscribe_to_stream",
-            "subscribe_to_all", "next", "ack", "nack", "cancel", "close_session");
-    private static final AtomicInteger FAILURES = new AtomicInteger();
+    /** A run that hangs (a deadlock in the binding) fails instead of stalling the build. */
+    private static final long RUN_TIMEOUT_MINUTES = 10;
 
     static Path scenarioDir() {
         return Path.of(System.getProperty("conformance.dir", "../conformance")).toAbsolutePath().normalize();
@@ -56,165 +48,75 @@ class ConformanceTest {
         return filter == null ? "" : filter;
     }
 
-    static List<Path> scenarioFiles() throws IOException {
-        Path dir = scenarioDir();
-        List<Path> files;
-        try (Stream<Path> listing = Files.list(dir)) {
-            // boundary_vectors.json holds the boundary's golden vectors (BoundaryVectorsTest), not a scenario.
-            files = listing.filter(p -> p.getFileName().toString().endsWith(".json"))
-                    .filter(p -> !p.getFileName().toString().equals("boundary_vectors.json")).sorted().toList();
-        }
-        return files;
+    static Path runner() {
+        String configured = System.getProperty("graveyard.conformance.binary");
+        Path path = configured != null ? Path.of(configured)
+                : NodeBackend.binary().resolveSibling("graveyard-conformance");
+        return path.toAbsolutePath().normalize();
     }
 
     @TestFactory
-    Stream<DynamicTest> conformance() throws IOException {
-        Path dir = scenarioDir();
-        List<Path> all = scenarioFiles();
-        if (all.isEmpty()) {
-            fail("no scenario (*.json) in " + dir);
-        }
-        String filter = filter();
-        List<Path> files = all.stream().filter(p -> p.getFileName().toString().contains(filter)).toList();
-        if (files.isEmpty()) {
-            fail("CONFORMANCE_FILTER=" + Json.quote(filter) + " matches no scenario in " + dir);
-        }
-        // Each scenario twice: through the blocking methods, then through their async twins.
-        return Stream.of(false, true).flatMap(async -> files.stream().map(file -> DynamicTest.dynamicTest(
-                file.getFileName() + (async ? " (async)" : ""), file.toUri(),
-                () -> assertTimeoutPreemptively(SCENARIO_TIMEOUT, () -> runFile(file, async, false),
-                        () -> "conformance/" + file.getFileName() + " did not finish within " + SCENARIO_TIMEOUT))));
+    Stream<DynamicTest> conformance() {
+        return Stream.of(
+                DynamicTest.dynamicTest("embedded, blocking methods", () -> run("")),
+                DynamicTest.dynamicTest("embedded, async twins", () -> run("--async")),
+                DynamicTest.dynamicTest("one node, Graveyard.connect", () -> {
+                    Assumptions.assumeTrue(Files.isExecutable(NodeBackend.binary()), "the server binary "
+                            + NodeBackend.binary() + " is not built (cargo build --release -p graveyard-server)");
+                    run("--node");
+                }));
     }
 
-    /**
-     * The same scenarios through {@link io.graveyard.Graveyard#connect} on one real node
-     * ({@code graveyard serve}, the binary of {@code -Dgraveyard.server.binary}): the cluster client
-     * of the binding and the wire keep the contract too. With one node every stream, $all and the
-     * head are on that node, as the README's cluster runners require; {@code reopen} restarts the
-     * node (SIGTERM, then start again on the same data) and connects a new client. Skipped, with
-     * the reason, when the binary is not built.
-     */
-    @TestFactory
-    Stream<DynamicTest> conformanceThroughOneNode() throws IOException {
-        List<Path> files = scenarioFiles().stream().filter(p -> p.getFileName().toString().contains(filter())).toList();
-        if (files.isEmpty()) {
-            fail("no scenario (*.json) in " + scenarioDir() + " matches " + Json.quote(filter()));
+    /** The runner over an executor started with {@code flag}; fails with the runner's report. */
+    static void run(String flag) throws Exception {
+        Path runner = runner();
+        if (!Files.isExecutable(runner)) {
+            fail("the conformance runner " + runner + " is not built: cargo build --release -p graveyard-conformance");
         }
-        return files.stream().map(file -> DynamicTest.dynamicTest(file.getFileName() + " (node)", file.toUri(), () -> {
-            org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(NodeBackend.binary()),
-                    "the server binary " + NodeBackend.binary() + " is not built (cargo build --release -p graveyard-server)");
-            assertTimeoutPreemptively(SCENARIO_TIMEOUT, () -> runFile(file, false, true),
-                    () -> "conformance/" + file.getFileName() + " (node) did not finish within " + SCENARIO_TIMEOUT);
-        }));
+        // The child JVM: this test's class path (the SDK, its native library, this executor), with
+        // the JNI checks surefire runs the tests with, and the server binary for --node.
+        List<String> executor = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xcheck:jni", "-cp", System.getProperty("java.class.path"),
+                "-Dgraveyard.server.binary=" + NodeBackend.binary(), Executor.class.getName()));
+        if (!flag.isEmpty()) {
+            executor.add(flag);
+        }
+        List<String> command = new ArrayList<>(List.of(runner.toString(), "--exec", shell(executor)));
+        if (!filter().isEmpty()) {
+            command.addAll(List.of("--filter", filter()));
+        }
+        command.add(scenarioDir().toString());
+        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> read(process.getInputStream()));
+        if (!process.waitFor(RUN_TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+            fail("the conformance run (" + flag + ") did not finish within " + RUN_TIMEOUT_MINUTES + " minutes:\n"
+                    + output.getNow("(no output yet)"));
+        }
+        String report = output.get();
+        System.out.println(report);
+        assertEquals(0, process.exitValue(), () -> "conformance failures through the Java SDK (" + flag + "):\n" + report);
+        assertTrue(report.contains(" 0 failure(s)"), report);
     }
 
-    @AfterAll
-    static void summary() {
-        System.out.println("conformance (Java SDK: embedded blocking, embedded async, one node): " + SCENARIOS.get()
-                + " scenario run(s), " + STEPS.get() + " step(s) run, " + FAILURES.get() + " failure(s)");
-    }
-
-    /** Parses and runs one scenario file on a fresh store; fails with every difference. */
-    static void runFile(Path file, boolean async, boolean node) throws Exception {
-        String label = "conformance/" + file.getFileName() + (node ? " (one node, Graveyard.connect)" : "")
-                + (async ? " (async twins)" : "");
-        JsonNode value;
+    private static String read(InputStream in) {
         try {
-            value = Json.MAPPER.readTree(Files.readString(file, StandardCharsets.UTF_8));
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
-            FAILURES.incrementAndGet();
-            throw new AssertionError("--- " + label + ": invalid JSON: " + e.getMessage(), e);
-        }
-        // The session ops (consumer groups, subscriptions) are not in this runner: the scenarios that
-        // use them run through graveyard::Store (embedded and on 3-node clusters) and the reference
-        // executor, and will run in Java through a Java executor of graveyard-conformance
-        // (conformance/README.md, "Running the scenarios in an SDK"). Reported as skipped, by name.
-        for (JsonNode step : value.path("steps")) {
-            String op = step.path("op").asText();
-            org.junit.jupiter.api.Assumptions.assumeFalse(SESSION_OPS.contains(op), label
-                    + " uses the session op '" + op + "', which the Java runner does not run yet (a Java executor of"
-                    + " graveyard-conformance is the next step)");
-        }
-        Scenario.Ids ids = new Scenario.Ids();
-        Scenario scenario;
-        try {
-            scenario = Scenario.parse(value, ids);
-        } catch (Scenario.Malformed e) {
-            FAILURES.incrementAndGet();
-            throw new AssertionError("--- " + label + ": malformed scenario: " + e.getMessage());
-        }
-        SCENARIOS.incrementAndGet();
-
-        List<String> failures = new ArrayList<>();
-        Path dir = Files.createTempDirectory("graveyard-conformance-");
-        try {
-            SdkStore store;
-            try {
-                store = new SdkStore(node ? NodeBackend.start(dir, scenario.maxEventSize, scenario.masterKey)
-                        : SdkStore.embedded(dir, scenario.maxEventSize, scenario.masterKey), async);
-            } catch (Exception | LinkageError e) {
-                FAILURES.incrementAndGet();
-                throw new AssertionError("--- " + label + ": scenario " + Json.quote(scenario.name)
-                        + ": cannot open a fresh store: " + e, e);
-            }
-            try {
-                for (int index = 0; index < scenario.steps.size(); index++) {
-                    Scenario.Step step = scenario.steps.get(index);
-                    STEPS.incrementAndGet();
-                    Matcher.Outcome outcome;
-                    try {
-                        outcome = store.execute(step.op());
-                    } catch (RuntimeException e) {
-                        // Not a GraveyardException: the SDK reported an error without a code
-                        // (or crashed in its own code). The store is still usable: go on.
-                        failures.add(failure(label, scenario.name, index, step,
-                                "the SDK threw " + describe(e) + " instead of a GraveyardException"));
-                        continue;
-                    } catch (Error e) {
-                        failures.add(failure(label, scenario.name, index, step,
-                                "the SDK threw " + describe(e) + "\n  (the rest of the scenario is skipped)"));
-                        break;
-                    }
-                    String problem = Matcher.check(step, outcome, ids);
-                    if (problem != null) {
-                        failures.add(failure(label, scenario.name, index, step, problem));
-                    }
-                }
-            } finally {
-                store.close();
-            }
-        } finally {
-            deleteRecursively(dir);
-        }
-        FAILURES.addAndGet(failures.size());
-        if (!failures.isEmpty()) {
-            throw new AssertionError(failures.size() + " conformance failure(s) in " + label
-                    + " (format: conformance/README.md):\n\n" + String.join("\n\n", failures));
+            return "(cannot read the runner's output: " + e + ")";
         }
     }
 
-    private static String describe(Throwable e) {
-        StackTraceElement[] trace = e.getStackTrace();
-        return e + (trace.length > 0 ? " at " + trace[0] : "");
-    }
-
-    static String failure(String label, String scenario, int index, Scenario.Step step, String problem) {
-        String raw = Json.text(step.raw());
-        if (raw.length() > 400) {
-            raw = raw.substring(0, 400) + " ...";
-        }
-        return "--- " + label + ": scenario " + Json.quote(scenario) + ", step " + index + " (" + step.opName() + ")\n  step: "
-                + raw + "\n  " + problem;
-    }
-
-    static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+    /** The words quoted for {@code sh -c}, which the runner starts the executor with. */
+    static String shell(List<String> words) {
+        StringBuilder out = new StringBuilder();
+        for (String word : words) {
+            if (out.length() > 0) {
+                out.append(' ');
             }
+            out.append('\'').append(word.replace("'", "'\\''")).append('\'');
         }
+        return out.toString();
     }
 }

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * exit, start again on the same data and port, connect a new client (as the Rust cluster runner,
  * server/tests/cluster_conformance.rs, restarts its nodes).
  */
-final class NodeBackend implements SdkStore.Backend {
+final class NodeBackend implements Executor.Backend {
     private static final Duration START = Duration.ofSeconds(30);
 
     private final Path dir;
