@@ -4,6 +4,7 @@ set -euo pipefail
 need() { command -v "$1" >/dev/null 2>&1 || { echo "missing: $1 ($2)" >&2; exit 1; }; }
 need cargo "Rust via rustup: https://rustup.rs"
 need cc "a C compiler, for LMDB and SQLite (Debian: apt-get install build-essential)"
+need go "Go 1.21 or newer, for sdk-go (Debian: apt-get install golang-go; go fetches the 1.23+ toolchain go.mod asks for through the module proxy)"
 need objcopy "GNU binutils, to strip the native library packed in the Java SDK's jar (Debian: apt-get install binutils)"
 for component in rustfmt clippy; do
   if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
@@ -27,3 +28,4 @@ fi
 cargo --version
 javac -version
 mvn -B -v 2>&1 | sed -n 1p
+go version

@@ -1,0 +1,3 @@
+module github.com/graveyard-db/graveyard/sdk-go
+
+go 1.23
