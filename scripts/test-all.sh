@@ -31,6 +31,14 @@ step "tests (Java SDK: unit, conformance, annotations, concurrency, cluster; Mav
 cargo build --locked --workspace --release --lib -q
 (cd sdk-java && CARGO_TARGET_DIR="$(cd .. && mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)" mvn -B -ntp test)
 
+step "tests (C ABI: the C test program under AddressSanitizer and UndefinedBehaviorSanitizer)"
+# The library built by the --lib build above; bindings/c/tests/generated.rs (in cargo test)
+# already checked the committed header.
+bash scripts/test-c.sh
+
+step "tests (Go SDK: gofmt, vet, go test -race, benchmark smoke run, go get through a module proxy)"
+bash scripts/test-go.sh
+
 step "benchmark smoke run (tiny sizes: proves every peer and workload still runs)"
 "$BIN/graveyard-bench" embedded --quick
 

@@ -120,6 +120,10 @@ func (r *reader) event(e *RecordedEvent) {
 	e.Data = r.bytes()
 	e.Metadata = r.bytes()
 	flags := r.u8()
+	if flags&^1 != 0 {
+		// docs/boundary.md: decoders refuse unknown flag bits.
+		r.fail("event flags")
+	}
 	e.Shredded = flags&1 != 0
 	e.SchemaVersion = r.u32()
 }
@@ -153,4 +157,34 @@ func unpackSnapshot(b []byte) (*Snapshot, error) {
 	s.Timestamp = time.UnixMicro(int64(r.u64()))
 	s.Data = r.bytes()
 	return s, r.done()
+}
+
+// unpackMessage decodes a subscription message: 0 caught up, 1 an event.
+func unpackMessage(b []byte) (Message, error) {
+	r := reader{b: b}
+	switch r.u8() {
+	case 0:
+		return Message{CaughtUp: true}, r.done()
+	case 1:
+		ev := &RecordedEvent{}
+		r.event(ev)
+		return Message{Event: ev}, r.done()
+	default:
+		r.fail("message tag")
+		return Message{}, r.err
+	}
+}
+
+// unpackDelivery decodes a delivery to a group member (not yet tied to its member).
+func unpackDelivery(b []byte) (*Delivery, error) {
+	r := reader{b: b}
+	d := &Delivery{ID: r.u64(), Attempt: r.u32()}
+	if parked := int64(r.u64()); parked >= 0 {
+		d.ParkedRevision = Ref(uint64(parked))
+	}
+	r.event(&d.Event)
+	if err := r.done(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }

@@ -20,8 +20,9 @@ pub const GY_OK: i32 = 0;
 pub const GY_CANCELLED: i32 = -1;
 /// A session's `next` saw nothing within its timeout; the session goes on (C ABI only).
 pub const GY_TIMEOUT: i32 = -2;
-/// A session is over: cancelled, closed with its store, or ended after it reported its error
-/// (C ABI only). Every later `next` says the same.
+/// A session is over (C ABI only): cancelled, or a subscription that reported the failure that
+/// ended it. Every later `next` says the same. (A session of a closed store says CLOSED, and a
+/// member of a deleted group NOT_FOUND, on every call.)
 pub const GY_ENDED: i32 = -3;
 
 /// An error: its code (docs/boundary.md), a message for people, and the code's typed details

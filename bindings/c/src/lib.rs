@@ -142,7 +142,7 @@ pub extern "C" fn gy_open(
         check_out(out, "out")?;
         let mut options =
             Options::new(text(path, path_len, "path")?).durability(codes::durability(durability)?);
-        if !master_key.is_null() {
+        if !(master_key.is_null() && master_key_len == 0) {
             options = options.master_key(key(master_key, master_key_len, "master key")?);
         }
         if map_size > 0 {
@@ -187,7 +187,7 @@ pub extern "C" fn gy_connect(
             text(endpoints, endpoints_len, "endpoints")?.split(',').map(|e| e.trim().to_owned()).collect();
         let mut options = ClientOptions::default();
         options.transport.token = optional_text(token, token_len, "token")?.map(str::to_owned);
-        if !ca_pem.is_null() {
+        if !(ca_pem.is_null() && ca_pem_len == 0) {
             options.transport.ca_certificate_pem =
                 Some(bytes(ca_pem, ca_pem_len, "CA certificate")?.to_vec());
         }
@@ -264,7 +264,10 @@ pub extern "C" fn gy_is_encrypted(store_h: GyHandle, out: *mut bool, err: *mut G
 /// `GY_CANCELLED`. Pulled for good; free it once the calls returned.
 #[no_mangle]
 pub extern "C" fn gy_cancel_new(out: *mut GyHandle, err: *mut GyError) -> i32 {
-    guard(err, || put(out, register(Object::Cancel(Cancel::new())), "out"))
+    guard(err, || {
+        check_out(out, "out")?;
+        put(out, register(Object::Cancel(Cancel::new())), "out")
+    })
 }
 
 /// Pulls a cancel token: the calls waiting on it return `GY_CANCELLED`, and so does every later
@@ -725,7 +728,10 @@ pub extern "C" fn gy_replay_parked(
 // ---- subscriptions ------------------------------------------------------------------------------
 
 fn subscribe_options(start_kind: i32, start_after: u64, page_size: u32) -> Res<SubscribeOptions> {
-    let mut options = SubscribeOptions::from_start().page_size(u64::from(page_size));
+    let mut options = SubscribeOptions::from_start();
+    if page_size > 0 {
+        options = options.page_size(u64::from(page_size));
+    }
     options.start = codes::subscription_start(start_kind, start_after)?;
     Ok(options)
 }
@@ -781,8 +787,9 @@ pub extern "C" fn gy_subscribe_to_all(
 }
 
 /// The subscription's next message, packed (docs/boundary.md), waiting at most `timeout_ms`
-/// (-1: as long as it takes). `GY_TIMEOUT` when nothing came in time, `GY_ENDED` once the
-/// subscription is over; the error that ended it is returned once, first.
+/// (-1: as long as it takes). `GY_TIMEOUT` when nothing came in time. A failure (a tombstoned
+/// stream, a dropped cluster connection) is returned once, then `GY_ENDED`; `GY_ENDED` too once
+/// it was cancelled. Once its store is closed: CLOSED on every call.
 #[no_mangle]
 pub extern "C" fn gy_subscription_next(
     sub_h: GyHandle,
@@ -846,8 +853,11 @@ pub extern "C" fn gy_join_group(
     })
 }
 
-/// The member's next delivery, packed (docs/boundary.md); timeout and outcomes as for
-/// `gy_subscription_next`.
+/// The member's next delivery, packed (docs/boundary.md), waiting at most `timeout_ms` (-1: as
+/// long as it takes). `GY_TIMEOUT` when nothing came in time, `GY_ENDED` once the member was
+/// cancelled. Its errors last: NOT_FOUND on every call once the group was deleted, CLOSED once
+/// the store was closed, UNAVAILABLE once a cluster session dropped (join again: its unsettled
+/// deliveries are delivered again).
 #[no_mangle]
 pub extern "C" fn gy_member_next(
     member_h: GyHandle,

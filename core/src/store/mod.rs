@@ -158,7 +158,11 @@ impl Store {
                 Err(Error::Unsupported("an embedded store has no cluster members to choose from".into()))
             }
             #[cfg(feature = "client")]
-            Face::Cluster(client) => Ok(Store::from_client(client.on_node(node_id)?)),
+            // The same shared state: closing the store ends the sessions opened through this
+            // handle too, and its members settle the same deliveries.
+            Face::Cluster(client) => {
+                Ok(Store { face: Face::Cluster(client.on_node(node_id)?), shared: self.shared.clone() })
+            }
         }
     }
 

@@ -22,8 +22,9 @@
 // A session's `next` saw nothing within its timeout; the session goes on (C ABI only).
 #define GY_TIMEOUT -2
 
-// A session is over: cancelled, closed with its store, or ended after it reported its error
-// (C ABI only). Every later `next` says the same.
+// A session is over (C ABI only): cancelled, or a subscription that reported the failure that
+// ended it. Every later `next` says the same. (A session of a closed store says CLOSED, and a
+// member of a deleted group NOT_FOUND, on every call.)
 #define GY_ENDED -3
 
 // An error: its code (docs/boundary.md), a message for people, and the code's typed details
@@ -332,8 +333,9 @@ int32_t gy_subscribe_to_all(gy_handle store_h,
                             gy_error *err);
 
 // The subscription's next message, packed (docs/boundary.md), waiting at most `timeout_ms`
-// (-1: as long as it takes). `GY_TIMEOUT` when nothing came in time, `GY_ENDED` once the
-// subscription is over; the error that ended it is returned once, first.
+// (-1: as long as it takes). `GY_TIMEOUT` when nothing came in time. A failure (a tombstoned
+// stream, a dropped cluster connection) is returned once, then `GY_ENDED`; `GY_ENDED` too once
+// it was cancelled. Once its store is closed: CLOSED on every call.
 int32_t gy_subscription_next(gy_handle sub_h,
                              int64_t timeout_ms,
                              gy_handle cancel,
@@ -356,8 +358,11 @@ int32_t gy_join_group(gy_handle store_h,
                       gy_handle *out,
                       gy_error *err);
 
-// The member's next delivery, packed (docs/boundary.md); timeout and outcomes as for
-// `gy_subscription_next`.
+// The member's next delivery, packed (docs/boundary.md), waiting at most `timeout_ms` (-1: as
+// long as it takes). `GY_TIMEOUT` when nothing came in time, `GY_ENDED` once the member was
+// cancelled. Its errors last: NOT_FOUND on every call once the group was deleted, CLOSED once
+// the store was closed, UNAVAILABLE once a cluster session dropped (join again: its unsettled
+// deliveries are delivered again).
 int32_t gy_member_next(gy_handle member_h,
                        int64_t timeout_ms,
                        gy_handle cancel,
