@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1109,5 +1113,59 @@ func TestCloseWhileCallsAreInFlight(t *testing.T) {
 		for err := range errs {
 			t.Error(err)
 		}
+	}
+}
+
+// TestSIGPIPE: the library's threads write to sockets, and SIGPIPE raised on one of them (not a
+// Go thread) would end the process when a cluster node goes away; the SDK has the kernel ignore
+// it. A Go program's write to a closed stdout still ends it with SIGPIPE, as Go documents.
+func TestSIGPIPE(t *testing.T) {
+	if os.Getenv("SDKGO_TEST_STDOUT_CHILD") == "1" {
+		// The child: the SDK is loaded. Write until the pipe breaks.
+		for i := 0; i < 10000; i++ {
+			if _, err := os.Stdout.Write([]byte("x\n")); err != nil {
+				fmt.Fprintln(os.Stderr, "write failed without SIGPIPE:", err)
+				os.Exit(3)
+			}
+		}
+		os.Exit(4)
+	}
+	if runtime.GOOS == "linux" {
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ignored uint64
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+				ignored, err = strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if ignored&(1<<(syscall.SIGPIPE-1)) == 0 {
+			t.Fatalf("SIGPIPE is not ignored at the kernel (SigIgn %x)", ignored)
+		}
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGPIPE$")
+	cmd.Env = append(os.Environ(), "SDKGO_TEST_STDOUT_CHILD=1")
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	r.Close() // nobody reads: the child's first write breaks the pipe
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	err = cmd.Wait()
+	status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !status.Signaled() || status.Signal() != syscall.SIGPIPE {
+		t.Fatalf("the child writing to a closed stdout ended with %v (%v), want SIGPIPE; stderr: %s", cmd.ProcessState, err, stderr.String())
 	}
 }

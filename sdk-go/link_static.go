@@ -1,13 +1,14 @@
-//go:build !graveyard_system
+//go:build !graveyard_system && linux && amd64
 
 package graveyard
 
-// The default: the static library inside the module, one per platform, so that `go get` and a
-// C compiler are all a user needs. The flags after the archive are the system libraries the
-// Rust standard library needs (`rustc --print native-static-libs`).
+// The default: the static library of the platform module (native/linux_amd64, a module of its
+// own), so that `go get` and a C compiler are all a user needs. cgo resolves this package's C
+// calls against the archive that package links.
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/internal/native
-#cgo linux,amd64 LDFLAGS: ${SRCDIR}/internal/native/linux_amd64/libgraveyard_c.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 */
 import "C"
+
+import _ "github.com/graveyard-db/graveyard/sdk-go/native/linux_amd64"

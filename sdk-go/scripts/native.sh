@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Puts the static C library this module links into internal/native/<goos>_<goarch>/, from a
+# Puts the static C library this module links into native/<goos>_<goarch>/ (the platform
+# module), from a
 # cargo build of bindings/c (`cargo build --release -p graveyard-c`, or pass --build to run it).
 # Debug info is stripped: it would make the library (and every Go binary) several times larger.
 # A release runs this on each platform it ships and commits the libraries in the release commit
-# (README.md, "How the native library reaches go get").
+# of the platform modules (README.md, "How the native library reaches go get").
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -15,7 +16,7 @@ fi
 platform="$(go env GOOS)_$(go env GOARCH)"
 lib="$target/release/libgraveyard_c.a"
 [[ -f "$lib" ]] || { echo "native.sh: $lib is not built: cargo build --release -p graveyard-c" >&2; exit 1; }
-dest="$here/internal/native/$platform"
+dest="$here/native/$platform"
 mkdir -p "$dest"
 if [[ ! -f "$dest/libgraveyard_c.a" || "$lib" -nt "$dest/libgraveyard_c.a" ]]; then
   objcopy --strip-debug "$lib" "$dest/libgraveyard_c.a.tmp"

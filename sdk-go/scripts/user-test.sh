@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves the Go SDK as a user gets it: a module proxy laid out as a published version would be
-# (github.com/graveyard-db/graveyard/sdk-go@v0.1.0, the static library inside, as a release
-# commits it), an empty module outside the repository that `go get`s it through that proxy, a
+# (github.com/graveyard-db/graveyard/sdk-go@v0.1.0 and its platform module
+# .../sdk-go/native/linux_amd64@v0.1.0 with the static library inside, as a release commits it), an empty module outside the repository that `go get`s it through that proxy, a
 # build with only Go and a C compiler (and its assembler and linker) on the PATH, and a run
 # against an embedded store and a real node.
 set -euo pipefail
@@ -21,30 +21,41 @@ cleanup() {
 trap cleanup EXIT
 
 bash "$sdk/scripts/native.sh" >/dev/null
-echo "user-test: a module proxy with $module@$version in $work/proxy"
+echo "user-test: a module proxy with $module@$version and its platform module in $work/proxy"
 python3 - "$sdk" "$work/proxy" "$module" "$version" <<'PY'
 import os, sys, zipfile, json, datetime
 sdk, proxy, module, version = sys.argv[1:]
-d = os.path.join(proxy, module, "@v")
-os.makedirs(d)
-prefix = f"{module}@{version}/"
-with zipfile.ZipFile(os.path.join(d, version + ".zip"), "w", zipfile.ZIP_DEFLATED) as z:
-    for root, dirs, files in os.walk(sdk):
-        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
-        for f in sorted(files):
-            path = os.path.join(root, f)
-            rel = os.path.relpath(path, sdk)
-            # What a release commits: sources, the header, the static libraries; not the
-            # scripts' scratch files.
-            if f.startswith(".") or rel.startswith("scripts/testdata"):
-                continue
-            z.write(path, prefix + rel)
-with open(os.path.join(sdk, "go.mod")) as f, open(os.path.join(d, version + ".mod"), "w") as g:
-    g.write(f.read())
-with open(os.path.join(d, version + ".info"), "w") as f:
-    json.dump({"Version": version, "Time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}, f)
-with open(os.path.join(d, "list"), "w") as f:
-    f.write(version + "\n")
+
+def publish(root, path, skip):
+    """Lays out module `path` from folder `root` as a module proxy serves a published version."""
+    d = os.path.join(proxy, path, "@v")
+    os.makedirs(d)
+    prefix = f"{path}@{version}/"
+    with zipfile.ZipFile(os.path.join(d, version + ".zip"), "w", zipfile.ZIP_DEFLATED) as z:
+        for here, dirs, files in os.walk(root):
+            rel_dir = os.path.relpath(here, root)
+            dirs[:] = sorted(x for x in dirs if not x.startswith(".")
+                             and not skip(os.path.normpath(os.path.join(rel_dir, x))))
+            for f in sorted(files):
+                if f.startswith("."):
+                    continue
+                rel = os.path.normpath(os.path.join(rel_dir, f))
+                z.write(os.path.join(here, f), prefix + rel)
+    mod = open(os.path.join(root, "go.mod")).read()
+    # What a release publishes: no replace of the platform module by a folder.
+    mod = "".join(l for l in mod.splitlines(True) if not l.startswith("replace ") and not l.startswith("//"))
+    with open(os.path.join(d, version + ".mod"), "w") as g:
+        g.write(mod)
+    with open(os.path.join(d, version + ".info"), "w") as f:
+        json.dump({"Version": version, "Time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}, f)
+    with open(os.path.join(d, "list"), "w") as f:
+        f.write(version + "\n")
+
+# The SDK: its sources and header; the platform modules (native/) and the scripts' test data are
+# not part of it.
+publish(sdk, module, lambda rel: rel == "native" or rel.startswith("scripts/testdata"))
+# The platform module, the static library inside, as a release commits it.
+publish(os.path.join(sdk, "native", "linux_amd64"), module + "/native/linux_amd64", lambda rel: False)
 PY
 
 # Only Go and the C toolchain on the PATH.
