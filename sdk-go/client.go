@@ -34,6 +34,9 @@ type Client struct {
 	once  sync.Once
 }
 
+// emptyKey is where an empty master key points.
+var emptyKey C.uint8_t
+
 type openConfig struct {
 	durability   int32
 	mapSize      uint64
@@ -41,6 +44,9 @@ type openConfig struct {
 	maxReaders   uint32
 	maxJSONDepth uint32
 	masterKey    []byte
+	// keyGiven: WithMasterKey was used, so an empty key is a key (that the store refuses),
+	// never a store without encryption.
+	keyGiven bool
 }
 
 // OpenOption configures Open.
@@ -75,7 +81,7 @@ func WithMaxJSONDepth(n uint32) OpenOption {
 // WithMasterKey encrypts the store at rest under a 32-byte master key (each stream under its
 // own data key, which ShredStream destroys). The SDK keeps no copy of the key.
 func WithMasterKey(key []byte) OpenOption {
-	return func(c *openConfig) { c.masterKey = key }
+	return func(c *openConfig) { c.masterKey, c.keyGiven = key, true }
 }
 
 // Open opens (creating it if needed) an embedded store in the directory path.
@@ -89,6 +95,10 @@ func Open(path string, opts ...OpenOption) (*Client, error) {
 	}
 	p, pl := cStr(path)
 	k, kl := cBytes(cfg.masterKey)
+	if cfg.keyGiven && k == nil {
+		// A null key is none: an empty one crosses as a non-null pointer of length 0.
+		k = &emptyKey
+	}
 	var h C.gy_handle
 	c := &call{ctx: context.Background(), err: new(C.gy_error)}
 	status := C.gy_open(p, pl, C.int32_t(cfg.durability), C.uint64_t(cfg.mapSize), C.uint64_t(cfg.maxEventSize),

@@ -852,6 +852,13 @@ func TestEncryption(t *testing.T) {
 	wantCode(t, err, graveyard.CodeInvalidArgument)
 	_, err = graveyard.Open(t.TempDir(), graveyard.WithMasterKey([]byte("too short")))
 	wantCode(t, err, graveyard.CodeInvalidArgument)
+	// An empty key (an empty key file, a nil variable) is refused, never a store without
+	// encryption.
+	for _, empty := range [][]byte{nil, {}} {
+		_, err = graveyard.Open(t.TempDir(), graveyard.WithMasterKey(empty))
+		wantCode(t, err, graveyard.CodeInvalidArgument)
+	}
+	wantCode(t, c2.RotateMasterKey(ctx, nil), graveyard.CodeInvalidArgument)
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -1116,12 +1123,29 @@ func TestCloseWhileCallsAreInFlight(t *testing.T) {
 	}
 }
 
-// TestSIGPIPE: the library's threads write to sockets, and SIGPIPE raised on one of them (not a
-// Go thread) would end the process when a cluster node goes away; the SDK has the kernel ignore
-// it. A Go program's write to a closed stdout still ends it with SIGPIPE, as Go documents.
+// TestSIGPIPE: the library's runtime threads write to cluster nodes' sockets; SIGPIPE raised on
+// one of them (not a Go thread) would end the process when a node goes away, so the library
+// blocks it in those threads. The process's disposition is left alone: a Go program's write to a
+// closed stdout still ends it with SIGPIPE, as Go documents.
+// startRuntime makes the library start its shared runtime (a call with a cancellable context
+// runs there).
+func startRuntime(t *testing.T) {
+	c, err := graveyard.Open(t.TempDir(), graveyard.WithoutFsync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := c.HeadPosition(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSIGPIPE(t *testing.T) {
 	if os.Getenv("SDKGO_TEST_STDOUT_CHILD") == "1" {
-		// The child: the SDK is loaded. Write until the pipe breaks.
+		// The child: the SDK is loaded and its runtime started. Write until the pipe breaks.
+		startRuntime(t)
 		for i := 0; i < 10000; i++ {
 			if _, err := os.Stdout.Write([]byte("x\n")); err != nil {
 				fmt.Fprintln(os.Stderr, "write failed without SIGPIPE:", err)
@@ -1131,21 +1155,36 @@ func TestSIGPIPE(t *testing.T) {
 		os.Exit(4)
 	}
 	if runtime.GOOS == "linux" {
-		status, err := os.ReadFile("/proc/self/status")
+		startRuntime(t)
+		tasks, err := filepath.Glob("/proc/self/task/*")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ignored uint64
-		for _, line := range strings.Split(string(status), "\n") {
-			if rest, ok := strings.CutPrefix(line, "SigIgn:"); ok {
-				ignored, err = strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
-				if err != nil {
-					t.Fatal(err)
+		checked := 0
+		for _, task := range tasks {
+			comm, err := os.ReadFile(filepath.Join(task, "comm"))
+			if err != nil || strings.TrimSpace(string(comm)) != "graveyard" {
+				continue
+			}
+			status, err := os.ReadFile(filepath.Join(task, "status"))
+			if err != nil {
+				continue // the thread ended meanwhile
+			}
+			for _, line := range strings.Split(string(status), "\n") {
+				if rest, ok := strings.CutPrefix(line, "SigBlk:"); ok {
+					blocked, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if blocked&(1<<(syscall.SIGPIPE-1)) == 0 {
+						t.Fatalf("the library's runtime thread %s does not block SIGPIPE (SigBlk %x)", task, blocked)
+					}
+					checked++
 				}
 			}
 		}
-		if ignored&(1<<(syscall.SIGPIPE-1)) == 0 {
-			t.Fatalf("SIGPIPE is not ignored at the kernel (SigIgn %x)", ignored)
+		if checked == 0 {
+			t.Fatal("no runtime thread of the library (named graveyard) found")
 		}
 	}
 
@@ -1168,4 +1207,52 @@ func TestSIGPIPE(t *testing.T) {
 	if !ok || !status.Signaled() || status.Signal() != syscall.SIGPIPE {
 		t.Fatalf("the child writing to a closed stdout ended with %v (%v), want SIGPIPE; stderr: %s", cmd.ProcessState, err, stderr.String())
 	}
+}
+
+func TestOpenOptions(t *testing.T) {
+	c := openStore(t, graveyard.WithMaxEventSize(200), graveyard.WithMaxJSONDepth(2),
+		graveyard.WithMapSize(64<<20), graveyard.WithMaxReaders(32))
+	ctx := testCtx(t)
+	mustAppend(t, c, "s", graveyard.Any, ev("E", `{"a":[1]}`))
+	_, err := c.Append(ctx, "s", graveyard.Any, ev("E", `{"a":[[1]]}`))
+	wantCode(t, err, graveyard.CodeInvalidArgument)
+	_, err = c.Append(ctx, "s", graveyard.Any, graveyard.EventData{Type: "E", ContentType: "application/octet-stream",
+		Data: bytes.Repeat([]byte{1}, 300)})
+	wantCode(t, err, graveyard.CodeInvalidArgument)
+	wantCode(t, c.SaveSnapshot(ctx, "s", 0, bytes.Repeat([]byte{1}, 300)), graveyard.CodeInvalidArgument)
+	if page, err := c.ReadStreamPage(ctx, "s"); err != nil || len(page) != 1 {
+		t.Fatalf("%d events, %v", len(page), err)
+	}
+	// Durable by default: reopened, a store opened with fsync keeps what it acknowledged.
+	dir := t.TempDir()
+	durable, err := graveyard.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, durable, "d", graveyard.NoStream, numbered("E", 3)...)
+	durable.Close()
+	reopened := openAt(t, dir)
+	if info, err := reopened.StreamInfo(ctx, "d"); err != nil || info.NextRevision != 3 {
+		t.Fatalf("%+v %v", info, err)
+	}
+}
+
+// TestOpenTwiceInOneProcess: a second Open of a directory is another Client on the same store;
+// closing one leaves the other working.
+func TestOpenTwiceInOneProcess(t *testing.T) {
+	dir := t.TempDir()
+	ctx := testCtx(t)
+	a := openAt(t, dir)
+	b := openAt(t, dir)
+	mustAppend(t, a, "s", graveyard.NoStream, ev("E", `{}`))
+	if page, err := b.ReadStreamPage(ctx, "s"); err != nil || len(page) != 1 {
+		t.Fatalf("the second Client does not see the first's append: %d, %v", len(page), err)
+	}
+	a.Close()
+	_, err := a.HeadPosition(ctx)
+	wantCode(t, err, graveyard.CodeClosed)
+	mustAppend(t, b, "s", graveyard.Exact(0), ev("E", `{}`))
+	// Other options than those in force: refused.
+	_, err = graveyard.Open(dir, graveyard.WithoutFsync(), graveyard.WithMaxEventSize(10))
+	wantCode(t, err, graveyard.CodeInvalidArgument)
 }

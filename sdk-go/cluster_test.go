@@ -1,6 +1,7 @@
 package graveyard_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -238,8 +239,24 @@ func TestOneNode(t *testing.T) {
 	_, err = m.Next(ctx)
 	wantCode(t, err, graveyard.CodeNotFound)
 
+	on, err := c.OnNode("solo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer on.Close()
+	onSub, err := on.SubscribeToAll(ctx, graveyard.SubscribeOptions{Start: graveyard.FromEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer onSub.Close()
+	wantCaughtUp(t, next(t, onSub))
 	c.Close()
 	_, err = c.Append(ctx, "order-1", graveyard.Any, ev("E", `{}`))
+	wantCode(t, err, graveyard.CodeClosed)
+	// Closing the Client closes the connection its OnNode clients share, and their sessions.
+	_, err = on.HeadPosition(ctx)
+	wantCode(t, err, graveyard.CodeClosed)
+	_, err = onSub.Next(ctx)
 	wantCode(t, err, graveyard.CodeClosed)
 	_, err = c.ReadStreamPage(ctx, "order-1")
 	wantCode(t, err, graveyard.CodeClosed)
@@ -435,4 +452,45 @@ func TestThreeNodeCluster(t *testing.T) {
 	if _, err := c.ReadAllPage(ctx, graveyard.Limit(1)); err != nil {
 		t.Fatalf("$all of the home node: %v", err)
 	}
+}
+
+func TestNodeWithTokenAndEncryption(t *testing.T) {
+	const token = "s3cret-token"
+	nodes := startNodesWith(t, nodeOptions{token: token, masterKey: bytes.Repeat([]byte{7}, 32)}, "vault")
+	ctx := testCtx(t)
+	for _, opts := range [][]graveyard.ConnectOption{nil, {graveyard.WithToken("wrong")}} {
+		opts = append(opts, graveyard.WithRetries(0, time.Millisecond))
+		_, err := graveyard.Connect(ctx, urls(nodes), opts...)
+		wantCode(t, err, graveyard.CodeUnauthenticated)
+	}
+	c := connect(t, nodes, graveyard.WithToken(token), graveyard.WithRequestTimeout(20*time.Second))
+
+	mustAppend(t, c, "card-1", graveyard.NoStream, graveyard.EventData{Type: "Card", ContentType: "application/json",
+		Data: []byte(`{"pan":"4111"}`), Metadata: []byte("m")})
+	mustAppend(t, c, "card-2", graveyard.NoStream, ev("Card", `{"pan":"5500"}`))
+	if page, err := c.ReadStreamPage(ctx, "card-1"); err != nil || string(page[0].Data) != `{"pan":"4111"}` || page[0].Shredded {
+		t.Fatalf("%+v %v", page, err)
+	}
+	if err := c.ShredStream(ctx, "card-1"); err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.ReadStreamPage(ctx, "card-1")
+	if err != nil || len(page) != 1 || !page[0].Shredded || page[0].Data != nil || page[0].Metadata != nil {
+		t.Fatalf("shredded over the wire: %+v %v", page, err)
+	}
+	var v map[string]any
+	if err := page[0].Decode(&v); !errors.Is(err, graveyard.ErrShredded) {
+		t.Fatalf("Decode: %v", err)
+	}
+	if info, err := c.StreamInfo(ctx, "card-1"); err != nil || !info.Shredded {
+		t.Fatalf("%+v %v", info, err)
+	}
+	_, err = c.Append(ctx, "card-1", graveyard.Any, ev("Card", `{}`))
+	wantCode(t, err, graveyard.CodeStreamDeleted)
+	if page, err := c.ReadStreamPage(ctx, "card-2"); err != nil || string(page[0].Data) != `{"pan":"5500"}` {
+		t.Fatalf("another stream: %+v %v", page, err)
+	}
+	// Whether a node encrypts is not something a cluster client can ask.
+	_, err = c.IsEncrypted(ctx)
+	wantCode(t, err, graveyard.CodeUnsupported)
 }

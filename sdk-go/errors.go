@@ -134,5 +134,5 @@ var (
 )
 
 // ErrSessionClosed is what a subscription's or a member's Next returns once it was closed by
-// its Close, or ended after reporting the error that ended it.
+// its Close (and a subscription's, after it reported the failure that ended it).
 var ErrSessionClosed = errors.New("graveyard: the session is closed")

@@ -190,11 +190,13 @@ func serverBinary(t testing.TB) string {
 
 // node is one `graveyard serve` process on a loopback port, killed with the test.
 type node struct {
-	id     string
-	port   int
-	dir    string
-	args   []string
-	bin    string
+	id   string
+	port int
+	dir  string
+	args []string
+	bin  string
+	// token: the bearer token the node requires (--token-file), sent by the readiness probe.
+	token  string
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
@@ -262,7 +264,7 @@ func (n *node) waitReady() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		c, err := graveyard.Connect(ctx, []string{n.url()}, graveyard.WithRetries(0, time.Millisecond),
-			graveyard.WithConnectTimeout(time.Second))
+			graveyard.WithConnectTimeout(time.Second), graveyard.WithToken(n.token))
 		cancel()
 		if err == nil {
 			c.Close()
@@ -289,6 +291,19 @@ func freePort(t testing.TB) int {
 // port between the probe and the node's bind: the whole cluster is then started again.
 func startNodes(t testing.TB, ids ...string) []*node {
 	t.Helper()
+	return startNodesWith(t, nodeOptions{}, ids...)
+}
+
+// nodeOptions configures every node of startNodesWith.
+type nodeOptions struct {
+	// token: the nodes require it (a token file is written for each).
+	token string
+	// masterKey: the nodes encrypt at rest under it (a key file is written for each).
+	masterKey []byte
+}
+
+func startNodesWith(t testing.TB, opts nodeOptions, ids ...string) []*node {
+	t.Helper()
 	bin := serverBinary(t)
 	var last error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -301,13 +316,28 @@ func startNodes(t testing.TB, ids ...string) []*node {
 				port = freePort(t)
 			}
 			ports[port] = true
-			nodes[i] = &node{id: id, port: port, dir: t.TempDir(), bin: bin}
+			nodes[i] = &node{id: id, port: port, dir: t.TempDir(), bin: bin, token: opts.token}
 			members = append(members, fmt.Sprintf("%s=127.0.0.1:%d", id, port))
 		}
 		for _, n := range nodes {
 			n.args = []string{"--node-id", n.id}
 			if len(ids) > 1 {
 				n.args = append(n.args, "--members", strings.Join(members, ","))
+			}
+			if opts.token != "" {
+				file := filepath.Join(n.dir, "token")
+				if err := os.WriteFile(file, []byte(opts.token), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				n.args = append(n.args, "--token-file", file)
+			}
+			if opts.masterKey != nil {
+				// Beside, not inside, the node's data directory.
+				file := filepath.Join(n.dir, "master.key")
+				if err := os.WriteFile(file, opts.masterKey, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				n.args = append(n.args, "--master-key-file", file)
 			}
 			if err := n.start(); err != nil {
 				t.Fatalf("start %s: %v", n.id, err)

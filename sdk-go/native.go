@@ -1,21 +1,9 @@
 package graveyard
 
 /*
-#include <signal.h>
 #include <stdlib.h>
 #include "graveyard.h"
 
-// The library's own threads (its runtime's, not Go's) write to sockets: a write to a connection
-// whose peer went away (a cluster node killed) raises SIGPIPE on a non-Go thread, which Go's
-// runtime forwards to the default action, ending the process (os/signal, "Go programs that use
-// cgo"). Ignored at the kernel, such a write fails with EPIPE instead. Go's documented behaviour
-// stays: its handler is not needed for sockets, and a write of Go code to a closed stdout or
-// stderr still ends the program (the runtime restores the default action and raises SIGPIPE).
-static void gy_go_ignore_sigpipe(void) {
-#ifdef SIGPIPE
-	signal(SIGPIPE, SIG_IGN);
-#endif
-}
 */
 import "C"
 
@@ -34,7 +22,6 @@ func init() {
 		abiError = fmt.Errorf("graveyard: the linked libgraveyard_c speaks ABI version %d, this package needs %d: "+
 			"rebuild or reinstall the library that matches this version of the SDK", got, want)
 	}
-	C.gy_go_ignore_sigpipe()
 }
 
 // Version is the version of the linked GraveyardDB library.

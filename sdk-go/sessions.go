@@ -97,18 +97,6 @@ func (s *session) next(ctx context.Context, f func(h C.gy_handle, timeout C.int6
 	}
 }
 
-// defaultSubscribePageSize is the core's default page size of a subscription
-// (SubscribeOptions::from_start). The C ABI documents 0 as the default but hands 0 to the core,
-// which refuses it: the SDK passes the default itself.
-const defaultSubscribePageSize = 512
-
-func (o *SubscribeOptions) pageSize() uint32 {
-	if o.PageSize == 0 {
-		return defaultSubscribePageSize
-	}
-	return o.PageSize
-}
-
 // Subscription is a catch-up subscription: history, one CaughtUp marker, then live events. It
 // never ends silently: a failure (a dropped cluster connection, a deleted stream) comes from
 // Next as an error that says where to resume; Close ends it.
@@ -129,7 +117,7 @@ func (c *Client) SubscribeToStream(ctx context.Context, stream string, opts Subs
 	s, sl := cStr(stream)
 	var h C.gy_handle
 	status := C.gy_subscribe_to_stream(c.h, s, sl, C.int32_t(opts.Start.kind), C.uint64_t(opts.Start.after),
-		C.uint32_t(opts.pageSize()), call.token, &h, call.err)
+		C.uint32_t(opts.PageSize), call.token, &h, call.err)
 	runtime.KeepAlive(stream)
 	if err := call.status(status); err != nil {
 		return nil, err
@@ -148,7 +136,7 @@ func (c *Client) SubscribeToAll(ctx context.Context, opts SubscribeOptions) (*Su
 	f, fl := cOptStr(filter)
 	var h C.gy_handle
 	status := C.gy_subscribe_to_all(c.h, C.int32_t(opts.Start.kind), C.uint64_t(opts.Start.after), f, fl,
-		C.uint32_t(opts.pageSize()), call.token, &h, call.err)
+		C.uint32_t(opts.PageSize), call.token, &h, call.err)
 	runtime.KeepAlive(filter)
 	if err := call.status(status); err != nil {
 		return nil, err
@@ -162,8 +150,10 @@ func newSubscription(h C.gy_handle) *Subscription {
 	return s
 }
 
-// Next waits for the next message. ctx bounds the wait and leaves the subscription open;
-// ErrSessionClosed once it was closed or ended after its error.
+// Next waits for the next message. ctx bounds the wait and leaves the subscription open. A
+// failure that ends the subscription (a tombstoned stream, a dropped cluster connection, whose
+// message says where to resume) is returned once, then ErrSessionClosed, as after Close; once
+// its Client is closed, ErrClosed on every call.
 func (s *Subscription) Next(ctx context.Context) (Message, error) {
 	b, err := s.next(ctx, func(h C.gy_handle, timeout C.int64_t, token C.gy_handle, buf *C.gy_buf, e *C.gy_error) C.int32_t {
 		return C.gy_subscription_next(h, timeout, token, buf, e)
@@ -472,7 +462,10 @@ func (c *Client) JoinGroup(ctx context.Context, group, member string) (*Member, 
 	return mem, nil
 }
 
-// Next waits for the next delivery (see Subscription.Next).
+// Next waits for the next delivery; ctx bounds the wait. Its errors last: ErrNotFound on every
+// call once the group was deleted, ErrClosed once the Client was closed, ErrUnavailable once a
+// cluster session dropped (join again: the unsettled deliveries come again). ErrSessionClosed
+// after Close.
 func (m *Member) Next(ctx context.Context) (*Delivery, error) {
 	b, err := m.next(ctx, func(h C.gy_handle, timeout C.int64_t, token C.gy_handle, buf *C.gy_buf, e *C.gy_error) C.int32_t {
 		return C.gy_member_next(h, timeout, token, buf, e)

@@ -131,7 +131,7 @@ func TestSubscribeToStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer all.Close()
-	short, cancel = context.WithTimeout(ctx, 30*time.Millisecond)
+	short, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	for m, err := range all.Messages(short) {
 		switch {

@@ -71,6 +71,7 @@ pub fn invalid(message: String) -> Fail {
 /// Runs one export: its status, with `err` filled on failure (when `err` is not null). A panic
 /// is INTERNAL, never an unwind across the C frame.
 pub fn guard(err: *mut GyError, body: impl FnOnce() -> Res<()>) -> i32 {
+    init();
     let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
@@ -97,6 +98,32 @@ pub fn guard(err: *mut GyError, body: impl FnOnce() -> Res<()>) -> i32 {
             }
             code
         }
+    }
+}
+
+/// Before the shared runtime starts (the first call into the library): its threads block
+/// SIGPIPE. They write to cluster nodes' sockets (`writev`, which cannot pass MSG_NOSIGNAL), and
+/// a node that went away would otherwise raise SIGPIPE on a thread the host language does not
+/// know, whose default action ends the whole process (Go forwards it so). Blocked, the write
+/// fails with EPIPE and the client reports UNAVAILABLE. The process's own disposition is left
+/// alone: a host program's write to a closed stdout behaves as its language documents.
+fn init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // Fails only if the runtime already started (another binding in the same process set
+        // its hooks first); its threads then keep that binding's signal mask.
+        let _ = runtime::set_thread_hooks(runtime::ThreadHooks { on_start: block_sigpipe, on_stop: || {} });
+    });
+}
+
+fn block_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: a set built by sigemptyset/sigaddset, applied to the calling thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
