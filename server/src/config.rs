@@ -101,7 +101,15 @@ const LOG: Setting = Setting {
     help: "log filter, tracing-subscriber EnvFilter syntax [default: info]",
 };
 
-const SETTINGS: [&Setting; 13] = [
+const REFLECTION: Setting = Setting {
+    flag: "--reflection",
+    env: "GRAVEYARD_REFLECTION",
+    value_name: "on|off",
+    help: "serve gRPC server reflection (v1 and v1alpha: grpcurl and other tools discover the API); \
+           behind the token when one is set [default: on]",
+};
+
+const SETTINGS: [&Setting; 14] = [
     &LISTEN,
     &DATA,
     &MAX_EVENT_SIZE,
@@ -114,6 +122,7 @@ const SETTINGS: [&Setting; 13] = [
     &TOKEN_FILE,
     &MASTER_KEY_FILE,
     &METRICS_LISTEN,
+    &REFLECTION,
     &LOG,
 ];
 
@@ -144,6 +153,8 @@ pub struct Settings {
     /// The master key of an encrypted store.
     pub master_key: Option<MasterKey>,
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve gRPC server reflection.
+    pub reflection: bool,
     pub log_filter: String,
 }
 
@@ -348,6 +359,14 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     let token = get(&TOKEN_FILE)?.map(|raw| read_token(&raw)).transpose()?;
     let master_key = get(&MASTER_KEY_FILE)?.map(|raw| read_master_key(&raw)).transpose()?;
     let metrics_listen = get(&METRICS_LISTEN)?.map(|raw| socket_addr(&raw)).transpose()?;
+    let reflection = match get(&REFLECTION)? {
+        None => true,
+        Some(raw) => match raw.value.trim() {
+            "on" => true,
+            "off" => false,
+            other => return Err(refuse(format!("{} '{other}' is not on or off", raw.source))),
+        },
+    };
     let log_filter = get(&LOG)?.map_or_else(|| "info".to_owned(), |raw| raw.value);
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
         let source = if flags.iter().any(|(s, _)| s.flag == LOG.flag) { LOG.flag } else { LOG.env };
@@ -366,6 +385,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         token,
         master_key,
         metrics_listen,
+        reflection,
         log_filter,
     })))
 }
@@ -538,6 +558,17 @@ mod tests {
         let err = serve(&["serve"], &[("GRAVEYARD_MAX_JSON_DEPTH", "0")]).unwrap_err().0;
         assert!(err.contains("GRAVEYARD_MAX_JSON_DEPTH"), "{err}");
         assert!(usage().contains("--max-json-depth LEVELS"));
+    }
+
+    #[test]
+    fn reflection_is_on_unless_turned_off() {
+        assert!(serve(&["serve"], &[]).unwrap().reflection);
+        assert!(!serve(&["serve", "--reflection", "off"], &[]).unwrap().reflection);
+        assert!(!serve(&["serve"], &[("GRAVEYARD_REFLECTION", "off")]).unwrap().reflection);
+        assert!(serve(&["serve", "--reflection=on"], &[("GRAVEYARD_REFLECTION", "off")]).unwrap().reflection);
+        let err = serve(&["serve", "--reflection", "maybe"], &[]).unwrap_err().0;
+        assert!(err.contains("--reflection") && err.contains("on or off"), "{err}");
+        assert!(usage().contains("--reflection on|off"));
     }
 
     #[test]

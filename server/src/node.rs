@@ -95,6 +95,36 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     .max_encoding_message_size(graveyard::client::MAX_MESSAGE_BYTES);
     let service = InterceptedService::new(service, BearerAuth::new(settings.token.clone(), metrics.clone()));
 
+    // The standard health service (grpc-health-probe, Kubernetes gRPC probes): SERVING for the
+    // node ("") and the GraveyardDB service until a drain starts, NOT_SERVING from then on. It
+    // needs no token, as probes carry none; it tells nothing but that.
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<GraveyardServer<GraveyardService>>().await;
+    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    {
+        let mut draining = draining.clone();
+        tokio::spawn(async move {
+            let _ = draining.wait_for(|&d| d).await;
+            health.set_not_serving::<GraveyardServer<GraveyardService>>().await;
+            health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        });
+    }
+    // Server reflection (grpcurl, Postman, grpcui), v1 and v1alpha, behind the token like the
+    // API it describes.
+    let reflection = if settings.reflection {
+        let builder = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(graveyard::wire::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let v1 = builder().build_v1().map_err(|e| format!("building gRPC reflection: {e}"))?;
+        let v1alpha = builder().build_v1alpha().map_err(|e| format!("building gRPC reflection: {e}"))?;
+        let auth = BearerAuth::new(settings.token.clone(), metrics.clone());
+        Some((InterceptedService::new(v1, auth.clone()), InterceptedService::new(v1alpha, auth)))
+    } else {
+        None
+    };
+
     if !settings.listen.ip().is_loopback() && settings.tls.is_none() {
         tracing::warn!(
             listen = %settings.listen,
@@ -110,6 +140,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         tls = settings.tls.is_some(),
         auth = settings.token.is_some(),
         metrics = ?settings.metrics_listen,
+        reflection = settings.reflection,
         version = env!("CARGO_PKG_VERSION"),
         "graveyard node serving"
     );
@@ -128,6 +159,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let serve = server
         .layer(crate::wire_errors::layer(metrics.clone()))
         .add_service(service)
+        .add_service(health_service)
+        .add_optional_service(reflection.as_ref().map(|(v1, _)| v1.clone()))
+        .add_optional_service(reflection.map(|(_, v1alpha)| v1alpha))
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop_accepting.wait_for(|&d| d).await;
         });

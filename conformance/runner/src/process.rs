@@ -85,7 +85,20 @@ impl ProcessExecutor {
     }
 
     fn broke(&mut self, why: String) -> Res<Value> {
-        let status = self.running.as_mut().and_then(|r| r.child.try_wait().ok().flatten());
+        self.broke_after(why, Duration::ZERO)
+    }
+
+    /// [`Self::broke`] for an executor whose pipes closed: it is most likely exiting, and its
+    /// status says why better than the closed pipe does, so it gets `grace` to finish.
+    fn broke_after(&mut self, why: String, grace: Duration) -> Res<Value> {
+        let deadline = std::time::Instant::now() + grace;
+        let status = loop {
+            let status = self.running.as_mut().and_then(|r| r.child.try_wait().ok().flatten());
+            if status.is_some() || std::time::Instant::now() >= deadline {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         if let Some(running) = self.running.as_mut() {
             let _ = running.child.kill();
         }
@@ -96,6 +109,9 @@ impl ProcessExecutor {
         })
     }
 }
+
+/// How long an executor whose pipes closed gets to exit, so that its status is reported.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 impl Executor for ProcessExecutor {
     fn call(&mut self, request: &Value) -> Res<Value> {
@@ -112,7 +128,7 @@ impl Executor for ProcessExecutor {
         let mut line = request.to_string();
         line.push('\n');
         if let Err(e) = running.stdin.write_all(line.as_bytes()).and_then(|()| running.stdin.flush()) {
-            return self.broke(format!("cannot send the request: {e}"));
+            return self.broke_after(format!("cannot send the request: {e}"), EXIT_GRACE);
         }
         match running.lines.recv_timeout(timeout) {
             Ok(Ok(line)) => match serde_json::from_str::<Value>(&line) {
@@ -127,7 +143,7 @@ impl Executor for ProcessExecutor {
             Ok(Err(e)) => self.broke(format!("cannot read its answer: {e}")),
             Err(RecvTimeoutError::Timeout) => self.broke(format!("no answer within {timeout:?}")),
             Err(RecvTimeoutError::Disconnected) => {
-                self.broke("its stdout closed before it answered".to_owned())
+                self.broke_after("its stdout closed before it answered".to_owned(), EXIT_GRACE)
             }
         }
     }

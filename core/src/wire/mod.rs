@@ -44,6 +44,11 @@ pub mod google {
     }
 }
 
+/// The encoded `FileDescriptorSet` of the wire contract (proto/graveyard/v1 and google.rpc),
+/// which nodes serve through gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/graveyard_descriptor_set.bin"));
+
 /// The type URL of [`pb::ErrorDetail`] inside `google.rpc.Status.details`.
 pub const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/graveyard.v1.ErrorDetail";
 
