@@ -13,8 +13,10 @@ for tool in cargo cc; do
     exit 1
   fi
 done
-# The node binary of the workspace build (the same features as scripts/test-all.sh builds, so
-# one build serves both); cargo says what it compiles, and compiles nothing when up to date.
-cargo build --locked --release --manifest-path "$repo/Cargo.toml" -p graveyard-server --bin graveyard >&2
+# The node binary, built with the features the whole workspace resolves (--workspace, but only
+# this binary is compiled): the same artifacts scripts/test-all.sh builds, so neither command
+# rebuilds the core after the other (`-p graveyard-server` alone would resolve other features
+# and compile the tree a second time). cargo says what it compiles, nothing when up to date.
+cargo build --locked --release --manifest-path "$repo/Cargo.toml" --workspace --bin graveyard >&2
 target="${CARGO_TARGET_DIR:-$repo/target}"
 exec "$target/release/graveyard" serve "$@"

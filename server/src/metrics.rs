@@ -1,13 +1,15 @@
-//! Prometheus metrics: counters kept in atomics, rendered in the text exposition format by a
-//! minimal HTTP/1.1 handler on their own port. A handful of series does not justify a metrics
-//! framework and an HTTP stack as dependencies.
+//! Prometheus metrics: counters kept in atomics, and the store's own state (head, groups, size
+//! on disk) read at each scrape, rendered in the text exposition format by a minimal HTTP/1.1
+//! handler on their own port. (The operability issue moves this onto a metrics library and the
+//! HTTP stack of the admin API when that API arrives.)
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use graveyard::ErrorCode;
+use graveyard::{Db, ErrorCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -26,6 +28,15 @@ pub enum SubscriptionKind {
 
 const SUBSCRIPTION_KINDS: [&str; 3] = ["stream", "all", "group"];
 
+/// What a read reads (the `target` label).
+#[derive(Debug, Clone, Copy)]
+pub enum ReadKind {
+    Stream = 0,
+    All = 1,
+}
+
+const READ_KINDS: [&str; 2] = ["stream", "all"];
+
 #[derive(Default)]
 pub struct Metrics {
     append_ok: AtomicU64,
@@ -39,6 +50,13 @@ pub struct Metrics {
     errors: [AtomicU64; ErrorCode::ALL.len()],
     /// Requests forwarded to the member that owns their stream (or group, or schema).
     forwards: AtomicU64,
+    reads: [AtomicU64; READ_KINDS.len()],
+    read_events: [AtomicU64; READ_KINDS.len()],
+    /// Events handed to subscribers and group members, by subscription kind.
+    delivered: [AtomicU64; SUBSCRIPTION_KINDS.len()],
+    /// The position after the last event each open $all subscription delivered (0: none yet),
+    /// for their lag; pruned of the closed ones as it is read.
+    all_positions: Mutex<Vec<Weak<AtomicU64>>>,
 }
 
 impl Metrics {
@@ -60,6 +78,12 @@ impl Metrics {
         self.latency_sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
+    /// One read request: `events` read and sent so far when it ends (or the client leaves).
+    pub fn record_read(&self, kind: ReadKind, events: u64) {
+        self.reads[kind as usize].fetch_add(1, Ordering::Relaxed);
+        self.read_events[kind as usize].fetch_add(events, Ordering::Relaxed);
+    }
+
     pub fn record_forward(&self) {
         self.forwards.fetch_add(1, Ordering::Relaxed);
     }
@@ -72,10 +96,90 @@ impl Metrics {
     /// Counts a subscription (or group member) as active until the guard drops.
     pub fn subscription_started(self: &Arc<Self>, kind: SubscriptionKind) -> ActiveSubscription {
         self.subscriptions[kind as usize].fetch_add(1, Ordering::Relaxed);
-        ActiveSubscription { metrics: self.clone(), kind }
+        let position = Arc::new(AtomicU64::new(0));
+        if matches!(kind, SubscriptionKind::All) {
+            let mut positions = self.all_positions.lock().unwrap_or_else(|p| p.into_inner());
+            positions.retain(|p| p.strong_count() > 0);
+            positions.push(Arc::downgrade(&position));
+        }
+        ActiveSubscription { metrics: self.clone(), kind, position }
     }
 
-    pub fn render(&self) -> String {
+    /// The metrics, with the store's own state read now (`db`: the head, the groups of this
+    /// node, the size on disk of `data`).
+    pub fn render(&self, db: &Db, data: &Path) -> String {
+        let mut out = self.render_counters();
+        let _ = writeln!(out, "# HELP graveyard_build_info The node's build; always 1.");
+        let _ = writeln!(out, "# TYPE graveyard_build_info gauge");
+        let _ = writeln!(out, "graveyard_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+
+        let head = db.head_position().ok();
+        if let Some(head) = head {
+            let _ = writeln!(out, "# HELP graveyard_head_position The position the next event of $all gets.");
+            let _ = writeln!(out, "# TYPE graveyard_head_position gauge");
+            let _ = writeln!(out, "graveyard_head_position {head}");
+            // The furthest behind of the open $all subscriptions that delivered an event.
+            let lag = {
+                let positions = self.all_positions.lock().unwrap_or_else(|p| p.into_inner());
+                positions
+                    .iter()
+                    .filter_map(Weak::upgrade)
+                    .map(|p| p.load(Ordering::Relaxed))
+                    .filter(|&next| next > 0)
+                    .map(|next| head.saturating_sub(next))
+                    .max()
+                    .unwrap_or(0)
+            };
+            let _ = writeln!(
+                out,
+                "# HELP graveyard_subscription_lag_events Events of $all not yet delivered to the furthest \
+                 behind of the open $all subscriptions."
+            );
+            let _ = writeln!(out, "# TYPE graveyard_subscription_lag_events gauge");
+            let _ = writeln!(out, "graveyard_subscription_lag_events {lag}");
+        }
+
+        let _ = writeln!(out, "# HELP graveyard_store_size_bytes Disk space the store's files take.");
+        let _ = writeln!(out, "# TYPE graveyard_store_size_bytes gauge");
+        let _ = writeln!(out, "graveyard_store_size_bytes {}", disk_usage(data));
+
+        let groups: Vec<_> = db
+            .list_groups()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| db.group_info(&name).ok())
+            .collect();
+        type Field = fn(&graveyard::GroupInfo) -> u64;
+        let series: [(&str, &str, Field); 5] = [
+            (
+                "graveyard_group_lag_events",
+                "Events committed to the group's target beyond its checkpoint.",
+                |g| g.lag,
+            ),
+            (
+                "graveyard_group_in_flight",
+                "Events delivered to the group's members and not yet settled.",
+                |g| g.in_flight,
+            ),
+            ("graveyard_group_parked", "Parked events waiting for a replay.", |g| g.parked),
+            ("graveyard_group_replaying", "Parked events handed back and not yet settled again.", |g| {
+                g.replaying
+            }),
+            ("graveyard_group_members", "Members connected to the group on this node.", |g| {
+                g.members.len() as u64
+            }),
+        ];
+        for (name, help, field) in series {
+            let _ = writeln!(out, "# HELP {name} {help} By consumer group, on the node that holds it.");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            for group in &groups {
+                let _ = writeln!(out, "{name}{{group=\"{}\"}} {}", label(&group.name), field(group));
+            }
+        }
+        out
+    }
+
+    fn render_counters(&self) -> String {
         let mut out = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(out, "# HELP graveyard_append_requests_total Append requests answered, by outcome.");
@@ -130,13 +234,67 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE graveyard_forwards_total counter");
         let _ = writeln!(out, "graveyard_forwards_total {}", load(&self.forwards));
+
+        let _ = writeln!(out, "# HELP graveyard_read_requests_total Read requests, by target.");
+        let _ = writeln!(out, "# TYPE graveyard_read_requests_total counter");
+        for (kind, count) in READ_KINDS.iter().zip(&self.reads) {
+            let _ = writeln!(out, "graveyard_read_requests_total{{target=\"{kind}\"}} {}", load(count));
+        }
+        let _ = writeln!(out, "# HELP graveyard_read_events_total Events sent to readers, by target.");
+        let _ = writeln!(out, "# TYPE graveyard_read_events_total counter");
+        for (kind, count) in READ_KINDS.iter().zip(&self.read_events) {
+            let _ = writeln!(out, "graveyard_read_events_total{{target=\"{kind}\"}} {}", load(count));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP graveyard_delivered_events_total Events handed to subscribers and consumer group members, by kind."
+        );
+        let _ = writeln!(out, "# TYPE graveyard_delivered_events_total counter");
+        for (kind, count) in SUBSCRIPTION_KINDS.iter().zip(&self.delivered) {
+            let _ = writeln!(out, "graveyard_delivered_events_total{{kind=\"{kind}\"}} {}", load(count));
+        }
         out
     }
+}
+
+/// A label value escaped for the text exposition format.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The disk space the files of `dir` take (blocks allocated, not the sparse length).
+fn disk_usage(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                m.blocks() * 512
+            }
+            #[cfg(not(unix))]
+            {
+                m.len()
+            }
+        })
+        .sum()
 }
 
 pub struct ActiveSubscription {
     metrics: Arc<Metrics>,
     kind: SubscriptionKind,
+    /// The position after the last event delivered ($all subscriptions' lag).
+    position: Arc<AtomicU64>,
+}
+
+impl ActiveSubscription {
+    /// One event handed to the subscriber or member, at `position` in $all.
+    pub fn delivered(&self, position: u64) {
+        self.metrics.delivered[self.kind as usize].fetch_add(1, Ordering::Relaxed);
+        self.position.store(position.saturating_add(1), Ordering::Relaxed);
+    }
 }
 
 impl Drop for ActiveSubscription {
@@ -154,8 +312,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
+    db: Db,
+    data: std::path::PathBuf,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    let scrape = Arc::new((metrics, db, data));
     tokio::pin!(stop);
     loop {
         let (socket, peer) = tokio::select! {
@@ -168,16 +329,17 @@ pub async fn serve(
                 }
             },
         };
-        let metrics = metrics.clone();
+        let scrape = scrape.clone();
         tokio::spawn(async move {
-            if let Err(e) = tokio::time::timeout(REQUEST_TIMEOUT, answer(socket, &metrics)).await {
+            let (metrics, db, data) = &*scrape;
+            if let Err(e) = tokio::time::timeout(REQUEST_TIMEOUT, answer(socket, metrics, db, data)).await {
                 tracing::debug!(%peer, error = %e, "metrics: request timed out");
             }
         });
     }
 }
 
-async fn answer(mut socket: TcpStream, metrics: &Metrics) {
+async fn answer(mut socket: TcpStream, metrics: &Metrics, db: &Db, data: &Path) {
     let mut head = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -194,7 +356,8 @@ async fn answer(mut socket: TcpStream, metrics: &Metrics) {
     let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
     match (method, path) {
         (b"GET", b"/metrics") => {
-            let body = metrics.render();
+            // Group info and the head are quick reads, but reads of the store all the same.
+            let body = tokio::task::block_in_place(|| metrics.render(db, data));
             respond(&mut socket, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body).await
         }
         (b"GET", _) => respond(&mut socket, "404 Not Found", "text/plain", "try /metrics\n").await,

@@ -71,9 +71,15 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let (drain, draining) = watch::channel(false);
     if let Some(listener) = metrics_listener {
         let mut stop = draining.clone();
-        tokio::spawn(metrics::serve(listener, metrics.clone(), async move {
-            let _ = stop.wait_for(|&d| d).await;
-        }));
+        tokio::spawn(metrics::serve(
+            listener,
+            metrics.clone(),
+            db.clone(),
+            settings.data.clone(),
+            async move {
+                let _ = stop.wait_for(|&d| d).await;
+            },
+        ));
     }
     let cluster = Arc::new(Cluster::new(
         settings.node_id.clone(),

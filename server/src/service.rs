@@ -32,7 +32,7 @@ use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::cluster::{Cluster, Peer, Route};
-use crate::metrics::{Metrics, SubscriptionKind};
+use crate::metrics::{Metrics, ReadKind, SubscriptionKind};
 
 /// Most events in one read batch.
 const READ_PAGE_EVENTS: u64 = 512;
@@ -214,15 +214,23 @@ impl Graveyard for GraveyardService {
         on_owner!(self, request, &request.get_ref().stream, append);
         let started = Instant::now();
         let request = request.into_inner();
-        let outcome = async {
-            let expected = wire::expected_from_wire(request.expected)?;
-            let events = wire::events_from_wire(request.events)?;
-            let count = events.len();
-            let result = self.db.append_async(&request.stream, expected, events).await?;
-            Ok::<_, Error>((result, count))
-        }
-        .await;
-        self.metrics.record_append(started.elapsed(), outcome.as_ref().ok().map(|(_, count)| *count));
+        let (db, metrics) = (self.db.clone(), self.metrics.clone());
+        // A task of its own: an append handed to the writer commits even when its client goes
+        // away (this handler is then dropped), and it is counted all the same.
+        let outcome = tokio::spawn(async move {
+            let outcome = async {
+                let expected = wire::expected_from_wire(request.expected)?;
+                let events = wire::events_from_wire(request.events)?;
+                let count = events.len();
+                let result = db.append_async(&request.stream, expected, events).await?;
+                Ok::<_, Error>((result, count))
+            }
+            .await;
+            metrics.record_append(started.elapsed(), outcome.as_ref().ok().map(|(_, count)| *count));
+            outcome
+        })
+        .await
+        .unwrap_or_else(|e| Err(Error::Internal(format!("the append task failed: {e}"))));
         let (result, _) = outcome.map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::AppendResponse { result: Some(result.into()) }))
     }
@@ -243,7 +251,7 @@ impl Graveyard for GraveyardService {
             request.from,
             request.limit,
         );
-        self.stream_pages(pager)
+        self.stream_pages(pager, ReadKind::Stream)
     }
 
     type ReadAllStream = ReceiverStream<Result<pb::ReadResponse, Status>>;
@@ -254,7 +262,7 @@ impl Graveyard for GraveyardService {
         let filter = wire::filter_from_wire(request.filter);
         let pager =
             Pager::new(self.db.clone(), ReadTarget::All(filter), direction, request.from, request.limit);
-        self.stream_pages(pager)
+        self.stream_pages(pager, ReadKind::All)
     }
 
     type SubscribeToStreamStream = ReceiverStream<Result<pb::SubscribeResponse, Status>>;
@@ -705,20 +713,34 @@ impl GraveyardService {
     /// Reads the first page now, so an error of the read (NOT_FOUND, STREAM_DELETED, a bad
     /// argument) is the answer to the call rather than a failure of its stream; the rest is sent
     /// as the client takes it.
-    fn stream_pages(&self, mut pager: Pager) -> RpcResult<ReceiverStream<Result<pb::ReadResponse, Status>>> {
+    fn stream_pages(
+        &self,
+        mut pager: Pager,
+        kind: ReadKind,
+    ) -> RpcResult<ReceiverStream<Result<pb::ReadResponse, Status>>> {
         let first = pager.next_page().map_err(|e| self.fail(e))?;
         let (tx, rx) = mpsc::channel(READ_BUFFER);
         let metrics = self.metrics.clone();
         tokio::spawn(async move {
+            // Counted when the read ends, however it ends, with the events sent until then.
+            struct Counted(Arc<Metrics>, ReadKind, u64);
+            impl Drop for Counted {
+                fn drop(&mut self) {
+                    self.0.record_read(self.1, self.2);
+                }
+            }
+            let mut counted = Counted(metrics.clone(), kind, 0);
             let mut page = first;
             loop {
                 match page {
                     None => return,
                     Some(events) if events.is_empty() => {}
                     Some(events) => {
+                        let n = events.len() as u64;
                         if tx.send(Ok(pb::ReadResponse { events })).await.is_err() {
                             return; // the client went away
                         }
+                        counted.2 += n;
                     }
                 }
                 page = match pager.next_page() {
@@ -745,7 +767,7 @@ impl GraveyardService {
         let metrics = self.metrics.clone();
         let mut draining = self.draining.clone();
         tokio::spawn(async move {
-            let _active = metrics.subscription_started(kind);
+            let active = metrics.subscription_started(kind);
             loop {
                 let permit = tokio::select! {
                     permit = tx.reserve() => match permit {
@@ -761,6 +783,7 @@ impl GraveyardService {
                 };
                 let (item, last) = match message {
                     Some(Ok(SubscriptionMessage::Event(event))) => {
+                        active.delivered(event.position);
                         let message = pb::subscribe_response::Message::Event(event.into());
                         (Ok(pb::SubscribeResponse { message: Some(message) }), false)
                     }
@@ -799,7 +822,7 @@ struct MemberSession {
 
 impl MemberSession {
     async fn run(mut self, info: graveyard::GroupInfo) {
-        let _active = self.metrics.subscription_started(SubscriptionKind::Group);
+        let active = self.metrics.subscription_started(SubscriptionKind::Group);
         let joined =
             pb::consume_response::Response::Joined(pb::consume_response::Joined { group: Some(info.into()) });
         if self.tx.send(Ok(pb::ConsumeResponse { response: Some(joined) })).await.is_err() {
@@ -829,6 +852,7 @@ impl MemberSession {
                 },
                 delivery = next_delivery(&self.member, &self.tx) => match delivery {
                     Some(Ok(delivery)) => {
+                        active.delivered(delivery.event.position);
                         let response = pb::consume_response::Response::Delivery(pb::consume_response::Delivery {
                             delivery_id: delivery.id,
                             event: Some(delivery.event.into()),

@@ -97,7 +97,17 @@ async fn metrics_count_appends_errors_and_subscriptions() {
     append(&mut client, "m", exact(0), vec![json_event("E", "{}")]).await.unwrap_err();
     let mut subscription =
         client.subscribe_to_all(pb::SubscribeToAllRequest::default()).await.unwrap().into_inner();
-    subscription.message().await.unwrap().unwrap(); // the subscription is running
+    subscription.message().await.unwrap().unwrap(); // the subscription is running: event 0
+    assert_eq!(read_stream(&mut client, "m").await.unwrap().len(), 3);
+    client
+        .create_group(pb::CreateGroupRequest {
+            name: "billing".into(),
+            target: Some(graveyard::GroupTarget::Stream("m".into()).into()),
+            start: None,
+            settings: None,
+        })
+        .await
+        .unwrap();
 
     let text = scrape(metrics_port, "/metrics");
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
@@ -112,10 +122,77 @@ async fn metrics_count_appends_errors_and_subscriptions() {
         "graveyard_subscriptions_active{kind=\"all\"} 1",
         "graveyard_subscriptions_active{kind=\"group\"} 0",
         "graveyard_forwards_total 0",
+        "graveyard_read_requests_total{target=\"stream\"} 1",
+        "graveyard_read_events_total{target=\"stream\"} 3",
+        "graveyard_read_requests_total{target=\"all\"} 0",
+        "graveyard_build_info{version=\"0.1.0\"} 1",
+        "graveyard_head_position 3",
+        "graveyard_group_lag_events{group=\"billing\"} 3",
+        "graveyard_group_in_flight{group=\"billing\"} 0",
+        "graveyard_group_parked{group=\"billing\"} 0",
+        "graveyard_group_members{group=\"billing\"} 0",
     ] {
         assert!(text.lines().any(|l| l == line), "missing '{line}' in:\n{text}");
     }
+    let value = |name: &str| -> u64 {
+        let line =
+            text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("graveyard_store_size_bytes ") > 0);
+    // The subscriber took event 0 of 3; the node pushes ahead into the stream's buffer.
+    let delivered = value("graveyard_delivered_events_total{kind=\"all\"} ");
+    assert!((1..=3).contains(&delivered), "{delivered} delivered");
+    assert_eq!(value("graveyard_subscription_lag_events "), 3 - delivered);
     assert!(scrape(metrics_port, "/other").starts_with("HTTP/1.1 404"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_whose_client_left_is_stored_and_counted() {
+    let metrics_port = free_port();
+    let node = Node::start_with(NodeOptions {
+        args: vec!["--metrics-listen".into(), format!("127.0.0.1:{metrics_port}")],
+        ..Default::default()
+    })
+    .await;
+    // Many appends whose calls are dropped as soon as they are sent: some are already with the
+    // writer, and those commit; each one that commits must be counted.
+    for i in 0..50 {
+        let mut client = node.client().await;
+        let request = pb::AppendRequest {
+            stream: format!("gone-{i}"),
+            expected: None,
+            events: vec![json_event("E", "{}")],
+        };
+        let call = tokio::spawn(async move { client.append(request).await });
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        call.abort();
+    }
+    // Whatever was stored is visible once the writer is idle: a last append waits behind them.
+    let mut client = node.client().await;
+    append(&mut client, "last", None, vec![json_event("E", "{}")]).await.unwrap();
+    let head =
+        client.get_head_position(pb::GetHeadPositionRequest {}).await.unwrap().into_inner().head_position;
+    let line = "graveyard_appended_events_total ";
+    let counted = || -> u64 {
+        let text = scrape(metrics_port, "/metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix(line))
+            .unwrap_or_else(|| panic!("no {line} in:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    // An append is counted by its task right after its commit, which the answer to the last
+    // append may overtake by a moment: look again for a while before calling it lost.
+    let mut seen = counted();
+    for _ in 0..100 {
+        if seen == head {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        seen = counted();
+    }
+    assert_eq!(seen, head, "events stored: {head}, counted: {seen}");
 }
 
 /// `GetStreamInfoRequest` with its string field as bytes, so that it can carry invalid UTF-8.
