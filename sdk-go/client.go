@@ -31,7 +31,10 @@ type Client struct {
 	// owner: Close closes the store (for every Client on it); a Client of OnNode only frees
 	// its own handle.
 	owner bool
-	once  sync.Once
+	// parent is the Client an OnNode Client came from, kept reachable by it: the parent's
+	// finalizer would otherwise close the connection both use.
+	parent *Client
+	once   sync.Once
 }
 
 // emptyKey is where an empty master key points.
@@ -231,7 +234,9 @@ func (c *Client) OnNode(nodeID string) (*Client, error) {
 	if err := call.status(status); err != nil {
 		return nil, err
 	}
-	return newClient(h, false, false), nil
+	node := newClient(h, false, false)
+	node.parent = c
+	return node, nil
 }
 
 // IsEncrypted says whether the store encrypts at rest (ErrUnsupported on a cluster).
