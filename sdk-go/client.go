@@ -304,20 +304,26 @@ func (c *Client) AppendValues(ctx context.Context, stream string, expected Expec
 	return c.Append(ctx, stream, expected, events...)
 }
 
-// jsonCall runs a call that fills a buffer of JSON and decodes it into out (nil: no result).
-func jsonCall(ctx context.Context, out any, f func(token C.gy_handle, buf *C.gy_buf, err *C.gy_error) C.int32_t) error {
+// bufCall runs a call that fills a buffer, and returns the buffer's bytes copied into Go
+// memory (the library's copy is freed).
+func bufCall(ctx context.Context, f func(token C.gy_handle, buf *C.gy_buf, err *C.gy_error) C.int32_t) ([]byte, error) {
 	call, err := begin(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer call.end()
 	var buf C.gy_buf
 	if err := call.status(f(call.token, &buf, call.err)); err != nil {
-		return err
+		return nil, err
 	}
-	b := take(&buf)
-	if out == nil {
-		return nil
+	return take(&buf), nil
+}
+
+// jsonCall runs a call that fills a buffer of JSON and decodes it into out.
+func jsonCall(ctx context.Context, out any, f func(token C.gy_handle, buf *C.gy_buf, err *C.gy_error) C.int32_t) error {
+	b, err := bufCall(ctx, f)
+	if err != nil {
+		return err
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return &Error{Code: CodeInternal, Message: "the library returned JSON this SDK cannot read: " + err.Error()}
@@ -443,21 +449,13 @@ func (c *Client) SaveSnapshot(ctx context.Context, stream string, revision uint6
 
 // Snapshot is a stream's latest snapshot, nil when it has none.
 func (c *Client) Snapshot(ctx context.Context, stream string) (*Snapshot, error) {
-	call, err := begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer call.end()
 	s, sl := cStr(stream)
-	var buf C.gy_buf
-	status := C.gy_get_snapshot(c.h, s, sl, call.token, &buf, call.err)
+	b, err := bufCall(ctx, func(t C.gy_handle, buf *C.gy_buf, e *C.gy_error) C.int32_t {
+		return C.gy_get_snapshot(c.h, s, sl, t, buf, e)
+	})
 	runtime.KeepAlive(stream)
-	if err := call.status(status); err != nil {
+	if err != nil || len(b) == 0 {
 		return nil, err
-	}
-	b := take(&buf)
-	if len(b) == 0 {
-		return nil, nil
 	}
 	return unpackSnapshot(b)
 }

@@ -65,19 +65,14 @@ func (cfg *readConfig) direction() C.int32_t {
 	return directionForwards
 }
 
-// pageCall runs a read that fills a packed page, and decodes it.
+// pageCall runs a read that fills a packed page, and decodes it: one copy of the page into Go
+// memory, which the events' strings and bytes alias.
 func pageCall(ctx context.Context, f func(token C.gy_handle, buf *C.gy_buf, err *C.gy_error) C.int32_t) ([]RecordedEvent, error) {
-	call, err := begin(ctx)
+	b, err := bufCall(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	defer call.end()
-	var buf C.gy_buf
-	if err := call.status(f(call.token, &buf, call.err)); err != nil {
-		return nil, err
-	}
-	// One copy of the page into Go memory; the events' strings and bytes alias it.
-	return unpackPage(take(&buf))
+	return unpackPage(b)
 }
 
 // ReadStreamPage reads a stream's events in one call: everything the options select (mind
