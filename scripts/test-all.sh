@@ -39,6 +39,9 @@ bash scripts/test-c.sh
 step "tests (Go SDK: gofmt, vet, go test -race, benchmark smoke run, go get through a module proxy)"
 bash scripts/test-go.sh
 
+step "tests (TypeScript SDK: N-API addon and its declarations, tsc --strict, eslint, node:test, package build)"
+bash scripts/test-ts.sh
+
 step "the standard gRPC tools against a node (grpcurl through reflection, grpc-health-probe)"
 bash scripts/test-grpc-tools.sh
 
