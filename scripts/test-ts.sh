@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The TypeScript SDK's checks, after the workspace build: the N-API addon built by @napi-rs/cli
 # (its TypeScript declarations regenerated and compared with the committed sdk-ts/src/addon.d.ts),
-# then tsc --strict, eslint (typescript-eslint, type-aware), `npm test` (node:test) and the
-# package build (CommonJS plus its ES module face).
+# then tsc --strict, eslint (typescript-eslint, type-aware), `npm test` (node:test: unit tests,
+# the conformance scenarios embedded and on a real node, sessions, a 3-node cluster) and the
+# user's view (scripts/package-test.sh: `npm pack`, installed into an empty folder outside the
+# repository, ES module and CommonJS programs on an embedded store and a real node).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 command -v node >/dev/null && command -v npm >/dev/null || {
@@ -22,4 +24,4 @@ npm ci --no-audit --no-fund --loglevel=error
 npm run typecheck
 npm run lint
 npm test
-npm run build
+npm run test:package

@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "dist-test/**", "native/**", "node_modules/**", "scripts/**", "eslint.config.mjs"] },
+  { ignores: ["dist/**", "dist-test/**", "dist-bench/**", "native/**", "node_modules/**", "scripts/**", "eslint.config.mjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

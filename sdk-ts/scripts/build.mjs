@@ -11,7 +11,9 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 rmSync(join(root, "dist"), { recursive: true, force: true });
-execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.json")], { stdio: "inherit" });
+// The source maps carry the sources they map to (--inlineSources): the package ships dist, not
+// src, and a map naming files that are not there would be of no use to a debugger.
+execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.json"), "--inlineSources"], { stdio: "inherit" });
 copyFileSync(join(root, "src", "addon.d.ts"), join(root, "dist", "cjs", "addon.d.ts"));
 writeFileSync(join(root, "dist", "cjs", "package.json"), '{ "type": "commonjs" }\n');
 

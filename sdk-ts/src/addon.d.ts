@@ -23,8 +23,8 @@ export declare class NativeMember {
   /** Settles deliveries by id with an action (1 retry, 2 park, 3 skip). */
   nack(ids: BigUint64Array, action: number, cancel?: NativeCancel | undefined | null): Promise<void>
   /**
-   * Leaves the group: a waiting and every later `next` says ended; what it held is
-   * delivered again.
+   * Leaves the group: a waiting and every later `next` says ended, settling is CLOSED (as
+   * through a freed handle of the C ABI); what it held unsettled is delivered again.
    */
   cancel(): void
 }

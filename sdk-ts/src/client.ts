@@ -26,6 +26,7 @@ import {
   groupTargetToJson,
   parseJsonLossless,
   registeredSchemaFromJson,
+  stringifyJsonLossless,
   replayInfoFromJson,
   schemaUpsertFromJson,
   streamInfoFromJson,
@@ -35,7 +36,7 @@ import {
 } from "./model";
 import { decodeAppendResult, decodePage, decodeSnapshot, encodeEvents, type EventToEncode } from "./packed";
 import { NotFoundError, fromNative } from "./errors";
-import { entityNameOf, schemaJson, serializeEntity, type EntityClass, type EntityDefinition } from "./schema";
+import { entityNameOf, isEntity, schemaJson, serializeEntity, type EntityClass, type EntityDefinition } from "./schema";
 import { GroupMember, Subscription } from "./sessions";
 
 /** Options of an embedded store. */
@@ -240,6 +241,25 @@ export class Graveyard implements AsyncDisposable {
       (e) => e.position, false);
   }
 
+  /**
+   * One read of a stream in one call: at most `maxCount` events (absent: all of them, in one
+   * buffer) from `from`. Unlike `readStream`, a stream with no visible events (never written,
+   * soft-deleted, or every event hidden by its metadata) throws `NotFoundError`.
+   */
+  async readStreamPage(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
+    const limit = options.maxCount === undefined ? null : BigInt(options.maxCount);
+    const direction = directionCode(options.direction ?? "forwards");
+    return decodePage(await call(options.signal, (t) => this.#native.readStream(stream, direction, options.from ?? null, limit, t)));
+  }
+
+  /** One read of the global log in one call: at most `maxCount` events (absent: all of them) from `from`. */
+  async readAllPage(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const limit = options.maxCount === undefined ? null : BigInt(options.maxCount);
+    const direction = directionCode(options.direction ?? "forwards");
+    const filter = options.filter === undefined ? null : JSON.stringify(filterToJson(options.filter));
+    return decodePage(await call(options.signal, (t) => this.#native.readAll(direction, options.from ?? null, limit, filter, t)));
+  }
+
   /** The position the next event of $all gets. */
   async headPosition(options: CallOptions = {}): Promise<bigint> {
     return call(options.signal, (t) => this.#native.headPosition(t));
@@ -251,7 +271,7 @@ export class Graveyard implements AsyncDisposable {
 
   /** Replaces the stream's metadata (allowed before the stream exists). */
   async setStreamMetadata(stream: string, metadata: StreamMetadata, options: CallOptions = {}): Promise<void> {
-    const json = JSON.stringify(streamMetadataToJson(metadata), bigintJson);
+    const json = stringifyJsonLossless(streamMetadataToJson(metadata));
     await call(options.signal, (t) => this.#native.setStreamMetadata(stream, json, t));
   }
 
@@ -315,14 +335,15 @@ export class Graveyard implements AsyncDisposable {
   async createGroup(name: string, target: GroupTarget, options: CreateGroupOptions = {}): Promise<GroupInfo> {
     const [kind, after] = subscriptionStartCode(options.from ?? "start");
     const targetJson = JSON.stringify(groupTargetToJson(target));
-    const settings = JSON.stringify(groupSettingsToJson(options.settings ?? {}), bigintJson);
+    const settings = stringifyJsonLossless(groupSettingsToJson(options.settings ?? {}));
     return groupInfoFromJson(
       parseJsonLossless(await call(options.signal, (t) => this.#native.createGroup(name, targetJson, kind, after, settings, t))),
     );
   }
 
+  /** Replaces the group's settings (what is left out takes the store's default); never its target. */
   async updateGroup(name: string, settings: GroupSettings, options: CallOptions = {}): Promise<GroupInfo> {
-    const json = JSON.stringify(groupSettingsToJson(settings), bigintJson);
+    const json = stringifyJsonLossless(groupSettingsToJson(settings));
     return groupInfoFromJson(parseJsonLossless(await call(options.signal, (t) => this.#native.updateGroup(name, json, t))));
   }
 
@@ -375,33 +396,12 @@ function sync<T>(f: () => T): T {
   }
 }
 
-/** `JSON.stringify` replacer writing bigints as JSON integers, losslessly. */
-function bigintJson(_key: string, value: unknown): unknown {
-  return typeof value === "bigint" ? rawJsonInteger(value) : value;
-}
-
-/** A JSON integer for a bigint (Node 20 has no `JSON.rawJSON`): numbers are exact to 2^53. */
-function rawJsonInteger(value: bigint): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new RangeError(`${value} does not fit a JSON number the store reads exactly (at most 2^53-1 here)`);
-  }
-  return Number(value);
-}
-
+/** An entity's schema (its own errors, which name the field, go through) or a definition's JSON form. */
 function schemaText(schema: object): string {
-  if (typeof schema === "function" || isEntityDefinition(schema)) {
+  if (typeof schema === "function" || isEntity(schema)) {
     return schemaJson(schema as EntityClass | EntityDefinition);
   }
-  return JSON.stringify(schema, bigintJson);
-}
-
-function isEntityDefinition(value: object): value is EntityDefinition {
-  try {
-    schemaJson(value as EntityDefinition);
-    return true;
-  } catch {
-    return false;
-  }
+  return stringifyJsonLossless(schema);
 }
 
 const textEncoder = new TextEncoder();
@@ -431,11 +431,29 @@ function toEncodable(input: AppendInput, index: number): EventToEncode {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * A value as JSON text: JSON.stringify (native, the fast path of every append of objects), or,
+ * when the value holds bigints (which JSON.stringify refuses), the lossless writer, which
+ * writes them as exact integers.
+ */
+function jsonText(value: unknown): string {
+  let text: string | undefined;
+  try {
+    // The declared type says string; a function, a symbol or undefined give undefined.
+    text = JSON.stringify(value);
+  } catch (e) {
+    if (e instanceof TypeError && /BigInt/i.test(e.message)) return stringifyJsonLossless(value);
+    throw e;
+  }
+  if (text === undefined) throw new TypeError(`${typeof value} is not a value JSON can hold`);
+  return text;
+}
+
 function payload(value: unknown): [Uint8Array, string] {
   if (value === undefined) return [EMPTY, "application/json"];
   if (value instanceof Uint8Array) return [value, "application/octet-stream"];
   if (typeof value === "string") return [textEncoder.encode(value), "text/plain"];
-  return [textEncoder.encode(JSON.stringify(value, bigintJson)), "application/json"];
+  return [textEncoder.encode(jsonText(value)), "application/json"];
 }
 
 /** Iterates page after page, each from where the last ended, until `maxCount` or the end. */

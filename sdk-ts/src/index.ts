@@ -1,3 +1,6 @@
+// The shipped declarations use Node's types (Buffer, AsyncDisposable): a TypeScript user needs
+// @types/node, as every Node.js project in TypeScript has.
+/// <reference types="node" />
 // @graveyard-db/client: GraveyardDB for TypeScript and JavaScript.
 export { Graveyard } from "./client";
 export type {

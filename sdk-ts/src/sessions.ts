@@ -5,6 +5,7 @@ import type { NativeMember, NativeSubscription } from "./native";
 import { call, type CallOptions } from "./call";
 import { type NackAction, type RecordedEvent, type SubscriptionMessage, nackActionCode } from "./model";
 import { decodeDeliveryBatch, decodeMessageBatch } from "./packed";
+import { ClosedError } from "./errors";
 
 /** How many messages one native call may hand out. */
 const BATCH = 512;
@@ -28,7 +29,14 @@ abstract class Session<T> implements AsyncIterableIterator<T>, AsyncDisposable {
     this.#signal = signal;
     // Aborting the signal given at subscribe or join time ends the session even when nobody
     // is waiting on it.
-    signal?.addEventListener("abort", () => this.cancel(), { once: true });
+    signal?.addEventListener(
+      "abort",
+      () => {
+        this.#ended = true;
+        this.cancel();
+      },
+      { once: true },
+    );
   }
 
   protected abstract fetch(timeoutMs: number, signal: AbortSignal | undefined): Promise<Buffer | number>;
@@ -45,6 +53,8 @@ abstract class Session<T> implements AsyncIterableIterator<T>, AsyncDisposable {
   async poll(timeoutMs?: number, options: CallOptions = {}): Promise<T | typeof TIMED_OUT | typeof ENDED_SESSION> {
     if (this.#head < this.#queue.length) return this.#take();
     if (this.#ended) return ENDED_SESSION;
+    // Errors are the native session's to repeat or not: a subscription's failure comes once,
+    // then "ended"; a member of a deleted group gets NOT_FOUND from every call.
     const batch = await this.fetch(timeoutMs ?? -1, options.signal ?? this.#signal);
     if (batch === TIMEOUT) return TIMED_OUT;
     if (batch === ENDED || typeof batch === "number") {
@@ -145,6 +155,7 @@ export class GroupDelivery {
  */
 export class GroupMember extends Session<GroupDelivery> {
   readonly #native: NativeMember;
+  #left = false;
 
   /** @internal */
   constructor(native: NativeMember, signal: AbortSignal | undefined) {
@@ -162,19 +173,29 @@ export class GroupMember extends Session<GroupDelivery> {
 
   /** Acknowledges deliveries (or their ids), in one commit. */
   async ack(deliveries: readonly (GroupDelivery | bigint)[], options: CallOptions = {}): Promise<void> {
+    this.#requireJoined();
     const ids = idsOf(deliveries);
     await call(options.signal, (t) => this.#native.ack(ids, t));
   }
 
   /** Settles deliveries (or their ids) with an action: `"retry"`, `"park"` or `"skip"`. */
   async nack(deliveries: readonly (GroupDelivery | bigint)[], action: NackAction, options: CallOptions = {}): Promise<void> {
+    this.#requireJoined();
     const ids = idsOf(deliveries);
     const code = nackActionCode(action);
     await call(options.signal, (t) => this.#native.nack(ids, code, t));
   }
 
+  /** Leaves the group (as leaving a `for await` loop does): what this member held unsettled is delivered again. */
   cancel(): void {
+    this.#left = true;
     this.#native.cancel();
+  }
+
+  #requireJoined(): void {
+    if (this.#left) {
+      throw new ClosedError("this member left its group: settle through another member of the group, or join again");
+    }
   }
 }
 

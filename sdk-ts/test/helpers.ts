@@ -5,7 +5,16 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestContext } from "node:test";
-import { Graveyard, type ConnectOptions, type OpenOptions } from "../src/index";
+import {
+  Graveyard,
+  GroupDelivery,
+  type ConnectOptions,
+  type GroupMember,
+  type OpenOptions,
+  type Subscription,
+  type SubscriptionMessage,
+} from "../src/index";
+import assert from "node:assert/strict";
 
 /** The repository root: the parent of sdk-ts (tests run from sdk-ts/dist-test/test). */
 export const repoRoot = resolve(__dirname, "..", "..", "..");
@@ -24,11 +33,16 @@ export async function openTemp(t: TestContext, options: OpenOptions = {}): Promi
   return store;
 }
 
-/** The node binary of the workspace build (target/release/graveyard under CARGO_TARGET_DIR). */
-export function serverBinary(): string | undefined {
+/** A binary of the workspace's release build (target/release, or $CARGO_TARGET_DIR/release), if built. */
+export function releaseBinary(name: string): string | undefined {
   const target = process.env.CARGO_TARGET_DIR ? resolve(repoRoot, process.env.CARGO_TARGET_DIR) : join(repoRoot, "target");
-  const bin = join(target, "release", "graveyard");
+  const bin = join(target, "release", name);
   return existsSync(bin) ? bin : undefined;
+}
+
+/** The node binary of the workspace build. */
+export function serverBinary(): string | undefined {
+  return releaseBinary("graveyard");
 }
 
 /** The node binary; a clear failure when it is not built (the README's test command builds it). */
@@ -95,6 +109,22 @@ export class Node {
     this.exited = new Promise((done) => child.once("exit", () => done()));
   }
 
+  /** SIGTERM (a clean shutdown), SIGKILL when it has not exited after `graceMs`; waits for it to go. */
+  async stop(graceMs = 30_000): Promise<void> {
+    const child = this.process;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)));
+    const killed = await Promise.race([this.exited.then(() => false), late]);
+    clearTimeout(timer);
+    if (killed) {
+      child.kill("SIGKILL");
+      await this.exited;
+      throw new Error(`node ${this.id} did not stop within ${graceMs} ms of SIGTERM`);
+    }
+  }
+
   /** SIGKILL, and waits for the process to go. */
   async kill(): Promise<void> {
     if (this.process && this.process.exitCode === null && this.process.signalCode === null) {
@@ -156,7 +186,8 @@ export async function startNodes(t: TestContext, ids: string[], options: NodeOpt
       }
       if (options.masterKey !== undefined) {
         const file = join(n.dir, "master.key");
-        writeFileSync(file, options.masterKey, { mode: 0o600 });
+        // The node reads the key as 64 hex digits.
+        writeFileSync(file, Buffer.from(options.masterKey).toString("hex"), { mode: 0o600 });
         n.args.push("--master-key-file", file);
       }
       n.start();
@@ -191,4 +222,25 @@ export async function connectTo(t: TestContext, nodes: Node[], options: ConnectO
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The subscription's next message, failing the test after `ms` rather than hanging it. */
+export async function nextOf(sub: Subscription, ms = 20_000): Promise<SubscriptionMessage> {
+  const m = await sub.poll(ms);
+  assert.ok(typeof m === "object", `no message within ${ms} ms: ${m as string}`);
+  return m;
+}
+
+/** The stream, revision and type of the subscription's next message, which must be an event. */
+export async function eventOf(sub: Subscription): Promise<[string, bigint, string]> {
+  const m = await nextOf(sub);
+  assert.equal(m.kind, "event", `expected an event, got ${m.kind}`);
+  return m.kind === "event" ? [m.event.stream, m.event.revision, m.event.type] : ["", -1n, ""];
+}
+
+/** The member's next delivery, failing the test after `ms`. */
+export async function deliveryOf(member: GroupMember, ms = 20_000): Promise<GroupDelivery> {
+  const d = await member.poll(ms);
+  assert.ok(d instanceof GroupDelivery, `no delivery within ${ms} ms: ${d as string}`);
+  return d;
 }

@@ -623,7 +623,7 @@ impl NativeStore {
     ) -> Result<Object<'e>> {
         let store = self.store.clone();
         promise(env, token(cancel), async move { store.join_group(&group, &member).await }, |_, m| {
-            Ok(NativeMember { member: Arc::new(m), failed: Arc::default() })
+            Ok(NativeMember { member: Slot::new(m), failed: Arc::default() })
         })
     }
 }
@@ -697,16 +697,35 @@ fn put_item(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// A session's handle until `cancel`: cancelling drops it, so that the session ends at once
+/// (a member leaves its group, a cluster stream closes) rather than when the collector gets to
+/// the JavaScript object. Calls in flight hold their own reference and finish first.
+struct Slot<T>(Mutex<Option<Arc<T>>>);
+
+impl<T> Slot<T> {
+    fn new(session: T) -> Slot<T> {
+        Slot(Mutex::new(Some(Arc::new(session))))
+    }
+
+    fn get(&self) -> Option<Arc<T>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn take(&self) -> Option<Arc<T>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// A subscription: history, the caught-up marker, then live events.
 #[napi]
 pub struct NativeSubscription {
-    sub: Arc<StoreSubscription>,
+    sub: Slot<StoreSubscription>,
     failed: Failed,
 }
 
 impl NativeSubscription {
     fn new(sub: StoreSubscription) -> NativeSubscription {
-        NativeSubscription { sub: Arc::new(sub), failed: Arc::default() }
+        NativeSubscription { sub: Slot::new(sub), failed: Arc::default() }
     }
 }
 
@@ -723,11 +742,18 @@ impl NativeSubscription {
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
         let wait = guard(env, || timeout(Some(timeout_ms)))?;
-        let (sub, failed) = (self.sub.clone(), self.failed.clone());
+        let (sub, failed) = (self.sub.get(), self.failed.clone());
         promise(
             env,
             token(cancel),
-            async move { next_batch(&failed, max, wait, |t| sub.next(t), packed::subscription_message).await },
+            async move {
+                match sub {
+                    Some(sub) => {
+                        next_batch(&failed, max, wait, |t| sub.next(t), packed::subscription_message).await
+                    }
+                    None => Ok(Either::B(ENDED)),
+                }
+            },
             |_, batch| Ok(batch),
         )
     }
@@ -735,14 +761,16 @@ impl NativeSubscription {
     /// Ends the subscription: a waiting and every later `next` says ended.
     #[napi]
     pub fn cancel(&self) {
-        self.sub.cancel();
+        if let Some(sub) = self.sub.take() {
+            sub.cancel();
+        }
     }
 }
 
 /// A member of a consumer group.
 #[napi]
 pub struct NativeMember {
-    member: Arc<StoreMember>,
+    member: Slot<StoreMember>,
     failed: Failed,
 }
 
@@ -759,11 +787,18 @@ impl NativeMember {
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
         let wait = guard(env, || timeout(Some(timeout_ms)))?;
-        let (member, failed) = (self.member.clone(), self.failed.clone());
+        let (member, failed) = (self.member.get(), self.failed.clone());
         promise(
             env,
             token(cancel),
-            async move { next_batch(&failed, max, wait, |t| member.next(t), packed::delivery).await },
+            async move {
+                match member {
+                    Some(member) => {
+                        next_batch(&failed, max, wait, |t| member.next(t), packed::delivery).await
+                    }
+                    None => Ok(Either::B(ENDED)),
+                }
+            },
             |_, batch| Ok(batch),
         )
     }
@@ -776,8 +811,10 @@ impl NativeMember {
         ids: BigUint64Array,
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
-        let (member, ids) = (self.member.clone(), ids.to_vec());
-        promise(env, token(cancel), async move { member.ack(&ids).await }, |_, ()| Ok(()))
+        let (member, ids) = (self.member.get(), ids.to_vec());
+        promise(env, token(cancel), async move { member.ok_or(Error::Closed)?.ack(&ids).await }, |_, ()| {
+            Ok(())
+        })
     }
 
     /// Settles deliveries by id with an action (1 retry, 2 park, 3 skip).
@@ -790,14 +827,21 @@ impl NativeMember {
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
         let action = guard(env, || codes::nack_action(action))?;
-        let (member, ids) = (self.member.clone(), ids.to_vec());
-        promise(env, token(cancel), async move { member.nack(&ids, action).await }, |_, ()| Ok(()))
+        let (member, ids) = (self.member.get(), ids.to_vec());
+        promise(
+            env,
+            token(cancel),
+            async move { member.ok_or(Error::Closed)?.nack(&ids, action).await },
+            |_, ()| Ok(()),
+        )
     }
 
-    /// Leaves the group: a waiting and every later `next` says ended; what it held is
-    /// delivered again.
+    /// Leaves the group: a waiting and every later `next` says ended, settling is CLOSED (as
+    /// through a freed handle of the C ABI); what it held unsettled is delivered again.
     #[napi]
     pub fn cancel(&self) {
-        self.member.cancel();
+        if let Some(member) = self.member.take() {
+            member.cancel();
+        }
     }
 }
