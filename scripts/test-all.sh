@@ -42,6 +42,9 @@ bash scripts/test-go.sh
 step "tests (TypeScript SDK: N-API addon and its declarations, tsc --strict, eslint, node:test, package build)"
 bash scripts/test-ts.sh
 
+step "tests (Python SDK: ruff, the wheel built by maturin over the uniffi module, mypy --strict, pytest)"
+bash scripts/test-python.sh
+
 step "the standard gRPC tools against a node (grpcurl through reflection, grpc-health-probe)"
 bash scripts/test-grpc-tools.sh
 

@@ -4,7 +4,8 @@
 # then tsc --strict, eslint (typescript-eslint, type-aware), `npm test` (node:test: unit tests,
 # the conformance scenarios embedded and on a real node, sessions, a 3-node cluster) and the
 # user's view (scripts/package-test.sh: `npm pack`, installed into an empty folder outside the
-# repository, ES module and CommonJS programs on an embedded store and a real node).
+# repository, ES module and CommonJS programs on an embedded store and a real node), and the
+# benchmark at smoke sizes.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 command -v node >/dev/null && command -v npm >/dev/null || {
@@ -25,3 +26,5 @@ npm run typecheck
 npm run lint
 npm test
 npm run test:package
+# The benchmark at smoke sizes: it fails only when a store is wrong, never on a timing.
+npm run bench -- --quick

@@ -6,6 +6,7 @@
 //! nothing. Specified byte by byte in `docs/boundary.md`; the golden vectors of
 //! `conformance/boundary_vectors.json` hold every SDK to the same bytes.
 
+pub mod batch;
 pub mod codes;
 pub mod packed;
 

@@ -1,0 +1,748 @@
+//! The Python binding of GraveyardDB (uniffi 0.32, proc macros): `graveyard::Store`, its
+//! sessions and `graveyard::boundary`, nothing else. It converts, maps errors and owns handles;
+//! the `graveyard` Python package (sdk-python) builds the user's API on it.
+//!
+//! - **Two forms of every call.** `name` blocks the calling Python thread (uniffi calls through
+//!   ctypes, which releases the GIL, so other Python threads run meanwhile) and uses the
+//!   store's `_blocking` forms: an embedded call runs inline, no thread hop. `name_async` is a
+//!   coroutine: the work is spawned on the core's runtime (`graveyard::runtime::shared`) and
+//!   uniffi's tokio support only awaits its end from the asyncio thread.
+//! - **Buffers.** Appends take the packed events (`&[u8]` in the blocking form: uniffi 0.32 hands
+//!   the bytes over without a copy there); reads return one packed page; sessions return a
+//!   batch of packed items (`graveyard::boundary::batch`).
+//! - **Errors.** Every failure is `NativeError.Failure(code, message, details)`: the code's name,
+//!   the core's message, the typed details as JSON. A panic is uniffi's `InternalError`, which
+//!   the Python package maps to its own INTERNAL error.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use graveyard::boundary::batch::{Batch, BatchedMember, BatchedSubscription};
+use graveyard::boundary::{self, codes, packed};
+use graveyard::crypto::Key;
+use graveyard::runtime;
+use graveyard::schema::Schema;
+use graveyard::{
+    ClientOptions, Error, ExpectedVersion, Filter, GroupSettings, GroupTarget, Options, ReadAllOptions,
+    ReadOptions, Store, SubscribeOptions,
+};
+use zeroize::Zeroizing;
+
+uniffi::setup_scaffolding!();
+
+/// A failure of the store, as the Python package maps it to its exception classes.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum NativeError {
+    #[error("{message}")]
+    Failure {
+        /// The code's name (docs/boundary.md, "Codes"), e.g. `WRONG_EXPECTED_VERSION`.
+        code: String,
+        message: String,
+        /// The typed fields of the codes that have them, as JSON.
+        details: Option<String>,
+    },
+}
+
+impl From<Error> for NativeError {
+    fn from(e: Error) -> NativeError {
+        NativeError::Failure {
+            code: e.code().as_str().to_owned(),
+            message: e.to_string(),
+            details: e.details().map(|d| d.to_string()),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, NativeError>;
+
+/// Runs `future` on the core's runtime and waits for it from the caller's coroutine. A panic in
+/// it is INTERNAL (the task's panic is caught by tokio).
+async fn spawned<T, F>(future: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: Future<Output = graveyard::Result<T>> + Send + 'static,
+{
+    match runtime::shared().spawn(future).await {
+        Ok(result) => Ok(result?),
+        Err(e) => Err(Error::Internal(format!("GraveyardDB's native code panicked: {e}")).into()),
+    }
+}
+
+/// The version of GraveyardDB this module was built from.
+#[uniffi::export]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// For the tests of the panic path.
+#[uniffi::export]
+pub fn self_test_panic() {
+    panic!("self-test panic")
+}
+
+/// For the tests of the panic path: a panic in the core's runtime.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn self_test_panic_async() -> Result<()> {
+    spawned(async { panic!("self-test panic") }).await
+}
+
+fn key(bytes: &[u8], what: &str) -> graveyard::Result<Key> {
+    let copy = Zeroizing::new(bytes.to_vec());
+    Key::from_bytes(&copy).map_err(|e| match e {
+        Error::InvalidArgument(m) => Error::InvalidArgument(format!("{what}: {m}")),
+        other => other,
+    })
+}
+
+/// Options of an embedded store; sizes absent or 0 take the core's defaults.
+fn open_options(
+    path: &str,
+    durability: i32,
+    map_size: Option<u64>,
+    max_event_size: Option<u64>,
+    max_readers: Option<u32>,
+    max_json_depth: Option<u32>,
+    master_key: Option<Vec<u8>>,
+) -> graveyard::Result<Options> {
+    let master_key = master_key.map(Zeroizing::new);
+    let mut o = Options::new(path).durability(codes::durability(durability)?);
+    if let Some(k) = &master_key {
+        o = o.master_key(key(k, "master key")?);
+    }
+    let size = |v: u64, what: &str| {
+        usize::try_from(v)
+            .map_err(|_| Error::InvalidArgument(format!("{what} does not fit this machine: {v}")))
+    };
+    if let Some(v) = map_size.filter(|&v| v > 0) {
+        o = o.map_size(size(v, "map size")?);
+    }
+    if let Some(v) = max_event_size.filter(|&v| v > 0) {
+        o = o.max_event_size(size(v, "max event size")?);
+    }
+    if let Some(r) = max_readers.filter(|&r| r > 0) {
+        o = o.max_readers(r);
+    }
+    if let Some(d) = max_json_depth.filter(|&d| d > 0) {
+        o = o.max_json_depth(d as usize);
+    }
+    Ok(o)
+}
+
+/// Options of a cluster connection; absent values take the core's defaults.
+fn client_options(
+    token: Option<String>,
+    ca_pem: Option<Vec<u8>>,
+    connect_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    retries: Option<u32>,
+    retry_backoff_ms: Option<u64>,
+) -> ClientOptions {
+    let mut o = ClientOptions::default();
+    o.transport.token = token;
+    o.transport.ca_certificate_pem = ca_pem;
+    if let Some(ms) = connect_timeout_ms {
+        o.transport.connect_timeout = Duration::from_millis(ms);
+    }
+    o.transport.request_timeout = request_timeout_ms.map(Duration::from_millis);
+    if let Some(r) = retries {
+        o.retries = r;
+    }
+    if let Some(ms) = retry_backoff_ms {
+        o.retry_backoff = Duration::from_millis(ms);
+    }
+    o
+}
+
+/// An embedded store or a cluster connection.
+#[derive(uniffi::Object)]
+pub struct NativeStore {
+    store: Store,
+}
+
+fn expected(kind: i32, revision: u64) -> graveyard::Result<ExpectedVersion> {
+    codes::expected_version(kind, revision)
+}
+
+fn read_options(direction: i32, from: Option<u64>, limit: Option<u64>) -> graveyard::Result<ReadOptions> {
+    Ok(ReadOptions { direction: codes::direction(direction)?, from, limit: limit.unwrap_or(u64::MAX) })
+}
+
+fn read_all_options(
+    direction: i32,
+    from: Option<u64>,
+    limit: Option<u64>,
+    filter: Option<String>,
+) -> graveyard::Result<ReadAllOptions> {
+    Ok(ReadAllOptions {
+        direction: codes::direction(direction)?,
+        from,
+        limit: limit.unwrap_or(u64::MAX),
+        filter: optional_filter(filter.as_deref())?,
+    })
+}
+
+fn optional_filter(json: Option<&str>) -> graveyard::Result<Filter> {
+    match json {
+        Some(text) => boundary::from_json("filter", text),
+        None => Ok(Filter::default()),
+    }
+}
+
+fn subscribe_options(
+    kind: i32,
+    after: u64,
+    page_size: u32,
+    filter: Option<String>,
+) -> graveyard::Result<SubscribeOptions> {
+    let mut options = SubscribeOptions::from_start().filter(optional_filter(filter.as_deref())?);
+    if page_size > 0 {
+        options = options.page_size(u64::from(page_size));
+    }
+    options.start = codes::subscription_start(kind, after)?;
+    Ok(options)
+}
+
+fn group_args(
+    target: &str,
+    start_kind: i32,
+    after: u64,
+    settings: &str,
+) -> graveyard::Result<(GroupTarget, graveyard::SubscriptionStart, GroupSettings)> {
+    Ok((
+        boundary::from_json("group target", target)?,
+        codes::subscription_start(start_kind, after)?,
+        boundary::from_json("group settings", settings)?,
+    ))
+}
+
+/// Opens (creating it if needed) an embedded store, blocking this thread.
+#[uniffi::export]
+#[allow(clippy::too_many_arguments)]
+pub fn open_store(
+    path: String,
+    durability: i32,
+    map_size: Option<u64>,
+    max_event_size: Option<u64>,
+    max_readers: Option<u32>,
+    max_json_depth: Option<u32>,
+    master_key: Option<Vec<u8>>,
+) -> Result<Arc<NativeStore>> {
+    let options =
+        open_options(&path, durability, map_size, max_event_size, max_readers, max_json_depth, master_key)?;
+    Ok(Arc::new(NativeStore { store: Store::open(options)? }))
+}
+
+/// Opens an embedded store from a coroutine (the opening runs on the core's runtime).
+#[uniffi::export(async_runtime = "tokio")]
+#[allow(clippy::too_many_arguments)]
+pub async fn open_store_async(
+    path: String,
+    durability: i32,
+    map_size: Option<u64>,
+    max_event_size: Option<u64>,
+    max_readers: Option<u32>,
+    max_json_depth: Option<u32>,
+    master_key: Option<Vec<u8>>,
+) -> Result<Arc<NativeStore>> {
+    let options =
+        open_options(&path, durability, map_size, max_event_size, max_readers, max_json_depth, master_key)?;
+    let store = spawned(async move { runtime::blocking_section(|| Store::open(options)) }).await?;
+    Ok(Arc::new(NativeStore { store }))
+}
+
+/// Connects to a cluster through any of its endpoints, blocking this thread.
+#[uniffi::export]
+pub fn connect(
+    endpoints: Vec<String>,
+    token: Option<String>,
+    ca_pem: Option<Vec<u8>>,
+    connect_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    retries: Option<u32>,
+    retry_backoff_ms: Option<u64>,
+) -> Result<Arc<NativeStore>> {
+    let options =
+        client_options(token, ca_pem, connect_timeout_ms, request_timeout_ms, retries, retry_backoff_ms);
+    Ok(Arc::new(NativeStore { store: Store::connect_blocking(&endpoints, options)? }))
+}
+
+/// Connects to a cluster from a coroutine.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn connect_async(
+    endpoints: Vec<String>,
+    token: Option<String>,
+    ca_pem: Option<Vec<u8>>,
+    connect_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    retries: Option<u32>,
+    retry_backoff_ms: Option<u64>,
+) -> Result<Arc<NativeStore>> {
+    let options =
+        client_options(token, ca_pem, connect_timeout_ms, request_timeout_ms, retries, retry_backoff_ms);
+    let store = spawned(async move { Store::connect(&endpoints, options).await }).await?;
+    Ok(Arc::new(NativeStore { store }))
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl NativeStore {
+    pub fn is_embedded(&self) -> bool {
+        self.store.is_embedded()
+    }
+
+    /// A handle on the same cluster connection whose node-scoped calls go to member `node_id`.
+    pub fn on_node(&self, node_id: String) -> Result<Arc<NativeStore>> {
+        Ok(Arc::new(NativeStore { store: self.store.on_node(&node_id)? }))
+    }
+
+    pub fn is_encrypted(&self) -> Result<bool> {
+        Ok(self.store.is_encrypted()?)
+    }
+
+    /// Closes the store for every handle on it (an embedded store waits for the calls in flight).
+    pub fn close(&self) {
+        self.store.close();
+    }
+
+    pub async fn close_async(&self) -> Result<()> {
+        let store = self.store.clone();
+        spawned(async move {
+            runtime::blocking_section(|| store.close());
+            Ok(())
+        })
+        .await
+    }
+
+    /// Appends packed events; the packed append result.
+    pub fn append(
+        &self,
+        stream: String,
+        expected_kind: i32,
+        expected_revision: u64,
+        events: &[u8],
+    ) -> Result<Vec<u8>> {
+        let expected = expected(expected_kind, expected_revision)?;
+        let r = self.store.append_blocking(&stream, expected, packed::unpack_events(events)?)?;
+        Ok(packed::append_result(&r))
+    }
+
+    pub async fn append_async(
+        &self,
+        stream: String,
+        expected_kind: i32,
+        expected_revision: u64,
+        events: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let store = self.store.clone();
+        spawned(async move {
+            let expected = expected(expected_kind, expected_revision)?;
+            let r = store.append(&stream, expected, packed::unpack_events(&events)?).await?;
+            Ok(packed::append_result(&r))
+        })
+        .await
+    }
+
+    /// A packed page of a stream.
+    pub fn read_stream(
+        &self,
+        stream: String,
+        direction: i32,
+        from: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Vec<u8>> {
+        Ok(self.store.read_stream_packed_blocking(&stream, read_options(direction, from, limit)?)?)
+    }
+
+    pub async fn read_stream_async(
+        &self,
+        stream: String,
+        direction: i32,
+        from: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Vec<u8>> {
+        let (store, options) = (self.store.clone(), read_options(direction, from, limit)?);
+        spawned(async move { store.read_stream_packed(&stream, options).await }).await
+    }
+
+    /// A packed page of the global log; `filter` its JSON form or None.
+    pub fn read_all(
+        &self,
+        direction: i32,
+        from: Option<u64>,
+        limit: Option<u64>,
+        filter: Option<String>,
+    ) -> Result<Vec<u8>> {
+        Ok(self.store.read_all_packed_blocking(read_all_options(direction, from, limit, filter)?)?)
+    }
+
+    pub async fn read_all_async(
+        &self,
+        direction: i32,
+        from: Option<u64>,
+        limit: Option<u64>,
+        filter: Option<String>,
+    ) -> Result<Vec<u8>> {
+        let (store, options) = (self.store.clone(), read_all_options(direction, from, limit, filter)?);
+        spawned(async move { store.read_all_packed(options).await }).await
+    }
+
+    pub fn head_position(&self) -> Result<u64> {
+        Ok(self.store.head_position_blocking()?)
+    }
+
+    pub async fn head_position_async(&self) -> Result<u64> {
+        let store = self.store.clone();
+        spawned(async move { store.head_position().await }).await
+    }
+
+    /// Stream info, as JSON.
+    pub fn stream_info(&self, stream: String) -> Result<String> {
+        Ok(boundary::to_json(&self.store.stream_info_blocking(&stream)?))
+    }
+
+    pub async fn stream_info_async(&self, stream: String) -> Result<String> {
+        let store = self.store.clone();
+        spawned(async move { Ok(boundary::to_json(&store.stream_info(&stream).await?)) }).await
+    }
+
+    pub fn set_stream_metadata(&self, stream: String, metadata: String) -> Result<()> {
+        let metadata = boundary::from_json("stream metadata", &metadata)?;
+        Ok(self.store.set_stream_metadata_blocking(&stream, metadata)?)
+    }
+
+    pub async fn set_stream_metadata_async(&self, stream: String, metadata: String) -> Result<()> {
+        let (store, metadata) = (self.store.clone(), boundary::from_json("stream metadata", &metadata)?);
+        spawned(async move { store.set_stream_metadata(&stream, metadata).await }).await
+    }
+
+    pub fn get_stream_metadata(&self, stream: String) -> Result<String> {
+        Ok(boundary::to_json(&self.store.get_stream_metadata_blocking(&stream)?))
+    }
+
+    pub async fn get_stream_metadata_async(&self, stream: String) -> Result<String> {
+        let store = self.store.clone();
+        spawned(async move { Ok(boundary::to_json(&store.get_stream_metadata(&stream).await?)) }).await
+    }
+
+    pub fn delete_stream(&self, stream: String, expected_kind: i32, expected_revision: u64) -> Result<()> {
+        Ok(self.store.delete_stream_blocking(&stream, expected(expected_kind, expected_revision)?)?)
+    }
+
+    pub async fn delete_stream_async(
+        &self,
+        stream: String,
+        expected_kind: i32,
+        expected_revision: u64,
+    ) -> Result<()> {
+        let (store, expected) = (self.store.clone(), expected(expected_kind, expected_revision)?);
+        spawned(async move { store.delete_stream(&stream, expected).await }).await
+    }
+
+    pub fn tombstone_stream(&self, stream: String, expected_kind: i32, expected_revision: u64) -> Result<()> {
+        Ok(self.store.tombstone_stream_blocking(&stream, expected(expected_kind, expected_revision)?)?)
+    }
+
+    pub async fn tombstone_stream_async(
+        &self,
+        stream: String,
+        expected_kind: i32,
+        expected_revision: u64,
+    ) -> Result<()> {
+        let (store, expected) = (self.store.clone(), expected(expected_kind, expected_revision)?);
+        spawned(async move { store.tombstone_stream(&stream, expected).await }).await
+    }
+
+    pub fn shred_stream(&self, stream: String) -> Result<()> {
+        Ok(self.store.shred_stream_blocking(&stream)?)
+    }
+
+    pub async fn shred_stream_async(&self, stream: String) -> Result<()> {
+        let store = self.store.clone();
+        spawned(async move { store.shred_stream(&stream).await }).await
+    }
+
+    pub fn rotate_master_key(&self, new_key: Vec<u8>) -> Result<()> {
+        let new_key = key(&Zeroizing::new(new_key), "new master key")?;
+        Ok(self.store.rotate_master_key_blocking(new_key)?)
+    }
+
+    pub async fn rotate_master_key_async(&self, new_key: Vec<u8>) -> Result<()> {
+        let (store, new_key) = (self.store.clone(), key(&Zeroizing::new(new_key), "new master key")?);
+        spawned(async move { store.rotate_master_key(new_key).await }).await
+    }
+
+    pub fn save_snapshot(&self, stream: String, revision: u64, data: Vec<u8>) -> Result<()> {
+        Ok(self.store.save_snapshot_blocking(&stream, revision, data)?)
+    }
+
+    pub async fn save_snapshot_async(&self, stream: String, revision: u64, data: Vec<u8>) -> Result<()> {
+        let store = self.store.clone();
+        spawned(async move { store.save_snapshot(&stream, revision, data).await }).await
+    }
+
+    /// The packed snapshot, or None.
+    pub fn get_snapshot(&self, stream: String) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.get_snapshot_blocking(&stream)?.map(|s| packed::snapshot(&s)))
+    }
+
+    pub async fn get_snapshot_async(&self, stream: String) -> Result<Option<Vec<u8>>> {
+        let store = self.store.clone();
+        spawned(async move { Ok(store.get_snapshot(&stream).await?.map(|s| packed::snapshot(&s))) }).await
+    }
+
+    /// Registers a schema given in its JSON form; the upsert's JSON. A malformed definition is
+    /// INVALID_SCHEMA, like any other problem of it (the core's reading).
+    pub fn upsert_schema(&self, schema: String) -> Result<String> {
+        let schema = Schema::from_json(schema.as_bytes())?;
+        Ok(boundary::to_json(&self.store.upsert_schema_blocking(&schema)?))
+    }
+
+    pub async fn upsert_schema_async(&self, schema: String) -> Result<String> {
+        let (store, schema) = (self.store.clone(), Schema::from_json(schema.as_bytes())?);
+        spawned(async move { Ok(boundary::to_json(&store.upsert_schema(&schema).await?)) }).await
+    }
+
+    pub fn get_schema(&self, name: String, version: Option<u32>) -> Result<String> {
+        Ok(boundary::to_json(&self.store.get_schema_blocking(&name, version)?))
+    }
+
+    pub async fn get_schema_async(&self, name: String, version: Option<u32>) -> Result<String> {
+        let store = self.store.clone();
+        spawned(async move { Ok(boundary::to_json(&store.get_schema(&name, version).await?)) }).await
+    }
+
+    pub fn list_schemas(&self) -> Result<String> {
+        Ok(boundary::to_json(&self.store.list_schemas_blocking()?))
+    }
+
+    pub async fn list_schemas_async(&self) -> Result<String> {
+        let store = self.store.clone();
+        spawned(async move { Ok(boundary::to_json(&store.list_schemas().await?)) }).await
+    }
+
+    /// Creates a group: target and settings as JSON; the group info's JSON.
+    pub fn create_group(
+        &self,
+        name: String,
+        target: String,
+        start_kind: i32,
+        start_after: u64,
+        settings: String,
+    ) -> Result<String> {
+        let (target, start, settings) = group_args(&target, start_kind, start_after, &settings)?;
+        Ok(boundary::to_json(&self.store.create_group_blocking(&name, target, start, settings)?))
+    }
+
+    pub async fn create_group_async(
+        &self,
+        name: String,
+        target: String,
+        start_kind: i32,
+        start_after: u64,
+        settings: String,
+    ) -> Result<String> {
+        let (target, start, settings) = group_args(&target, start_kind, start_after, &settings)?;
+        let store = self.store.clone();
+        spawned(
+            async move { Ok(boundary::to_json(&store.create_group(&name, target, start, settings).await?)) },
+        )
+        .await
+    }
+
+    pub fn update_group(&self, name: String, settings: String) -> Result<String> {
+        let settings: GroupSettings = boundary::from_json("group settings", &settings)?;
+        Ok(boundary::to_json(&self.store.update_group_blocking(&name, settings)?))
+    }
+
+    pub async fn update_group_async(&self, name: String, settings: String) -> Result<String> {
+        let settings: GroupSettings = boundary::from_json("group settings", &settings)?;
+        let store = self.store.clone();
+        spawned(async move { Ok(boundary::to_json(&store.update_group(&name, settings).await?)) }).await
+    }
+
+    pub fn delete_group(&self, name: String) -> Result<()> {
+        Ok(self.store.delete_group_blocking(&name)?)
+    }
+
+    pub async fn delete_group_async(&self, name: String) -> Result<()> {
+        let store = self.store.clone();
+        spawned(async move { store.delete_group(&name).await }).await
+    }
+
+    pub fn group_info(&self, name: String) -> Result<String> {
+        Ok(boundary::to_json(&self.store.group_info_blocking(&name)?))
+    }
+
+    pub async fn group_info_async(&self, name: String) -> Result<String> {
+        let store = self.store.clone();
+        spawned(async move { Ok(boundary::to_json(&store.group_info(&name).await?)) }).await
+    }
+
+    pub fn list_groups(&self) -> Result<Vec<String>> {
+        Ok(self.store.list_groups_blocking()?)
+    }
+
+    pub async fn list_groups_async(&self) -> Result<Vec<String>> {
+        let store = self.store.clone();
+        spawned(async move { store.list_groups().await }).await
+    }
+
+    pub fn replay_parked(&self, name: String, limit: Option<u64>) -> Result<String> {
+        Ok(boundary::to_json(&self.store.replay_parked_blocking(&name, limit)?))
+    }
+
+    pub async fn replay_parked_async(&self, name: String, limit: Option<u64>) -> Result<String> {
+        let store = self.store.clone();
+        spawned(async move { Ok(boundary::to_json(&store.replay_parked(&name, limit).await?)) }).await
+    }
+
+    /// Subscribes to a stream (`page_size` 0: the core's default).
+    pub fn subscribe_to_stream(
+        &self,
+        stream: String,
+        start_kind: i32,
+        start_after: u64,
+        page_size: u32,
+    ) -> Result<Arc<NativeSubscription>> {
+        let options = subscribe_options(start_kind, start_after, page_size, None)?;
+        let sub = runtime::block_on_shared(self.store.subscribe_to_stream(&stream, options))?;
+        Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
+    }
+
+    pub async fn subscribe_to_stream_async(
+        &self,
+        stream: String,
+        start_kind: i32,
+        start_after: u64,
+        page_size: u32,
+    ) -> Result<Arc<NativeSubscription>> {
+        let (store, options) =
+            (self.store.clone(), subscribe_options(start_kind, start_after, page_size, None)?);
+        let sub = spawned(async move { store.subscribe_to_stream(&stream, options).await }).await?;
+        Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
+    }
+
+    /// Subscribes to $all; `filter` its JSON form or None.
+    pub fn subscribe_to_all(
+        &self,
+        start_kind: i32,
+        start_after: u64,
+        filter: Option<String>,
+        page_size: u32,
+    ) -> Result<Arc<NativeSubscription>> {
+        let options = subscribe_options(start_kind, start_after, page_size, filter)?;
+        let sub = runtime::block_on_shared(self.store.subscribe_to_all(options))?;
+        Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
+    }
+
+    pub async fn subscribe_to_all_async(
+        &self,
+        start_kind: i32,
+        start_after: u64,
+        filter: Option<String>,
+        page_size: u32,
+    ) -> Result<Arc<NativeSubscription>> {
+        let (store, options) =
+            (self.store.clone(), subscribe_options(start_kind, start_after, page_size, filter)?);
+        let sub = spawned(async move { store.subscribe_to_all(options).await }).await?;
+        Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
+    }
+
+    pub fn join_group(&self, group: String, member: String) -> Result<Arc<NativeMember>> {
+        let m = runtime::block_on_shared(self.store.join_group(&group, &member))?;
+        Ok(Arc::new(NativeMember(BatchedMember::new(m))))
+    }
+
+    pub async fn join_group_async(&self, group: String, member: String) -> Result<Arc<NativeMember>> {
+        let store = self.store.clone();
+        let m = spawned(async move { store.join_group(&group, &member).await }).await?;
+        Ok(Arc::new(NativeMember(BatchedMember::new(m))))
+    }
+}
+
+/// What a session's `next` gives: packed items (`u32 count`, then per item `u32 length` and
+/// the packed message or delivery), nothing within the timeout, or the end of the session.
+#[derive(uniffi::Enum)]
+pub enum NativeBatch {
+    Items { packed: Vec<u8> },
+    Timeout,
+    Ended,
+}
+
+impl From<Batch> for NativeBatch {
+    fn from(batch: Batch) -> NativeBatch {
+        match batch {
+            Batch::Items(packed) => NativeBatch::Items { packed },
+            Batch::Timeout => NativeBatch::Timeout,
+            Batch::Ended => NativeBatch::Ended,
+        }
+    }
+}
+
+fn wait(timeout_ms: Option<u64>) -> Option<Duration> {
+    timeout_ms.map(Duration::from_millis)
+}
+
+/// A subscription: history, the caught-up marker, then live events.
+#[derive(uniffi::Object)]
+pub struct NativeSubscription(BatchedSubscription);
+
+#[uniffi::export(async_runtime = "tokio")]
+impl NativeSubscription {
+    /// Up to `max` messages, waiting at most `timeout_ms` for the first (None: as long as it
+    /// takes), blocking this thread.
+    pub fn next(&self, max: u32, timeout_ms: Option<u64>) -> Result<NativeBatch> {
+        Ok(runtime::block_on_shared(self.0.next(max, wait(timeout_ms)))?.into())
+    }
+
+    pub async fn next_async(&self, max: u32, timeout_ms: Option<u64>) -> Result<NativeBatch> {
+        Ok(spawned(self.0.next(max, wait(timeout_ms))).await?.into())
+    }
+
+    /// Ends the subscription: a waiting and every later `next` says ended.
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+}
+
+/// A member of a consumer group.
+#[derive(uniffi::Object)]
+pub struct NativeMember(BatchedMember);
+
+#[uniffi::export(async_runtime = "tokio")]
+impl NativeMember {
+    /// Up to `max` deliveries, waiting at most `timeout_ms` for the first, blocking this thread.
+    pub fn next(&self, max: u32, timeout_ms: Option<u64>) -> Result<NativeBatch> {
+        Ok(runtime::block_on_shared(self.0.next(max, wait(timeout_ms)))?.into())
+    }
+
+    pub async fn next_async(&self, max: u32, timeout_ms: Option<u64>) -> Result<NativeBatch> {
+        Ok(spawned(self.0.next(max, wait(timeout_ms))).await?.into())
+    }
+
+    /// Acknowledges deliveries by id, in one commit.
+    pub fn ack(&self, ids: Vec<u64>) -> Result<()> {
+        Ok(runtime::block_on_shared(self.0.ack(ids))?)
+    }
+
+    pub async fn ack_async(&self, ids: Vec<u64>) -> Result<()> {
+        spawned(self.0.ack(ids)).await
+    }
+
+    /// Settles deliveries by id with an action (1 retry, 2 park, 3 skip).
+    pub fn nack(&self, ids: Vec<u64>, action: i32) -> Result<()> {
+        let action = codes::nack_action(action)?;
+        Ok(runtime::block_on_shared(self.0.nack(ids, action))?)
+    }
+
+    pub async fn nack_async(&self, ids: Vec<u64>, action: i32) -> Result<()> {
+        let action = codes::nack_action(action)?;
+        spawned(self.0.nack(ids, action)).await
+    }
+
+    /// Leaves the group: a waiting and every later `next` says ended, settling is CLOSED; what
+    /// it held unsettled is delivered again.
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The Python SDK's checks, after the workspace build: its tools in sdk-python/.venv (pinned in
+# sdk-python/requirements-dev.txt, from PyPI), ruff, the wheel built by maturin (the uniffi
+# module of bindings/python and the graveyard package) and installed into that venv, mypy
+# --strict on the package as installed and on the tests, then pytest against the installed
+# wheel (it fails when no test ran).
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+sdk="$repo/sdk-python"
+python="${PYTHON:-python3}"
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
+  echo "test-python.sh: Python 3.10 or newer is needed ($python is $("$python" --version 2>&1))" >&2
+  exit 1
+}
+venv="$sdk/.venv"
+if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  "$python" -m venv "$venv" || {
+    echo "test-python.sh: cannot create a virtual environment (Debian: apt-get install python3-venv)" >&2
+    exit 1
+  }
+fi
+# Quiet when everything is installed already (idempotent, seconds).
+"$venv/bin/pip" install -q --disable-pip-version-check -r "$sdk/requirements-dev.txt"
+
+cd "$sdk"
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+rm -rf dist
+"$venv/bin/maturin" build --release --out dist
+"$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps dist/*.whl
+# The package as a user gets it (site-packages, with the generated module), and the tests.
+"$venv/bin/mypy" --strict -p graveyard
+"$venv/bin/mypy" --strict tests
+# pytest imports graveyard from the installed wheel: tests/ has no path to python/.
+"$venv/bin/pytest" -q -p no:cacheprovider tests
