@@ -3,7 +3,8 @@
 # sdk-python/requirements-dev.txt, from PyPI), ruff, the wheel built by maturin (the uniffi
 # module of bindings/python and the graveyard package) and installed into that venv, mypy
 # --strict on the package as installed and on the tests, then pytest against the installed
-# wheel (it fails when no test ran).
+# wheel (it fails when no test ran), then scripts/test-python-package.sh (pip install of the
+# wheel into an empty virtual environment, a program on an embedded store and a real node).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 sdk="$repo/sdk-python"
@@ -33,3 +34,6 @@ rm -rf dist
 "$venv/bin/mypy" --strict tests
 # pytest imports graveyard from the installed wheel: tests/ has no path to python/.
 "$venv/bin/pytest" -q -p no:cacheprovider tests
+# The user's view: the wheel installed into a fresh virtual environment outside the repository,
+# and a program run against an embedded store and a real node.
+bash "$repo/scripts/test-python-package.sh" "$sdk"/dist/*.whl

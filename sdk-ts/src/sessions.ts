@@ -46,6 +46,16 @@ abstract class Session<T> implements AsyncIterableIterator<T>, AsyncDisposable {
   abstract cancel(): void;
 
   /**
+   * What a cancelled session fetched but did not hand out is not handed out: a member's
+   * deliveries went back to its group when it left.
+   */
+  protected end(): void {
+    this.#queue = [];
+    this.#head = 0;
+    this.#ended = true;
+  }
+
+  /**
    * The next item, waiting at most `timeoutMs` (absent: as long as it takes): `"timeout"` when
    * nothing came in time (the session goes on), `"ended"` once it is over. A failure that ended
    * the session (a tombstoned stream, a closed store) is thrown once; then it is `"ended"`.
@@ -56,6 +66,7 @@ abstract class Session<T> implements AsyncIterableIterator<T>, AsyncDisposable {
     // Errors are the native session's to repeat or not: a subscription's failure comes once,
     // then "ended"; a member of a deleted group gets NOT_FOUND from every call.
     const batch = await this.fetch(timeoutMs ?? -1, options.signal ?? this.#signal);
+    if (this.#ended) return ENDED_SESSION; // cancelled while it waited
     if (batch === TIMEOUT) return TIMED_OUT;
     if (batch === ENDED || typeof batch === "number") {
       this.#ended = true;
@@ -121,6 +132,7 @@ export class Subscription extends Session<SubscriptionMessage> {
   }
 
   cancel(): void {
+    this.end();
     this.#native.cancel();
   }
 }
@@ -189,6 +201,7 @@ export class GroupMember extends Session<GroupDelivery> {
   /** Leaves the group (as leaving a `for await` loop does): what this member held unsettled is delivered again. */
   cancel(): void {
     this.#left = true;
+    this.end();
     this.#native.cancel();
   }
 

@@ -122,6 +122,12 @@ def _ms(seconds: float | None, what: str) -> int | None:
     return round(seconds * 1000)
 
 
+def _bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
 def _u64(value: int | None, what: str) -> int | None:
     if value is None:
         return None
@@ -176,7 +182,7 @@ def _open_args(
         _u64(max_event_size, "max_event_size"),
         max_readers,
         max_json_depth,
-        None if master_key is None else bytes(master_key),
+        None if master_key is None else _bytes(master_key, "master_key"),
     )
 
 
@@ -487,11 +493,11 @@ class Client(_Base):
 
     def rotate_master_key(self, new_key: bytes) -> None:
         """Rewraps every data key under a new 32-byte master key."""
-        key = bytes(new_key)
+        key = _bytes(new_key, "new_key")
         _mapped(lambda: self._native.rotate_master_key(key))
 
     def save_snapshot(self, stream: str, revision: int, data: bytes | str) -> None:
-        raw = data.encode() if isinstance(data, str) else bytes(data)
+        raw = data.encode() if isinstance(data, str) else _bytes(data, "data")
         rev = _u64(revision, "revision")
         _mapped(lambda: self._native.save_snapshot(stream, rev, raw))
 
@@ -759,11 +765,11 @@ class AsyncClient(_Base):
         await _mapped_async(lambda: self._native.shred_stream_async(stream))
 
     async def rotate_master_key(self, new_key: bytes) -> None:
-        key = bytes(new_key)
+        key = _bytes(new_key, "new_key")
         await _mapped_async(lambda: self._native.rotate_master_key_async(key))
 
     async def save_snapshot(self, stream: str, revision: int, data: bytes | str) -> None:
-        raw = data.encode() if isinstance(data, str) else bytes(data)
+        raw = data.encode() if isinstance(data, str) else _bytes(data, "data")
         rev = _u64(revision, "revision")
         await _mapped_async(lambda: self._native.save_snapshot_async(stream, rev, raw))
 

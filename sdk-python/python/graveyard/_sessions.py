@@ -51,7 +51,15 @@ class _Queue(Generic[T]):
         self.items: deque[T] = deque()
         self.ended = False
 
+    def end(self) -> None:
+        # What a cancelled session fetched but did not hand out is not handed out: a member's
+        # deliveries went back to its group when it left.
+        self.items.clear()
+        self.ended = True
+
     def take(self, batch: Any) -> T | Poll:
+        if self.ended:
+            return ENDED
         if batch.is_items():
             self.items.extend(self._decode(batch.packed))
             return self.items.popleft()
@@ -81,13 +89,19 @@ class _Session(Generic[T]):
             left = (
                 _SLICE_MS if deadline is None else max(0, min(_SLICE_MS, round((deadline - time.monotonic()) * 1000)))
             )
-            result = self._queue.take(self._mapped(lambda: self._native.next(BATCH, left)))  # noqa: B023
+            try:
+                batch = self._mapped(lambda: self._native.next(BATCH, left))  # noqa: B023
+            except ClosedError:
+                self._queue.ended = True
+                raise
+            result = self._queue.take(batch)
             if result is TIMEOUT and (deadline is None or time.monotonic() < deadline):
                 continue
             return result
 
     def cancel(self) -> None:
         """Ends the session: a waiting and every later ``poll`` gives ``ENDED``."""
+        self._queue.end()
         self._native.cancel()
 
     close = cancel
@@ -190,6 +204,7 @@ class GroupMember(_Session[GroupDelivery]):
     def cancel(self) -> None:
         """Leaves the group: what this member held unsettled is delivered again."""
         self._left = True
+        self._queue.end()
         self._native.cancel()
 
     close = cancel
@@ -221,9 +236,17 @@ class _AsyncSession(Generic[T]):
             if self._pending is None:
                 left = None if deadline is None else max(0, round((deadline - loop.time()) * 1000))
                 self._pending = asyncio.ensure_future(self._mapped(lambda: self._native.next_async(BATCH, left)))  # noqa: B023
+                self._pending.add_done_callback(lambda f: f.cancelled() or f.exception())
             pending = self._pending
+            if deadline is not None and not pending.done():
+                await asyncio.wait({pending}, timeout=max(0.0, deadline - loop.time()))
+                if not pending.done():
+                    return TIMEOUT
             try:
                 batch = await asyncio.shield(pending)
+            except ClosedError:
+                self._queue.ended = True
+                raise
             finally:
                 if pending.done():
                     self._pending = None
@@ -234,6 +257,7 @@ class _AsyncSession(Generic[T]):
 
     def cancel(self) -> None:
         """Ends the session: a waiting and every later ``poll`` gives ``ENDED``."""
+        self._queue.end()
         self._native.cancel()
 
     async def aclose(self) -> None:
@@ -290,6 +314,7 @@ class AsyncGroupMember(_AsyncSession[GroupDelivery]):
     def cancel(self) -> None:
         """Leaves the group: what this member held unsettled is delivered again."""
         self._left = True
+        self._queue.end()
         self._native.cancel()
 
     def _require_joined(self) -> None:
