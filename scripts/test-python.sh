@@ -2,9 +2,10 @@
 # The Python SDK's checks, after the workspace build: its tools in sdk-python/.venv (pinned in
 # sdk-python/requirements-dev.txt, from PyPI), ruff, the wheel built by maturin (the uniffi
 # module of bindings/python and the graveyard package) and installed into that venv, mypy
-# --strict on the package as installed and on the tests, then pytest against the installed
-# wheel (it fails when no test ran), then scripts/test-python-package.sh (pip install of the
-# wheel into an empty virtual environment, a program on an embedded store and a real node).
+# --strict on the package as installed, the tests and the benchmark, then pytest against the
+# installed wheel (it fails when no test ran), a smoke run of the benchmark, then
+# scripts/test-python-package.sh (pip install of the wheel into an empty virtual environment, a
+# program on an embedded store and a real node).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 sdk="$repo/sdk-python"
@@ -31,9 +32,12 @@ rm -rf dist
 "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps dist/*.whl
 # The package as a user gets it (site-packages, with the generated module), and the tests.
 "$venv/bin/mypy" --strict -p graveyard
-"$venv/bin/mypy" --strict tests
+"$venv/bin/mypy" --strict tests bench
 # pytest imports graveyard from the installed wheel: tests/ has no path to python/.
 "$venv/bin/pytest" -q -p no:cacheprovider tests
+# A smoke run of the benchmark (smoke sizes; it fails when a store does not hold or return what
+# it acknowledged); the full run is `python bench/bench.py` (sdk-python/README.md, "Benchmark").
+"$venv/bin/python" bench/bench.py --quick
 # The user's view: the wheel installed into a fresh virtual environment outside the repository,
 # and a program run against an embedded store and a real node.
 bash "$repo/scripts/test-python-package.sh" "$sdk"/dist/*.whl

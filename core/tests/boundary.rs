@@ -236,6 +236,34 @@ fn every_vector_decodes_back_and_every_damage_is_refused() {
         longer.push(0);
         assert!(decode(&longer).is_err(), "{key} with a trailing byte was accepted");
     }
+    // The index of a page points at each event's fields; a damaged page is not indexed.
+    let mut indexed = bytes("page");
+    packed::index_page(&mut indexed).unwrap();
+    let whole = bytes("page");
+    assert_eq!(&indexed[..whole.len()], &whole[..]);
+    let index = &indexed[whole.len()..];
+    assert_eq!(index.len(), page.len() * 20);
+    let u32_at = |at: usize| u32::from_le_bytes(indexed[at..at + 4].try_into().unwrap()) as usize;
+    for (i, e) in page.iter().enumerate() {
+        let [start, revision, content_type, data, metadata] =
+            [0, 1, 2, 3, 4].map(|k| u32_at(whole.len() + i * 20 + k * 4));
+        assert_eq!(u32_at(start), e.stream.len());
+        assert_eq!(&indexed[start + 4..revision], e.stream.as_bytes());
+        assert_eq!(u64::from_le_bytes(indexed[revision..revision + 8].try_into().unwrap()), e.revision);
+        assert_eq!(&indexed[revision + 44..content_type], e.event_type.as_bytes());
+        assert_eq!(&indexed[content_type + 4..data], e.content_type.as_bytes());
+        assert_eq!(&indexed[data + 4..metadata], &e.data[..]);
+        assert_eq!(&indexed[metadata + 4..metadata + 4 + u32_at(metadata)], &e.metadata[..]);
+    }
+    let mut empty = bytes("empty_page");
+    packed::index_page(&mut empty).unwrap();
+    assert_eq!(empty, bytes("empty_page"));
+    for cut in 0..whole.len() {
+        assert!(packed::index_page(&mut whole[..cut].to_vec()).is_err(), "page cut at {cut} was indexed");
+    }
+    let mut longer = whole.clone();
+    longer.push(0);
+    assert!(packed::index_page(&mut longer).is_err());
     // A count far beyond the buffer is refused before anything is allocated for it.
     assert!(packed::unpack_events(&u32::MAX.to_le_bytes()).is_err());
     assert!(packed::unpack_page(&u32::MAX.to_le_bytes()).is_err());

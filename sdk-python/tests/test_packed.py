@@ -25,6 +25,7 @@ from graveyard._packed import (
     CaughtUp,
     Delivery,
     NewEvent,
+    Page,
     RecordedEvent,
     _uuid_checked,
     _uuid_of,
@@ -32,6 +33,7 @@ from graveyard._packed import (
     decode_delivery,
     decode_delivery_batch,
     decode_events,
+    decode_indexed_page,
     decode_message_batch,
     decode_page,
     decode_snapshot,
@@ -98,6 +100,71 @@ def test_golden_pages_decode_to_their_events_and_encode_back(name: str) -> None:
     for got, want in zip(events, v["events"], strict=False):
         assert_event(got, want)
     assert encode_page(events) == packed
+
+
+def _index_of(page: bytes) -> bytes:
+    """The index the core appends (packed::index_page), from the offsets decode_page keeps."""
+    return b"".join(struct.pack("<5I", e._start, e._at, e._ct, e._data, e._meta) for e in decode_page(page))
+
+
+@pytest.mark.parametrize("name", ["page", "empty_page"])
+def test_indexed_pages_decode_as_their_pages(name: str) -> None:
+    page = hexb(VECTORS[name]["packed"])
+    events = decode_indexed_page(page + _index_of(page))
+    assert [e.to_dict() for e in events] == [e.to_dict() for e in decode_page(page)]
+    for got, want in zip(events, VECTORS[name]["events"], strict=True):
+        assert_event(got, want)
+    # An event keeps only its own bytes when pickled, not the page and its index.
+    assert [pickle.loads(pickle.dumps(e)) for e in events] == events
+
+
+def test_a_page_is_a_sequence_of_its_events() -> None:
+    raw = hexb(VECTORS["page"]["packed"])
+    page = decode_indexed_page(raw + _index_of(raw))
+    events = decode_page(raw)
+    assert isinstance(page, Page)
+    assert len(page) == 2
+    assert page == events
+    assert page == tuple(events)
+    assert page != events[:1]
+    assert page != "not a page"
+    assert page[0] == events[0]
+    assert page[-1] == events[1]
+    assert page[-2] == events[0]
+    assert page[1:] == events[1:]
+    assert page[::-1] == events[::-1]
+    assert page[0] is not page[0]  # made on each access, equal
+    for bad in (2, -3):
+        with pytest.raises(IndexError):
+            page[bad]
+    assert list(page) == events
+    assert list(reversed(page)) == events[::-1]
+    assert page.index(events[1]) == 1
+    assert events[1] in page
+    assert repr(page) == "<Page of 2 events>"
+    with pytest.raises(TypeError):
+        hash(page)
+    with pytest.raises(TypeError):
+        Page()
+    empty = decode_indexed_page(hexb(VECTORS["empty_page"]["packed"]))
+    assert len(empty) == 0
+    assert list(empty) == []
+    assert empty == []
+
+
+def test_indexed_pages_that_do_not_fit_their_index_are_refused() -> None:
+    page = hexb(VECTORS["page"]["packed"])
+    index = _index_of(page)
+    assert_damaged(decode_indexed_page, b"")
+    assert_damaged(decode_indexed_page, page)  # no index
+    assert_damaged(decode_indexed_page, page + index[:-1])
+    assert_damaged(decode_indexed_page, page + index + b"\0")
+    assert_damaged(decode_indexed_page, page + b"\0" + index)
+    assert_damaged(decode_indexed_page, with_u32(page, 0, 0xFFFFFFFF) + index)
+    assert_damaged(decode_indexed_page, hexb(VECTORS["empty_page"]["packed"]) + b"\0")
+    # The first event not at 4, the last one's metadata elsewhere.
+    assert_damaged(decode_indexed_page, page + with_u32(index, 0, 5))
+    assert_damaged(decode_indexed_page, page + with_u32(index, len(index) - 4, struct.unpack_from("<I", index, 16)[0]))
 
 
 def test_golden_page_keeps_its_shredded_event() -> None:

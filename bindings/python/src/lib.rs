@@ -8,8 +8,10 @@
 //!   coroutine: the work is spawned on the core's runtime (`graveyard::runtime::shared`) and
 //!   uniffi's tokio support only awaits its end from the asyncio thread.
 //! - **Buffers.** Appends take the packed events (`&[u8]` in the blocking form: uniffi 0.32 hands
-//!   the bytes over without a copy there); reads return one packed page; sessions return a
-//!   batch of packed items (`graveyard::boundary::batch`).
+//!   the bytes over without a copy there); reads return one page, indexed
+//!   (`packed::index_page`); sessions return a batch of packed items
+//!   (`graveyard::boundary::batch`). Bytes going back to Python, and owned bytes coming from
+//!   it, are `Buffer`s: uniffi's own `Vec<u8>` moves a byte at a time.
 //! - **Errors.** Every failure is `NativeError.Failure(code, message, details)`: the code's name,
 //!   the core's message, the typed details as JSON. A panic is uniffi's `InternalError`, which
 //!   the Python package maps to its own INTERNAL error.
@@ -28,6 +30,9 @@ use graveyard::{
     ReadOptions, Store, SubscribeOptions,
 };
 use zeroize::Zeroizing;
+
+mod buffer;
+pub use buffer::Buffer;
 
 uniffi::setup_scaffolding!();
 
@@ -67,6 +72,13 @@ where
         Ok(result) => Ok(result?),
         Err(e) => Err(Error::Internal(format!("GraveyardDB's native code panicked: {e}")).into()),
     }
+}
+
+/// A page with its index appended: the Python decoder reads offsets instead of walking each
+/// event's lengths, one interpreted call per length (docs/boundary.md, "Indexed page").
+fn indexed(mut page: Vec<u8>) -> Result<Buffer> {
+    packed::index_page(&mut page)?;
+    Ok(page.into())
 }
 
 /// The version of GraveyardDB this module was built from.
@@ -320,10 +332,10 @@ impl NativeStore {
         expected_kind: i32,
         expected_revision: u64,
         events: &[u8],
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Buffer> {
         let expected = expected(expected_kind, expected_revision)?;
         let r = self.store.append_blocking(&stream, expected, packed::unpack_events(events)?)?;
-        Ok(packed::append_result(&r))
+        Ok(packed::append_result(&r).into())
     }
 
     pub async fn append_async(
@@ -331,26 +343,26 @@ impl NativeStore {
         stream: String,
         expected_kind: i32,
         expected_revision: u64,
-        events: Vec<u8>,
-    ) -> Result<Vec<u8>> {
+        events: Buffer,
+    ) -> Result<Buffer> {
         let store = self.store.clone();
         spawned(async move {
             let expected = expected(expected_kind, expected_revision)?;
-            let r = store.append(&stream, expected, packed::unpack_events(&events)?).await?;
-            Ok(packed::append_result(&r))
+            let r = store.append(&stream, expected, packed::unpack_events(&events.0)?).await?;
+            Ok(packed::append_result(&r).into())
         })
         .await
     }
 
-    /// A packed page of a stream.
+    /// An indexed page of a stream (docs/boundary.md, "Indexed page").
     pub fn read_stream(
         &self,
         stream: String,
         direction: i32,
         from: Option<u64>,
         limit: Option<u64>,
-    ) -> Result<Vec<u8>> {
-        Ok(self.store.read_stream_packed_blocking(&stream, read_options(direction, from, limit)?)?)
+    ) -> Result<Buffer> {
+        indexed(self.store.read_stream_packed_blocking(&stream, read_options(direction, from, limit)?)?)
     }
 
     pub async fn read_stream_async(
@@ -359,20 +371,20 @@ impl NativeStore {
         direction: i32,
         from: Option<u64>,
         limit: Option<u64>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Buffer> {
         let (store, options) = (self.store.clone(), read_options(direction, from, limit)?);
-        spawned(async move { store.read_stream_packed(&stream, options).await }).await
+        indexed(spawned(async move { store.read_stream_packed(&stream, options).await }).await?)
     }
 
-    /// A packed page of the global log; `filter` its JSON form or None.
+    /// An indexed page of the global log; `filter` its JSON form or None.
     pub fn read_all(
         &self,
         direction: i32,
         from: Option<u64>,
         limit: Option<u64>,
         filter: Option<String>,
-    ) -> Result<Vec<u8>> {
-        Ok(self.store.read_all_packed_blocking(read_all_options(direction, from, limit, filter)?)?)
+    ) -> Result<Buffer> {
+        indexed(self.store.read_all_packed_blocking(read_all_options(direction, from, limit, filter)?)?)
     }
 
     pub async fn read_all_async(
@@ -381,9 +393,9 @@ impl NativeStore {
         from: Option<u64>,
         limit: Option<u64>,
         filter: Option<String>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Buffer> {
         let (store, options) = (self.store.clone(), read_all_options(direction, from, limit, filter)?);
-        spawned(async move { store.read_all_packed(options).await }).await
+        indexed(spawned(async move { store.read_all_packed(options).await }).await?)
     }
 
     pub fn head_position(&self) -> Result<u64> {
@@ -471,23 +483,24 @@ impl NativeStore {
         spawned(async move { store.rotate_master_key(new_key).await }).await
     }
 
-    pub fn save_snapshot(&self, stream: String, revision: u64, data: Vec<u8>) -> Result<()> {
-        Ok(self.store.save_snapshot_blocking(&stream, revision, data)?)
+    pub fn save_snapshot(&self, stream: String, revision: u64, data: Buffer) -> Result<()> {
+        Ok(self.store.save_snapshot_blocking(&stream, revision, data.0)?)
     }
 
-    pub async fn save_snapshot_async(&self, stream: String, revision: u64, data: Vec<u8>) -> Result<()> {
+    pub async fn save_snapshot_async(&self, stream: String, revision: u64, data: Buffer) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { store.save_snapshot(&stream, revision, data).await }).await
+        spawned(async move { store.save_snapshot(&stream, revision, data.0).await }).await
     }
 
     /// The packed snapshot, or None.
-    pub fn get_snapshot(&self, stream: String) -> Result<Option<Vec<u8>>> {
-        Ok(self.store.get_snapshot_blocking(&stream)?.map(|s| packed::snapshot(&s)))
+    pub fn get_snapshot(&self, stream: String) -> Result<Option<Buffer>> {
+        Ok(self.store.get_snapshot_blocking(&stream)?.map(|s| packed::snapshot(&s).into()))
     }
 
-    pub async fn get_snapshot_async(&self, stream: String) -> Result<Option<Vec<u8>>> {
+    pub async fn get_snapshot_async(&self, stream: String) -> Result<Option<Buffer>> {
         let store = self.store.clone();
-        spawned(async move { Ok(store.get_snapshot(&stream).await?.map(|s| packed::snapshot(&s))) }).await
+        spawned(async move { Ok(store.get_snapshot(&stream).await?.map(|s| packed::snapshot(&s).into())) })
+            .await
     }
 
     /// Registers a schema given in its JSON form; the upsert's JSON. A malformed definition is
@@ -664,7 +677,7 @@ impl NativeStore {
 /// the packed message or delivery), nothing within the timeout, or the end of the session.
 #[derive(uniffi::Enum)]
 pub enum NativeBatch {
-    Items { packed: Vec<u8> },
+    Items { packed: Buffer },
     Timeout,
     Ended,
 }
@@ -672,7 +685,7 @@ pub enum NativeBatch {
 impl From<Batch> for NativeBatch {
     fn from(batch: Batch) -> NativeBatch {
         match batch {
-            Batch::Items(packed) => NativeBatch::Items { packed },
+            Batch::Items(packed) => NativeBatch::Items { packed: packed.into() },
             Batch::Timeout => NativeBatch::Timeout,
             Batch::Ended => NativeBatch::Ended,
         }

@@ -183,6 +183,45 @@ pub fn unpack_page(packed: &[u8]) -> Result<Vec<RecordedEvent>> {
     Ok(events)
 }
 
+/// Appends to a page (`u32 count`, then the events) the index of its events: per event five
+/// `u32` offsets from the start of the page, of its stream's length (where it starts), its
+/// revision, its content type's length, its data's length and its metadata's length. What a
+/// decoder in a language where reading a length costs a call (Python) needs to reach any
+/// field without walking the event; see docs/boundary.md, "Indexed page". Checks the page as
+/// [`unpack_page`] does, without allocating its events.
+pub fn index_page(page: &mut Vec<u8>) -> Result<()> {
+    let mut r = Reader::new(page, "a packed page of events");
+    let count = r.u32()? as usize;
+    if count > page.len() / 73 {
+        return Err(r.malformed());
+    }
+    let mut index = Vec::with_capacity(count * 20);
+    for _ in 0..count {
+        let start = r.at;
+        r.skip_bytes()?;
+        let revision = r.at;
+        r.take(8 + 8 + 8 + 16)?;
+        r.skip_bytes()?;
+        let content_type = r.at;
+        r.skip_bytes()?;
+        let data = r.at;
+        r.skip_bytes()?;
+        let metadata = r.at;
+        r.skip_bytes()?;
+        if r.u8()? & !SHREDDED != 0 {
+            return Err(r.malformed());
+        }
+        r.u32()?;
+        for offset in [start, revision, content_type, data, metadata] {
+            let offset = u32::try_from(offset).map_err(|_| r.malformed())?;
+            index.extend_from_slice(&offset.to_le_bytes());
+        }
+    }
+    r.finish()?;
+    page.extend_from_slice(&index);
+    Ok(())
+}
+
 /// `str stream, u64 revision, i64 timestamp, bytes data`.
 pub fn snapshot(s: &Snapshot) -> Vec<u8> {
     let mut out = Vec::with_capacity(28 + s.stream.len() + s.data.len());
@@ -283,6 +322,12 @@ impl<'a> Reader<'a> {
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)
+    }
+
+    /// Steps over a `u32` length and its bytes.
+    fn skip_bytes(&mut self) -> Result<()> {
+        let n = self.u32()? as usize;
+        self.take(n).map(|_| ())
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {

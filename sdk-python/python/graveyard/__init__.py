@@ -21,7 +21,7 @@ from ._errors import *  # noqa: F403
 from ._errors import __all__ as _errors_all
 from ._model import *  # noqa: F403
 from ._model import __all__ as _model_all
-from ._packed import CAUGHT_UP, CaughtUp, RecordedEvent, SubscriptionMessage
+from ._packed import CAUGHT_UP, CaughtUp, Page, RecordedEvent, SubscriptionMessage
 from ._schema import *  # noqa: F403
 from ._schema import __all__ as _schema_all
 from ._sessions import (
@@ -56,6 +56,7 @@ __all__ = [  # noqa: PLE0604 - the submodules' lists, spelled out once there
     "EventPages",
     "GroupDelivery",
     "GroupMember",
+    "Page",
     "Poll",
     "RecordedEvent",
     "Subscription",

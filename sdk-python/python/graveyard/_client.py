@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from . import _native
 from ._errors import GraveyardError, InternalError, NotFoundError, error_from
@@ -35,7 +35,15 @@ from ._model import (
     group_target_to_json,
     subscription_start_code,
 )
-from ._packed import RecordedEvent, decode_append_result, decode_page, decode_snapshot, encode_events
+from ._packed import (
+    EventToEncode,
+    Page,
+    RecordedEvent,
+    decode_append_result,
+    decode_indexed_page,
+    decode_snapshot,
+    encode_events,
+)
 from ._schema import is_entity, schema_json, serialize_entity
 from ._sessions import AsyncGroupMember, AsyncSubscription, GroupMember, Subscription
 
@@ -99,9 +107,20 @@ def _encodable(event: object, index: int) -> _Encodable:
     )
 
 
+def _ready(event: object) -> bool:
+    # An EventData whose fields are already what encode_events takes (bytes data and metadata,
+    # a content type) goes to it as it is: an _Encodable per event costs as much as encoding it.
+    return (
+        type(event) is EventData
+        and event.content_type is not None
+        and type(event.data) is bytes
+        and (event.metadata is None or type(event.metadata) is bytes)
+    )
+
+
 def _packed_events(events: object | Sequence[object]) -> bytes:
     items = list(events) if isinstance(events, (list, tuple)) else [events]
-    return encode_events([_encodable(e, i) for i, e in enumerate(items)])
+    return encode_events([cast(EventToEncode, e) if _ready(e) else _encodable(e, i) for i, e in enumerate(items)])
 
 
 def _schema_text(schema: type | dict[str, Any] | str) -> str:
@@ -302,7 +321,7 @@ class _Cursor:
             return None
         return self.start, min(self.left, self.page_size) if self.left is not None else self.page_size
 
-    def advance(self, page: list[RecordedEvent], asked: int, cursor: Callable[[RecordedEvent], int]) -> None:
+    def advance(self, page: Sequence[RecordedEvent], asked: int, cursor: Callable[[RecordedEvent], int]) -> None:
         if len(page) < asked:
             self.done = True
             return
@@ -318,7 +337,8 @@ class _Cursor:
 
 class EventPages(Iterator[RecordedEvent]):
     """Events read a page at a time as you iterate; ``pages()`` iterates over the pages
-    themselves (the fast way through long reads), ``to_list()`` reads them all."""
+    themselves (each a ``Page``, a sequence of events: the fast way through long reads),
+    ``to_list()`` reads them all."""
 
     def __init__(
         self,
@@ -337,12 +357,12 @@ class EventPages(Iterator[RecordedEvent]):
         self._backwards, self._not_found_is_empty = backwards, not_found_is_empty
         self._events: Iterator[RecordedEvent] = (e for page in self.pages() for e in page)
 
-    def pages(self) -> Iterator[list[RecordedEvent]]:
+    def pages(self) -> Iterator[Page]:
         cursor = _Cursor(self._start, self._left, self._page_size, self._backwards)
         while (request := cursor.request()) is not None:
             start, n = request
             try:
-                page = decode_page(_mapped(lambda: self._read(start, n)))  # noqa: B023 - called at once
+                page = decode_indexed_page(_mapped(lambda: self._read(start, n)))  # noqa: B023 - called at once
             except NotFoundError:
                 # No visible events is an empty stream to an iterator.
                 if self._not_found_is_empty:
@@ -420,10 +440,10 @@ class Client(_Base):
         direction: Direction = "forwards",
         from_revision: int | None = None,
         max_count: int | None = None,
-    ) -> list[RecordedEvent]:
+    ) -> Page:
         """One read in one call: at most ``max_count`` events (None: all)."""
         code, start, limit = direction_code(direction), _u64(from_revision, "from_revision"), _limit(max_count)
-        return decode_page(_mapped(lambda: self._native.read_stream(stream, code, start, limit)))
+        return decode_indexed_page(_mapped(lambda: self._native.read_stream(stream, code, start, limit)))
 
     def read_all(
         self,
@@ -453,14 +473,14 @@ class Client(_Base):
         from_position: int | None = None,
         max_count: int | None = None,
         filter: Filter | None = None,
-    ) -> list[RecordedEvent]:
+    ) -> Page:
         code, start, limit, text = (
             direction_code(direction),
             _u64(from_position, "from_position"),
             _limit(max_count),
             filter_json_text(filter),
         )
-        return decode_page(_mapped(lambda: self._native.read_all(code, start, limit, text)))
+        return decode_indexed_page(_mapped(lambda: self._native.read_all(code, start, limit, text)))
 
     def head_position(self) -> int:
         """The position the next event of $all gets."""
@@ -605,16 +625,16 @@ class AsyncEventPages(AsyncIterator[RecordedEvent]):
         self._read, self._cursor = read, cursor
         self._start, self._left, self._page_size = start, _limit(max_count), page_size
         self._backwards, self._not_found_is_empty = backwards, not_found_is_empty
-        self._page: list[RecordedEvent] = []
+        self._page: Sequence[RecordedEvent] = ()
         self._head = 0
-        self._pages: AsyncIterator[list[RecordedEvent]] | None = None
+        self._pages: AsyncIterator[Page] | None = None
 
-    async def pages(self) -> AsyncIterator[list[RecordedEvent]]:
+    async def pages(self) -> AsyncIterator[Page]:
         cursor = _Cursor(self._start, self._left, self._page_size, self._backwards)
         while (request := cursor.request()) is not None:
             start, n = request
             try:
-                page = decode_page(await _mapped_async(lambda: self._read(start, n)))  # noqa: B023
+                page = decode_indexed_page(await _mapped_async(lambda: self._read(start, n)))  # noqa: B023
             except NotFoundError:
                 if self._not_found_is_empty:
                     return
@@ -636,7 +656,7 @@ class AsyncEventPages(AsyncIterator[RecordedEvent]):
             try:
                 self._page, self._head = await self._pages.__anext__(), 0
             except StopAsyncIteration:
-                self._page, self._head = [], 0
+                self._page, self._head = (), 0
                 raise
         event = self._page[self._head]
         self._head += 1
@@ -698,9 +718,11 @@ class AsyncClient(_Base):
         direction: Direction = "forwards",
         from_revision: int | None = None,
         max_count: int | None = None,
-    ) -> list[RecordedEvent]:
+    ) -> Page:
         code, start, limit = direction_code(direction), _u64(from_revision, "from_revision"), _limit(max_count)
-        return decode_page(await _mapped_async(lambda: self._native.read_stream_async(stream, code, start, limit)))
+        return decode_indexed_page(
+            await _mapped_async(lambda: self._native.read_stream_async(stream, code, start, limit))
+        )
 
     def read_all(
         self,
@@ -729,14 +751,14 @@ class AsyncClient(_Base):
         from_position: int | None = None,
         max_count: int | None = None,
         filter: Filter | None = None,
-    ) -> list[RecordedEvent]:
+    ) -> Page:
         code, start, limit, text = (
             direction_code(direction),
             _u64(from_position, "from_position"),
             _limit(max_count),
             filter_json_text(filter),
         )
-        return decode_page(await _mapped_async(lambda: self._native.read_all_async(code, start, limit, text)))
+        return decode_indexed_page(await _mapped_async(lambda: self._native.read_all_async(code, start, limit, text)))
 
     async def head_position(self) -> int:
         return int(await _mapped_async(self._native.head_position_async))
