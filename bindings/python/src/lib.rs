@@ -4,9 +4,11 @@
 //!
 //! - **Two forms of every call.** `name` blocks the calling Python thread (uniffi calls through
 //!   ctypes, which releases the GIL, so other Python threads run meanwhile) and uses the
-//!   store's `_blocking` forms: an embedded call runs inline, no thread hop. `name_async` is a
-//!   coroutine: the work is spawned on the core's runtime (`graveyard::runtime::shared`) and
-//!   uniffi's tokio support only awaits its end from the asyncio thread.
+//!   store's `_blocking` forms: an embedded call runs inline, no thread hop. `name_submit` is
+//!   for the asyncio client: it checks the arguments, spawns the work on the core's runtime
+//!   (`graveyard::runtime::shared`) and returns; the outcome is queued under the caller's token
+//!   in a `NativeCompletions`, which wakes the event loop through a socket (see
+//!   `completions.rs` for why not uniffi's own coroutines).
 //! - **Buffers.** Appends take the packed events (`&[u8]` in the blocking form: uniffi 0.32 hands
 //!   the bytes over without a copy there); reads return one page, indexed
 //!   (`packed::index_page`); sessions return a batch of packed items
@@ -16,7 +18,6 @@
 //!   the core's message, the typed details as JSON. A panic is uniffi's `InternalError`, which
 //!   the Python package maps to its own INTERNAL error.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +33,9 @@ use graveyard::{
 use zeroize::Zeroizing;
 
 mod buffer;
+mod completions;
 pub use buffer::Buffer;
+pub use completions::{NativeCompletion, NativeCompletions, NativeOutcome};
 
 uniffi::setup_scaffolding!();
 
@@ -61,19 +64,6 @@ impl From<Error> for NativeError {
 
 type Result<T> = std::result::Result<T, NativeError>;
 
-/// Runs `future` on the core's runtime and waits for it from the caller's coroutine. A panic in
-/// it is INTERNAL (the task's panic is caught by tokio).
-async fn spawned<T, F>(future: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: Future<Output = graveyard::Result<T>> + Send + 'static,
-{
-    match runtime::shared().spawn(future).await {
-        Ok(result) => Ok(result?),
-        Err(e) => Err(Error::Internal(format!("GraveyardDB's native code panicked: {e}")).into()),
-    }
-}
-
 /// A page with its index appended: the Python decoder reads offsets instead of walking each
 /// event's lengths, one interpreted call per length (docs/boundary.md, "Indexed page").
 fn indexed(mut page: Vec<u8>) -> Result<Buffer> {
@@ -93,10 +83,16 @@ pub fn self_test_panic() {
     panic!("self-test panic")
 }
 
-/// For the tests of the panic path: a panic in the core's runtime.
-#[uniffi::export(async_runtime = "tokio")]
-pub async fn self_test_panic_async() -> Result<()> {
-    spawned(async { panic!("self-test panic") }).await
+/// For the tests of the panic path: a panic in the core's runtime, queued as the outcome of
+/// the call submitted under `token`.
+#[uniffi::export]
+pub fn self_test_panic_submit(queue: u64, token: u64) -> Result<()> {
+    completions::spawn(queue, token, async {
+        if true {
+            panic!("self-test panic");
+        }
+        Ok::<(), Error>(())
+    })
 }
 
 fn key(bytes: &[u8], what: &str) -> graveyard::Result<Key> {
@@ -245,10 +241,12 @@ pub fn open_store(
     Ok(Arc::new(NativeStore { store: Store::open(options)? }))
 }
 
-/// Opens an embedded store from a coroutine (the opening runs on the core's runtime).
-#[uniffi::export(async_runtime = "tokio")]
+/// Opens an embedded store for the asyncio client: the outcome is queued under `token`.
+#[uniffi::export]
 #[allow(clippy::too_many_arguments)]
-pub async fn open_store_async(
+pub fn open_store_submit(
+    queue: u64,
+    token: u64,
     path: String,
     durability: i32,
     map_size: Option<u64>,
@@ -256,11 +254,13 @@ pub async fn open_store_async(
     max_readers: Option<u32>,
     max_json_depth: Option<u32>,
     master_key: Option<Vec<u8>>,
-) -> Result<Arc<NativeStore>> {
+) -> Result<()> {
     let options =
         open_options(&path, durability, map_size, max_event_size, max_readers, max_json_depth, master_key)?;
-    let store = spawned(async move { runtime::blocking_section(|| Store::open(options)) }).await?;
-    Ok(Arc::new(NativeStore { store }))
+    completions::spawn(queue, token, async move {
+        let store = runtime::blocking_section(|| Store::open(options))?;
+        Ok::<_, NativeError>(Arc::new(NativeStore { store }))
+    })
 }
 
 /// Connects to a cluster through any of its endpoints, blocking this thread.
@@ -279,24 +279,29 @@ pub fn connect(
     Ok(Arc::new(NativeStore { store: Store::connect_blocking(&endpoints, options)? }))
 }
 
-/// Connects to a cluster from a coroutine.
-#[uniffi::export(async_runtime = "tokio")]
-pub async fn connect_async(
+/// Connects to a cluster for the asyncio client: the outcome is queued under `token`.
+#[uniffi::export]
+#[allow(clippy::too_many_arguments)]
+pub fn connect_submit(
+    queue: u64,
+    token: u64,
     endpoints: Vec<String>,
-    token: Option<String>,
+    auth_token: Option<String>,
     ca_pem: Option<Vec<u8>>,
     connect_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
     retries: Option<u32>,
     retry_backoff_ms: Option<u64>,
-) -> Result<Arc<NativeStore>> {
+) -> Result<()> {
     let options =
-        client_options(token, ca_pem, connect_timeout_ms, request_timeout_ms, retries, retry_backoff_ms);
-    let store = spawned(async move { Store::connect(&endpoints, options).await }).await?;
-    Ok(Arc::new(NativeStore { store }))
+        client_options(auth_token, ca_pem, connect_timeout_ms, request_timeout_ms, retries, retry_backoff_ms);
+    completions::spawn(queue, token, async move {
+        let store = Store::connect(&endpoints, options).await?;
+        Ok::<_, NativeError>(Arc::new(NativeStore { store }))
+    })
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl NativeStore {
     pub fn is_embedded(&self) -> bool {
         self.store.is_embedded()
@@ -316,13 +321,12 @@ impl NativeStore {
         self.store.close();
     }
 
-    pub async fn close_async(&self) -> Result<()> {
+    pub fn close_submit(&self, queue: u64, token: u64) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move {
+        completions::spawn(queue, token, async move {
             runtime::blocking_section(|| store.close());
-            Ok(())
+            Ok::<_, NativeError>(())
         })
-        .await
     }
 
     /// Appends packed events; the packed append result.
@@ -338,20 +342,23 @@ impl NativeStore {
         Ok(packed::append_result(&r).into())
     }
 
-    pub async fn append_async(
+    pub fn append_submit(
         &self,
+        queue: u64,
+        token: u64,
         stream: String,
         expected_kind: i32,
         expected_revision: u64,
-        events: Buffer,
-    ) -> Result<Buffer> {
-        let store = self.store.clone();
-        spawned(async move {
-            let expected = expected(expected_kind, expected_revision)?;
-            let r = store.append(&stream, expected, packed::unpack_events(&events.0)?).await?;
-            Ok(packed::append_result(&r).into())
+        events: &[u8],
+    ) -> Result<()> {
+        // Unpacked here, from the caller's bytes (no copy crosses): a damaged batch is refused
+        // before anything is spawned.
+        let (store, expected) = (self.store.clone(), expected(expected_kind, expected_revision)?);
+        let events = packed::unpack_events(events)?;
+        completions::spawn(queue, token, async move {
+            let r = store.append(&stream, expected, events).await?;
+            Ok::<_, Error>(Buffer::from(packed::append_result(&r)))
         })
-        .await
     }
 
     /// An indexed page of a stream (docs/boundary.md, "Indexed page").
@@ -365,15 +372,21 @@ impl NativeStore {
         indexed(self.store.read_stream_packed_blocking(&stream, read_options(direction, from, limit)?)?)
     }
 
-    pub async fn read_stream_async(
+    pub fn read_stream_submit(
         &self,
+        queue: u64,
+        token: u64,
         stream: String,
         direction: i32,
         from: Option<u64>,
         limit: Option<u64>,
-    ) -> Result<Buffer> {
+    ) -> Result<()> {
         let (store, options) = (self.store.clone(), read_options(direction, from, limit)?);
-        indexed(spawned(async move { store.read_stream_packed(&stream, options).await }).await?)
+        completions::spawn(
+            queue,
+            token,
+            async move { indexed(store.read_stream_packed(&stream, options).await?) },
+        )
     }
 
     /// An indexed page of the global log; `filter` its JSON form or None.
@@ -387,24 +400,26 @@ impl NativeStore {
         indexed(self.store.read_all_packed_blocking(read_all_options(direction, from, limit, filter)?)?)
     }
 
-    pub async fn read_all_async(
+    pub fn read_all_submit(
         &self,
+        queue: u64,
+        token: u64,
         direction: i32,
         from: Option<u64>,
         limit: Option<u64>,
         filter: Option<String>,
-    ) -> Result<Buffer> {
+    ) -> Result<()> {
         let (store, options) = (self.store.clone(), read_all_options(direction, from, limit, filter)?);
-        indexed(spawned(async move { store.read_all_packed(options).await }).await?)
+        completions::spawn(queue, token, async move { indexed(store.read_all_packed(options).await?) })
     }
 
     pub fn head_position(&self) -> Result<u64> {
         Ok(self.store.head_position_blocking()?)
     }
 
-    pub async fn head_position_async(&self) -> Result<u64> {
+    pub fn head_position_submit(&self, queue: u64, token: u64) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { store.head_position().await }).await
+        completions::spawn(queue, token, async move { store.head_position().await })
     }
 
     /// Stream info, as JSON.
@@ -412,9 +427,11 @@ impl NativeStore {
         Ok(boundary::to_json(&self.store.stream_info_blocking(&stream)?))
     }
 
-    pub async fn stream_info_async(&self, stream: String) -> Result<String> {
+    pub fn stream_info_submit(&self, queue: u64, token: u64, stream: String) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { Ok(boundary::to_json(&store.stream_info(&stream).await?)) }).await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.stream_info(&stream).await?))
+        })
     }
 
     pub fn set_stream_metadata(&self, stream: String, metadata: String) -> Result<()> {
@@ -422,55 +439,67 @@ impl NativeStore {
         Ok(self.store.set_stream_metadata_blocking(&stream, metadata)?)
     }
 
-    pub async fn set_stream_metadata_async(&self, stream: String, metadata: String) -> Result<()> {
+    pub fn set_stream_metadata_submit(
+        &self,
+        queue: u64,
+        token: u64,
+        stream: String,
+        metadata: String,
+    ) -> Result<()> {
         let (store, metadata) = (self.store.clone(), boundary::from_json("stream metadata", &metadata)?);
-        spawned(async move { store.set_stream_metadata(&stream, metadata).await }).await
+        completions::spawn(queue, token, async move { store.set_stream_metadata(&stream, metadata).await })
     }
 
     pub fn get_stream_metadata(&self, stream: String) -> Result<String> {
         Ok(boundary::to_json(&self.store.get_stream_metadata_blocking(&stream)?))
     }
 
-    pub async fn get_stream_metadata_async(&self, stream: String) -> Result<String> {
+    pub fn get_stream_metadata_submit(&self, queue: u64, token: u64, stream: String) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { Ok(boundary::to_json(&store.get_stream_metadata(&stream).await?)) }).await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.get_stream_metadata(&stream).await?))
+        })
     }
 
     pub fn delete_stream(&self, stream: String, expected_kind: i32, expected_revision: u64) -> Result<()> {
         Ok(self.store.delete_stream_blocking(&stream, expected(expected_kind, expected_revision)?)?)
     }
 
-    pub async fn delete_stream_async(
+    pub fn delete_stream_submit(
         &self,
+        queue: u64,
+        token: u64,
         stream: String,
         expected_kind: i32,
         expected_revision: u64,
     ) -> Result<()> {
         let (store, expected) = (self.store.clone(), expected(expected_kind, expected_revision)?);
-        spawned(async move { store.delete_stream(&stream, expected).await }).await
+        completions::spawn(queue, token, async move { store.delete_stream(&stream, expected).await })
     }
 
     pub fn tombstone_stream(&self, stream: String, expected_kind: i32, expected_revision: u64) -> Result<()> {
         Ok(self.store.tombstone_stream_blocking(&stream, expected(expected_kind, expected_revision)?)?)
     }
 
-    pub async fn tombstone_stream_async(
+    pub fn tombstone_stream_submit(
         &self,
+        queue: u64,
+        token: u64,
         stream: String,
         expected_kind: i32,
         expected_revision: u64,
     ) -> Result<()> {
         let (store, expected) = (self.store.clone(), expected(expected_kind, expected_revision)?);
-        spawned(async move { store.tombstone_stream(&stream, expected).await }).await
+        completions::spawn(queue, token, async move { store.tombstone_stream(&stream, expected).await })
     }
 
     pub fn shred_stream(&self, stream: String) -> Result<()> {
         Ok(self.store.shred_stream_blocking(&stream)?)
     }
 
-    pub async fn shred_stream_async(&self, stream: String) -> Result<()> {
+    pub fn shred_stream_submit(&self, queue: u64, token: u64, stream: String) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { store.shred_stream(&stream).await }).await
+        completions::spawn(queue, token, async move { store.shred_stream(&stream).await })
     }
 
     pub fn rotate_master_key(&self, new_key: Vec<u8>) -> Result<()> {
@@ -478,18 +507,25 @@ impl NativeStore {
         Ok(self.store.rotate_master_key_blocking(new_key)?)
     }
 
-    pub async fn rotate_master_key_async(&self, new_key: Vec<u8>) -> Result<()> {
+    pub fn rotate_master_key_submit(&self, queue: u64, token: u64, new_key: Vec<u8>) -> Result<()> {
         let (store, new_key) = (self.store.clone(), key(&Zeroizing::new(new_key), "new master key")?);
-        spawned(async move { store.rotate_master_key(new_key).await }).await
+        completions::spawn(queue, token, async move { store.rotate_master_key(new_key).await })
     }
 
     pub fn save_snapshot(&self, stream: String, revision: u64, data: Buffer) -> Result<()> {
         Ok(self.store.save_snapshot_blocking(&stream, revision, data.0)?)
     }
 
-    pub async fn save_snapshot_async(&self, stream: String, revision: u64, data: Buffer) -> Result<()> {
-        let store = self.store.clone();
-        spawned(async move { store.save_snapshot(&stream, revision, data.0).await }).await
+    pub fn save_snapshot_submit(
+        &self,
+        queue: u64,
+        token: u64,
+        stream: String,
+        revision: u64,
+        data: &[u8],
+    ) -> Result<()> {
+        let (store, data) = (self.store.clone(), data.to_vec());
+        completions::spawn(queue, token, async move { store.save_snapshot(&stream, revision, data).await })
     }
 
     /// The packed snapshot, or None.
@@ -497,10 +533,11 @@ impl NativeStore {
         Ok(self.store.get_snapshot_blocking(&stream)?.map(|s| packed::snapshot(&s).into()))
     }
 
-    pub async fn get_snapshot_async(&self, stream: String) -> Result<Option<Buffer>> {
+    pub fn get_snapshot_submit(&self, queue: u64, token: u64, stream: String) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { Ok(store.get_snapshot(&stream).await?.map(|s| packed::snapshot(&s).into())) })
-            .await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(store.get_snapshot(&stream).await?.map(|s| Buffer::from(packed::snapshot(&s))))
+        })
     }
 
     /// Registers a schema given in its JSON form; the upsert's JSON. A malformed definition is
@@ -510,27 +547,39 @@ impl NativeStore {
         Ok(boundary::to_json(&self.store.upsert_schema_blocking(&schema)?))
     }
 
-    pub async fn upsert_schema_async(&self, schema: String) -> Result<String> {
+    pub fn upsert_schema_submit(&self, queue: u64, token: u64, schema: String) -> Result<()> {
         let (store, schema) = (self.store.clone(), Schema::from_json(schema.as_bytes())?);
-        spawned(async move { Ok(boundary::to_json(&store.upsert_schema(&schema).await?)) }).await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.upsert_schema(&schema).await?))
+        })
     }
 
     pub fn get_schema(&self, name: String, version: Option<u32>) -> Result<String> {
         Ok(boundary::to_json(&self.store.get_schema_blocking(&name, version)?))
     }
 
-    pub async fn get_schema_async(&self, name: String, version: Option<u32>) -> Result<String> {
+    pub fn get_schema_submit(
+        &self,
+        queue: u64,
+        token: u64,
+        name: String,
+        version: Option<u32>,
+    ) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { Ok(boundary::to_json(&store.get_schema(&name, version).await?)) }).await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.get_schema(&name, version).await?))
+        })
     }
 
     pub fn list_schemas(&self) -> Result<String> {
         Ok(boundary::to_json(&self.store.list_schemas_blocking()?))
     }
 
-    pub async fn list_schemas_async(&self) -> Result<String> {
+    pub fn list_schemas_submit(&self, queue: u64, token: u64) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { Ok(boundary::to_json(&store.list_schemas().await?)) }).await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.list_schemas().await?))
+        })
     }
 
     /// Creates a group: target and settings as JSON; the group info's JSON.
@@ -546,20 +595,22 @@ impl NativeStore {
         Ok(boundary::to_json(&self.store.create_group_blocking(&name, target, start, settings)?))
     }
 
-    pub async fn create_group_async(
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_group_submit(
         &self,
+        queue: u64,
+        token: u64,
         name: String,
         target: String,
         start_kind: i32,
         start_after: u64,
         settings: String,
-    ) -> Result<String> {
+    ) -> Result<()> {
         let (target, start, settings) = group_args(&target, start_kind, start_after, &settings)?;
         let store = self.store.clone();
-        spawned(
-            async move { Ok(boundary::to_json(&store.create_group(&name, target, start, settings).await?)) },
-        )
-        .await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.create_group(&name, target, start, settings).await?))
+        })
     }
 
     pub fn update_group(&self, name: String, settings: String) -> Result<String> {
@@ -567,46 +618,58 @@ impl NativeStore {
         Ok(boundary::to_json(&self.store.update_group_blocking(&name, settings)?))
     }
 
-    pub async fn update_group_async(&self, name: String, settings: String) -> Result<String> {
+    pub fn update_group_submit(&self, queue: u64, token: u64, name: String, settings: String) -> Result<()> {
         let settings: GroupSettings = boundary::from_json("group settings", &settings)?;
         let store = self.store.clone();
-        spawned(async move { Ok(boundary::to_json(&store.update_group(&name, settings).await?)) }).await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.update_group(&name, settings).await?))
+        })
     }
 
     pub fn delete_group(&self, name: String) -> Result<()> {
         Ok(self.store.delete_group_blocking(&name)?)
     }
 
-    pub async fn delete_group_async(&self, name: String) -> Result<()> {
+    pub fn delete_group_submit(&self, queue: u64, token: u64, name: String) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { store.delete_group(&name).await }).await
+        completions::spawn(queue, token, async move { store.delete_group(&name).await })
     }
 
     pub fn group_info(&self, name: String) -> Result<String> {
         Ok(boundary::to_json(&self.store.group_info_blocking(&name)?))
     }
 
-    pub async fn group_info_async(&self, name: String) -> Result<String> {
+    pub fn group_info_submit(&self, queue: u64, token: u64, name: String) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { Ok(boundary::to_json(&store.group_info(&name).await?)) }).await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.group_info(&name).await?))
+        })
     }
 
     pub fn list_groups(&self) -> Result<Vec<String>> {
         Ok(self.store.list_groups_blocking()?)
     }
 
-    pub async fn list_groups_async(&self) -> Result<Vec<String>> {
+    pub fn list_groups_submit(&self, queue: u64, token: u64) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { store.list_groups().await }).await
+        completions::spawn(queue, token, async move { store.list_groups().await })
     }
 
     pub fn replay_parked(&self, name: String, limit: Option<u64>) -> Result<String> {
         Ok(boundary::to_json(&self.store.replay_parked_blocking(&name, limit)?))
     }
 
-    pub async fn replay_parked_async(&self, name: String, limit: Option<u64>) -> Result<String> {
+    pub fn replay_parked_submit(
+        &self,
+        queue: u64,
+        token: u64,
+        name: String,
+        limit: Option<u64>,
+    ) -> Result<()> {
         let store = self.store.clone();
-        spawned(async move { Ok(boundary::to_json(&store.replay_parked(&name, limit).await?)) }).await
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.replay_parked(&name, limit).await?))
+        })
     }
 
     /// Subscribes to a stream (`page_size` 0: the core's default).
@@ -622,17 +685,21 @@ impl NativeStore {
         Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
     }
 
-    pub async fn subscribe_to_stream_async(
+    pub fn subscribe_to_stream_submit(
         &self,
+        queue: u64,
+        token: u64,
         stream: String,
         start_kind: i32,
         start_after: u64,
         page_size: u32,
-    ) -> Result<Arc<NativeSubscription>> {
+    ) -> Result<()> {
         let (store, options) =
             (self.store.clone(), subscribe_options(start_kind, start_after, page_size, None)?);
-        let sub = spawned(async move { store.subscribe_to_stream(&stream, options).await }).await?;
-        Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
+        completions::spawn(queue, token, async move {
+            let sub = store.subscribe_to_stream(&stream, options).await?;
+            Ok::<_, Error>(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
+        })
     }
 
     /// Subscribes to $all; `filter` its JSON form or None.
@@ -648,17 +715,21 @@ impl NativeStore {
         Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
     }
 
-    pub async fn subscribe_to_all_async(
+    pub fn subscribe_to_all_submit(
         &self,
+        queue: u64,
+        token: u64,
         start_kind: i32,
         start_after: u64,
         filter: Option<String>,
         page_size: u32,
-    ) -> Result<Arc<NativeSubscription>> {
+    ) -> Result<()> {
         let (store, options) =
             (self.store.clone(), subscribe_options(start_kind, start_after, page_size, filter)?);
-        let sub = spawned(async move { store.subscribe_to_all(options).await }).await?;
-        Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
+        completions::spawn(queue, token, async move {
+            let sub = store.subscribe_to_all(options).await?;
+            Ok::<_, Error>(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
+        })
     }
 
     pub fn join_group(&self, group: String, member: String) -> Result<Arc<NativeMember>> {
@@ -666,10 +737,12 @@ impl NativeStore {
         Ok(Arc::new(NativeMember(BatchedMember::new(m))))
     }
 
-    pub async fn join_group_async(&self, group: String, member: String) -> Result<Arc<NativeMember>> {
+    pub fn join_group_submit(&self, queue: u64, token: u64, group: String, member: String) -> Result<()> {
         let store = self.store.clone();
-        let m = spawned(async move { store.join_group(&group, &member).await }).await?;
-        Ok(Arc::new(NativeMember(BatchedMember::new(m))))
+        completions::spawn(queue, token, async move {
+            let m = store.join_group(&group, &member).await?;
+            Ok::<_, Error>(Arc::new(NativeMember(BatchedMember::new(m))))
+        })
     }
 }
 
@@ -700,7 +773,7 @@ fn wait(timeout_ms: Option<u64>) -> Option<Duration> {
 #[derive(uniffi::Object)]
 pub struct NativeSubscription(BatchedSubscription);
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl NativeSubscription {
     /// Up to `max` messages, waiting at most `timeout_ms` for the first (None: as long as it
     /// takes), blocking this thread.
@@ -708,8 +781,11 @@ impl NativeSubscription {
         Ok(runtime::block_on_shared(self.0.next(max, wait(timeout_ms)))?.into())
     }
 
-    pub async fn next_async(&self, max: u32, timeout_ms: Option<u64>) -> Result<NativeBatch> {
-        Ok(spawned(self.0.next(max, wait(timeout_ms))).await?.into())
+    pub fn next_submit(&self, queue: u64, token: u64, max: u32, timeout_ms: Option<u64>) -> Result<()> {
+        completions::spawn(queue, token, {
+            let next = self.0.next(max, wait(timeout_ms));
+            async move { next.await.map(NativeBatch::from) }
+        })
     }
 
     /// Ends the subscription: a waiting and every later `next` says ended.
@@ -722,15 +798,18 @@ impl NativeSubscription {
 #[derive(uniffi::Object)]
 pub struct NativeMember(BatchedMember);
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl NativeMember {
     /// Up to `max` deliveries, waiting at most `timeout_ms` for the first, blocking this thread.
     pub fn next(&self, max: u32, timeout_ms: Option<u64>) -> Result<NativeBatch> {
         Ok(runtime::block_on_shared(self.0.next(max, wait(timeout_ms)))?.into())
     }
 
-    pub async fn next_async(&self, max: u32, timeout_ms: Option<u64>) -> Result<NativeBatch> {
-        Ok(spawned(self.0.next(max, wait(timeout_ms))).await?.into())
+    pub fn next_submit(&self, queue: u64, token: u64, max: u32, timeout_ms: Option<u64>) -> Result<()> {
+        completions::spawn(queue, token, {
+            let next = self.0.next(max, wait(timeout_ms));
+            async move { next.await.map(NativeBatch::from) }
+        })
     }
 
     /// Acknowledges deliveries by id, in one commit.
@@ -738,8 +817,8 @@ impl NativeMember {
         Ok(runtime::block_on_shared(self.0.ack(ids))?)
     }
 
-    pub async fn ack_async(&self, ids: Vec<u64>) -> Result<()> {
-        spawned(self.0.ack(ids)).await
+    pub fn ack_submit(&self, queue: u64, token: u64, ids: Vec<u64>) -> Result<()> {
+        completions::spawn(queue, token, self.0.ack(ids))
     }
 
     /// Settles deliveries by id with an action (1 retry, 2 park, 3 skip).
@@ -748,9 +827,9 @@ impl NativeMember {
         Ok(runtime::block_on_shared(self.0.nack(ids, action))?)
     }
 
-    pub async fn nack_async(&self, ids: Vec<u64>, action: i32) -> Result<()> {
+    pub fn nack_submit(&self, queue: u64, token: u64, ids: Vec<u64>, action: i32) -> Result<()> {
         let action = codes::nack_action(action)?;
-        spawned(self.0.nack(ids, action)).await
+        completions::spawn(queue, token, self.0.nack(ids, action))
     }
 
     /// Leaves the group: a waiting and every later `next` says ended, settling is CLOSED; what

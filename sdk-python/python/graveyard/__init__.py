@@ -4,7 +4,7 @@ models, encryption and crypto-shredding. See the package's README."""
 
 from __future__ import annotations
 
-from . import _exit, _native  # noqa: F401 - _exit: see its docstring
+from . import _native
 from ._client import (
     DEFAULT_PAGE,
     AsyncClient,

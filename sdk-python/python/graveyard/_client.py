@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from . import _native
+from ._completions import Start, submit
 from ._errors import GraveyardError, InternalError, NotFoundError, error_from
 from ._model import (
     AppendResult,
@@ -167,11 +168,13 @@ def _mapped(call: Callable[[], T]) -> T:
         raise _error_of(e) from None
 
 
-async def _mapped_async(call: Callable[[], Any]) -> Any:
+async def _mapped_async(start: Start) -> Any:
+    """Runs a native call from a coroutine (see _completions): its value, or its error raised."""
     try:
-        return await call()
+        future = submit(start)
     except (_native.NativeError, _native.InternalError) as e:
         raise _error_of(e) from None
+    return await future
 
 
 def _error_of(e: Exception) -> GraveyardError:
@@ -274,7 +277,7 @@ async def open_async(
 ) -> AsyncClient:
     """``open`` for asyncio: an ``AsyncClient``."""
     args = _open_args(path, durability, map_size, max_event_size, max_readers, max_json_depth, master_key)
-    return AsyncClient(await _mapped_async(lambda: _native.open_store_async(*args)))
+    return AsyncClient(await _mapped_async(lambda q, t: _native.open_store_submit(q, t, *args)))
 
 
 async def connect_async(
@@ -289,7 +292,7 @@ async def connect_async(
 ) -> AsyncClient:
     """``connect`` for asyncio: an ``AsyncClient``."""
     args = _connect_args(endpoints, token, ca_pem, connect_timeout, request_timeout, retries, retry_backoff)
-    return AsyncClient(await _mapped_async(lambda: _native.connect_async(*args)))
+    return AsyncClient(await _mapped_async(lambda q, t: _native.connect_submit(q, t, *args)))
 
 
 class _Base:
@@ -634,7 +637,7 @@ class AsyncEventPages(AsyncIterator[RecordedEvent]):
         while (request := cursor.request()) is not None:
             start, n = request
             try:
-                page = decode_indexed_page(await _mapped_async(lambda: self._read(start, n)))  # noqa: B023
+                page = decode_indexed_page(await _mapped_async(self._read(start, n)))
             except NotFoundError:
                 if self._not_found_is_empty:
                     return
@@ -677,7 +680,7 @@ class AsyncClient(_Base):
         await self.close()
 
     async def close(self) -> None:
-        await _mapped_async(self._native.close_async)
+        await _mapped_async(self._native.close_submit)
 
     def on_node(self, node_id: str) -> AsyncClient:
         return AsyncClient(_mapped(lambda: self._native.on_node(node_id)))
@@ -688,7 +691,7 @@ class AsyncClient(_Base):
         kind, revision = expected_version_code(expected_version)
         packed = _packed_events(events)
         return decode_append_result(
-            await _mapped_async(lambda: self._native.append_async(stream, kind, revision, packed))
+            await _mapped_async(lambda q, t: self._native.append_submit(q, t, stream, kind, revision, packed))
         )
 
     def read_stream(
@@ -702,7 +705,7 @@ class AsyncClient(_Base):
     ) -> AsyncEventPages:
         code = direction_code(direction)
         return AsyncEventPages(
-            lambda start, n: self._native.read_stream_async(stream, code, start, n),
+            lambda start, n: lambda q, t: self._native.read_stream_submit(q, t, stream, code, start, n),
             lambda e: e.revision,
             _u64(from_revision, "from_revision"),
             max_count,
@@ -721,7 +724,7 @@ class AsyncClient(_Base):
     ) -> Page:
         code, start, limit = direction_code(direction), _u64(from_revision, "from_revision"), _limit(max_count)
         return decode_indexed_page(
-            await _mapped_async(lambda: self._native.read_stream_async(stream, code, start, limit))
+            await _mapped_async(lambda q, t: self._native.read_stream_submit(q, t, stream, code, start, limit))
         )
 
     def read_all(
@@ -735,7 +738,7 @@ class AsyncClient(_Base):
     ) -> AsyncEventPages:
         code, text = direction_code(direction), filter_json_text(filter)
         return AsyncEventPages(
-            lambda start, n: self._native.read_all_async(code, start, n, text),
+            lambda start, n: lambda q, t: self._native.read_all_submit(q, t, code, start, n, text),
             lambda e: e.position,
             _u64(from_position, "from_position"),
             max_count,
@@ -758,58 +761,66 @@ class AsyncClient(_Base):
             _limit(max_count),
             filter_json_text(filter),
         )
-        return decode_indexed_page(await _mapped_async(lambda: self._native.read_all_async(code, start, limit, text)))
+        return decode_indexed_page(
+            await _mapped_async(lambda q, t: self._native.read_all_submit(q, t, code, start, limit, text))
+        )
 
     async def head_position(self) -> int:
-        return int(await _mapped_async(self._native.head_position_async))
+        return int(await _mapped_async(self._native.head_position_submit))
 
     async def stream_info(self, stream: str) -> StreamInfo:
-        return StreamInfo.from_json(json.loads(await _mapped_async(lambda: self._native.stream_info_async(stream))))
+        return StreamInfo.from_json(
+            json.loads(await _mapped_async(lambda q, t: self._native.stream_info_submit(q, t, stream)))
+        )
 
     async def set_stream_metadata(self, stream: str, metadata: StreamMetadata) -> None:
         text = json.dumps(metadata.to_json())
-        await _mapped_async(lambda: self._native.set_stream_metadata_async(stream, text))
+        await _mapped_async(lambda q, t: self._native.set_stream_metadata_submit(q, t, stream, text))
 
     async def get_stream_metadata(self, stream: str) -> StreamMetadata:
         return StreamMetadata.from_json(
-            json.loads(await _mapped_async(lambda: self._native.get_stream_metadata_async(stream)))
+            json.loads(await _mapped_async(lambda q, t: self._native.get_stream_metadata_submit(q, t, stream)))
         )
 
     async def delete_stream(self, stream: str, *, expected_version: ExpectedVersion = "any") -> None:
         kind, revision = expected_version_code(expected_version)
-        await _mapped_async(lambda: self._native.delete_stream_async(stream, kind, revision))
+        await _mapped_async(lambda q, t: self._native.delete_stream_submit(q, t, stream, kind, revision))
 
     async def tombstone_stream(self, stream: str, *, expected_version: ExpectedVersion = "any") -> None:
         kind, revision = expected_version_code(expected_version)
-        await _mapped_async(lambda: self._native.tombstone_stream_async(stream, kind, revision))
+        await _mapped_async(lambda q, t: self._native.tombstone_stream_submit(q, t, stream, kind, revision))
 
     async def shred_stream(self, stream: str) -> None:
-        await _mapped_async(lambda: self._native.shred_stream_async(stream))
+        await _mapped_async(lambda q, t: self._native.shred_stream_submit(q, t, stream))
 
     async def rotate_master_key(self, new_key: bytes) -> None:
         key = _bytes(new_key, "new_key")
-        await _mapped_async(lambda: self._native.rotate_master_key_async(key))
+        await _mapped_async(lambda q, t: self._native.rotate_master_key_submit(q, t, key))
 
     async def save_snapshot(self, stream: str, revision: int, data: bytes | str) -> None:
         raw = data.encode() if isinstance(data, str) else _bytes(data, "data")
         rev = _u64(revision, "revision")
-        await _mapped_async(lambda: self._native.save_snapshot_async(stream, rev, raw))
+        await _mapped_async(lambda q, t: self._native.save_snapshot_submit(q, t, stream, rev, raw))
 
     async def get_snapshot(self, stream: str) -> Snapshot | None:
-        packed = await _mapped_async(lambda: self._native.get_snapshot_async(stream))
+        packed = await _mapped_async(lambda q, t: self._native.get_snapshot_submit(q, t, stream))
         return None if packed is None else decode_snapshot(packed)
 
     async def upsert_schema(self, schema: type | dict[str, Any] | str) -> SchemaUpsert:
         text = _schema_text(schema)
-        return SchemaUpsert.from_json(json.loads(await _mapped_async(lambda: self._native.upsert_schema_async(text))))
+        return SchemaUpsert.from_json(
+            json.loads(await _mapped_async(lambda q, t: self._native.upsert_schema_submit(q, t, text)))
+        )
 
     async def get_schema(self, name: str, version: int | None = None) -> RegisteredSchema:
         return RegisteredSchema.from_json(
-            json.loads(await _mapped_async(lambda: self._native.get_schema_async(name, version)))
+            json.loads(await _mapped_async(lambda q, t: self._native.get_schema_submit(q, t, name, version)))
         )
 
     async def list_schemas(self) -> list[RegisteredSchema]:
-        return [RegisteredSchema.from_json(s) for s in json.loads(await _mapped_async(self._native.list_schemas_async))]
+        return [
+            RegisteredSchema.from_json(s) for s in json.loads(await _mapped_async(self._native.list_schemas_submit))
+        ]
 
     async def create_group(
         self,
@@ -825,34 +836,42 @@ class AsyncClient(_Base):
         return GroupInfo.from_json(
             json.loads(
                 await _mapped_async(
-                    lambda: self._native.create_group_async(name, target_text, kind, after, settings_text)
+                    lambda q, t: self._native.create_group_submit(q, t, name, target_text, kind, after, settings_text)
                 )
             )
         )
 
     async def update_group(self, name: str, settings: GroupSettings) -> GroupInfo:
         text = json.dumps(settings.to_json())
-        return GroupInfo.from_json(json.loads(await _mapped_async(lambda: self._native.update_group_async(name, text))))
+        return GroupInfo.from_json(
+            json.loads(await _mapped_async(lambda q, t: self._native.update_group_submit(q, t, name, text)))
+        )
 
     async def delete_group(self, name: str) -> None:
-        await _mapped_async(lambda: self._native.delete_group_async(name))
+        await _mapped_async(lambda q, t: self._native.delete_group_submit(q, t, name))
 
     async def group_info(self, name: str) -> GroupInfo:
-        return GroupInfo.from_json(json.loads(await _mapped_async(lambda: self._native.group_info_async(name))))
+        return GroupInfo.from_json(
+            json.loads(await _mapped_async(lambda q, t: self._native.group_info_submit(q, t, name)))
+        )
 
     async def list_groups(self) -> list[str]:
-        return list(await _mapped_async(self._native.list_groups_async))
+        return list(await _mapped_async(self._native.list_groups_submit))
 
     async def replay_parked(self, name: str, *, limit: int | None = None) -> ReplayInfo:
         n = _u64(limit, "limit")
-        return ReplayInfo.from_json(json.loads(await _mapped_async(lambda: self._native.replay_parked_async(name, n))))
+        return ReplayInfo.from_json(
+            json.loads(await _mapped_async(lambda q, t: self._native.replay_parked_submit(q, t, name, n)))
+        )
 
     async def subscribe_to_stream(
         self, stream: str, *, start: SubscriptionStart = "start", page_size: int | None = None
     ) -> AsyncSubscription:
         kind, after = subscription_start_code(start)
         size = _page_size(page_size)
-        native = await _mapped_async(lambda: self._native.subscribe_to_stream_async(stream, kind, after, size))
+        native = await _mapped_async(
+            lambda q, t: self._native.subscribe_to_stream_submit(q, t, stream, kind, after, size)
+        )
         return AsyncSubscription(native, _mapped_async)
 
     async def subscribe_to_all(
@@ -864,11 +883,11 @@ class AsyncClient(_Base):
     ) -> AsyncSubscription:
         kind, after = subscription_start_code(start)
         text, size = filter_json_text(filter), _page_size(page_size)
-        native = await _mapped_async(lambda: self._native.subscribe_to_all_async(kind, after, text, size))
+        native = await _mapped_async(lambda q, t: self._native.subscribe_to_all_submit(q, t, kind, after, text, size))
         return AsyncSubscription(native, _mapped_async)
 
     async def join_group(self, group: str, member: str) -> AsyncGroupMember:
-        native = await _mapped_async(lambda: self._native.join_group_async(group, member))
+        native = await _mapped_async(lambda q, t: self._native.join_group_submit(q, t, group, member))
         return AsyncGroupMember(native, _mapped_async)
 
 

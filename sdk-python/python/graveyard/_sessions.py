@@ -40,7 +40,7 @@ TIMEOUT = Poll.TIMEOUT
 ENDED = Poll.ENDED
 
 Mapped = Callable[[Callable[[], Any]], Any]
-MappedAsync = Callable[[Callable[[], Any]], Awaitable[Any]]
+MappedAsync = Callable[[Callable[[int, int], object]], Awaitable[Any]]
 
 
 class _Queue(Generic[T]):
@@ -235,7 +235,9 @@ class _AsyncSession(Generic[T]):
         while True:
             if self._pending is None:
                 left = None if deadline is None else max(0, round((deadline - loop.time()) * 1000))
-                self._pending = asyncio.ensure_future(self._mapped(lambda: self._native.next_async(BATCH, left)))  # noqa: B023
+                self._pending = asyncio.ensure_future(
+                    self._mapped(lambda q, t: self._native.next_submit(q, t, BATCH, left))  # noqa: B023 - called as the task starts, before left changes
+                )
                 self._pending.add_done_callback(lambda f: f.cancelled() or f.exception())
             pending = self._pending
             if deadline is not None and not pending.done():
@@ -304,12 +306,12 @@ class AsyncGroupMember(_AsyncSession[GroupDelivery]):
     async def ack(self, deliveries: Sequence[GroupDelivery | int]) -> None:
         self._require_joined()
         ids = _ids(deliveries)
-        await self._mapped(lambda: self._native.ack_async(ids))
+        await self._mapped(lambda q, t: self._native.ack_submit(q, t, ids))
 
     async def nack(self, deliveries: Sequence[GroupDelivery | int], action: NackAction) -> None:
         self._require_joined()
         ids, code = _ids(deliveries), nack_action_code(action)
-        await self._mapped(lambda: self._native.nack_async(ids, code))
+        await self._mapped(lambda q, t: self._native.nack_submit(q, t, ids, code))
 
     def cancel(self) -> None:
         """Leaves the group: what this member held unsettled is delivered again."""
