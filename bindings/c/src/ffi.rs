@@ -195,7 +195,7 @@ pub fn optional(value: i64, what: &str) -> Res<Option<u64>> {
 
 /// A timeout in milliseconds, -1 for none.
 pub fn timeout(millis: i64) -> Res<Option<Duration>> {
-    Ok(optional(millis, "a timeout")?.map(Duration::from_millis))
+    Ok(graveyard::boundary::args::timeout_ms(Some(millis))?)
 }
 
 /// Writes a result through an out-pointer, which must not be null.

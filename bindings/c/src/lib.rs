@@ -26,15 +26,11 @@ macro_rules! call {
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use graveyard::boundary::{self, codes, packed};
+use graveyard::boundary::{self, args, codes, packed};
 use graveyard::crypto::Key;
 use graveyard::runtime::{self, Cancel};
 use graveyard::schema::Schema;
-use graveyard::{
-    ClientOptions, Error, Filter, GroupSettings, GroupTarget, Options, ReadAllOptions, ReadOptions, Store,
-    StreamMetadata, SubscribeOptions,
-};
-use zeroize::Zeroizing;
+use graveyard::{Error, GroupSettings, GroupTarget, Store, StreamMetadata};
 
 use ffi::{
     bytes, cancel_token, check_out, guard, invalid, member, next_out, optional, optional_text, put, register,
@@ -80,18 +76,9 @@ fn json<T: serde::de::DeserializeOwned>(ptr: *const u8, len: usize, what: &str) 
     Ok(boundary::from_json(what, text(ptr, len, what)?)?)
 }
 
-/// A filter as JSON; a null pointer for none.
-fn filter(ptr: *const u8, len: usize) -> Res<Filter> {
-    match optional_text(ptr, len, "filter")? {
-        Some(t) => Ok(boundary::from_json("filter", t)?),
-        None => Ok(Filter::default()),
-    }
-}
-
-/// A master key; the copy made here is wiped once the key is built.
+/// A master key from C's bytes (copied into the key, which wipes them when it drops).
 fn key(ptr: *const u8, len: usize, what: &str) -> Res<Key> {
-    let copy = Zeroizing::new(bytes(ptr, len, what)?.to_vec());
-    Ok(Key::from_bytes(&copy)?)
+    Ok(args::master_key(bytes(ptr, len, what)?, what)?)
 }
 
 fn ids<'a>(ptr: *const u64, count: usize) -> Res<&'a [u64]> {
@@ -140,23 +127,21 @@ pub extern "C" fn gy_open(
 ) -> i32 {
     guard(err, || {
         check_out(out, "out")?;
-        let mut options =
-            Options::new(text(path, path_len, "path")?).durability(codes::durability(durability)?);
-        if !(master_key.is_null() && master_key_len == 0) {
-            options = options.master_key(key(master_key, master_key_len, "master key")?);
+        let master_key = if master_key.is_null() && master_key_len == 0 {
+            None
+        } else {
+            Some(bytes(master_key, master_key_len, "master key")?)
+        };
+        let options = args::OpenArgs {
+            path: text(path, path_len, "path")?,
+            durability,
+            map_size: Some(map_size),
+            max_event_size: Some(max_event_size),
+            max_readers: Some(max_readers),
+            max_json_depth: Some(max_json_depth),
+            master_key,
         }
-        if map_size > 0 {
-            options = options.map_size(usize::try_from(map_size).unwrap_or(usize::MAX));
-        }
-        if max_event_size > 0 {
-            options = options.max_event_size(usize::try_from(max_event_size).unwrap_or(usize::MAX));
-        }
-        if max_readers > 0 {
-            options = options.max_readers(max_readers);
-        }
-        if max_json_depth > 0 {
-            options = options.max_json_depth(max_json_depth as usize);
-        }
+        .options()?;
         put(out, register(Object::Store(Store::open(options)?)), "out")
     })
 }
@@ -185,23 +170,24 @@ pub extern "C" fn gy_connect(
         check_out(out, "out")?;
         let endpoints: Vec<String> =
             text(endpoints, endpoints_len, "endpoints")?.split(',').map(|e| e.trim().to_owned()).collect();
-        let mut options = ClientOptions::default();
-        options.transport.token = optional_text(token, token_len, "token")?.map(str::to_owned);
-        if !(ca_pem.is_null() && ca_pem_len == 0) {
-            options.transport.ca_certificate_pem =
-                Some(bytes(ca_pem, ca_pem_len, "CA certificate")?.to_vec());
+        let ca_pem = if ca_pem.is_null() && ca_pem_len == 0 {
+            None
+        } else {
+            Some(bytes(ca_pem, ca_pem_len, "CA certificate")?.to_vec())
+        };
+        let retries = match retries {
+            -1 => None,
+            r => Some(u32::try_from(r).map_err(|_| invalid(format!("retries cannot be negative: {r}")))?),
+        };
+        let options = args::ConnectArgs {
+            token: optional_text(token, token_len, "token")?.map(str::to_owned),
+            ca_pem,
+            connect_timeout: timeout(connect_timeout_ms)?,
+            request_timeout: timeout(request_timeout_ms)?,
+            retries,
+            retry_backoff: timeout(retry_backoff_ms)?,
         }
-        if let Some(t) = timeout(connect_timeout_ms)? {
-            options.transport.connect_timeout = t;
-        }
-        options.transport.request_timeout = timeout(request_timeout_ms)?;
-        if retries != -1 {
-            options.retries = u32::try_from(retries)
-                .map_err(|_| invalid(format!("retries cannot be negative: {retries}")))?;
-        }
-        if let Some(t) = timeout(retry_backoff_ms)? {
-            options.retry_backoff = t;
-        }
+        .options();
         put(out, register(Object::Store(Store::connect_blocking(&endpoints, options)?)), "out")
     })
 }
@@ -337,11 +323,8 @@ pub extern "C" fn gy_read_stream(
         check_out(out, "out")?;
         let s = store(store_h)?;
         let stream = text(stream, stream_len, "stream")?;
-        let options = ReadOptions {
-            direction: codes::direction(direction)?,
-            from: optional(from, "a revision")?,
-            limit: optional(limit, "a limit")?.unwrap_or(u64::MAX),
-        };
+        let options =
+            args::read_options(direction, optional(from, "a revision")?, optional(limit, "a limit")?)?;
         let page = call!(cancel, s.read_stream_packed / read_stream_packed_blocking(stream, options))?;
         bytes_out(out, page)
     })
@@ -365,12 +348,12 @@ pub extern "C" fn gy_read_all(
     guard(err, || {
         check_out(out, "out")?;
         let s = store(store_h)?;
-        let options = ReadAllOptions {
-            direction: codes::direction(direction)?,
-            from: optional(from, "a position")?,
-            limit: optional(limit, "a limit")?.unwrap_or(u64::MAX),
-            filter: filter(filter_json, filter_len)?,
-        };
+        let options = args::read_all_options(
+            direction,
+            optional(from, "a position")?,
+            optional(limit, "a limit")?,
+            optional_text(filter_json, filter_len, "filter")?,
+        )?;
         let page = call!(cancel, s.read_all_packed / read_all_packed_blocking(options))?;
         bytes_out(out, page)
     })
@@ -727,15 +710,6 @@ pub extern "C" fn gy_replay_parked(
 
 // ---- subscriptions ------------------------------------------------------------------------------
 
-fn subscribe_options(start_kind: i32, start_after: u64, page_size: u32) -> Res<SubscribeOptions> {
-    let mut options = SubscribeOptions::from_start();
-    if page_size > 0 {
-        options = options.page_size(u64::from(page_size));
-    }
-    options.start = codes::subscription_start(start_kind, start_after)?;
-    Ok(options)
-}
-
 /// Subscribes to a stream: history from the start (`start_kind` 0 start, 1 end, 2 after
 /// revision `start_after`), then live events. `page_size`: 0 for the default.
 #[no_mangle]
@@ -755,7 +729,7 @@ pub extern "C" fn gy_subscribe_to_stream(
         check_out(out, "out")?;
         let s = store(store_h)?;
         let stream = text(stream, stream_len, "stream")?;
-        let options = subscribe_options(start_kind, start_after, page_size)?;
+        let options = args::subscribe_options(start_kind, start_after, page_size, None)?;
         let sub = call!(cancel, s.subscribe_to_stream / subscribe_to_stream_blocking(stream, options))?;
         put(out, register(Object::Subscription(Arc::new(sub))), "out")
     })
@@ -779,8 +753,12 @@ pub extern "C" fn gy_subscribe_to_all(
     guard(err, || {
         check_out(out, "out")?;
         let s = store(store_h)?;
-        let options =
-            subscribe_options(start_kind, start_after, page_size)?.filter(filter(filter_json, filter_len)?);
+        let options = args::subscribe_options(
+            start_kind,
+            start_after,
+            page_size,
+            optional_text(filter_json, filter_len, "filter")?,
+        )?;
         let sub = call!(cancel, s.subscribe_to_all / subscribe_to_all_blocking(options))?;
         put(out, register(Object::Subscription(Arc::new(sub))), "out")
     })

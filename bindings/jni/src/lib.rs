@@ -17,13 +17,13 @@ mod jvm;
 use std::sync::Arc;
 use std::time::Duration;
 
-use graveyard::boundary::{self, codes, packed};
+use graveyard::boundary::{self, args, codes, packed};
 use graveyard::crypto::Key;
 use graveyard::runtime::{self, Next};
 use graveyard::schema::Schema;
 use graveyard::{
-    ClientOptions, Error, Filter, GroupSettings, GroupTarget, Options, ReadAllOptions, ReadOptions, Store,
-    StoreDelivery, StoreMember, StoreSubscription, StreamMetadata, SubscribeOptions, SubscriptionMessage,
+    Error, GroupSettings, GroupTarget, Store, StoreDelivery, StoreMember, StoreSubscription, StreamMetadata,
+    SubscribeOptions, SubscriptionMessage,
 };
 use jni::objects::{JByteArray, JClass, JLongArray, JObject, JString};
 use jni::sys::{jboolean, jint, jlong};
@@ -84,21 +84,13 @@ fn optional(v: jlong, what: &str) -> Res<Option<u64>> {
 
 /// A timeout in milliseconds, -1 for none.
 fn timeout(millis: jlong) -> Res<Option<Duration>> {
-    Ok(optional(millis, "a timeout")?.map(Duration::from_millis))
-}
-
-/// A filter; null for none.
-fn filter(env: &Env<'_>, s: &JString<'_>) -> Res<Filter> {
-    match optional_string(env, s)? {
-        Some(text) => Ok(boundary::from_json("filter", &text)?),
-        None => Ok(Filter::default()),
-    }
+    Ok(args::timeout_ms(Some(millis))?)
 }
 
 /// A master key from Java's bytes; the copy made here is wiped once the key is built.
 fn key(env: &Env<'_>, b: &JByteArray<'_>, what: &'static str) -> Res<Key> {
     let bytes = Zeroizing::new(bytes(env, b, what)?);
-    Ok(Key::from_bytes(&bytes)?)
+    Ok(args::master_key(&bytes, what)?)
 }
 
 fn store(h: jlong) -> Res<Store> {
@@ -176,20 +168,21 @@ export!(Java_io_graveyard_internal_Native_version(env) -> JObject<'l> {
 
 export!(Java_io_graveyard_internal_Native_openDb(env, path: JString<'l>, max_event_size: jlong, map_size: jlong,
         durability: jint, max_readers: jint, master_key: JByteArray<'l>) -> jlong {
-    let mut options = Options::new(string(env, &path, "path")?);
-    if !master_key.is_null() {
-        options = options.master_key(key(env, &master_key, "masterKey")?);
+    let path = string(env, &path, "path")?;
+    // Java's sizes and counts: 0 or less takes the default.
+    let positive = |v: jlong| u64::try_from(v).ok().filter(|&v| v > 0);
+    let master_key =
+        if master_key.is_null() { None } else { Some(Zeroizing::new(bytes(env, &master_key, "masterKey")?)) };
+    let options = args::OpenArgs {
+        path: &path,
+        durability,
+        map_size: positive(map_size),
+        max_event_size: positive(max_event_size),
+        max_readers: u32::try_from(max_readers).ok(),
+        max_json_depth: None,
+        master_key: master_key.as_deref().map(Vec::as_slice),
     }
-    if max_event_size > 0 {
-        options = options.max_event_size(usize::try_from(max_event_size).unwrap_or(usize::MAX));
-    }
-    if map_size > 0 {
-        options = options.map_size(usize::try_from(map_size).unwrap_or(usize::MAX));
-    }
-    options = options.durability(codes::durability(durability)?);
-    if max_readers > 0 {
-        options = options.max_readers(u32::try_from(max_readers).unwrap_or(u32::MAX));
-    }
+    .options()?;
     Ok(into_handle(Store::open(options)?))
 });
 
@@ -197,21 +190,16 @@ export!(Java_io_graveyard_internal_Native_connect(env, endpoints: JString<'l>, t
         ca_pem: JByteArray<'l>, connect_timeout_millis: jlong, request_timeout_millis: jlong, retries: jint,
         retry_backoff_millis: jlong) -> jlong {
     let endpoints: Vec<String> = string(env, &endpoints, "endpoints")?.split(',').map(str::to_owned).collect();
-    let mut options = ClientOptions::default();
-    options.transport.token = optional_string(env, &token)?;
-    if !ca_pem.is_null() {
-        options.transport.ca_certificate_pem = Some(env.convert_byte_array(&ca_pem)?);
+    let options = args::ConnectArgs {
+        token: optional_string(env, &token)?,
+        ca_pem: if ca_pem.is_null() { None } else { Some(env.convert_byte_array(&ca_pem)?) },
+        connect_timeout: timeout(connect_timeout_millis)?,
+        request_timeout: timeout(request_timeout_millis)?,
+        // Java's -1: the default.
+        retries: u32::try_from(retries).ok(),
+        retry_backoff: timeout(retry_backoff_millis)?,
     }
-    if let Some(t) = timeout(connect_timeout_millis)? {
-        options.transport.connect_timeout = t;
-    }
-    options.transport.request_timeout = timeout(request_timeout_millis)?;
-    if let Ok(retries) = u32::try_from(retries) {
-        options.retries = retries;
-    }
-    if let Some(t) = timeout(retry_backoff_millis)? {
-        options.retry_backoff = t;
-    }
+    .options();
     Ok(into_handle(Store::connect_blocking(&endpoints, options)?))
 });
 
@@ -255,22 +243,19 @@ export!(Java_io_graveyard_internal_Native_append(env, h: jlong, stream: JString<
 export!(Java_io_graveyard_internal_Native_readStream(env, h: jlong, stream: JString<'l>, direction: jint, from: jlong,
         limit: jlong, future: JObject<'l>) -> JObject<'l> {
     let stream = string(env, &stream, "stream")?;
-    let options = ReadOptions {
-        direction: codes::direction(direction)?,
-        from: optional(from, "a revision")?,
-        limit: optional(limit, "a limit")?.unwrap_or(u64::MAX),
-    };
+    let options = args::read_options(direction, optional(from, "a revision")?, optional(limit, "a limit")?)?;
     op!(env, future, store(h)?, read_stream_packed / read_stream_packed_blocking(&stream, options) => Out::Bytes)
 });
 
 export!(Java_io_graveyard_internal_Native_readAll(env, h: jlong, direction: jint, from: jlong, limit: jlong,
         filter_json: JString<'l>, future: JObject<'l>) -> JObject<'l> {
-    let options = ReadAllOptions {
-        direction: codes::direction(direction)?,
-        from: optional(from, "a position")?,
-        limit: optional(limit, "a limit")?.unwrap_or(u64::MAX),
-        filter: filter(env, &filter_json)?,
-    };
+    let filter_json = optional_string(env, &filter_json)?;
+    let options = args::read_all_options(
+        direction,
+        optional(from, "a position")?,
+        optional(limit, "a limit")?,
+        filter_json.as_deref(),
+    )?;
     op!(env, future, store(h)?, read_all_packed / read_all_packed_blocking(options) => Out::Bytes)
 });
 
@@ -401,23 +386,29 @@ export!(Java_io_graveyard_internal_Native_replayParked(env, h: jlong, name: JStr
 
 // ---- subscriptions ------------------------------------------------------------------------------
 
-fn subscribe_options(kind: jint, after: jlong, page_size: jint) -> Res<SubscribeOptions> {
-    let mut options = SubscribeOptions::from_start().page_size(unsigned(page_size.into(), "a page size")?);
-    options.start = codes::subscription_start(kind, unsigned(after, "a checkpoint")?)?;
-    Ok(options)
+fn subscribe_options(
+    kind: jint,
+    after: jlong,
+    page_size: jint,
+    filter_json: Option<&str>,
+) -> Res<SubscribeOptions> {
+    let page_size = u32::try_from(page_size)
+        .map_err(|_| Error::InvalidArgument(format!("a page size cannot be negative: {page_size}")))?;
+    Ok(args::subscribe_options(kind, unsigned(after, "a checkpoint")?, page_size, filter_json)?)
 }
 
 export!(Java_io_graveyard_internal_Native_subscribeToStream(env, h: jlong, stream: JString<'l>, start_kind: jint,
         after: jlong, page_size: jint, future: JObject<'l>) -> JObject<'l> {
     let stream = string(env, &stream, "stream")?;
-    let options = subscribe_options(start_kind, after, page_size)?;
+    let options = subscribe_options(start_kind, after, page_size, None)?;
     op!(env, future, store(h)?, subscribe_to_stream / subscribe_to_stream_blocking(&stream, options)
         => |s| Out::Subscription(Arc::new(s)))
 });
 
 export!(Java_io_graveyard_internal_Native_subscribeToAll(env, h: jlong, start_kind: jint, after: jlong,
         filter_json: JString<'l>, page_size: jint, future: JObject<'l>) -> JObject<'l> {
-    let options = subscribe_options(start_kind, after, page_size)?.filter(filter(env, &filter_json)?);
+    let filter_json = optional_string(env, &filter_json)?;
+    let options = subscribe_options(start_kind, after, page_size, filter_json.as_deref())?;
     op!(env, future, store(h)?, subscribe_to_all / subscribe_to_all_blocking(options) => |s| Out::Subscription(Arc::new(s)))
 });
 

@@ -5,15 +5,12 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use napi::bindgen_prelude::{BigInt, JsObjectValue, Object, ToNapiValue};
 use napi::{Env, Status};
 
-use graveyard::crypto::Key;
 use graveyard::runtime::{self, Cancel, Next};
 use graveyard::Error;
-use zeroize::Zeroizing;
 
 /// The JS error of a core error: an `Error` with the core's message, `code` its code name
 /// and, for the codes with typed details, `cause` an `Error` whose message is their JSON.
@@ -134,22 +131,4 @@ pub fn u64_of(value: &BigInt, what: &str) -> graveyard::Result<u64> {
 
 pub fn optional_u64(value: Option<&BigInt>, what: &str) -> graveyard::Result<Option<u64>> {
     value.map(|v| u64_of(v, what)).transpose()
-}
-
-/// A timeout in milliseconds: -1 or absent for none, other negatives refused.
-pub fn timeout(millis: Option<i64>) -> graveyard::Result<Option<Duration>> {
-    match millis {
-        None | Some(-1) => Ok(None),
-        Some(ms) if ms >= 0 => Ok(Some(Duration::from_millis(ms as u64))),
-        Some(ms) => Err(Error::InvalidArgument(format!("a timeout cannot be negative: {ms} ms"))),
-    }
-}
-
-/// A master key; the copy made here is wiped once the key is built.
-pub fn key(bytes: &[u8], what: &str) -> graveyard::Result<Key> {
-    let copy = Zeroizing::new(bytes.to_vec());
-    Key::from_bytes(&copy).map_err(|e| match e {
-        Error::InvalidArgument(m) => Error::InvalidArgument(format!("{what}: {m}")),
-        other => other,
-    })
 }

@@ -22,15 +22,12 @@ use napi::{Env, Result};
 use napi_derive::napi;
 
 use graveyard::boundary::batch::{Batch, BatchedMember, BatchedSubscription};
-use graveyard::boundary::{self, codes, packed};
+use graveyard::boundary::{self, args, codes, packed};
 use graveyard::runtime::{self, Cancel};
 use graveyard::schema::Schema;
-use graveyard::{
-    ClientOptions, Error, Filter, GroupSettings, GroupTarget, Options, ReadAllOptions, ReadOptions, Store,
-    StoreSubscription, SubscribeOptions,
-};
+use graveyard::{Error, GroupSettings, GroupTarget, Store, StoreSubscription};
 
-use convert::{guard, key, optional_u64, promise, timeout, u64_of};
+use convert::{guard, optional_u64, promise, u64_of};
 
 /// A session's `next` saw nothing within its timeout; the session goes on.
 pub const TIMEOUT: i32 = -2;
@@ -74,59 +71,44 @@ pub struct ConnectOptions {
 #[napi(ts_return_type = "Promise<NativeStore>")]
 pub fn open<'e>(env: &'e Env, options: OpenOptions) -> Result<Object<'e>> {
     let options = guard(env, || {
-        let mut o =
-            Options::new(&options.path).durability(codes::durability(options.durability.unwrap_or(0))?);
-        if let Some(k) = &options.master_key {
-            o = o.master_key(key(k, "master key")?);
+        args::OpenArgs {
+            path: &options.path,
+            durability: options.durability.unwrap_or(0),
+            map_size: size(options.map_size, "map size")?,
+            max_event_size: size(options.max_event_size, "max event size")?,
+            max_readers: options.max_readers,
+            max_json_depth: options.max_json_depth,
+            master_key: options.master_key.as_deref(),
         }
-        if let Some(size) = positive(options.map_size, "map size")? {
-            o = o.map_size(size);
-        }
-        if let Some(size) = positive(options.max_event_size, "max event size")? {
-            o = o.max_event_size(size);
-        }
-        if let Some(readers) = options.max_readers.filter(|&r| r > 0) {
-            o = o.max_readers(readers);
-        }
-        if let Some(depth) = options.max_json_depth.filter(|&d| d > 0) {
-            o = o.max_json_depth(depth as usize);
-        }
-        Ok(o)
+        .options()
     })?;
     promise(env, None, async move { runtime::blocking_section(|| Store::open(options)) }, |_, store| {
         Ok(NativeStore { store })
     })
 }
 
-fn positive(value: Option<i64>, what: &str) -> graveyard::Result<Option<usize>> {
-    match value {
-        None | Some(0) => Ok(None),
-        Some(v) => usize::try_from(v)
-            .map(Some)
-            .map_err(|_| Error::InvalidArgument(format!("{what} cannot be negative: {v}"))),
-    }
+/// A size from JavaScript: negative values are refused (0 and absent take the default).
+fn size(value: Option<i64>, what: &str) -> graveyard::Result<Option<u64>> {
+    value
+        .map(|v| {
+            u64::try_from(v).map_err(|_| Error::InvalidArgument(format!("{what} cannot be negative: {v}")))
+        })
+        .transpose()
 }
 
 /// Connects to a cluster through any of its endpoints.
 #[napi(ts_return_type = "Promise<NativeStore>")]
 pub fn connect<'e>(env: &'e Env, options: ConnectOptions) -> Result<Object<'e>> {
     let (endpoints, client_options) = guard(env, || {
-        let mut o = ClientOptions::default();
-        o.transport.token = options.token.clone();
-        o.transport.ca_certificate_pem = options.ca_pem.as_ref().map(|pem| pem.to_vec());
-        if let Some(t) = timeout(options.connect_timeout_ms)? {
-            o.transport.connect_timeout = t;
-        }
-        if let Some(ms) = options.request_timeout_ms {
-            o.transport.request_timeout = timeout(Some(ms))?;
-        }
-        if let Some(retries) = options.retries {
-            o.retries = retries;
-        }
-        if let Some(t) = timeout(options.retry_backoff_ms)? {
-            o.retry_backoff = t;
-        }
-        Ok((options.endpoints.clone(), o))
+        let args = args::ConnectArgs {
+            token: options.token.clone(),
+            ca_pem: options.ca_pem.as_ref().map(|pem| pem.to_vec()),
+            connect_timeout: args::timeout_ms(options.connect_timeout_ms)?,
+            request_timeout: args::timeout_ms(options.request_timeout_ms)?,
+            retries: options.retries,
+            retry_backoff: args::timeout_ms(options.retry_backoff_ms)?,
+        };
+        Ok((options.endpoints.clone(), args.options()))
     })?;
     promise(env, None, async move { Store::connect(&endpoints, client_options).await }, |_, store| {
         Ok(NativeStore { store })
@@ -253,11 +235,11 @@ impl NativeStore {
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
         let options = guard(env, || {
-            Ok(ReadOptions {
-                direction: codes::direction(direction)?,
-                from: optional_u64(from.as_ref(), "a revision")?,
-                limit: optional_u64(limit.as_ref(), "a limit")?.unwrap_or(u64::MAX),
-            })
+            args::read_options(
+                direction,
+                optional_u64(from.as_ref(), "a revision")?,
+                optional_u64(limit.as_ref(), "a limit")?,
+            )
         })?;
         let store = self.store.clone();
         promise(
@@ -280,12 +262,12 @@ impl NativeStore {
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
         let options = guard(env, || {
-            Ok(ReadAllOptions {
-                direction: codes::direction(direction)?,
-                from: optional_u64(from.as_ref(), "a position")?,
-                limit: optional_u64(limit.as_ref(), "a limit")?.unwrap_or(u64::MAX),
-                filter: optional_filter(filter.as_deref())?,
-            })
+            args::read_all_options(
+                direction,
+                optional_u64(from.as_ref(), "a position")?,
+                optional_u64(limit.as_ref(), "a limit")?,
+                filter.as_deref(),
+            )
         })?;
         let store = self.store.clone();
         promise(env, token(cancel), async move { store.read_all_packed(options).await }, |_, page| {
@@ -399,7 +381,7 @@ impl NativeStore {
         new_key: &[u8],
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
-        let new_key = guard(env, || key(new_key, "new master key"))?;
+        let new_key = guard(env, || args::master_key(new_key, "new master key"))?;
         let store = self.store.clone();
         promise(env, token(cancel), async move { store.rotate_master_key(new_key).await }, |_, ()| Ok(()))
     }
@@ -583,7 +565,9 @@ impl NativeStore {
         page_size: u32,
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
-        let options = guard(env, || subscribe_options(start_kind, &start_after, page_size))?;
+        let options = guard(env, || {
+            args::subscribe_options(start_kind, u64_of(&start_after, "a start")?, page_size, None)
+        })?;
         let store = self.store.clone();
         promise(
             env,
@@ -605,8 +589,12 @@ impl NativeStore {
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
         let options = guard(env, || {
-            Ok(subscribe_options(start_kind, &start_after, page_size)?
-                .filter(optional_filter(filter.as_deref())?))
+            args::subscribe_options(
+                start_kind,
+                u64_of(&start_after, "a start")?,
+                page_size,
+                filter.as_deref(),
+            )
         })?;
         let store = self.store.clone();
         promise(env, token(cancel), async move { store.subscribe_to_all(options).await }, |_, s| {
@@ -628,22 +616,6 @@ impl NativeStore {
             Ok(NativeMember { member: BatchedMember::new(m) })
         })
     }
-}
-
-fn optional_filter(json: Option<&str>) -> graveyard::Result<Filter> {
-    match json {
-        Some(text) => boundary::from_json("filter", text),
-        None => Ok(Filter::default()),
-    }
-}
-
-fn subscribe_options(kind: i32, after: &BigInt, page_size: u32) -> graveyard::Result<SubscribeOptions> {
-    let mut options = SubscribeOptions::from_start();
-    if page_size > 0 {
-        options = options.page_size(u64::from(page_size));
-    }
-    options.start = codes::subscription_start(kind, u64_of(after, "a start")?)?;
-    Ok(options)
 }
 
 /// A session's batch as JavaScript gets it: the packed items, or [`TIMEOUT`] / [`ENDED`].
@@ -679,7 +651,7 @@ impl NativeSubscription {
         timeout_ms: i64,
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
-        let wait = guard(env, || timeout(Some(timeout_ms)))?;
+        let wait = guard(env, || args::timeout_ms(Some(timeout_ms)))?;
         promise(env, token(cancel), self.sub.next(max, wait), |_, batch| Ok(js_batch(batch)))
     }
 
@@ -708,7 +680,7 @@ impl NativeMember {
         timeout_ms: i64,
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
-        let wait = guard(env, || timeout(Some(timeout_ms)))?;
+        let wait = guard(env, || args::timeout_ms(Some(timeout_ms)))?;
         promise(env, token(cancel), self.member.next(max, wait), |_, batch| Ok(js_batch(batch)))
     }
 

@@ -22,14 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use graveyard::boundary::batch::{Batch, BatchedMember, BatchedSubscription};
-use graveyard::boundary::{self, codes, packed};
-use graveyard::crypto::Key;
+use graveyard::boundary::{self, args, codes, packed};
 use graveyard::runtime;
 use graveyard::schema::Schema;
-use graveyard::{
-    ClientOptions, Error, ExpectedVersion, Filter, GroupSettings, GroupTarget, Options, ReadAllOptions,
-    ReadOptions, Store, SubscribeOptions,
-};
+use graveyard::{ClientOptions, Error, ExpectedVersion, GroupSettings, GroupTarget, Options, Store};
 use zeroize::Zeroizing;
 
 mod buffer;
@@ -95,14 +91,6 @@ pub fn self_test_panic_submit(queue: u64, token: u64) -> Result<()> {
     })
 }
 
-fn key(bytes: &[u8], what: &str) -> graveyard::Result<Key> {
-    let copy = Zeroizing::new(bytes.to_vec());
-    Key::from_bytes(&copy).map_err(|e| match e {
-        Error::InvalidArgument(m) => Error::InvalidArgument(format!("{what}: {m}")),
-        other => other,
-    })
-}
-
 /// Options of an embedded store; sizes absent or 0 take the core's defaults.
 fn open_options(
     path: &str,
@@ -114,27 +102,16 @@ fn open_options(
     master_key: Option<Vec<u8>>,
 ) -> graveyard::Result<Options> {
     let master_key = master_key.map(Zeroizing::new);
-    let mut o = Options::new(path).durability(codes::durability(durability)?);
-    if let Some(k) = &master_key {
-        o = o.master_key(key(k, "master key")?);
+    args::OpenArgs {
+        path,
+        durability,
+        map_size,
+        max_event_size,
+        max_readers,
+        max_json_depth,
+        master_key: master_key.as_deref().map(Vec::as_slice),
     }
-    let size = |v: u64, what: &str| {
-        usize::try_from(v)
-            .map_err(|_| Error::InvalidArgument(format!("{what} does not fit this machine: {v}")))
-    };
-    if let Some(v) = map_size.filter(|&v| v > 0) {
-        o = o.map_size(size(v, "map size")?);
-    }
-    if let Some(v) = max_event_size.filter(|&v| v > 0) {
-        o = o.max_event_size(size(v, "max event size")?);
-    }
-    if let Some(r) = max_readers.filter(|&r| r > 0) {
-        o = o.max_readers(r);
-    }
-    if let Some(d) = max_json_depth.filter(|&d| d > 0) {
-        o = o.max_json_depth(d as usize);
-    }
-    Ok(o)
+    .options()
 }
 
 /// Options of a cluster connection; absent values take the core's defaults.
@@ -146,20 +123,15 @@ fn client_options(
     retries: Option<u32>,
     retry_backoff_ms: Option<u64>,
 ) -> ClientOptions {
-    let mut o = ClientOptions::default();
-    o.transport.token = token;
-    o.transport.ca_certificate_pem = ca_pem;
-    if let Some(ms) = connect_timeout_ms {
-        o.transport.connect_timeout = Duration::from_millis(ms);
+    args::ConnectArgs {
+        token,
+        ca_pem,
+        connect_timeout: connect_timeout_ms.map(Duration::from_millis),
+        request_timeout: request_timeout_ms.map(Duration::from_millis),
+        retries,
+        retry_backoff: retry_backoff_ms.map(Duration::from_millis),
     }
-    o.transport.request_timeout = request_timeout_ms.map(Duration::from_millis);
-    if let Some(r) = retries {
-        o.retries = r;
-    }
-    if let Some(ms) = retry_backoff_ms {
-        o.retry_backoff = Duration::from_millis(ms);
-    }
-    o
+    .options()
 }
 
 /// An embedded store or a cluster connection.
@@ -170,45 +142,6 @@ pub struct NativeStore {
 
 fn expected(kind: i32, revision: u64) -> graveyard::Result<ExpectedVersion> {
     codes::expected_version(kind, revision)
-}
-
-fn read_options(direction: i32, from: Option<u64>, limit: Option<u64>) -> graveyard::Result<ReadOptions> {
-    Ok(ReadOptions { direction: codes::direction(direction)?, from, limit: limit.unwrap_or(u64::MAX) })
-}
-
-fn read_all_options(
-    direction: i32,
-    from: Option<u64>,
-    limit: Option<u64>,
-    filter: Option<String>,
-) -> graveyard::Result<ReadAllOptions> {
-    Ok(ReadAllOptions {
-        direction: codes::direction(direction)?,
-        from,
-        limit: limit.unwrap_or(u64::MAX),
-        filter: optional_filter(filter.as_deref())?,
-    })
-}
-
-fn optional_filter(json: Option<&str>) -> graveyard::Result<Filter> {
-    match json {
-        Some(text) => boundary::from_json("filter", text),
-        None => Ok(Filter::default()),
-    }
-}
-
-fn subscribe_options(
-    kind: i32,
-    after: u64,
-    page_size: u32,
-    filter: Option<String>,
-) -> graveyard::Result<SubscribeOptions> {
-    let mut options = SubscribeOptions::from_start().filter(optional_filter(filter.as_deref())?);
-    if page_size > 0 {
-        options = options.page_size(u64::from(page_size));
-    }
-    options.start = codes::subscription_start(kind, after)?;
-    Ok(options)
 }
 
 fn group_args(
@@ -369,7 +302,7 @@ impl NativeStore {
         from: Option<u64>,
         limit: Option<u64>,
     ) -> Result<Buffer> {
-        indexed(self.store.read_stream_packed_blocking(&stream, read_options(direction, from, limit)?)?)
+        indexed(self.store.read_stream_packed_blocking(&stream, args::read_options(direction, from, limit)?)?)
     }
 
     pub fn read_stream_submit(
@@ -381,7 +314,7 @@ impl NativeStore {
         from: Option<u64>,
         limit: Option<u64>,
     ) -> Result<()> {
-        let (store, options) = (self.store.clone(), read_options(direction, from, limit)?);
+        let (store, options) = (self.store.clone(), args::read_options(direction, from, limit)?);
         completions::spawn(
             queue,
             token,
@@ -397,7 +330,12 @@ impl NativeStore {
         limit: Option<u64>,
         filter: Option<String>,
     ) -> Result<Buffer> {
-        indexed(self.store.read_all_packed_blocking(read_all_options(direction, from, limit, filter)?)?)
+        indexed(self.store.read_all_packed_blocking(args::read_all_options(
+            direction,
+            from,
+            limit,
+            filter.as_deref(),
+        )?)?)
     }
 
     pub fn read_all_submit(
@@ -409,7 +347,8 @@ impl NativeStore {
         limit: Option<u64>,
         filter: Option<String>,
     ) -> Result<()> {
-        let (store, options) = (self.store.clone(), read_all_options(direction, from, limit, filter)?);
+        let (store, options) =
+            (self.store.clone(), args::read_all_options(direction, from, limit, filter.as_deref())?);
         completions::spawn(queue, token, async move { indexed(store.read_all_packed(options).await?) })
     }
 
@@ -503,12 +442,13 @@ impl NativeStore {
     }
 
     pub fn rotate_master_key(&self, new_key: Vec<u8>) -> Result<()> {
-        let new_key = key(&Zeroizing::new(new_key), "new master key")?;
+        let new_key = args::master_key(&Zeroizing::new(new_key), "new master key")?;
         Ok(self.store.rotate_master_key_blocking(new_key)?)
     }
 
     pub fn rotate_master_key_submit(&self, queue: u64, token: u64, new_key: Vec<u8>) -> Result<()> {
-        let (store, new_key) = (self.store.clone(), key(&Zeroizing::new(new_key), "new master key")?);
+        let (store, new_key) =
+            (self.store.clone(), args::master_key(&Zeroizing::new(new_key), "new master key")?);
         completions::spawn(queue, token, async move { store.rotate_master_key(new_key).await })
     }
 
@@ -680,7 +620,7 @@ impl NativeStore {
         start_after: u64,
         page_size: u32,
     ) -> Result<Arc<NativeSubscription>> {
-        let options = subscribe_options(start_kind, start_after, page_size, None)?;
+        let options = args::subscribe_options(start_kind, start_after, page_size, None)?;
         let sub = runtime::block_on_shared(self.store.subscribe_to_stream(&stream, options))?;
         Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
     }
@@ -695,7 +635,7 @@ impl NativeStore {
         page_size: u32,
     ) -> Result<()> {
         let (store, options) =
-            (self.store.clone(), subscribe_options(start_kind, start_after, page_size, None)?);
+            (self.store.clone(), args::subscribe_options(start_kind, start_after, page_size, None)?);
         completions::spawn(queue, token, async move {
             let sub = store.subscribe_to_stream(&stream, options).await?;
             Ok::<_, Error>(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
@@ -710,7 +650,7 @@ impl NativeStore {
         filter: Option<String>,
         page_size: u32,
     ) -> Result<Arc<NativeSubscription>> {
-        let options = subscribe_options(start_kind, start_after, page_size, filter)?;
+        let options = args::subscribe_options(start_kind, start_after, page_size, filter.as_deref())?;
         let sub = runtime::block_on_shared(self.store.subscribe_to_all(options))?;
         Ok(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))
     }
@@ -724,8 +664,10 @@ impl NativeStore {
         filter: Option<String>,
         page_size: u32,
     ) -> Result<()> {
-        let (store, options) =
-            (self.store.clone(), subscribe_options(start_kind, start_after, page_size, filter)?);
+        let (store, options) = (
+            self.store.clone(),
+            args::subscribe_options(start_kind, start_after, page_size, filter.as_deref())?,
+        );
         completions::spawn(queue, token, async move {
             let sub = store.subscribe_to_all(options).await?;
             Ok::<_, Error>(Arc::new(NativeSubscription(BatchedSubscription::new(sub))))

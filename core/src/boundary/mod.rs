@@ -1,11 +1,13 @@
 //! What every language binding needs besides the [`Store`](crate::Store) façade, written once:
 //! the packed layouts that carry batches of events and pages of reads across in one call
-//! ([`packed`]), the numeric codes of every enum that crosses ([`codes`]), and the one JSON form
-//! of the model types ([`to_json`], [`from_json`]: serde on the core's own types, in the shape
-//! of the conformance files). A binding converts, maps errors and owns handles; it decides
-//! nothing. Specified byte by byte in `docs/boundary.md`; the golden vectors of
+//! ([`packed`]), the numeric codes of every enum that crosses ([`codes`]), the one JSON form of
+//! the model types ([`to_json`], [`from_json`]: serde on the core's own types, in the shape of
+//! the conformance files), the options made from what bindings receive ([`args`]) and batched
+//! sessions ([`batch`]). A binding converts, maps errors and owns handles; it decides nothing.
+//! Specified byte by byte in `docs/boundary.md`; the golden vectors of
 //! `conformance/boundary_vectors.json` hold every SDK to the same bytes.
 
+pub mod args;
 pub mod batch;
 pub mod codes;
 pub mod packed;
