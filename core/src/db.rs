@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
 use crate::types::{
-    AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
-    StreamInfo, StreamMetadata,
+    AppendResult, EventData, EventRef, ExpectedVersion, ListStreamsOptions, ReadAllOptions, ReadOptions,
+    RecordedEvent, Snapshot, StreamInfo, StreamMetadata, StreamSummary,
 };
 
 /// An open embedded store. Cheap to clone: clones share one handle, and [`Db::close`] closes
@@ -168,6 +168,13 @@ impl Db {
     /// The state of a stream: NOT_FOUND if it was never written nor given metadata.
     pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {
         self.engine()?.stream_info(stream)
+    }
+
+    /// One page of the streams this store holds ([`ListStreamsOptions`]): tombstoned, deleted
+    /// and shredded ones included, with their state. The next page starts `after` the last
+    /// name of this one; a page shorter than the limit is the last.
+    pub fn list_streams(&self, options: &ListStreamsOptions) -> Result<Vec<StreamSummary>> {
+        self.engine()?.list_streams(options)
     }
 
     /// Replaces the retention rules of a stream (which may not exist yet).

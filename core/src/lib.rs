@@ -47,8 +47,8 @@ pub use store::{Store, StoreDelivery, StoreMember, StoreSubscription};
 pub use subscription::{SubscribeOptions, Subscription, SubscriptionMessage};
 pub use types::{
     parked_stream, AppendResult, CurrentRevision, Direction, EventData, EventRef, ExpectedVersion, Filter,
-    ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo, Snapshot, StreamInfo, StreamMetadata,
-    SubscriptionStart, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,
+    ListStreamsOptions, ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo, Snapshot, StreamInfo,
+    StreamMetadata, StreamSummary, SubscriptionStart, CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON,
 };
 pub use uuid::Uuid;
 

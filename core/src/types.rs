@@ -438,6 +438,48 @@ pub struct StreamInfo {
     pub metadata: StreamMetadata,
 }
 
+/// One stream in a listing ([`crate::Db::list_streams`]): its name and state, tombstoned
+/// streams included (a listing shows what the store holds; reading one says STREAM_DELETED).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    pub name: String,
+    /// The revision the next appended event will get (its event count if never truncated).
+    pub next_revision: u64,
+    /// The position of its last event in the global log; `None` when it never had one.
+    pub last_position: Option<u64>,
+    /// Soft-deleted and not written since.
+    pub deleted: bool,
+    pub tombstoned: bool,
+    pub shredded: bool,
+}
+
+/// Which streams [`crate::Db::list_streams`] returns: names starting with `prefix`, in byte
+/// order, after `after` (the last name of the previous page), at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListStreamsOptions {
+    pub prefix: String,
+    pub after: Option<String>,
+    pub limit: u64,
+}
+
+impl ListStreamsOptions {
+    /// Most streams one page may hold: a page is answered from one read transaction and
+    /// crosses the wire as one message.
+    pub const MAX_LIMIT: u64 = 10_000;
+
+    pub fn new(limit: u64) -> ListStreamsOptions {
+        ListStreamsOptions { limit, ..ListStreamsOptions::default() }
+    }
+    pub fn prefix(mut self, prefix: impl Into<String>) -> ListStreamsOptions {
+        self.prefix = prefix.into();
+        self
+    }
+    pub fn after(mut self, name: impl Into<String>) -> ListStreamsOptions {
+        self.after = Some(name.into());
+        self
+    }
+}
+
 /// The latest snapshot saved for a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {

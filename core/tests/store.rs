@@ -44,6 +44,12 @@ fn subscriptions_time_out_and_cancel() {
 }
 
 #[test]
+fn streams_are_listed_by_prefix_in_pages() {
+    let (_dir, store) = open();
+    sessions::streams_are_listed_by_prefix_in_pages(&store);
+}
+
+#[test]
 fn members_settle_by_id_from_any_thread() {
     let (_dir, store) = open();
     sessions::members_settle_by_id_from_any_thread(&store);

@@ -1,6 +1,7 @@
-//! The node's settings: command-line flags over environment variables over defaults. Every
-//! setting is checked here, files included, so that a bad one stops the node at start with a
-//! message naming it (as the user wrote it: the flag or the variable), never later.
+//! The node's settings (`graveyard serve`): command-line flags over environment variables over
+//! defaults. clap parses them (the table below defines the flags); every setting is checked
+//! here, files included, so that a bad one stops the node at start with a message naming it (as
+//! the user wrote it: the flag or the variable), never later.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -126,14 +127,6 @@ const SETTINGS: [&Setting; 14] = [
     &LOG,
 ];
 
-/// What the command line asks for.
-#[derive(Debug)]
-pub enum Command {
-    Serve(Box<Settings>),
-    Help,
-    Version,
-}
-
 /// Everything a node needs to start, checked.
 #[derive(Debug)]
 pub struct Settings {
@@ -205,62 +198,91 @@ fn refuse(message: impl Into<String>) -> ConfigError {
 }
 
 /// A raw value and the name it was given under (the flag or the variable).
+#[derive(Debug, Clone)]
 struct Raw {
     value: String,
     source: &'static str,
 }
 
-/// Parses `args` (without the program name) and the environment (`env` looks a variable up).
-pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Command, ConfigError> {
-    let Some((command, rest)) = args.split_first() else {
-        return Err(refuse(format!("no command given\n\n{}", usage())));
-    };
-    match command.as_str() {
-        "serve" => {}
-        "help" | "--help" | "-h" => return Ok(Command::Help),
-        "version" | "--version" | "-V" => return Ok(Command::Version),
-        other => return Err(refuse(format!("unknown command '{other}'\n\n{}", usage()))),
+impl Setting {
+    /// clap's id of the setting: its flag without the dashes.
+    fn id(&self) -> &'static str {
+        self.flag.trim_start_matches('-')
+    }
+}
+
+/// `graveyard serve`'s settings as the command line and the environment gave them, each with
+/// the name it came under; [`ServeArgs::settings`] checks them.
+#[derive(Debug, Clone, Default)]
+pub struct ServeArgs {
+    given: Vec<(&'static str, Raw)>,
+}
+
+impl clap::Args for ServeArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        SETTINGS.iter().fold(command, |command, s| {
+            command.arg(
+                clap::Arg::new(s.id())
+                    .long(s.id())
+                    .env(s.env)
+                    .value_name(s.value_name)
+                    .help(s.help)
+                    .allow_negative_numbers(true)
+                    .action(clap::ArgAction::Set),
+            )
+        })
     }
 
-    let mut flags: Vec<(&'static Setting, String)> = Vec::new();
-    let mut args = rest.iter();
-    while let Some(arg) = args.next() {
-        if arg == "--help" || arg == "-h" {
-            return Ok(Command::Help);
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+impl clap::FromArgMatches for ServeArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut given = Vec::new();
+        for s in SETTINGS {
+            let raw = match matches.get_one::<String>(s.id()) {
+                Some(value) => {
+                    let from_env =
+                        matches.value_source(s.id()) == Some(clap::parser::ValueSource::EnvVariable);
+                    Raw { value: value.clone(), source: if from_env { s.env } else { s.flag } }
+                }
+                // clap takes an empty variable for an unset one; a node refuses it instead, as
+                // `GRAVEYARD_DATA=` is more likely a mistake than a wish for the default.
+                None => match std::env::var_os(s.env) {
+                    Some(value) if value.is_empty() => Raw { value: String::new(), source: s.env },
+                    _ => continue,
+                },
+            };
+            given.push((s.flag, raw));
         }
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) => (name, Some(value.to_owned())),
-            None => (arg.as_str(), None),
-        };
-        let Some(setting) = SETTINGS.iter().copied().find(|s| s.flag == name) else {
-            return Err(refuse(format!("unknown option '{name}' (see graveyard --help)")));
-        };
-        if flags.iter().any(|(s, _)| s.flag == setting.flag) {
-            return Err(refuse(format!("{} is given twice", setting.flag)));
-        }
-        let value = match inline {
-            Some(value) => value,
-            None => args
-                .next()
-                .cloned()
-                .ok_or_else(|| refuse(format!("{} needs a value: {}", setting.flag, setting.value_name)))?,
-        };
-        flags.push((setting, value));
+        Ok(ServeArgs { given })
     }
 
-    // A flag wins over its variable; an empty value is refused rather than taken for "unset".
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl ServeArgs {
+    /// The node's settings, checked (files read, addresses parsed, the ring built).
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        parse(self)
+    }
+}
+
+fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
+    // An empty value is refused rather than taken for "unset".
     let get = |setting: &'static Setting| -> Result<Option<Raw>, ConfigError> {
-        let raw = match flags.iter().find(|(s, _)| s.flag == setting.flag) {
-            Some((_, value)) => Raw { value: value.clone(), source: setting.flag },
-            None => match env(setting.env) {
-                Some(value) => Raw { value, source: setting.env },
-                None => return Ok(None),
-            },
+        let Some((_, raw)) = args.given.iter().find(|(flag, _)| *flag == setting.flag) else {
+            return Ok(None);
         };
         if raw.value.trim().is_empty() {
             return Err(refuse(format!("{} is empty: expected {}", raw.source, setting.value_name)));
         }
-        Ok(Some(raw))
+        Ok(Some(raw.clone()))
     };
 
     let listen = match get(&LISTEN)? {
@@ -369,11 +391,11 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     };
     let log_filter = get(&LOG)?.map_or_else(|| "info".to_owned(), |raw| raw.value);
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
-        let source = if flags.iter().any(|(s, _)| s.flag == LOG.flag) { LOG.flag } else { LOG.env };
+        let source = get(&LOG)?.map_or(LOG.flag, |raw| raw.source);
         return Err(refuse(format!("{source} '{log_filter}' is not a log filter: {e}")));
     }
 
-    Ok(Command::Serve(Box::new(Settings {
+    Ok(Settings {
         listen,
         data,
         max_event_size,
@@ -387,7 +409,18 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         metrics_listen,
         reflection,
         log_filter,
-    })))
+    })
+}
+
+/// The token in the file at `path`, checked as a node checks its own (the client commands'
+/// `--token-file`); `source` names the setting in errors.
+pub fn token_file(path: &str, source: &'static str) -> Result<Token, ConfigError> {
+    read_token(&Raw { value: path.to_owned(), source })
+}
+
+/// The master key in the file at `path`, checked as a node checks its own.
+pub fn master_key_file(path: &str, source: &'static str) -> Result<MasterKey, ConfigError> {
+    read_master_key(&Raw { value: path.to_owned(), source })
 }
 
 fn socket_addr(raw: &Raw) -> Result<SocketAddr, ConfigError> {
@@ -501,35 +534,42 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-pub fn usage() -> String {
-    let mut text = String::from(
-        "graveyard: a GraveyardDB node\n\n\
-         USAGE:\n    graveyard serve [OPTIONS]\n    graveyard --help | --version\n\n\
-         OPTIONS (each also read from its environment variable; the flag wins):\n",
-    );
-    for s in SETTINGS {
-        text.push_str(&format!(
-            "    {} {}\n        {}\n        env: {}\n",
-            s.flag, s.value_name, s.help, s.env
-        ));
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    /// The process environment is shared by the tests of this binary: the ones that set it
+    /// take turns.
+    static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Parses `list` as the command line with exactly the `env` variables of the node set.
+    fn serve(list: &[&str], env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        use clap::Parser;
+        let _turn = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        for s in SETTINGS {
+            std::env::remove_var(s.env);
+        }
+        for (name, value) in env {
+            std::env::set_var(name, value);
+        }
+        let parsed =
+            crate::cli::Cli::try_parse_from(std::iter::once("graveyard").chain(list.iter().copied()));
+        let outcome = match parsed {
+            Ok(crate::cli::Cli { command: crate::cli::Command::Serve(args) }) => args.settings(),
+            Ok(other) => panic!("expected serve, got {other:?}"),
+            Err(e) => Err(ConfigError(e.to_string())),
+        };
+        for (name, _) in env {
+            std::env::remove_var(name);
+        }
+        outcome
     }
 
-    fn serve(list: &[&str], env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        match parse(&args(list), |k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))? {
-            Command::Serve(s) => Ok(*s),
-            other => panic!("expected serve, got {other:?}"),
-        }
+    /// `graveyard serve --help`.
+    fn usage() -> String {
+        use clap::CommandFactory;
+        let mut command = crate::cli::Cli::command();
+        command.find_subcommand_mut("serve").expect("serve").render_long_help().to_string()
     }
 
     #[test]
@@ -557,7 +597,7 @@ mod tests {
         }
         let err = serve(&["serve"], &[("GRAVEYARD_MAX_JSON_DEPTH", "0")]).unwrap_err().0;
         assert!(err.contains("GRAVEYARD_MAX_JSON_DEPTH"), "{err}");
-        assert!(usage().contains("--max-json-depth LEVELS"));
+        assert!(usage().contains("--max-json-depth <LEVELS>"));
     }
 
     #[test]
@@ -568,7 +608,7 @@ mod tests {
         assert!(serve(&["serve", "--reflection=on"], &[("GRAVEYARD_REFLECTION", "off")]).unwrap().reflection);
         let err = serve(&["serve", "--reflection", "maybe"], &[]).unwrap_err().0;
         assert!(err.contains("--reflection") && err.contains("on or off"), "{err}");
-        assert!(usage().contains("--reflection on|off"));
+        assert!(usage().contains("--reflection <on|off>") && usage().contains("GRAVEYARD_REFLECTION"));
     }
 
     #[test]
@@ -598,9 +638,9 @@ mod tests {
             (&["serve", "--node-id", "a", "--members", "a=h:0"], &[], "not a port"),
             (&["serve", "--node-id", "a", "--members", "a=h"], &[], "HOST:PORT"),
             (&["serve", "--node-id", "a b"], &[], "--node-id"),
-            (&["serve", "--listen"], &[], "needs a value"),
+            (&["serve", "--listen"], &[], "--listen"),
             (&["serve", "--bogus", "1"], &[], "--bogus"),
-            (&["serve", "--data", "a", "--data", "b"], &[], "twice"),
+            (&["serve", "--data", "a", "--data", "b"], &[], "multiple times"),
             (&["serve"], &[("GRAVEYARD_DATA", "")], "GRAVEYARD_DATA is empty"),
             (&["serve", "--log", "a=b=c"], &[], "--log"),
         ];

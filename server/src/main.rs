@@ -1,6 +1,8 @@
-//! `graveyard`: a GraveyardDB node. See server/README.md.
+//! `graveyard`: a GraveyardDB node (`graveyard serve`) and the command-line client of one
+//! (`graveyard streams`, `read`, `tail`, ...). See server/README.md.
 
 mod auth;
+mod cli;
 mod cluster;
 mod config;
 mod metrics;
@@ -10,21 +12,13 @@ mod wire_errors;
 
 use std::process::ExitCode;
 
-use config::Command;
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
-    let settings = match config::parse(&args[1..], env) {
-        Ok(Command::Serve(settings)) => settings,
-        Ok(Command::Help) => {
-            print!("{}", config::usage());
-            return ExitCode::SUCCESS;
-        }
-        Ok(Command::Version) => {
-            println!("graveyard {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
+    let args = match cli::parse().command {
+        cli::Command::Serve(args) => args,
+        command => return cli::run(command),
+    };
+    let settings = match args.settings() {
+        Ok(settings) => settings,
         Err(e) => {
             eprintln!("graveyard: {e}");
             return ExitCode::from(2);
@@ -44,7 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(node::run(*settings)) {
+    match runtime.block_on(node::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         // Once, as a log line on stderr (where the subscriber writes): a start-up failure
         // reads like every other error of the node.

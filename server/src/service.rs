@@ -23,8 +23,8 @@ use graveyard::wire;
 use graveyard::wire::v1 as pb;
 use graveyard::wire::v1::graveyard_server::Graveyard;
 use graveyard::{
-    Db, Direction, Error, ErrorCode, EventRef, Filter, ReadAllOptions, ReadOptions, Store, StoreMember,
-    SubscribeOptions, Subscription, SubscriptionMessage,
+    Db, Direction, Error, ErrorCode, EventRef, Filter, ListStreamsOptions, ReadAllOptions, ReadOptions,
+    Store, StoreMember, SubscribeOptions, Subscription, SubscriptionMessage,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -298,6 +298,17 @@ impl Graveyard for GraveyardService {
             })
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::All)))
+    }
+
+    async fn list_streams(
+        &self,
+        request: Request<pb::ListStreamsRequest>,
+    ) -> RpcResult<pb::ListStreamsResponse> {
+        let request = request.into_inner();
+        let options =
+            ListStreamsOptions { prefix: request.prefix, after: request.after, limit: request.limit };
+        let streams = self.db.list_streams(&options).map_err(|e| self.fail(e))?;
+        Ok(Response::new(pb::ListStreamsResponse { streams: streams.into_iter().map(Into::into).collect() }))
     }
 
     async fn get_stream_info(

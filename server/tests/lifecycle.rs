@@ -298,7 +298,7 @@ fn bad_settings_are_refused_at_start_naming_the_setting() {
     refused(&["serve"], &[("GRAVEYARD_MEMBERS", "a=127.0.0.1:1")], &["GRAVEYARD_MEMBERS", "--node-id"]);
     refused(&["serve", "--node-id", "bad id"], &[], &["--node-id"]);
     refused(&["serve", "--bogus"], &[], &["--bogus"]);
-    refused(&["frobnicate"], &[], &["unknown command"]);
+    refused(&["frobnicate"], &[], &["unrecognized subcommand", "frobnicate"]);
     refused(
         &["serve", "--listen", &free, "--tls-cert", &garbage],
         &[("GRAVEYARD_TLS_KEY", &garbage)],
@@ -310,7 +310,12 @@ fn bad_settings_are_refused_at_start_naming_the_setting() {
     // Nothing was served or created in the working directory by a refused start.
     assert!(!dir.path().join("data").exists());
 
-    let help = run_binary(&["--help"], &[], dir.path());
+    let help = run_binary(&["serve", "--help"], &[], dir.path());
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("GRAVEYARD_TOKEN_FILE"));
+    let help = run_binary(&["--help"], &[], dir.path());
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("serve"));
+    // An empty variable is a mistake to point out, not a wish for the default.
+    refused(&["serve"], &[("GRAVEYARD_DATA", "")], &["GRAVEYARD_DATA is empty"]);
+    refused(&["serve", "--data", "a", "--data", "b"], &[], &["--data", "cannot be used multiple times"]);
 }

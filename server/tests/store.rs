@@ -24,6 +24,11 @@ fn subscriptions_time_out_and_cancel() {
 }
 
 #[test]
+fn streams_are_listed_by_prefix_in_pages() {
+    with_a_node(sessions::streams_are_listed_by_prefix_in_pages);
+}
+
+#[test]
 fn members_settle_by_id_from_any_thread() {
     with_a_node(sessions::members_settle_by_id_from_any_thread);
 }

@@ -32,8 +32,8 @@ use crate::group::{GroupInfo, GroupSettings, GroupTarget, NackAction};
 use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
 use crate::subscription::{SubscribeOptions, SubscriptionMessage};
 use crate::types::{
-    AppendResult, EventData, ExpectedVersion, ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo,
-    Snapshot, StreamInfo, StreamMetadata, SubscriptionStart,
+    AppendResult, EventData, ExpectedVersion, ListStreamsOptions, ReadAllOptions, ReadOptions, RecordedEvent,
+    ReplayInfo, Snapshot, StreamInfo, StreamMetadata, StreamSummary, SubscriptionStart,
 };
 use crate::wire;
 use crate::wire::v1 as pb;
@@ -317,6 +317,22 @@ impl Client {
             })
             .await?;
         events_from_wire(pages)
+    }
+
+    /// One page of the streams this client's node holds ([`crate::Db::list_streams`]); list
+    /// the other members through [`Client::on_node`].
+    pub async fn list_streams(&self, options: &ListStreamsOptions) -> Result<Vec<StreamSummary>> {
+        let request = pb::ListStreamsRequest {
+            prefix: options.prefix.clone(),
+            after: options.after.clone(),
+            limit: options.limit,
+        };
+        let response = self
+            .call(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
+                c.list_streams(request).await
+            })
+            .await?;
+        Ok(response.into_inner().streams.into_iter().map(Into::into).collect())
     }
 
     pub async fn stream_info(&self, stream: &str) -> Result<StreamInfo> {

@@ -29,8 +29,9 @@ use crate::error::{Error, Result};
 use crate::options::{Durability, Options};
 use crate::schema::{self, RegisteredSchema, Schema, SchemaRegistry, SchemaUpsert, Upsert};
 use crate::types::{
-    parked_stream, AppendResult, EventData, EventRef, ExpectedVersion, ReadAllOptions, ReadOptions,
-    RecordedEvent, ReplayInfo, Snapshot, StreamInfo, StreamMetadata, SubscriptionStart,
+    parked_stream, AppendResult, EventData, EventRef, ExpectedVersion, ListStreamsOptions, ReadAllOptions,
+    ReadOptions, RecordedEvent, ReplayInfo, Snapshot, StreamInfo, StreamMetadata, StreamSummary,
+    SubscriptionStart,
 };
 use format::StreamState;
 use writer::{Answer, Command, Job, Reply, Writer, WriterState};
@@ -499,6 +500,11 @@ impl Engine {
     pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {
         validate::stream_name(stream)?;
         read::stream_info(self.store(), stream)
+    }
+
+    pub fn list_streams(&self, options: &ListStreamsOptions) -> Result<Vec<StreamSummary>> {
+        validate::list_streams(options)?;
+        read::list_streams(self.store(), options)
     }
 
     pub fn get_snapshot(&self, stream: &str) -> Result<Option<Snapshot>> {

@@ -15,8 +15,8 @@ use super::{now_micros, Store};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::types::{
-    Direction, EventRef, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo,
-    PARKED_STREAM_PREFIX,
+    Direction, EventRef, ListStreamsOptions, ReadAllOptions, ReadOptions, RecordedEvent, Snapshot,
+    StreamInfo, StreamSummary, PARKED_STREAM_PREFIX,
 };
 
 /// Turns records into events: in place, or opened into a buffer reused for the whole read when
@@ -155,6 +155,42 @@ pub(crate) fn stream_info(store: &Store, stream: &str) -> Result<StreamInfo> {
         shredded: state.shredded,
         metadata: state.metadata(),
     })
+}
+
+/// A page of the `streams` table: names starting with the prefix, after `after`, in byte
+/// order (the table's key order, so a page is one cursor walk).
+pub(crate) fn list_streams(store: &Store, options: &ListStreamsOptions) -> Result<Vec<StreamSummary>> {
+    let txn = store.env.read_txn()?;
+    let prefix = options.prefix.as_bytes();
+    // Start at the prefix, or just past `after` when that is further on (LMDB refuses an
+    // empty key, so no prefix starts unbounded).
+    let start = match &options.after {
+        Some(after) if after.as_bytes() >= prefix => Bound::Excluded(after.as_bytes()),
+        _ if prefix.is_empty() => Bound::Unbounded,
+        _ => Bound::Included(prefix),
+    };
+    let mut out = Vec::new();
+    for item in store.streams.range(&txn, &(start, Bound::Unbounded))? {
+        if out.len() as u64 >= options.limit {
+            break;
+        }
+        let (name, state) = item?;
+        if !name.starts_with(prefix) {
+            break;
+        }
+        let state = StreamState::decode(state)?;
+        let name = std::str::from_utf8(name)
+            .map_err(|_| Error::Corruption("a stream name in the streams table is not UTF-8".into()))?;
+        out.push(StreamSummary {
+            name: name.to_owned(),
+            next_revision: state.next_revision,
+            last_position: (state.last_position != NO_POSITION).then_some(state.last_position),
+            deleted: state.deleted,
+            tombstoned: state.tombstoned,
+            shredded: state.shredded,
+        });
+    }
+    Ok(out)
 }
 
 /// Calls `f` with each event of the stream read, in order, until `f` returns false or the

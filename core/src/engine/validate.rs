@@ -50,6 +50,29 @@ pub(crate) fn stream_name(stream: &str) -> Result<()> {
     Ok(())
 }
 
+/// A listing's page: a bounded positive limit, and a prefix and cursor that could be names.
+pub(crate) fn list_streams(options: &crate::types::ListStreamsOptions) -> Result<()> {
+    let max = crate::types::ListStreamsOptions::MAX_LIMIT;
+    if options.limit == 0 || options.limit > max {
+        return Err(Error::invalid(format!(
+            "a stream listing's limit is {}: expected 1 to {max} streams a page",
+            options.limit
+        )));
+    }
+    if options.prefix.len() > MAX_STREAM_NAME_LEN || options.prefix.contains('\0') {
+        return Err(Error::invalid(format!(
+            "a stream listing's prefix must be at most {MAX_STREAM_NAME_LEN} bytes without NUL characters"
+        )));
+    }
+    if let Some(after) = &options.after {
+        stream_name(after).map_err(|e| match e {
+            Error::InvalidArgument(why) => Error::invalid(format!("a stream listing's cursor: {why}")),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
 /// A stream name a user may write to: `$`-prefixed names belong to the system.
 pub(crate) fn user_stream_name(stream: &str) -> Result<()> {
     stream_name(stream)?;

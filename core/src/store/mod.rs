@@ -27,9 +27,9 @@ use crate::error::{Error, Result};
 use crate::runtime::{self, blocking_section};
 use crate::schema::{RegisteredSchema, Schema, SchemaUpsert};
 use crate::{
-    AppendResult, Db, Delivery, EventData, ExpectedVersion, GroupInfo, GroupSettings, GroupTarget, Options,
-    ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo, Snapshot, StreamInfo, StreamMetadata,
-    SubscribeOptions, SubscriptionStart,
+    AppendResult, Db, Delivery, EventData, ExpectedVersion, GroupInfo, GroupSettings, GroupTarget,
+    ListStreamsOptions, Options, ReadAllOptions, ReadOptions, RecordedEvent, ReplayInfo, Snapshot,
+    StreamInfo, StreamMetadata, StreamSummary, SubscribeOptions, SubscriptionStart,
 };
 #[cfg(feature = "client")]
 use crate::{Client, ClientOptions};
@@ -235,6 +235,13 @@ impl Store {
         fn head_position / head_position_blocking() -> u64 {
             embedded(db) => db.head_position(),
             cluster(c) => c.head_position(),
+        }
+
+        /// One page of the streams of this store, or of the client's node on a cluster
+        /// ([`Db::list_streams`]; [`Store::on_node`] lists the other members).
+        fn list_streams / list_streams_blocking(options: &ListStreamsOptions) -> Vec<StreamSummary> {
+            embedded(db) => db.list_streams(options),
+            cluster(c) => c.list_streams(options),
         }
 
         fn stream_info / stream_info_blocking(stream: &str) -> StreamInfo {

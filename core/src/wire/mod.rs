@@ -22,7 +22,7 @@ use crate::schema::{
 use crate::{
     AppendResult, CurrentRevision, Direction, Error, ErrorCode, EventData, EventRef, ExpectedVersion, Filter,
     GroupInfo, GroupSettings, GroupStrategy, GroupTarget, NackAction, RecordedEvent, ReplayInfo, Result,
-    Snapshot, StreamInfo, StreamMetadata, SubscriptionStart, Uuid, CONTENT_TYPE_JSON,
+    Snapshot, StreamInfo, StreamMetadata, StreamSummary, SubscriptionStart, Uuid, CONTENT_TYPE_JSON,
 };
 use prost::Message;
 use tonic::{Code, Status};
@@ -315,6 +315,32 @@ impl From<pb::StreamMetadata> for StreamMetadata {
             max_count: m.max_count,
             max_age: m.max_age_ms.map(Duration::from_millis),
             truncate_before: m.truncate_before,
+        }
+    }
+}
+
+impl From<StreamSummary> for pb::StreamSummary {
+    fn from(s: StreamSummary) -> Self {
+        pb::StreamSummary {
+            name: s.name,
+            next_revision: s.next_revision,
+            last_position: s.last_position,
+            deleted: s.deleted,
+            tombstoned: s.tombstoned,
+            shredded: s.shredded,
+        }
+    }
+}
+
+impl From<pb::StreamSummary> for StreamSummary {
+    fn from(s: pb::StreamSummary) -> Self {
+        StreamSummary {
+            name: s.name,
+            next_revision: s.next_revision,
+            last_position: s.last_position,
+            deleted: s.deleted,
+            tombstoned: s.tombstoned,
+            shredded: s.shredded,
         }
     }
 }

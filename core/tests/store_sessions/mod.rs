@@ -119,3 +119,54 @@ pub fn members_settle_by_id_from_any_thread(store: &Store) {
     assert_eq!(error.code(), ErrorCode::InvalidArgument);
     assert!(error.to_string().contains("delivery 999"), "{error}");
 }
+
+/// Stream listings: prefix, paging by cursor, states, and the limits refused.
+pub fn streams_are_listed_by_prefix_in_pages(store: &Store) {
+    use graveyard::{ListStreamsOptions, StreamMetadata};
+    for name in ["order-2", "order-1", "user-1", "order-3", "orders"] {
+        store.append_blocking(name, ExpectedVersion::Any, vec![event(1), event(2)]).unwrap();
+    }
+    store.set_stream_metadata_blocking("order-4", StreamMetadata::default()).unwrap();
+    store.delete_stream_blocking("order-2", ExpectedVersion::Any).unwrap();
+    store.tombstone_stream_blocking("order-3", ExpectedVersion::Any).unwrap();
+
+    let names = |page: &[graveyard::StreamSummary]| page.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    let all = store.list_streams_blocking(&ListStreamsOptions::new(100)).unwrap();
+    assert_eq!(names(&all), ["order-1", "order-2", "order-3", "order-4", "orders", "user-1"]);
+    let by_name = |n: &str| all.iter().find(|s| s.name == n).unwrap().clone();
+    assert_eq!((by_name("order-1").next_revision, by_name("order-1").deleted), (2, false));
+    assert!(by_name("order-1").last_position.is_some());
+    assert!(by_name("order-2").deleted && !by_name("order-2").tombstoned);
+    assert!(by_name("order-3").tombstoned);
+    assert_eq!((by_name("order-4").next_revision, by_name("order-4").last_position), (0, None));
+
+    // Pages of two under a prefix, each after the last name of the one before.
+    let mut pages = Vec::new();
+    let mut options = ListStreamsOptions::new(2).prefix("order-");
+    loop {
+        let page = store.list_streams_blocking(&options).unwrap();
+        pages.push(names(&page));
+        match page.last() {
+            Some(last) if page.len() == 2 => options = options.clone().after(last.name.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(pages, [vec!["order-1", "order-2"], vec!["order-3", "order-4"], vec![]]);
+    // A cursor before the prefix starts at the prefix; one past it ends the listing.
+    let page = store.list_streams_blocking(&ListStreamsOptions::new(10).prefix("order-").after("a")).unwrap();
+    assert_eq!(names(&page), ["order-1", "order-2", "order-3", "order-4"]);
+    let page = store.list_streams_blocking(&ListStreamsOptions::new(10).prefix("order").after("p")).unwrap();
+    assert!(page.is_empty());
+    assert!(store.list_streams_blocking(&ListStreamsOptions::new(10).prefix("nothing")).unwrap().is_empty());
+
+    for bad in [
+        ListStreamsOptions::new(0),
+        ListStreamsOptions::new(ListStreamsOptions::MAX_LIMIT + 1),
+        ListStreamsOptions::new(10).after(""),
+        ListStreamsOptions::new(10).prefix("a\0b"),
+    ] {
+        let err = store.list_streams_blocking(&bad).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{bad:?}: {err}");
+        assert!(err.to_string().contains("listing"), "{err}");
+    }
+}

@@ -283,6 +283,9 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> std::proce
         "GRAVEYARD_TOKEN_FILE",
         "GRAVEYARD_MASTER_KEY_FILE",
         "GRAVEYARD_METRICS_LISTEN",
+        "GRAVEYARD_REFLECTION",
+        "GRAVEYARD_ENDPOINTS",
+        "GRAVEYARD_CA_FILE",
     ] {
         command.env_remove(var);
     }
