@@ -48,6 +48,9 @@ bash scripts/test-python.sh
 step "the standard gRPC tools against a node (grpcurl through reflection, grpc-health-probe)"
 bash scripts/test-grpc-tools.sh
 
+step "the web console in headless Chromium (every page against a node with data; installs chromium if missing)"
+bash scripts/test-console.sh
+
 step "benchmark smoke run (tiny sizes: proves every peer and workload still runs)"
 "$BIN/graveyard-bench" embedded --quick
 

@@ -24,22 +24,25 @@ impl BearerAuth {
     }
 
     fn check(&self, request: &Request<()>) -> Result<(), &'static str> {
-        let Some(token) = &self.token else { return Ok(()) };
-        let header = request
-            .metadata()
-            .get("authorization")
-            .ok_or("this node requires a bearer token (authorization: Bearer <token>)")?;
-        let presented = header
-            .as_bytes()
-            .split_first_chunk::<7>()
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
-            .map(|(_, rest)| rest.trim_ascii())
-            .ok_or("the authorization header is not 'Bearer <token>'")?;
-        if constant_time_eq(presented, token.as_bytes()) {
-            Ok(())
-        } else {
-            Err("the bearer token is not valid")
-        }
+        check_bearer(self.token.as_deref(), request.metadata().get("authorization").map(|h| h.as_bytes()))
+    }
+}
+
+/// Whether an `authorization` header value carries `token` (any header passes when `token` is
+/// `None`); the error says what is wrong without telling anything of the token. The gRPC
+/// service and the admin HTTP API share it.
+pub fn check_bearer(token: Option<&Token>, header: Option<&[u8]>) -> Result<(), &'static str> {
+    let Some(token) = token else { return Ok(()) };
+    let header = header.ok_or("this node requires a bearer token (authorization: Bearer <token>)")?;
+    let presented = header
+        .split_first_chunk::<7>()
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|(_, rest)| rest.trim_ascii())
+        .ok_or("the authorization header is not 'Bearer <token>'")?;
+    if constant_time_eq(presented, token.as_bytes()) {
+        Ok(())
+    } else {
+        Err("the bearer token is not valid")
     }
 }
 

@@ -95,6 +95,13 @@ const METRICS_LISTEN: Setting = Setting {
     value_name: "IP:PORT",
     help: "address to serve Prometheus metrics on, at /metrics [default: off]",
 };
+const ADMIN_LISTEN: Setting = Setting {
+    flag: "--admin-listen",
+    env: "GRAVEYARD_ADMIN_LISTEN",
+    value_name: "IP:PORT",
+    help: "address to serve the read-only admin API (/api) and the web console (/) on, behind the token \
+           when one is set; plain HTTP, so a loopback address when the node serves TLS [default: off]",
+};
 const LOG: Setting = Setting {
     flag: "--log",
     env: "GRAVEYARD_LOG",
@@ -110,7 +117,7 @@ const REFLECTION: Setting = Setting {
            behind the token when one is set [default: on]",
 };
 
-const SETTINGS: [&Setting; 14] = [
+const SETTINGS: [&Setting; 15] = [
     &LISTEN,
     &DATA,
     &MAX_EVENT_SIZE,
@@ -123,6 +130,7 @@ const SETTINGS: [&Setting; 14] = [
     &TOKEN_FILE,
     &MASTER_KEY_FILE,
     &METRICS_LISTEN,
+    &ADMIN_LISTEN,
     &REFLECTION,
     &LOG,
 ];
@@ -146,6 +154,8 @@ pub struct Settings {
     /// The master key of an encrypted store.
     pub master_key: Option<MasterKey>,
     pub metrics_listen: Option<SocketAddr>,
+    /// The admin API and the web console.
+    pub admin_listen: Option<SocketAddr>,
     /// Serve gRPC server reflection.
     pub reflection: bool,
     pub log_filter: String,
@@ -381,6 +391,18 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
     let token = get(&TOKEN_FILE)?.map(|raw| read_token(&raw)).transpose()?;
     let master_key = get(&MASTER_KEY_FILE)?.map(|raw| read_master_key(&raw)).transpose()?;
     let metrics_listen = get(&METRICS_LISTEN)?.map(|raw| socket_addr(&raw)).transpose()?;
+    let admin_raw = get(&ADMIN_LISTEN)?;
+    let admin_listen = admin_raw.as_ref().map(socket_addr).transpose()?;
+    if let (Some(raw), Some(address), Some(_)) = (&admin_raw, admin_listen, &tls) {
+        // The console would carry the token and the events in clear where gRPC is encrypted.
+        if !address.ip().is_loopback() {
+            return Err(refuse(format!(
+                "{} '{}': the admin API is plain HTTP, and this node serves TLS: give it a loopback \
+                 address (and reach it through an SSH tunnel or a TLS proxy)",
+                raw.source, raw.value
+            )));
+        }
+    }
     let reflection = match get(&REFLECTION)? {
         None => true,
         Some(raw) => match raw.value.trim() {
@@ -407,6 +429,7 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
         token,
         master_key,
         metrics_listen,
+        admin_listen,
         reflection,
         log_filter,
     })
@@ -665,6 +688,25 @@ mod tests {
         std::fs::write(&file, "two words").unwrap();
         let err = serve(&["serve", "--token-file", path], &[]).unwrap_err().0;
         assert!(err.contains("one word") && !err.contains("two words"), "{err}");
+    }
+
+    #[test]
+    fn the_admin_listener_stays_on_loopback_when_the_node_serves_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, "cert").unwrap();
+        std::fs::write(&key, "key").unwrap();
+        let tls = ["serve", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+        fn with<'a>(tls: &[&'a str], address: &'a str) -> Vec<&'a str> {
+            [tls, &["--admin-listen", address]].concat()
+        }
+        let s = serve(&with(&tls, "127.0.0.1:8080"), &[]).unwrap();
+        assert_eq!(s.admin_listen.unwrap().port(), 8080);
+        let err = serve(&with(&tls, "0.0.0.0:8080"), &[]).unwrap_err().0;
+        assert!(err.contains("--admin-listen") && err.contains("loopback"), "{err}");
+        assert!(serve(&["serve", "--admin-listen", "0.0.0.0:8080"], &[]).unwrap().admin_listen.is_some());
+        let err = serve(&["serve"], &[("GRAVEYARD_ADMIN_LISTEN", "nowhere")]).unwrap_err().0;
+        assert!(err.contains("GRAVEYARD_ADMIN_LISTEN"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod cluster;
 mod config;
+mod http;
 mod metrics;
 mod node;
 mod service;

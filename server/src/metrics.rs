@@ -1,7 +1,6 @@
 //! Prometheus metrics: counters kept in atomics, and the store's own state (head, groups, size
-//! on disk) read at each scrape, rendered in the text exposition format by a minimal HTTP/1.1
-//! handler on their own port. (The operability issue moves this onto a metrics library and the
-//! HTTP stack of the admin API when that API arrives.)
+//! on disk) read at each scrape, rendered in the text exposition format; served at `/metrics`
+//! by the node's HTTP stack (http.rs), which also shows a summary in the console.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,8 +9,6 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use graveyard::{Db, ErrorCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// Upper bounds of the append latency buckets, in seconds. A durable append costs at least one
 /// fsync (about 0.3 ms here), so the buckets start just below that.
@@ -36,6 +33,24 @@ pub enum ReadKind {
 }
 
 const READ_KINDS: [&str; 2] = ["stream", "all"];
+
+/// What the console shows of the counters.
+#[derive(Debug, serde::Serialize)]
+pub struct Summary {
+    pub appends: u64,
+    pub appends_failed: u64,
+    pub appended_events: u64,
+    /// The upper bound of the latency bucket holding the 99th percentile of appends; `None`
+    /// when none was answered, or when it is past the last bucket (2.5 s).
+    pub append_p99_seconds: Option<f64>,
+    pub append_mean_seconds: Option<f64>,
+    /// Open subscriptions by kind (`stream`, `all`, `group`).
+    pub subscriptions: std::collections::BTreeMap<String, u64>,
+    pub delivered_events: u64,
+    pub read_events: u64,
+    pub errors: u64,
+    pub forwards: u64,
+}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -103,6 +118,40 @@ impl Metrics {
             positions.push(Arc::downgrade(&position));
         }
         ActiveSubscription { metrics: self.clone(), kind, position }
+    }
+
+    /// The counters, for the console (which derives rates from two of them).
+    pub fn summary(&self) -> Summary {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let buckets: Vec<u64> = self.latency_buckets.iter().map(load).collect();
+        let answered: u64 = buckets.iter().sum();
+        // The upper bound of the bucket holding the 99th percentile (None past the last bound).
+        let p99_seconds = (answered > 0).then(|| {
+            let rank = answered.saturating_mul(99).div_ceil(100);
+            let mut seen = 0;
+            let index = buckets.iter().position(|&n| {
+                seen += n;
+                seen >= rank
+            });
+            index.and_then(|i| LATENCY_BUCKETS.get(i).copied())
+        });
+        Summary {
+            appends: load(&self.append_ok),
+            appends_failed: load(&self.append_failed),
+            appended_events: load(&self.appended_events),
+            append_p99_seconds: p99_seconds.flatten(),
+            append_mean_seconds: (answered > 0)
+                .then(|| load(&self.latency_sum_nanos) as f64 / answered as f64 / 1e9),
+            subscriptions: SUBSCRIPTION_KINDS
+                .iter()
+                .zip(&self.subscriptions)
+                .map(|(kind, n)| ((*kind).to_owned(), n.load(Ordering::Relaxed).max(0) as u64))
+                .collect(),
+            delivered_events: self.delivered.iter().map(load).sum(),
+            read_events: self.read_events.iter().map(load).sum(),
+            errors: self.errors.iter().map(load).sum(),
+            forwards: load(&self.forwards),
+        }
     }
 
     /// The metrics, with the store's own state read now (`db`: the head, the groups of this
@@ -301,75 +350,4 @@ impl Drop for ActiveSubscription {
     fn drop(&mut self) {
         self.metrics.subscriptions[self.kind as usize].fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// Largest request head read; a scraper's is a few hundred bytes.
-const MAX_REQUEST_HEAD: usize = 8 * 1024;
-/// A connection that has not sent its request head by then is dropped.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Serves `GET /metrics` until `stop` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    metrics: Arc<Metrics>,
-    db: Db,
-    data: std::path::PathBuf,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    let scrape = Arc::new((metrics, db, data));
-    tokio::pin!(stop);
-    loop {
-        let (socket, peer) = tokio::select! {
-            _ = &mut stop => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics: accept failed");
-                    continue;
-                }
-            },
-        };
-        let scrape = scrape.clone();
-        tokio::spawn(async move {
-            let (metrics, db, data) = &*scrape;
-            if let Err(e) = tokio::time::timeout(REQUEST_TIMEOUT, answer(socket, metrics, db, data)).await {
-                tracing::debug!(%peer, error = %e, "metrics: request timed out");
-            }
-        });
-    }
-}
-
-async fn answer(mut socket: TcpStream, metrics: &Metrics, db: &Db, data: &Path) {
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match socket.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-        }
-        if head.len() > MAX_REQUEST_HEAD {
-            return respond(&mut socket, "431 Request Header Fields Too Large", "text/plain", "").await;
-        }
-    }
-    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-    let mut parts = line.split(|&b| b == b' ');
-    let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    match (method, path) {
-        (b"GET", b"/metrics") => {
-            // Group info and the head are quick reads, but reads of the store all the same.
-            let body = tokio::task::block_in_place(|| metrics.render(db, data));
-            respond(&mut socket, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body).await
-        }
-        (b"GET", _) => respond(&mut socket, "404 Not Found", "text/plain", "try /metrics\n").await,
-        _ => respond(&mut socket, "405 Method Not Allowed", "text/plain", "").await,
-    }
-}
-
-async fn respond(socket: &mut TcpStream, status: &str, content_type: &str, body: &str) {
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = socket.write_all(response.as_bytes()).await;
-    let _ = socket.shutdown().await;
 }

@@ -15,7 +15,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 use crate::auth::BearerAuth;
 use crate::cluster::Cluster;
 use crate::config::Settings;
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::service::{catch_up_schemas, GraveyardService};
 
 /// Largest request accepted. An append may carry several events of the largest size; an event
@@ -53,6 +53,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         })?),
         None => None,
     };
+    let admin_listener = match settings.admin_listen {
+        Some(address) => Some(tokio::net::TcpListener::bind(address).await.map_err(|e| {
+            format!("cannot listen on {address} (--admin-listen / GRAVEYARD_ADMIN_LISTEN): {e}")
+        })?),
+        None => None,
+    };
     let signal = shutdown_signal()?;
     let mut options = Options::new(&settings.data)
         .max_event_size(settings.max_event_size)
@@ -71,7 +77,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let (drain, draining) = watch::channel(false);
     if let Some(listener) = metrics_listener {
         let mut stop = draining.clone();
-        tokio::spawn(metrics::serve(
+        tokio::spawn(crate::http::serve_metrics(
             listener,
             metrics.clone(),
             db.clone(),
@@ -80,6 +86,27 @@ pub async fn run(settings: Settings) -> Result<(), String> {
                 let _ = stop.wait_for(|&d| d).await;
             },
         ));
+    }
+    if let Some(listener) = admin_listener {
+        // The API reads through a client of this node, as the command line does, so streams and
+        // groups are found on whichever member holds them.
+        let this = settings.ring.member(&settings.node_id).map(|m| m.endpoint.clone());
+        let endpoint = this.unwrap_or_else(|| settings.listen.to_string());
+        let admin = crate::http::Admin {
+            store: tokio::sync::OnceCell::new(),
+            endpoint,
+            transport: peer_transport(&settings),
+            token: settings.token.clone(),
+            metrics: metrics.clone(),
+            db: db.clone(),
+            node_id: settings.node_id.clone(),
+            ring: settings.ring.clone(),
+            draining: draining.clone(),
+        };
+        let mut stop = draining.clone();
+        tokio::spawn(crate::http::serve_admin(listener, Arc::new(admin), async move {
+            let _ = stop.wait_for(|&d| d).await;
+        }));
     }
     let cluster = Arc::new(Cluster::new(
         settings.node_id.clone(),
@@ -146,6 +173,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         tls = settings.tls.is_some(),
         auth = settings.token.is_some(),
         metrics = ?settings.metrics_listen,
+        admin = ?settings.admin_listen,
         reflection = settings.reflection,
         version = env!("CARGO_PKG_VERSION"),
         "graveyard node serving"

@@ -257,7 +257,9 @@ async fn malformed_and_oversized_requests_are_the_callers_fault_counted_and_deta
 
 fn scrape(port: u16, path: &str) -> String {
     let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    socket.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();
+    socket
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
     let mut text = String::new();
     socket.read_to_string(&mut text).unwrap();
     text

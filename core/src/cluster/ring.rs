@@ -101,6 +101,20 @@ impl Ring {
     pub fn vnodes(&self) -> u32 {
         self.vnodes
     }
+
+    /// The share of the hash space each member owns (the arcs ending at its points), by member
+    /// in id order; the shares add up to 1.
+    pub fn ownership(&self) -> Vec<(&Member, f64)> {
+        let mut owned = vec![0u128; self.members.len()];
+        let span = |from: u64, to: u64| u128::from(to.wrapping_sub(from));
+        for (i, &(point, index)) in self.points.iter().enumerate() {
+            // A point owns the hashes after the previous point, up to and including itself.
+            let previous = if i == 0 { self.points[self.points.len() - 1].0 } else { self.points[i - 1].0 };
+            owned[index] += if self.points.len() == 1 { 1u128 << 64 } else { span(previous, point) };
+        }
+        let total: u128 = owned.iter().sum::<u128>().max(1);
+        self.members.iter().zip(owned).map(|(m, o)| (m, o as f64 / total as f64)).collect()
+    }
 }
 
 /// A node id: 1 to 128 bytes of letters, digits, `-`, `_` and `.`, so it can appear in
@@ -142,6 +156,22 @@ mod tests {
     }
 
     const FROZEN_OWNERS: [&str; 5] = ["node-a", "node-b", "node-c", "node-c", "node-c"];
+
+    #[test]
+    fn ownership_shares_add_up_and_match_placement() {
+        let ring = ring(&["a", "b", "c"]);
+        let shares = ring.ownership();
+        assert!((shares.iter().map(|(_, s)| s).sum::<f64>() - 1.0).abs() < 1e-9);
+        let mut placed: HashMap<&str, usize> = HashMap::new();
+        for stream in streams().take(30_000) {
+            *placed.entry(ring.owner(&stream).id.as_str()).or_default() += 1;
+        }
+        for (member, share) in shares {
+            let seen = placed[member.id.as_str()] as f64 / 30_000.0;
+            assert!((seen - share).abs() < 0.02, "{}: owns {share:.3}, got {seen:.3}", member.id);
+        }
+        assert_eq!(super::Ring::new(vec![Member::new("x", "h:1")], 1).unwrap().ownership()[0].1, 1.0);
+    }
 
     #[test]
     fn streams_spread_evenly() {

@@ -338,18 +338,10 @@ pub fn read(args: ReadArgs) -> CliResult {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let progress = view::progress("events read");
-    let outcome = visit(
-        &store,
-        &args.stream,
-        direction,
-        args.from,
-        args.limit,
-        args.events.filter(),
-        |e| {
-            progress.inc(1);
-            print_event(&mut out, e, args.events.json)
-        },
-    );
+    let outcome = visit(&store, &args.stream, direction, args.from, args.limit, args.events.filter(), |e| {
+        progress.inc(1);
+        print_event(&mut out, e, args.events.json)
+    });
     progress.finish_and_clear();
     outcome?;
     out.flush()?;

@@ -7,7 +7,7 @@
 //! Failures print one line on stderr and exit with a code by error class (see [`EXIT_CODES`]).
 
 mod admin;
-mod events;
+pub mod events;
 mod transfer;
 mod view;
 

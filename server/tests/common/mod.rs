@@ -103,6 +103,11 @@ impl Node {
         self.wait_ready().await
     }
 
+    /// The options the node runs with (a cluster member's include its id and members).
+    pub fn options(&self) -> &NodeOptions {
+        &self.options
+    }
+
     /// `127.0.0.1:port`, as members list it.
     pub fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.port)
