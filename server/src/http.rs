@@ -88,15 +88,70 @@ impl Admin {
     }
 }
 
-/// Serves the admin API and the console on `listener` until `stop`.
+/// Serves the admin API and the console on `listener` until `stop`: over TLS with the node's
+/// certificate when it has one, plain HTTP otherwise.
 pub async fn serve_admin(
     listener: tokio::net::TcpListener,
     admin: Arc<Admin>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    if let Err(e) = axum::serve(listener, router(admin)).with_graceful_shutdown(stop).await {
-        tracing::warn!(error = %e, "admin: serving failed");
+    let router = router(admin);
+    let Some(tls) = tls else {
+        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+            tracing::warn!(error = %e, "admin: serving failed");
+        }
+        return;
+    };
+    // axum::serve speaks plain TCP only: each connection goes through the TLS handshake first,
+    // then to hyper with the same router.
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::pin!(stop);
+    loop {
+        let (socket, peer) = tokio::select! {
+            () = &mut stop => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin: accept failed");
+                    continue;
+                }
+            },
+        };
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(socket)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "admin: TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "admin: TLS handshake timed out"),
+            };
+            let service = hyper_util::service::TowerToHyperService::new(router);
+            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await {
+                tracing::debug!(%peer, error = %e, "admin: connection ended with an error");
+            }
+        });
     }
+}
+
+/// The TLS configuration of the admin listener from the node's PEM certificate chain and key.
+pub fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the certificate chain is not PEM: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| format!("the key is not a PEM private key: {e}"))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| format!("the certificate and key do not make a TLS identity: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 pub fn router(admin: Arc<Admin>) -> Router {

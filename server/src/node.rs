@@ -103,8 +103,15 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             ring: settings.ring.clone(),
             draining: draining.clone(),
         };
+        let tls = match &settings.tls {
+            Some(tls) => Some(Arc::new(
+                crate::http::tls_config(&tls.cert_pem, &tls.key_pem)
+                    .map_err(|e| format!("{} (for --admin-listen): {e}", tls.names))?,
+            )),
+            None => None,
+        };
         let mut stop = draining.clone();
-        tokio::spawn(crate::http::serve_admin(listener, Arc::new(admin), async move {
+        tokio::spawn(crate::http::serve_admin(listener, Arc::new(admin), tls, async move {
             let _ = stop.wait_for(|&d| d).await;
         }));
     }

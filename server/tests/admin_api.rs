@@ -217,3 +217,54 @@ fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn over_tls_when_the_node_serves_tls() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let admin = free_port();
+    let _node = runtime.block_on(common::Node::start_with(NodeOptions {
+        args: vec![
+            "--tls-cert".into(),
+            cert.to_str().unwrap().into(),
+            "--tls-key".into(),
+            key.to_str().unwrap().into(),
+            "--admin-listen".into(),
+            format!("127.0.0.1:{admin}"),
+        ],
+        tls_ca: Some(cert_pem.clone()),
+        ..Default::default()
+    }));
+
+    // A client that trusts the node's certificate reads the API over TLS.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let socket = std::net::TcpStream::connect(("127.0.0.1", admin)).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    tls.write_all(b"GET /api/node HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    let _ = tls.read_to_string(&mut text);
+    assert!(text.starts_with("HTTP/1.1 200") && text.contains("\"node_id\":\"node-1\""), "{text}");
+
+    // Plain HTTP on that port gets no answer from the API.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", admin)).unwrap();
+    plain.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    plain.write_all(b"GET /api/node HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!String::from_utf8_lossy(&answer).contains("node_id"), "served in clear");
+}
