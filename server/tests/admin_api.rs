@@ -221,12 +221,9 @@ fn encode(text: &str) -> String {
 #[test]
 fn over_tls_when_the_node_serves_tls() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let cert_pem = certified.cert.pem();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, &cert_pem).unwrap();
-    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let (cert, key, certified) = common::self_signed(dir.path());
+    let cert_pem = certified.cert.pem();
     let admin = free_port();
     let _node = runtime.block_on(common::Node::start_with(NodeOptions {
         args: vec![

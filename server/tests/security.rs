@@ -73,12 +73,9 @@ async fn without_a_token_every_request_is_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_self_signed_certificate() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let cert_pem = certified.cert.pem();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, &cert_pem).unwrap();
-    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let (cert, key, certified) = common::self_signed(dir.path());
+    let cert_pem = certified.cert.pem();
 
     // The certificate by flag, the key by environment variable: both sources work.
     let node = Node::start_with(NodeOptions {

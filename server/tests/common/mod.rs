@@ -300,6 +300,16 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> std::proce
     command.output().expect("run the graveyard binary")
 }
 
+/// A self-signed certificate for `localhost` and 127.0.0.1, its PEM and key written into `dir`:
+/// (the certificate file, the key file, the generated certificate).
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf, rcgen::CertifiedKey<rcgen::KeyPair>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    (cert, key, certified)
+}
+
 // ---- request helpers ------------------------------------------------------------------------
 
 pub fn json_event(event_type: &str, json: &str) -> pb::EventData {
