@@ -52,7 +52,7 @@ pub async fn serve_metrics(
         get(move || async move {
             // The head, the groups and the size on disk are quick reads, but reads all the same.
             let body = tokio::task::block_in_place(|| metrics.render(&db, &data));
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+            ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
         }),
     );
     if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {

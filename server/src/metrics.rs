@@ -1,14 +1,24 @@
-//! Prometheus metrics: counters kept in atomics, and the store's own state (head, groups, size
-//! on disk) read at each scrape, rendered in the text exposition format; served at `/metrics`
-//! by the node's HTTP stack (http.rs), which also shows a summary in the console.
+//! Prometheus metrics on the Prometheus project's client library (`prometheus-client`): the
+//! registry, the metric families and the OpenMetrics text exposition are its; the node counts
+//! into them as requests are answered, and the store's own state (head, groups, size on disk)
+//! is read into a second registry at each scrape. Served at `/metrics` by the node's HTTP stack
+//! (http.rs), which also shows a summary in the console.
+//!
+//! The append latency histogram is the node's own type (lock-free atomics, readable for the
+//! console's p99), encoded through the library's histogram encoder.
 
-use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use graveyard::{Db, ErrorCode};
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::{Registry, Unit};
 
 /// Upper bounds of the append latency buckets, in seconds. A durable append costs at least one
 /// fsync (about 0.3 ms here), so the buckets start just below that.
@@ -34,6 +44,242 @@ pub enum ReadKind {
 
 const READ_KINDS: [&str; 2] = ["stream", "all"];
 
+/// One label: its name and value.
+type Label = [(&'static str, &'static str); 1];
+
+pub struct Metrics {
+    registry: Registry,
+    // The series, each taken from its family once, so the request path is one atomic add (a
+    // family finds a series by hashing its labels under a lock).
+    appends_ok: Counter,
+    appends_failed: Counter,
+    appended_events: Counter,
+    append_duration: LatencyHistogram,
+    subscriptions: [Gauge; SUBSCRIPTION_KINDS.len()],
+    /// Indexed like `ErrorCode::ALL`.
+    errors: Vec<Counter>,
+    /// Requests forwarded to the member that owns their stream (or group, or schema).
+    forwards: Counter,
+    reads: [Counter; READ_KINDS.len()],
+    read_events: [Counter; READ_KINDS.len()],
+    /// Events handed to subscribers and group members, by subscription kind.
+    delivered: [Counter; SUBSCRIPTION_KINDS.len()],
+    /// The position after the last event each open $all subscription delivered (0: none yet),
+    /// for their lag; pruned of the closed ones as it is read.
+    all_positions: Mutex<Vec<Weak<AtomicU64>>>,
+}
+
+/// A family with one series per value of its one label, all created now (so each shows from
+/// the start, at zero: a dashboard sees `code="INTERNAL"} 0` rather than nothing), and the
+/// series in the order of `values`.
+fn family<M: Default + Clone>(name: &'static str, values: &[&'static str]) -> (Family<Label, M>, Vec<M>) {
+    let family = Family::<Label, M>::default();
+    let series = values.iter().map(|value| family.get_or_create(&[(name, *value)]).clone()).collect();
+    (family, series)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let (appends, outcomes) = family::<Counter>("outcome", &["ok", "error"]);
+        let codes: Vec<&'static str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        let (errors, error_series) = family::<Counter>("code", &codes);
+        let (subscriptions, subscription_series) = family::<Gauge>("kind", &SUBSCRIPTION_KINDS);
+        let (delivered, delivered_series) = family::<Counter>("kind", &SUBSCRIPTION_KINDS);
+        let (reads, read_series) = family::<Counter>("target", &READ_KINDS);
+        let (read_events, read_event_series) = family::<Counter>("target", &READ_KINDS);
+        let metrics = Metrics {
+            registry: Registry::default(),
+            appends_ok: outcomes[0].clone(),
+            appends_failed: outcomes[1].clone(),
+            appended_events: Counter::default(),
+            append_duration: LatencyHistogram::default(),
+            subscriptions: subscription_series.try_into().expect("one gauge per kind"),
+            errors: error_series,
+            forwards: Counter::default(),
+            reads: read_series.try_into().expect("one counter per target"),
+            read_events: read_event_series.try_into().expect("one counter per target"),
+            delivered: delivered_series.try_into().expect("one counter per kind"),
+            all_positions: Mutex::default(),
+        };
+        registry.register("graveyard_append_requests", "Append requests answered, by outcome", appends);
+        registry.register(
+            "graveyard_appended_events",
+            "Events in successful appends",
+            metrics.appended_events.clone(),
+        );
+        registry.register_with_unit(
+            "graveyard_append_duration",
+            "Time from receiving an append to answering it (durable on success)",
+            Unit::Seconds,
+            metrics.append_duration.clone(),
+        );
+        registry.register(
+            "graveyard_subscriptions_active",
+            "Open subscriptions and consumer group members, by kind",
+            subscriptions,
+        );
+        registry.register("graveyard_errors", "Requests answered with an error, by error code", errors);
+        registry.register(
+            "graveyard_forwards",
+            "Requests forwarded to the member that owns their stream, holds their group or orders their schema",
+            metrics.forwards.clone(),
+        );
+        registry.register("graveyard_read_requests", "Read requests, by target", reads);
+        registry.register("graveyard_read_events", "Events sent to readers, by target", read_events);
+        registry.register(
+            "graveyard_delivered_events",
+            "Events handed to subscribers and consumer group members, by kind",
+            delivered,
+        );
+        Metrics { registry, ..metrics }
+    }
+}
+
+impl Metrics {
+    /// One append answered: `events` is how many it carried when it succeeded.
+    pub fn record_append(&self, elapsed: Duration, events: Option<usize>) {
+        match events {
+            Some(n) => {
+                self.appends_ok.inc();
+                self.appended_events.inc_by(n as u64);
+            }
+            None => {
+                self.appends_failed.inc();
+            }
+        }
+        self.append_duration.observe(elapsed);
+    }
+
+    /// One read request: `events` read and sent so far when it ends (or the client leaves).
+    pub fn record_read(&self, kind: ReadKind, events: u64) {
+        self.reads[kind as usize].inc();
+        self.read_events[kind as usize].inc_by(events);
+    }
+
+    pub fn record_forward(&self) {
+        self.forwards.inc();
+    }
+
+    pub fn record_error(&self, code: ErrorCode) {
+        let index = ErrorCode::ALL.iter().position(|c| *c == code).unwrap_or(ErrorCode::ALL.len() - 1);
+        self.errors[index].inc();
+    }
+
+    /// Counts a subscription (or group member) as active until the guard drops.
+    pub fn subscription_started(self: &Arc<Self>, kind: SubscriptionKind) -> ActiveSubscription {
+        self.subscriptions[kind as usize].inc();
+        let position = Arc::new(AtomicU64::new(0));
+        if matches!(kind, SubscriptionKind::All) {
+            let mut positions = self.all_positions.lock().unwrap_or_else(|p| p.into_inner());
+            positions.retain(|p| p.strong_count() > 0);
+            positions.push(Arc::downgrade(&position));
+        }
+        ActiveSubscription { metrics: self.clone(), kind, position }
+    }
+
+    /// The counters, for the console (which derives rates from two of them).
+    pub fn summary(&self) -> Summary {
+        let (_, append_p99_seconds, append_mean_seconds) = self.append_duration.summary();
+        Summary {
+            appends: self.appends_ok.get(),
+            appends_failed: self.appends_failed.get(),
+            appended_events: self.appended_events.get(),
+            append_p99_seconds,
+            append_mean_seconds,
+            subscriptions: SUBSCRIPTION_KINDS
+                .iter()
+                .zip(&self.subscriptions)
+                .map(|(kind, gauge)| ((*kind).to_owned(), gauge.get().max(0) as u64))
+                .collect(),
+            delivered_events: self.delivered.iter().map(Counter::get).sum(),
+            read_events: self.read_events.iter().map(Counter::get).sum(),
+            errors: self.errors.iter().map(Counter::get).sum(),
+            forwards: self.forwards.get(),
+        }
+    }
+
+    /// The metrics in the OpenMetrics text format, with the store's own state read now (`db`:
+    /// the head, the groups of this node, the size on disk of `data`).
+    pub fn render(&self, db: &Db, data: &Path) -> String {
+        let mut scrape = Registry::default();
+        let build = Family::<[(&'static str, &'static str); 1], Gauge>::default();
+        build.get_or_create(&[("version", env!("CARGO_PKG_VERSION"))]).set(1);
+        scrape.register("graveyard_build_info", "The node's build; always 1", build);
+
+        if let Ok(head) = db.head_position() {
+            let gauge = Gauge::<i64>::default();
+            gauge.set(head as i64);
+            scrape.register("graveyard_head_position", "The position the next event of $all gets", gauge);
+            // The furthest behind of the open $all subscriptions that delivered an event.
+            let lag = {
+                let positions = self.all_positions.lock().unwrap_or_else(|p| p.into_inner());
+                positions
+                    .iter()
+                    .filter_map(Weak::upgrade)
+                    .map(|p| p.load(Ordering::Relaxed))
+                    .filter(|&next| next > 0)
+                    .map(|next| head.saturating_sub(next))
+                    .max()
+                    .unwrap_or(0)
+            };
+            let gauge = Gauge::<i64>::default();
+            gauge.set(lag as i64);
+            scrape.register(
+                "graveyard_subscription_lag_events",
+                "Events of $all not yet delivered to the furthest behind of the open $all subscriptions",
+                gauge,
+            );
+        }
+        let size = Gauge::<i64>::default();
+        size.set(disk_usage(data) as i64);
+        scrape.register("graveyard_store_size_bytes", "Disk space the store's files take", size);
+
+        let groups: Vec<_> = db
+            .list_groups()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| db.group_info(&name).ok())
+            .collect();
+        type Field = fn(&graveyard::GroupInfo) -> u64;
+        let series: [(&str, &str, Field); 5] = [
+            (
+                "graveyard_group_lag_events",
+                "Events committed to the group's target beyond its checkpoint",
+                |g| g.lag,
+            ),
+            (
+                "graveyard_group_in_flight",
+                "Events delivered to the group's members and not yet settled",
+                |g| g.in_flight,
+            ),
+            ("graveyard_group_parked", "Parked events waiting for a replay", |g| g.parked),
+            ("graveyard_group_replaying", "Parked events handed back and not yet settled again", |g| {
+                g.replaying
+            }),
+            ("graveyard_group_members", "Members connected to the group on this node", |g| {
+                g.members.len() as u64
+            }),
+        ];
+        for (name, help, field) in series {
+            let family = Family::<[(&'static str, String); 1], Gauge>::default();
+            for group in &groups {
+                family.get_or_create(&[("group", group.name.clone())]).set(field(group) as i64);
+            }
+            scrape.register(name, format!("{help}. By consumer group, on the node that holds it"), family);
+        }
+
+        let mut out = String::new();
+        let encoded = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
+            .and_then(|()| prometheus_client::encoding::text::encode_registry(&mut out, &scrape))
+            .and_then(|()| prometheus_client::encoding::text::encode_eof(&mut out));
+        if let Err(e) = encoded {
+            tracing::error!(error = %e, "metrics: encoding failed");
+        }
+        out
+    }
+}
+
 /// What the console shows of the counters.
 #[derive(Debug, serde::Serialize)]
 pub struct Summary {
@@ -52,263 +298,71 @@ pub struct Summary {
     pub forwards: u64,
 }
 
-#[derive(Default)]
-pub struct Metrics {
-    append_ok: AtomicU64,
-    append_failed: AtomicU64,
-    appended_events: AtomicU64,
+/// The append latency histogram: lock-free (one atomic add per bucket and sum on the append
+/// path) and readable (the console's p99), which the library's histogram is not.
+#[derive(Debug, Clone, Default)]
+struct LatencyHistogram(Arc<LatencyCounts>);
+
+#[derive(Debug, Default)]
+struct LatencyCounts {
     /// Per bucket, not cumulative; the last slot is +Inf.
-    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
-    latency_sum_nanos: AtomicU64,
-    subscriptions: [AtomicI64; SUBSCRIPTION_KINDS.len()],
-    /// Indexed like `ErrorCode::ALL`.
-    errors: [AtomicU64; ErrorCode::ALL.len()],
-    /// Requests forwarded to the member that owns their stream (or group, or schema).
-    forwards: AtomicU64,
-    reads: [AtomicU64; READ_KINDS.len()],
-    read_events: [AtomicU64; READ_KINDS.len()],
-    /// Events handed to subscribers and group members, by subscription kind.
-    delivered: [AtomicU64; SUBSCRIPTION_KINDS.len()],
-    /// The position after the last event each open $all subscription delivered (0: none yet),
-    /// for their lag; pruned of the closed ones as it is read.
-    all_positions: Mutex<Vec<Weak<AtomicU64>>>,
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
 }
 
-impl Metrics {
-    /// One append answered: `events` is how many it carried when it succeeded.
-    pub fn record_append(&self, elapsed: Duration, events: Option<usize>) {
-        match events {
-            Some(n) => {
-                self.append_ok.fetch_add(1, Ordering::Relaxed);
-                self.appended_events.fetch_add(n as u64, Ordering::Relaxed);
-            }
-            None => {
-                self.append_failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+impl LatencyHistogram {
+    fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         let bucket = LATENCY_BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(LATENCY_BUCKETS.len());
-        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.0.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.latency_sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.0.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
-    /// One read request: `events` read and sent so far when it ends (or the client leaves).
-    pub fn record_read(&self, kind: ReadKind, events: u64) {
-        self.reads[kind as usize].fetch_add(1, Ordering::Relaxed);
-        self.read_events[kind as usize].fetch_add(events, Ordering::Relaxed);
+    fn counts(&self) -> Vec<u64> {
+        self.0.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect()
     }
 
-    pub fn record_forward(&self) {
-        self.forwards.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn record_error(&self, code: ErrorCode) {
-        let index = ErrorCode::ALL.iter().position(|c| *c == code).unwrap_or(ErrorCode::ALL.len() - 1);
-        self.errors[index].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts a subscription (or group member) as active until the guard drops.
-    pub fn subscription_started(self: &Arc<Self>, kind: SubscriptionKind) -> ActiveSubscription {
-        self.subscriptions[kind as usize].fetch_add(1, Ordering::Relaxed);
-        let position = Arc::new(AtomicU64::new(0));
-        if matches!(kind, SubscriptionKind::All) {
-            let mut positions = self.all_positions.lock().unwrap_or_else(|p| p.into_inner());
-            positions.retain(|p| p.strong_count() > 0);
-            positions.push(Arc::downgrade(&position));
+    /// (answered, the upper bound of the bucket holding the 99th percentile, the mean).
+    fn summary(&self) -> (u64, Option<f64>, Option<f64>) {
+        let counts = self.counts();
+        let answered: u64 = counts.iter().sum();
+        if answered == 0 {
+            return (0, None, None);
         }
-        ActiveSubscription { metrics: self.clone(), kind, position }
-    }
-
-    /// The counters, for the console (which derives rates from two of them).
-    pub fn summary(&self) -> Summary {
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let buckets: Vec<u64> = self.latency_buckets.iter().map(load).collect();
-        let answered: u64 = buckets.iter().sum();
-        // The upper bound of the bucket holding the 99th percentile (None past the last bound).
-        let p99_seconds = (answered > 0).then(|| {
-            let rank = answered.saturating_mul(99).div_ceil(100);
-            let mut seen = 0;
-            let index = buckets.iter().position(|&n| {
-                seen += n;
-                seen >= rank
-            });
-            index.and_then(|i| LATENCY_BUCKETS.get(i).copied())
+        let rank = answered.saturating_mul(99).div_ceil(100);
+        let mut seen = 0;
+        let index = counts.iter().position(|&n| {
+            seen += n;
+            seen >= rank
         });
-        Summary {
-            appends: load(&self.append_ok),
-            appends_failed: load(&self.append_failed),
-            appended_events: load(&self.appended_events),
-            append_p99_seconds: p99_seconds.flatten(),
-            append_mean_seconds: (answered > 0)
-                .then(|| load(&self.latency_sum_nanos) as f64 / answered as f64 / 1e9),
-            subscriptions: SUBSCRIPTION_KINDS
-                .iter()
-                .zip(&self.subscriptions)
-                .map(|(kind, n)| ((*kind).to_owned(), n.load(Ordering::Relaxed).max(0) as u64))
-                .collect(),
-            delivered_events: self.delivered.iter().map(load).sum(),
-            read_events: self.read_events.iter().map(load).sum(),
-            errors: self.errors.iter().map(load).sum(),
-            forwards: load(&self.forwards),
-        }
-    }
-
-    /// The metrics, with the store's own state read now (`db`: the head, the groups of this
-    /// node, the size on disk of `data`).
-    pub fn render(&self, db: &Db, data: &Path) -> String {
-        let mut out = self.render_counters();
-        let _ = writeln!(out, "# HELP graveyard_build_info The node's build; always 1.");
-        let _ = writeln!(out, "# TYPE graveyard_build_info gauge");
-        let _ = writeln!(out, "graveyard_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-
-        let head = db.head_position().ok();
-        if let Some(head) = head {
-            let _ = writeln!(out, "# HELP graveyard_head_position The position the next event of $all gets.");
-            let _ = writeln!(out, "# TYPE graveyard_head_position gauge");
-            let _ = writeln!(out, "graveyard_head_position {head}");
-            // The furthest behind of the open $all subscriptions that delivered an event.
-            let lag = {
-                let positions = self.all_positions.lock().unwrap_or_else(|p| p.into_inner());
-                positions
-                    .iter()
-                    .filter_map(Weak::upgrade)
-                    .map(|p| p.load(Ordering::Relaxed))
-                    .filter(|&next| next > 0)
-                    .map(|next| head.saturating_sub(next))
-                    .max()
-                    .unwrap_or(0)
-            };
-            let _ = writeln!(
-                out,
-                "# HELP graveyard_subscription_lag_events Events of $all not yet delivered to the furthest \
-                 behind of the open $all subscriptions."
-            );
-            let _ = writeln!(out, "# TYPE graveyard_subscription_lag_events gauge");
-            let _ = writeln!(out, "graveyard_subscription_lag_events {lag}");
-        }
-
-        let _ = writeln!(out, "# HELP graveyard_store_size_bytes Disk space the store's files take.");
-        let _ = writeln!(out, "# TYPE graveyard_store_size_bytes gauge");
-        let _ = writeln!(out, "graveyard_store_size_bytes {}", disk_usage(data));
-
-        let groups: Vec<_> = db
-            .list_groups()
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|name| db.group_info(&name).ok())
-            .collect();
-        type Field = fn(&graveyard::GroupInfo) -> u64;
-        let series: [(&str, &str, Field); 5] = [
-            (
-                "graveyard_group_lag_events",
-                "Events committed to the group's target beyond its checkpoint.",
-                |g| g.lag,
-            ),
-            (
-                "graveyard_group_in_flight",
-                "Events delivered to the group's members and not yet settled.",
-                |g| g.in_flight,
-            ),
-            ("graveyard_group_parked", "Parked events waiting for a replay.", |g| g.parked),
-            ("graveyard_group_replaying", "Parked events handed back and not yet settled again.", |g| {
-                g.replaying
-            }),
-            ("graveyard_group_members", "Members connected to the group on this node.", |g| {
-                g.members.len() as u64
-            }),
-        ];
-        for (name, help, field) in series {
-            let _ = writeln!(out, "# HELP {name} {help} By consumer group, on the node that holds it.");
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            for group in &groups {
-                let _ = writeln!(out, "{name}{{group=\"{}\"}} {}", label(&group.name), field(group));
-            }
-        }
-        out
-    }
-
-    fn render_counters(&self) -> String {
-        let mut out = String::new();
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let _ = writeln!(out, "# HELP graveyard_append_requests_total Append requests answered, by outcome.");
-        let _ = writeln!(out, "# TYPE graveyard_append_requests_total counter");
-        let _ = writeln!(out, "graveyard_append_requests_total{{outcome=\"ok\"}} {}", load(&self.append_ok));
-        let _ = writeln!(
-            out,
-            "graveyard_append_requests_total{{outcome=\"error\"}} {}",
-            load(&self.append_failed)
-        );
-        let _ = writeln!(out, "# HELP graveyard_appended_events_total Events in successful appends.");
-        let _ = writeln!(out, "# TYPE graveyard_appended_events_total counter");
-        let _ = writeln!(out, "graveyard_appended_events_total {}", load(&self.appended_events));
-
-        let _ = writeln!(
-            out,
-            "# HELP graveyard_append_duration_seconds Time from receiving an append to answering it \
-             (durable on success)."
-        );
-        let _ = writeln!(out, "# TYPE graveyard_append_duration_seconds histogram");
-        let mut cumulative = 0;
-        for (bound, count) in LATENCY_BUCKETS.iter().zip(&self.latency_buckets) {
-            cumulative += load(count);
-            let _ = writeln!(out, "graveyard_append_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        cumulative += load(&self.latency_buckets[LATENCY_BUCKETS.len()]);
-        let _ = writeln!(out, "graveyard_append_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
-        let sum = load(&self.latency_sum_nanos) as f64 / 1e9;
-        let _ = writeln!(out, "graveyard_append_duration_seconds_sum {sum}");
-        let _ = writeln!(out, "graveyard_append_duration_seconds_count {cumulative}");
-
-        let _ = writeln!(
-            out,
-            "# HELP graveyard_subscriptions_active Open subscriptions and consumer group members, by kind."
-        );
-        let _ = writeln!(out, "# TYPE graveyard_subscriptions_active gauge");
-        for (kind, gauge) in SUBSCRIPTION_KINDS.iter().zip(&self.subscriptions) {
-            let value = gauge.load(Ordering::Relaxed);
-            let _ = writeln!(out, "graveyard_subscriptions_active{{kind=\"{kind}\"}} {value}");
-        }
-
-        let _ =
-            writeln!(out, "# HELP graveyard_errors_total Requests answered with an error, by error code.");
-        let _ = writeln!(out, "# TYPE graveyard_errors_total counter");
-        for (code, count) in ErrorCode::ALL.iter().zip(&self.errors) {
-            let _ = writeln!(out, "graveyard_errors_total{{code=\"{code}\"}} {}", load(count));
-        }
-
-        let _ = writeln!(
-            out,
-            "# HELP graveyard_forwards_total Requests forwarded to the node owning their stream."
-        );
-        let _ = writeln!(out, "# TYPE graveyard_forwards_total counter");
-        let _ = writeln!(out, "graveyard_forwards_total {}", load(&self.forwards));
-
-        let _ = writeln!(out, "# HELP graveyard_read_requests_total Read requests, by target.");
-        let _ = writeln!(out, "# TYPE graveyard_read_requests_total counter");
-        for (kind, count) in READ_KINDS.iter().zip(&self.reads) {
-            let _ = writeln!(out, "graveyard_read_requests_total{{target=\"{kind}\"}} {}", load(count));
-        }
-        let _ = writeln!(out, "# HELP graveyard_read_events_total Events sent to readers, by target.");
-        let _ = writeln!(out, "# TYPE graveyard_read_events_total counter");
-        for (kind, count) in READ_KINDS.iter().zip(&self.read_events) {
-            let _ = writeln!(out, "graveyard_read_events_total{{target=\"{kind}\"}} {}", load(count));
-        }
-        let _ = writeln!(
-            out,
-            "# HELP graveyard_delivered_events_total Events handed to subscribers and consumer group members, by kind."
-        );
-        let _ = writeln!(out, "# TYPE graveyard_delivered_events_total counter");
-        for (kind, count) in SUBSCRIPTION_KINDS.iter().zip(&self.delivered) {
-            let _ = writeln!(out, "graveyard_delivered_events_total{{kind=\"{kind}\"}} {}", load(count));
-        }
-        out
+        let p99 = index.and_then(|i| LATENCY_BUCKETS.get(i).copied());
+        let mean = self.0.sum_nanos.load(Ordering::Relaxed) as f64 / answered as f64 / 1e9;
+        (answered, p99, Some(mean))
     }
 }
 
-/// A label value escaped for the text exposition format.
-fn label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+impl TypedMetric for LatencyHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let counts = self.counts();
+        // The library's convention: per-bucket counts, the last bound f64::MAX for +Inf.
+        let buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::MAX))
+            .zip(counts.iter().copied())
+            .collect();
+        let sum = self.0.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        encoder.encode_histogram::<NoLabelSet>(sum, counts.iter().sum(), &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
 }
 
 /// The disk space the files of `dir` take (blocks allocated, not the sparse length).
@@ -341,13 +395,13 @@ pub struct ActiveSubscription {
 impl ActiveSubscription {
     /// One event handed to the subscriber or member, at `position` in $all.
     pub fn delivered(&self, position: u64) {
-        self.metrics.delivered[self.kind as usize].fetch_add(1, Ordering::Relaxed);
+        self.metrics.delivered[self.kind as usize].inc();
         self.position.store(position.saturating_add(1), Ordering::Relaxed);
     }
 }
 
 impl Drop for ActiveSubscription {
     fn drop(&mut self) {
-        self.metrics.subscriptions[self.kind as usize].fetch_sub(1, Ordering::Relaxed);
+        self.metrics.subscriptions[self.kind as usize].dec();
     }
 }
