@@ -424,6 +424,18 @@ fn tokens_tls_less_failures_and_encrypted_nodes() {
     refused(on(&nobody, &["streams"]), 7, &["unavailable"]);
     refused(on(&at, &["streams", "--master-key-file", key.to_str().unwrap()]), 2, &["--master-key-file"]);
     refused(run(&["streams", "--endpoints", &at, "--data-dir", "x"]), 2, &["--data-dir"]);
+    // The endpoints' variable names the default node; it never stands in the way of --data-dir.
+    let via_env = command(&["streams", "--json", "--token-file", token_file])
+        .env("GRAVEYARD_ENDPOINTS", &at)
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&ok(via_env)).len(), 1);
+    let empty = tempfile::tempdir().unwrap();
+    let embedded = command(&["streams", "--data-dir", empty.path().to_str().unwrap()])
+        .env("GRAVEYARD_ENDPOINTS", &at)
+        .output()
+        .unwrap();
+    refused(embedded, 3, &["holds no GraveyardDB store"]);
 }
 
 #[test]

@@ -76,8 +76,11 @@ pub enum Command {
 /// Where a client command works: a node (the default: the local one) or an embedded directory.
 #[derive(Args, Debug, Clone)]
 pub struct Target {
-    /// Nodes to connect to, comma-separated: any members of a cluster [default: 127.0.0.1:50051]
-    #[arg(long, env = "GRAVEYARD_ENDPOINTS", value_delimiter = ',', value_name = "HOST:PORT,...")]
+    /// Nodes to connect to, comma-separated: any members of a cluster [default:
+    /// $GRAVEYARD_ENDPOINTS, else 127.0.0.1:50051]
+    // The variable is read by `open`, not by clap: clap would count it as given, and refuse
+    // --data-dir next to it for anyone who exported it.
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
     endpoints: Vec<String>,
     /// Work on the embedded store in DIR instead of a node (no process may hold it open)
     #[arg(long, value_name = "DIR", conflicts_with = "endpoints")]
@@ -171,10 +174,18 @@ impl Target {
                         "--master-key-file opens an embedded store (--data-dir); a node holds its own key",
                     ));
                 }
-                let endpoints = if self.endpoints.is_empty() {
-                    vec!["127.0.0.1:50051".to_owned()]
-                } else {
+                let endpoints = if !self.endpoints.is_empty() {
                     self.endpoints.clone()
+                } else {
+                    match std::env::var("GRAVEYARD_ENDPOINTS") {
+                        Ok(list) if !list.trim().is_empty() => list
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|e| !e.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        _ => vec!["127.0.0.1:50051".to_owned()],
+                    }
                 };
                 let token = match &self.token_file {
                     Some(file) => {
