@@ -23,6 +23,7 @@ const USAGE: &str = "\
 usage: graveyard-bench embedded [--quick] [--only WORKLOAD[,WORKLOAD...]] [--markdown FILE] [--dir DIR]
        graveyard-bench server [--quick] [--clients N[,N...]] [--seconds S] [--markdown FILE] [--dir DIR]
                               [--graveyard-bin PATH] [--postgres-script PATH] [--skip-postgres]
+                              [--node-flag FLAG]...
 
 embedded: runs each workload against GraveyardDB, varvedb 0.4.2, SQLite and bare LMDB (heed),
 all durable (fsync on every commit), and prints one table per workload.
@@ -44,7 +45,9 @@ append single events for a fixed time; prints events/s, p50/p99/p999 latency and
   --dir DIR              where the nodes' and PostgreSQL's temporary directories go
   --graveyard-bin PATH   the node binary (default: `graveyard` next to this binary)
   --postgres-script PATH (default: scripts/postgres.sh of the source tree)
-  --skip-postgres        leave PostgreSQL out (its rows say NOT RUN)";
+  --skip-postgres        leave PostgreSQL out (its rows say NOT RUN)
+  --node-flag FLAG       give every node this flag too (repeatable; `--node-flag=--otlp-endpoint=URL`):
+                         what a setting costs, against a run without it";
 
 enum Command {
     Embedded(EmbeddedArgs),
@@ -131,6 +134,7 @@ fn parse_server(args: &[String]) -> Result<ServerArgs, String> {
             "--graveyard-bin" => parsed.graveyard_bin = Some(PathBuf::from(value()?)),
             "--postgres-script" => parsed.postgres_script = Some(PathBuf::from(value()?)),
             "--skip-postgres" => parsed.skip_postgres = true,
+            "--node-flag" => parsed.node_flags.push(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -210,6 +214,9 @@ mod tests {
             "server.md",
             "--graveyard-bin=/opt/graveyard",
             "--skip-postgres",
+            "--node-flag=--otlp-sample-ratio=0.5",
+            "--node-flag",
+            "--reflection=off",
         ])) else {
             panic!("expected the server command");
         };
@@ -218,6 +225,7 @@ mod tests {
         assert_eq!(parsed.markdown, Some(PathBuf::from("server.md")));
         assert_eq!(parsed.graveyard_bin, Some(PathBuf::from("/opt/graveyard")));
         assert!(parsed.skip_postgres);
+        assert_eq!(parsed.node_flags, ["--otlp-sample-ratio=0.5", "--reflection=off"]);
         assert!(!parsed.quick);
         assert_eq!(parsed.postgres_script, None);
     }

@@ -20,8 +20,10 @@ use graveyard::wire::v1 as pb;
 use graveyard::{Error, ErrorCode};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use crate::metrics::Metrics;
+use crate::telemetry;
 
 pub struct Cluster {
     pub node_id: String,
@@ -118,7 +120,13 @@ impl Cluster {
         if let Some(deadline) = deadline {
             forwarded.metadata_mut().insert("grpc-timeout", deadline);
         }
-        call(peer.client, forwarded).await.map_err(|status| self.unreachable(&peer.id, status))
+        let span = telemetry::forward(&self.node_id, &peer.id, forwarded.metadata_mut());
+        let answer = call(peer.client, forwarded).instrument(span.clone()).await;
+        answer.map_err(|status| {
+            let status = self.unreachable(&peer.id, status);
+            telemetry::failed(&span, &status);
+            status
+        })
     }
 
     /// A status from a peer: passed on when it is the peer's own answer, made a typed

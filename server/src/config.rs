@@ -116,8 +116,29 @@ const REFLECTION: Setting = Setting {
     help: "serve gRPC server reflection (v1 and v1alpha: grpcurl and other tools discover the API); \
            behind the token when one is set [default: on]",
 };
+const OTLP_ENDPOINT: Setting = Setting {
+    flag: "--otlp-endpoint",
+    env: "GRAVEYARD_OTLP_ENDPOINT",
+    value_name: "URL",
+    help: "send traces over OTLP/gRPC to the collector at this http:// or https:// URL: spans of appends, \
+           reads, forwards and subscription deliveries; the OTEL_EXPORTER_OTLP_* variables (headers, \
+           timeout, compression) and OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES apply [default: off]",
+};
+const OTLP_CA_FILE: Setting = Setting {
+    flag: "--otlp-ca-file",
+    env: "GRAVEYARD_OTLP_CA_FILE",
+    value_name: "FILE",
+    help: "PEM certificates trusted for an https:// --otlp-endpoint [default: the system's roots]",
+};
+const OTLP_SAMPLE_RATIO: Setting = Setting {
+    flag: "--otlp-sample-ratio",
+    env: "GRAVEYARD_OTLP_SAMPLE_RATIO",
+    value_name: "RATIO",
+    help: "share of the traces starting at this node that are recorded, 0 to 1; a request whose caller \
+           sends a W3C traceparent follows the caller's decision [default: 1]",
+};
 
-const SETTINGS: [&Setting; 15] = [
+const SETTINGS: [&Setting; 18] = [
     &LISTEN,
     &DATA,
     &MAX_EVENT_SIZE,
@@ -132,6 +153,9 @@ const SETTINGS: [&Setting; 15] = [
     &METRICS_LISTEN,
     &ADMIN_LISTEN,
     &REFLECTION,
+    &OTLP_ENDPOINT,
+    &OTLP_CA_FILE,
+    &OTLP_SAMPLE_RATIO,
     &LOG,
 ];
 
@@ -158,7 +182,20 @@ pub struct Settings {
     pub admin_listen: Option<SocketAddr>,
     /// Serve gRPC server reflection.
     pub reflection: bool,
+    /// Traces over OTLP.
+    pub otlp: Option<Otlp>,
     pub log_filter: String,
+}
+
+/// Where and how the node sends its traces.
+#[derive(Debug)]
+pub struct Otlp {
+    /// The collector's URL, `http://` or `https://`.
+    pub endpoint: String,
+    /// Certificates trusted for an `https://` collector, instead of the system's.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Share of the traces starting here that are recorded.
+    pub sample_ratio: f64,
 }
 
 /// The TLS certificate chain and key, as PEM, with the names of the settings they came from (the
@@ -400,6 +437,7 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
             other => return Err(refuse(format!("{} '{other}' is not on or off", raw.source))),
         },
     };
+    let otlp = otlp(get(&OTLP_ENDPOINT)?, get(&OTLP_CA_FILE)?, get(&OTLP_SAMPLE_RATIO)?)?;
     let log_filter = get(&LOG)?.map_or_else(|| "info".to_owned(), |raw| raw.value);
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
         let source = get(&LOG)?.map_or(LOG.flag, |raw| raw.source);
@@ -420,8 +458,58 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
         metrics_listen,
         admin_listen,
         reflection,
+        otlp,
         log_filter,
     })
+}
+
+fn otlp(
+    endpoint: Option<Raw>,
+    ca_file: Option<Raw>,
+    sample_ratio: Option<Raw>,
+) -> Result<Option<Otlp>, ConfigError> {
+    let Some(endpoint) = endpoint else {
+        if let Some(raw) = ca_file.or(sample_ratio) {
+            return Err(refuse(format!(
+                "{} is given without {} (or {}): where should traces go?",
+                raw.source, OTLP_ENDPOINT.flag, OTLP_ENDPOINT.env
+            )));
+        }
+        return Ok(None);
+    };
+    let url = endpoint.value.trim();
+    let bad = |why: &str| {
+        refuse(format!("{} '{}' is not a collector's URL: {why}", endpoint.source, endpoint.value))
+    };
+    let uri: http::Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => {
+            return Err(bad("expected http://HOST:PORT or https://HOST:PORT, such as http://127.0.0.1:4317"))
+        }
+    };
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("it names no host"));
+    }
+    let ca_pem = match ca_file {
+        Some(raw) if !https => {
+            return Err(refuse(format!(
+                "{} is given but {} '{}' is not an https:// URL",
+                raw.source, endpoint.source, endpoint.value
+            )))
+        }
+        Some(raw) => Some(read_nonempty(&raw)?),
+        None => None,
+    };
+    let sample_ratio = match sample_ratio {
+        None => 1.0,
+        Some(raw) => match raw.value.trim().parse::<f64>() {
+            Ok(ratio) if (0.0..=1.0).contains(&ratio) => ratio,
+            _ => return Err(refuse(format!("{} '{}' is not a ratio from 0 to 1", raw.source, raw.value))),
+        },
+    };
+    Ok(Some(Otlp { endpoint: url.to_owned(), ca_pem, sample_ratio }))
 }
 
 /// The token in the file at `path`, checked as a node checks its own (the client commands'

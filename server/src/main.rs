@@ -9,6 +9,7 @@ mod http;
 mod metrics;
 mod node;
 mod service;
+mod telemetry;
 mod wire_errors;
 
 use std::process::ExitCode;
@@ -26,12 +27,6 @@ fn main() -> ExitCode {
         }
     };
 
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -39,7 +34,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(node::run(settings)) {
+    let telemetry = match runtime.block_on(async { telemetry::install(&settings) }) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("graveyard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let outcome = node::run(settings).await;
+        telemetry.shutdown().await;
+        outcome
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         // Once, as a log line on stderr (where the subscriber writes): a start-up failure
         // reads like every other error of the node.

@@ -35,6 +35,13 @@ pub enum SubscriptionKind {
 
 const SUBSCRIPTION_KINDS: [&str; 3] = ["stream", "all", "group"];
 
+impl SubscriptionKind {
+    /// The kind's name, as in the `kind` label.
+    pub fn label(self) -> &'static str {
+        SUBSCRIPTION_KINDS[self as usize]
+    }
+}
+
 /// What a read reads (the `target` label).
 #[derive(Debug, Clone, Copy)]
 pub enum ReadKind {

@@ -33,6 +33,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::cluster::{Cluster, Peer, Route};
 use crate::metrics::{Metrics, ReadKind, SubscriptionKind};
+use crate::telemetry;
+use opentelemetry::trace::SpanContext;
+use tracing::{Instrument, Span};
 
 /// Most events in one read batch.
 const READ_PAGE_EVENTS: u64 = 512;
@@ -135,23 +138,30 @@ impl GraveyardService {
         let cluster = self.cluster.clone();
         let metrics = self.metrics.clone();
         let mut draining = self.draining.clone();
-        tokio::spawn(async move {
-            loop {
-                let item = tokio::select! {
-                    message = inner.message() => match message {
-                        Ok(Some(message)) => Ok(message),
-                        Ok(None) => return,
-                        Err(status) => Err(cluster.unreachable(&peer, status)),
-                    },
-                    () = tx.closed() => return,
-                    () = drained(&mut draining) => Err(shutting_down(&metrics)),
-                };
-                let last = item.is_err();
-                if tx.send(item).await.is_err() || last {
-                    return;
+        tokio::spawn(
+            async move {
+                loop {
+                    let item = tokio::select! {
+                        message = inner.message() => match message {
+                            Ok(Some(message)) => Ok(message),
+                            Ok(None) => return,
+                            Err(status) => Err(cluster.unreachable(&peer, status)),
+                        },
+                        () = tx.closed() => return,
+                        () = drained(&mut draining) => Err(shutting_down(&metrics)),
+                    };
+                    if let Err(status) = &item {
+                        telemetry::failed(&Span::current(), status);
+                    }
+                    let last = item.is_err();
+                    if tx.send(item).await.is_err() || last {
+                        return;
+                    }
                 }
             }
-        });
+            // The read's span (when it is one) lasts until its last page is relayed.
+            .instrument(Span::current()),
+        );
         ReceiverStream::new(rx)
     }
 }
@@ -211,28 +221,38 @@ type RpcResult<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl Graveyard for GraveyardService {
     async fn append(&self, request: Request<pb::AppendRequest>) -> RpcResult<pb::AppendResponse> {
-        on_owner!(self, request, &request.get_ref().stream, append);
-        let started = Instant::now();
-        let request = request.into_inner();
-        let (db, metrics) = (self.db.clone(), self.metrics.clone());
-        // A task of its own: an append handed to the writer commits even when its client goes
-        // away (this handler is then dropped), and it is counted all the same.
-        let outcome = tokio::spawn(async move {
-            let outcome = async {
-                let expected = wire::expected_from_wire(request.expected)?;
-                let events = wire::events_from_wire(request.events)?;
-                let count = events.len();
-                let result = db.append_async(&request.stream, expected, events).await?;
-                Ok::<_, Error>((result, count))
-            }
-            .await;
-            metrics.record_append(started.elapsed(), outcome.as_ref().ok().map(|(_, count)| *count));
-            outcome
+        let span = telemetry::serve(
+            "Append",
+            request.metadata(),
+            &self.cluster.node_id,
+            Some(&request.get_ref().stream),
+        );
+        span.record("graveyard.events", request.get_ref().events.len());
+        telemetry::traced(span, async move {
+            on_owner!(self, request, &request.get_ref().stream, append);
+            let started = Instant::now();
+            let request = request.into_inner();
+            let (db, metrics) = (self.db.clone(), self.metrics.clone());
+            // A task of its own: an append handed to the writer commits even when its client goes
+            // away (this handler is then dropped), and it is counted all the same.
+            let outcome = tokio::spawn(async move {
+                let outcome = async {
+                    let expected = wire::expected_from_wire(request.expected)?;
+                    let events = wire::events_from_wire(request.events)?;
+                    let count = events.len();
+                    let result = db.append_async(&request.stream, expected, events).await?;
+                    Ok::<_, Error>((result, count))
+                }
+                .await;
+                metrics.record_append(started.elapsed(), outcome.as_ref().ok().map(|(_, count)| *count));
+                outcome
+            })
+            .await
+            .unwrap_or_else(|e| Err(Error::Internal(format!("the append task failed: {e}"))));
+            let (result, _) = outcome.map_err(|e| self.fail(e))?;
+            Ok(Response::new(pb::AppendResponse { result: Some(result.into()) }))
         })
         .await
-        .unwrap_or_else(|e| Err(Error::Internal(format!("the append task failed: {e}"))));
-        let (result, _) = outcome.map_err(|e| self.fail(e))?;
-        Ok(Response::new(pb::AppendResponse { result: Some(result.into()) }))
     }
 
     type ReadStreamStream = ReceiverStream<Result<pb::ReadResponse, Status>>;
@@ -241,28 +261,41 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::ReadStreamRequest>,
     ) -> RpcResult<Self::ReadStreamStream> {
-        on_owner!(self, request, &request.get_ref().stream, read_stream, relay READ_BUFFER);
-        let request = request.into_inner();
-        let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
-        let pager = Pager::new(
-            self.db.clone(),
-            ReadTarget::Stream(request.stream),
-            direction,
-            request.from,
-            request.limit,
+        let span = telemetry::serve(
+            "ReadStream",
+            request.metadata(),
+            &self.cluster.node_id,
+            Some(&request.get_ref().stream),
         );
-        self.stream_pages(pager, ReadKind::Stream)
+        telemetry::traced(span, async move {
+            on_owner!(self, request, &request.get_ref().stream, read_stream, relay READ_BUFFER);
+            let request = request.into_inner();
+            let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
+            let pager = Pager::new(
+                self.db.clone(),
+                ReadTarget::Stream(request.stream),
+                direction,
+                request.from,
+                request.limit,
+            );
+            self.stream_pages(pager, ReadKind::Stream)
+        })
+        .await
     }
 
     type ReadAllStream = ReceiverStream<Result<pb::ReadResponse, Status>>;
 
     async fn read_all(&self, request: Request<pb::ReadAllRequest>) -> RpcResult<Self::ReadAllStream> {
-        let request = request.into_inner();
-        let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
-        let filter = wire::filter_from_wire(request.filter);
-        let pager =
-            Pager::new(self.db.clone(), ReadTarget::All(filter), direction, request.from, request.limit);
-        self.stream_pages(pager, ReadKind::All)
+        let span = telemetry::serve("ReadAll", request.metadata(), &self.cluster.node_id, None);
+        telemetry::traced(span, async move {
+            let request = request.into_inner();
+            let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
+            let filter = wire::filter_from_wire(request.filter);
+            let pager =
+                Pager::new(self.db.clone(), ReadTarget::All(filter), direction, request.from, request.limit);
+            self.stream_pages(pager, ReadKind::All)
+        })
+        .await
     }
 
     type SubscribeToStreamStream = ReceiverStream<Result<pb::SubscribeResponse, Status>>;
@@ -271,16 +304,25 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::SubscribeToStreamRequest>,
     ) -> RpcResult<Self::SubscribeToStreamStream> {
-        on_owner!(self, request, &request.get_ref().stream, subscribe_to_stream, relay STREAM_BUFFER);
-        let request = request.into_inner();
-        let subscription = wire::start_from_wire(request.start)
-            .and_then(|start| {
-                let page_size = subscription_page(request.page_size)?;
-                let options = SubscribeOptions { start, filter: Filter::default(), page_size };
-                self.db.subscribe_to_stream(&request.stream, options)
-            })
-            .map_err(|e| self.fail(e))?;
-        Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::Stream)))
+        let span = telemetry::serve(
+            "SubscribeToStream",
+            request.metadata(),
+            &self.cluster.node_id,
+            Some(&request.get_ref().stream),
+        );
+        telemetry::traced(span, async move {
+            on_owner!(self, request, &request.get_ref().stream, subscribe_to_stream, relay STREAM_BUFFER);
+            let request = request.into_inner();
+            let subscription = wire::start_from_wire(request.start)
+                .and_then(|start| {
+                    let page_size = subscription_page(request.page_size)?;
+                    let options = SubscribeOptions { start, filter: Filter::default(), page_size };
+                    self.db.subscribe_to_stream(&request.stream, options)
+                })
+                .map_err(|e| self.fail(e))?;
+            Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::Stream)))
+        })
+        .await
     }
 
     type SubscribeToAllStream = ReceiverStream<Result<pb::SubscribeResponse, Status>>;
@@ -289,15 +331,19 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::SubscribeToAllRequest>,
     ) -> RpcResult<Self::SubscribeToAllStream> {
-        let request = request.into_inner();
-        let subscription = wire::start_from_wire(request.start)
-            .and_then(|start| {
-                let filter = wire::filter_from_wire(request.filter);
-                let page_size = subscription_page(request.page_size)?;
-                self.db.subscribe_to_all(SubscribeOptions { start, filter, page_size })
-            })
-            .map_err(|e| self.fail(e))?;
-        Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::All)))
+        let span = telemetry::serve("SubscribeToAll", request.metadata(), &self.cluster.node_id, None);
+        telemetry::traced(span, async move {
+            let request = request.into_inner();
+            let subscription = wire::start_from_wire(request.start)
+                .and_then(|start| {
+                    let filter = wire::filter_from_wire(request.filter);
+                    let page_size = subscription_page(request.page_size)?;
+                    self.db.subscribe_to_all(SubscribeOptions { start, filter, page_size })
+                })
+                .map_err(|e| self.fail(e))?;
+            Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::All)))
+        })
+        .await
     }
 
     async fn list_streams(
@@ -504,38 +550,46 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<Streaming<pb::ConsumeRequest>>,
     ) -> RpcResult<Self::ConsumeStream> {
-        let forwarded = Cluster::is_forwarded(request.metadata());
-        let mut incoming = request.into_inner();
-        let first = incoming.message().await.map_err(|s| crate::wire_errors::refuse(&self.metrics, s))?;
-        let join = match first {
-            Some(pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) }) => join,
-            _ => {
-                return Err(protocol_failure(
-                    &self.metrics,
-                    ErrorCode::InvalidArgument,
-                    "the first request of a Consume call must be a Join".to_owned(),
-                ))
+        let span = telemetry::serve("Consume", request.metadata(), &self.cluster.node_id, None);
+        telemetry::traced(span, async move {
+            let forwarded = Cluster::is_forwarded(request.metadata());
+            let mut incoming = request.into_inner();
+            let first = incoming.message().await.map_err(|s| crate::wire_errors::refuse(&self.metrics, s))?;
+            let join = match first {
+                Some(pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) }) => join,
+                _ => {
+                    return Err(protocol_failure(
+                        &self.metrics,
+                        ErrorCode::InvalidArgument,
+                        "the first request of a Consume call must be a Join".to_owned(),
+                    ))
+                }
+            };
+            let mut metadata = MetadataMap::new();
+            if forwarded {
+                metadata.insert(FORWARDED_HEADER, AsciiMetadataValue::from_static("?"));
             }
-        };
-        let mut metadata = MetadataMap::new();
-        if forwarded {
-            metadata.insert(FORWARDED_HEADER, AsciiMetadataValue::from_static("?"));
-        }
-        if let Some(peer) = self.group_elsewhere(&join.group, &metadata).await? {
-            return self.forward_session(peer, join, incoming).await;
-        }
-        let member = self.store.join_group(&join.group, &join.member).await.map_err(|e| self.fail(e))?;
-        let info = self.db.group_info(&join.group).map_err(|e| self.fail(e))?;
-        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        let session = MemberSession {
-            member,
-            incoming,
-            tx,
-            metrics: self.metrics.clone(),
-            draining: self.draining.clone(),
-        };
-        tokio::spawn(session.run(info));
-        Ok(Response::new(ReceiverStream::new(rx)))
+            Span::current().record("graveyard.group", join.group.as_str());
+            if let Some(peer) = self.group_elsewhere(&join.group, &metadata).await? {
+                return self.forward_session(peer, join, incoming).await;
+            }
+            let member = self.store.join_group(&join.group, &join.member).await.map_err(|e| self.fail(e))?;
+            let info = self.db.group_info(&join.group).map_err(|e| self.fail(e))?;
+            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+            let session = MemberSession {
+                member,
+                incoming,
+                tx,
+                metrics: self.metrics.clone(),
+                draining: self.draining.clone(),
+                node: self.cluster.node_id.clone(),
+                group: join.group.clone(),
+                opened: telemetry::current_context(),
+            };
+            tokio::spawn(session.run(info));
+            Ok(Response::new(ReceiverStream::new(rx)))
+        })
+        .await
     }
 
     async fn upsert_schema(
@@ -732,37 +786,43 @@ impl GraveyardService {
         let first = pager.next_page().map_err(|e| self.fail(e))?;
         let (tx, rx) = mpsc::channel(READ_BUFFER);
         let metrics = self.metrics.clone();
-        tokio::spawn(async move {
-            // Counted when the read ends, however it ends, with the events sent until then.
-            struct Counted(Arc<Metrics>, ReadKind, u64);
-            impl Drop for Counted {
-                fn drop(&mut self) {
-                    self.0.record_read(self.1, self.2);
+        tokio::spawn(
+            async move {
+                // Counted when the read ends, however it ends, with the events sent until then.
+                struct Counted(Arc<Metrics>, ReadKind, u64);
+                impl Drop for Counted {
+                    fn drop(&mut self) {
+                        self.0.record_read(self.1, self.2);
+                    }
                 }
-            }
-            let mut counted = Counted(metrics.clone(), kind, 0);
-            let mut page = first;
-            loop {
-                match page {
-                    None => return,
-                    Some(events) if events.is_empty() => {}
-                    Some(events) => {
-                        let n = events.len() as u64;
-                        if tx.send(Ok(pb::ReadResponse { events })).await.is_err() {
-                            return; // the client went away
+                let mut counted = Counted(metrics.clone(), kind, 0);
+                let mut page = first;
+                loop {
+                    match page {
+                        None => return,
+                        Some(events) if events.is_empty() => {}
+                        Some(events) => {
+                            let n = events.len() as u64;
+                            if tx.send(Ok(pb::ReadResponse { events })).await.is_err() {
+                                return; // the client went away
+                            }
+                            counted.2 += n;
                         }
-                        counted.2 += n;
                     }
+                    page = match pager.next_page() {
+                        Ok(page) => page,
+                        Err(e) => {
+                            let status = failure(&metrics, e);
+                            telemetry::failed(&Span::current(), &status);
+                            let _ = tx.send(Err(status)).await;
+                            return;
+                        }
+                    };
                 }
-                page = match pager.next_page() {
-                    Ok(page) => page,
-                    Err(e) => {
-                        let _ = tx.send(Err(failure(&metrics, e))).await;
-                        return;
-                    }
-                };
             }
-        });
+            // The read's span lasts until its last page is sent.
+            .instrument(Span::current()),
+        );
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
@@ -777,6 +837,8 @@ impl GraveyardService {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let metrics = self.metrics.clone();
         let mut draining = self.draining.clone();
+        let node = self.cluster.node_id.clone();
+        let opened = telemetry::current_context();
         tokio::spawn(async move {
             let active = metrics.subscription_started(kind);
             loop {
@@ -795,6 +857,9 @@ impl GraveyardService {
                 let (item, last) = match message {
                     Some(Ok(SubscriptionMessage::Event(event))) => {
                         active.delivered(event.position);
+                        let _span =
+                            telemetry::deliver(kind.label(), None, &node, (&event).into(), opened.as_ref())
+                                .entered();
                         let message = pb::subscribe_response::Message::Event(event.into());
                         (Ok(pb::SubscribeResponse { message: Some(message) }), false)
                     }
@@ -829,6 +894,10 @@ struct MemberSession {
     tx: mpsc::Sender<Result<pb::ConsumeResponse, Status>>,
     metrics: Arc<Metrics>,
     draining: watch::Receiver<bool>,
+    /// This node's id and the span of the Consume call, for the spans of deliveries.
+    node: String,
+    group: String,
+    opened: Option<SpanContext>,
 }
 
 impl MemberSession {
@@ -864,13 +933,16 @@ impl MemberSession {
                 delivery = next_delivery(&self.member, &self.tx) => match delivery {
                     Some(Ok(delivery)) => {
                         active.delivered(delivery.event.position);
+                        let span = telemetry::deliver("group", Some(&self.group), &self.node, (&delivery.event).into(), self.opened.as_ref());
+                        span.record("graveyard.attempt", delivery.attempt);
                         let response = pb::consume_response::Response::Delivery(pb::consume_response::Delivery {
                             delivery_id: delivery.id,
                             event: Some(delivery.event.into()),
                             attempt: delivery.attempt,
                             parked_revision: delivery.parked_revision,
                         });
-                        if self.tx.send(Ok(pb::ConsumeResponse { response: Some(response) })).await.is_err() {
+                        let sent = self.tx.send(Ok(pb::ConsumeResponse { response: Some(response) }));
+                        if sent.instrument(span).await.is_err() {
                             return;
                         }
                     }

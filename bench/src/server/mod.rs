@@ -32,6 +32,9 @@ pub struct ServerArgs {
     pub postgres_script: Option<PathBuf>,
     /// Leave PostgreSQL out; its rows then say so.
     pub skip_postgres: bool,
+    /// Flags every node gets besides its address, data and cluster flags (`--node-flag`), to
+    /// measure what a setting costs.
+    pub node_flags: Vec<String>,
 }
 
 impl ServerArgs {
@@ -116,7 +119,7 @@ pub fn run(args: &ServerArgs) -> Result<bool> {
     for target in Target::ALL {
         rows.extend(match target {
             Target::Graveyard { nodes } => {
-                runtime.block_on(run_graveyard(&binary, nodes, &base, &counts, duration))
+                runtime.block_on(run_graveyard(&binary, nodes, &args.node_flags, &base, &counts, duration))
             }
             Target::Postgres => run_postgres(&runtime, args, &base, &counts, duration),
         });
@@ -164,13 +167,14 @@ pub fn run(args: &ServerArgs) -> Result<bool> {
 async fn run_graveyard(
     binary: &Path,
     nodes: usize,
+    node_flags: &[String],
     base: &Path,
     counts: &[usize],
     duration: Duration,
 ) -> Vec<Row> {
     let target = Target::Graveyard { nodes };
     eprintln!("starting {} GraveyardDB node(s) ...", nodes);
-    let cluster = match Cluster::start(binary, nodes, base).await {
+    let cluster = match Cluster::start(binary, nodes, node_flags, base).await {
         Ok(cluster) => cluster,
         Err(e) => {
             eprintln!("  GraveyardDB {}: {e}", target.topology());
@@ -448,6 +452,9 @@ impl Header<'_> {
             "graveyard".to_owned(),
             format!("{} (built {built} before this run)", self.binary.display()),
         ));
+        if !args.node_flags.is_empty() {
+            facts.push(("node flags".to_owned(), args.node_flags.join(" ")));
+        }
         facts.push((
             "durability".to_owned(),
             "every peer is durable: an acknowledged append was synced to disk (GraveyardDB: fsync on \

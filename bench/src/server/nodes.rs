@@ -96,8 +96,8 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts `size` nodes with default settings (so default durability: fsync on every commit)
-    /// and waits until each answers Health.
-    pub async fn start(binary: &Path, size: usize, base: &Path) -> Result<Cluster> {
+    /// plus `flags`, and waits until each answers Health.
+    pub async fn start(binary: &Path, size: usize, flags: &[String], base: &Path) -> Result<Cluster> {
         let mut last_error = String::new();
         for _attempt in 0..START_ATTEMPTS {
             let ports = free_ports(size)?;
@@ -107,7 +107,7 @@ impl Cluster {
             for (i, &port) in ports.iter().enumerate() {
                 let dir = tempfile::Builder::new().prefix("graveyard-bench-node-").tempdir_in(base)?;
                 // A single node runs with no cluster flags at all: the shape most users start.
-                let cluster_args = if size == 1 {
+                let mut cluster_args = if size == 1 {
                     Vec::new()
                 } else {
                     vec![
@@ -117,6 +117,7 @@ impl Cluster {
                         members.join(","),
                     ]
                 };
+                cluster_args.extend_from_slice(flags);
                 let child = spawn(binary, dir.path(), port, &cluster_args)?;
                 nodes.push(Node { child, port, dir });
             }

@@ -291,6 +291,9 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> std::proce
         "GRAVEYARD_REFLECTION",
         "GRAVEYARD_ENDPOINTS",
         "GRAVEYARD_CA_FILE",
+        "GRAVEYARD_OTLP_ENDPOINT",
+        "GRAVEYARD_OTLP_CA_FILE",
+        "GRAVEYARD_OTLP_SAMPLE_RATIO",
     ] {
         command.env_remove(var);
     }
