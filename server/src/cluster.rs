@@ -102,11 +102,12 @@ impl Cluster {
     }
 
     /// Sends `request` to `peer`, marked as forwarded, through `call` (the RPC of the same name
-    /// on the peer). The owner's answer, errors included, is passed on as it is; a failure to
-    /// reach it becomes UNAVAILABLE naming it.
+    /// on the peer; `method` names it in the trace). The owner's answer, errors included, is
+    /// passed on as it is; a failure to reach it becomes UNAVAILABLE naming it.
     pub async fn forward<Req, Resp, F, Fut>(
         &self,
         peer: Peer,
+        method: &'static str,
         request: Request<Req>,
         call: F,
     ) -> Result<Response<Resp>, Status>
@@ -120,7 +121,7 @@ impl Cluster {
         if let Some(deadline) = deadline {
             forwarded.metadata_mut().insert("grpc-timeout", deadline);
         }
-        let span = telemetry::forward(&self.node_id, &peer.id, forwarded.metadata_mut());
+        let span = telemetry::forward(method, &self.node_id, &peer.id, forwarded.metadata_mut());
         let answer = call(peer.client, forwarded).instrument(span.clone()).await;
         answer.map_err(|status| {
             let status = self.unreachable(&peer.id, status);

@@ -192,6 +192,8 @@ pub struct Settings {
 pub struct Otlp {
     /// The collector's URL, `http://` or `https://`.
     pub endpoint: String,
+    /// The URL is an `https://` one: the exporter speaks TLS.
+    pub https: bool,
     /// Certificates trusted for an `https://` collector, instead of the system's.
     pub ca_pem: Option<Vec<u8>>,
     /// Share of the traces starting here that are recorded.
@@ -482,7 +484,7 @@ fn otlp(
         refuse(format!("{} '{}' is not a collector's URL: {why}", endpoint.source, endpoint.value))
     };
     let uri: http::Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
-    let https = match uri.scheme_str() {
+    let https = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
         Some("https") => true,
         Some("http") => false,
         _ => {
@@ -492,6 +494,10 @@ fn otlp(
     if uri.host().is_none_or(str::is_empty) {
         return Err(bad("it names no host"));
     }
+    // Without one the exporter would dial 80 or 443, where no collector listens by default.
+    if uri.port_u16().is_none() {
+        return Err(bad("it names no port (OTLP over gRPC listens on 4317 by default)"));
+    }
     let ca_pem = match ca_file {
         Some(raw) if !https => {
             return Err(refuse(format!(
@@ -499,7 +505,15 @@ fn otlp(
                 raw.source, endpoint.source, endpoint.value
             )))
         }
-        Some(raw) => Some(read_nonempty(&raw)?),
+        Some(raw) => {
+            let pem = read_nonempty(&raw)?;
+            // A key or a DER file would leave the exporter trusting nothing, and every export
+            // would fail; refused now instead.
+            if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                return Err(refuse(format!("{} '{}' holds no PEM certificate", raw.source, raw.value)));
+            }
+            Some(pem)
+        }
         None => None,
     };
     let sample_ratio = match sample_ratio {
@@ -509,7 +523,7 @@ fn otlp(
             _ => return Err(refuse(format!("{} '{}' is not a ratio from 0 to 1", raw.source, raw.value))),
         },
     };
-    Ok(Some(Otlp { endpoint: url.to_owned(), ca_pem, sample_ratio }))
+    Ok(Some(Otlp { endpoint: url.to_owned(), https, ca_pem, sample_ratio }))
 }
 
 /// The token in the file at `path`, checked as a node checks its own (the client commands'

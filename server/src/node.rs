@@ -182,6 +182,8 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         metrics = ?settings.metrics_listen,
         admin = ?settings.admin_listen,
         reflection = settings.reflection,
+        // Whether, not where: a collector's URL may carry credentials.
+        traces = settings.otlp.is_some(),
         version = env!("CARGO_PKG_VERSION"),
         "graveyard node serving"
     );

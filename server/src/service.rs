@@ -59,16 +59,19 @@ const STREAM_BUFFER: usize = 64;
 macro_rules! on_owner {
     ($self:ident, $request:ident, $key:expr, $rpc:ident) => {
         if let Route::Forward(peer) = $self.cluster.route($key, $request.metadata())? {
-            return $self.cluster.forward(peer, $request, |mut c, r| async move { c.$rpc(r).await }).await;
+            return $self
+                .cluster
+                .forward(peer, stringify!($rpc), $request, |mut c, r| async move { c.$rpc(r).await })
+                .await;
         }
     };
-    ($self:ident, $request:ident, $key:expr, $rpc:ident, relay $buffer:expr) => {
+    ($self:ident, $request:ident, $key:expr, $rpc:ident, relay $buffer:expr, $span:expr) => {
         if let Route::Forward(peer) = $self.cluster.route($key, $request.metadata())? {
             let answer = $self
                 .cluster
-                .forward(peer.clone(), $request, |mut c, r| async move { c.$rpc(r).await })
+                .forward(peer.clone(), stringify!($rpc), $request, |mut c, r| async move { c.$rpc(r).await })
                 .await?;
-            return Ok(Response::new($self.relay(peer.id, answer.into_inner(), $buffer)));
+            return Ok(Response::new($self.relay(peer.id, answer.into_inner(), $buffer, $span)));
         }
     };
 }
@@ -77,7 +80,10 @@ macro_rules! on_owner {
 macro_rules! on_group_node {
     ($self:ident, $request:ident, $name:expr, $rpc:ident) => {
         if let Some(peer) = $self.group_elsewhere($name, $request.metadata()).await? {
-            return $self.cluster.forward(peer, $request, |mut c, r| async move { c.$rpc(r).await }).await;
+            return $self
+                .cluster
+                .forward(peer, stringify!($rpc), $request, |mut c, r| async move { c.$rpc(r).await })
+                .await;
         }
     };
 }
@@ -133,6 +139,7 @@ impl GraveyardService {
         peer: String,
         mut inner: Streaming<T>,
         buffer: usize,
+        span: Span,
     ) -> ReceiverStream<Result<T, Status>> {
         let (tx, rx) = mpsc::channel(buffer);
         let cluster = self.cluster.clone();
@@ -159,8 +166,7 @@ impl GraveyardService {
                     }
                 }
             }
-            // The read's span (when it is one) lasts until its last page is relayed.
-            .instrument(Span::current()),
+            .instrument(span),
         );
         ReceiverStream::new(rx)
     }
@@ -268,7 +274,8 @@ impl Graveyard for GraveyardService {
             Some(&request.get_ref().stream),
         );
         telemetry::traced(span, async move {
-            on_owner!(self, request, &request.get_ref().stream, read_stream, relay READ_BUFFER);
+            // The read's span lasts until its last page is relayed.
+            on_owner!(self, request, &request.get_ref().stream, read_stream, relay READ_BUFFER, Span::current());
             let request = request.into_inner();
             let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
             let pager = Pager::new(
@@ -311,7 +318,16 @@ impl Graveyard for GraveyardService {
             Some(&request.get_ref().stream),
         );
         telemetry::traced(span, async move {
-            on_owner!(self, request, &request.get_ref().stream, subscribe_to_stream, relay STREAM_BUFFER);
+            // A subscription's span ends with the call that opens it, as on the owner; its
+            // deliveries have their own.
+            on_owner!(
+                self,
+                request,
+                &request.get_ref().stream,
+                subscribe_to_stream,
+                relay STREAM_BUFFER,
+                Span::none()
+            );
             let request = request.into_inner();
             let subscription = wire::start_from_wire(request.start)
                 .and_then(|start| {
@@ -1029,9 +1045,11 @@ impl GraveyardService {
             }
         });
         let session = Request::new(ReceiverStream::new(rx));
-        let answer =
-            self.cluster.forward(peer.clone(), session, |mut c, r| async move { c.consume(r).await }).await?;
-        Ok(Response::new(self.relay(peer.id, answer.into_inner(), STREAM_BUFFER)))
+        let answer = self
+            .cluster
+            .forward(peer.clone(), "consume", session, |mut c, r| async move { c.consume(r).await })
+            .await?;
+        Ok(Response::new(self.relay(peer.id, answer.into_inner(), STREAM_BUFFER, Span::none())))
     }
 }
 

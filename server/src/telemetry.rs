@@ -23,18 +23,20 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TracerProvider as _};
-use opentelemetry::KeyValue;
+use opentelemetry::trace::{
+    Link, SpanContext, SpanKind, TraceContextExt, TraceId, TraceState, TracerProvider as _,
+};
+use opentelemetry::{Key, KeyValue};
 use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample};
 use opentelemetry_sdk::Resource;
 use tonic::metadata::{KeyRef, MetadataKey, MetadataMap, MetadataValue};
 use tonic::{Response, Status};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::{filter_fn, FilterExt};
+use tracing_subscriber::filter::{filter_fn, FilterExt, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -57,10 +59,13 @@ pub struct Telemetry {
 /// lives on it.
 pub fn install(settings: &Settings) -> Result<Telemetry, String> {
     let is_traced = |metadata: &tracing::Metadata<'_>| metadata.target() == TARGET;
+    // The hints keep the global level at what the filters let through (a filter_fn has none,
+    // and an `and` without one would let every debug! and trace! of the tree reach its check).
+    let untraced = filter_fn(move |m| !is_traced(m)).with_max_level_hint(LevelFilter::TRACE);
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_filter(EnvFilter::new(&settings.log_filter).and(filter_fn(move |m| !is_traced(m))));
+        .with_filter(EnvFilter::new(&settings.log_filter).and(untraced));
     let Some(otlp) = &settings.otlp else {
         tracing_subscriber::registry().with(logs).init();
         return Ok(Telemetry { provider: None });
@@ -75,14 +80,14 @@ pub fn install(settings: &Settings) -> Result<Telemetry, String> {
         .with_threads(false)
         .with_target(false)
         .with_tracked_inactivity(false)
-        .with_filter(filter_fn(is_traced));
+        .with_filter(filter_fn(is_traced).with_max_level_hint(LevelFilter::INFO));
     tracing_subscriber::registry().with(logs).with(traces).init();
     Ok(Telemetry { provider: Some(provider) })
 }
 
 fn provider(otlp: &Otlp, node_id: &str) -> Result<SdkTracerProvider, String> {
     let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(&otlp.endpoint);
-    if otlp.endpoint.starts_with("https://") {
+    if otlp.https {
         let tls = tonic::transport::ClientTlsConfig::new();
         let tls = match &otlp.ca_pem {
             Some(pem) => tls.ca_certificate(tonic::transport::Certificate::from_pem(pem)),
@@ -94,19 +99,52 @@ fn provider(otlp: &Otlp, node_id: &str) -> Result<SdkTracerProvider, String> {
         .build()
         .map_err(|e| format!("cannot send traces to '{}' (--otlp-endpoint): {e}", otlp.endpoint))?;
     // The standard variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) still apply; the
-    // service is named for them only when they do not name it.
+    // service is named here only when they do not name it (the SDK then says unknown_service).
     let mut resource = Resource::builder().with_attributes([
         KeyValue::new("service.instance.id", node_id.to_owned()),
         KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
     ]);
-    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+    let named = Resource::builder()
+        .build()
+        .get(&Key::from_static_str("service.name"))
+        .is_some_and(|name| !name.as_str().starts_with("unknown_service"));
+    if !named {
         resource = resource.with_service_name("graveyard");
     }
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(otlp.sample_ratio))))
+        .with_sampler(Sampling(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(otlp.sample_ratio)))))
         .with_resource(resource.build())
         .build())
+}
+
+/// The node's sampler: a span in a trace follows its parent's decision, a trace that starts here
+/// is recorded at the configured ratio (the standard parent-based sampler), except that a root
+/// span linked to a recorded span is recorded: a delivery follows the decision taken for the
+/// call that opened its subscription, whatever the ratio.
+#[derive(Debug, Clone)]
+struct Sampling(Sampler);
+
+impl ShouldSample for Sampling {
+    fn should_sample(
+        &self,
+        parent_context: Option<&opentelemetry::Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let root = !parent_context.is_some_and(opentelemetry::Context::has_active_span);
+        if root && links.iter().any(|link| link.span_context.is_sampled()) {
+            return SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: TraceState::default(),
+            };
+        }
+        self.0.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+    }
 }
 
 impl Telemetry {
@@ -180,13 +218,15 @@ pub fn failed(span: &Span, status: &Status) {
     }
 }
 
-/// The span of a request this node forwards to `peer`, the owner of what it asks about; its
-/// trace context goes into `metadata`, the forwarded request's.
-pub fn forward(node: &str, peer: &str, metadata: &mut MetadataMap) -> Span {
+/// The span of a request this node forwards to `peer`, the owner of what it asks about
+/// (`method`, the RPC's name in the generated client); its trace context goes into `metadata`,
+/// the forwarded request's.
+pub fn forward(method: &'static str, node: &str, peer: &str, metadata: &mut MetadataMap) -> Span {
     let span = tracing::info_span!(
         target: TARGET,
         "forward",
         otel.kind = "client",
+        rpc.method = method,
         otel.status_code = Empty,
         otel.status_description = Empty,
         rpc.grpc.status_code = Empty,
@@ -241,6 +281,9 @@ pub fn deliver(
     event: Delivered<'_>,
     opened: Option<&SpanContext>,
 ) -> Span {
+    // Recorded only for a subscription whose opening call was: its caller's sampling decision
+    // (or this node's ratio) holds for what it receives, and every link leads somewhere.
+    let Some(opened) = opened.filter(|opened| opened.is_sampled()) else { return Span::none() };
     let span = tracing::info_span!(
         target: TARGET,
         "deliver",
@@ -260,10 +303,8 @@ pub fn deliver(
     }
     // How long after its commit the event left: what a subscriber's lag is made of.
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
-    span.record("graveyard.lag_ms", now.saturating_sub(event.timestamp) as f64 / 1000.0);
-    if let Some(opened) = opened {
-        span.add_link(opened.clone());
-    }
+    span.record("graveyard.lag_ms", now.saturating_sub(event.timestamp).max(0) as f64 / 1000.0);
+    span.add_link(opened.clone());
     span
 }
 

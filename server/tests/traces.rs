@@ -257,6 +257,7 @@ async fn a_forwarded_request_is_one_trace_across_nodes() {
     assert_eq!(forward.parent, received.span_id, "the forward is part of the request it forwards");
     assert_eq!(forward.kind, SpanKind::Client as i32);
     assert_eq!(forward.get("graveyard.peer"), "n2");
+    assert_eq!(forward.get("rpc.method"), "append");
     assert_eq!(served.parent, forward.span_id, "the owner continues the forwarding node's trace");
     assert_eq!(served.get("graveyard.stream"), stream);
     assert_eq!(served.resource.get("service.instance.id").map(String::as_str), Some("n2"));
@@ -275,10 +276,29 @@ async fn sampling_follows_the_ratio_and_the_callers_decision() {
     }
     let (traceparent, trace_id, _) = caller(40);
     client.append(with_parent(append_request("sampled", 1), &traceparent)).await.unwrap();
+    // Deliveries follow the decision taken for the subscription: none for one opened without a
+    // trace context (ratio 0), every one for one opened in the caller's sampled trace.
+    let subscribe =
+        || pb::SubscribeToStreamRequest { stream: "sampled".into(), start: None, page_size: None };
+    let mut unsampled = client.subscribe_to_stream(subscribe()).await.unwrap().into_inner();
+    let (traceparent, subscribed_in, _) = caller(50);
+    let mut sampled =
+        client.subscribe_to_stream(with_parent(subscribe(), &traceparent)).await.unwrap().into_inner();
+    for subscription in [&mut unsampled, &mut sampled] {
+        let message = subscription.message().await.unwrap().unwrap();
+        assert!(matches!(message.message, Some(pb::subscribe_response::Message::Event(_))));
+    }
+    drop((unsampled, sampled));
     stop(&mut node).await;
     let spans = collector.spans();
-    assert_eq!(spans.len(), 1, "only the caller's sampled trace is recorded: {spans:#?}");
-    assert_eq!(spans[0].trace_id, trace_id);
+    let names: Vec<_> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.len(), 3, "only what the callers sampled is recorded: {spans:#?}");
+    let append = spans.iter().find(|s| s.name == "Append").unwrap();
+    assert_eq!(append.trace_id, trace_id);
+    let opened = spans.iter().find(|s| s.name == "SubscribeToStream").unwrap();
+    assert_eq!(opened.trace_id, subscribed_in);
+    let delivery = spans.iter().find(|s| s.name == "deliver").unwrap();
+    assert_eq!(delivery.links, [(opened.trace_id.clone(), opened.span_id.clone())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,7 +311,8 @@ async fn group_deliveries_are_traced_and_a_tls_collector_is_trusted() {
     let options = NodeOptions {
         args: vec![
             "--otlp-endpoint".into(),
-            format!("https://localhost:{port}"),
+            // The scheme in capitals, as URLs allow.
+            format!("HTTPS://localhost:{port}"),
             "--otlp-ca-file".into(),
             cert.to_str().unwrap().into(),
         ],
@@ -337,10 +358,16 @@ async fn group_deliveries_are_traced_and_a_tls_collector_is_trusted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_collector_the_node_serves_and_stops_as_usual() {
-    // Traces off: nothing is sent anywhere.
+    // Traces off: nothing is sent anywhere, even with the standard variables naming a collector
+    // (they configure the exporter; only --otlp-endpoint turns traces on).
     let collector = Collector::default();
     let port = collector.serve(None).await;
-    let mut node = Node::start().await;
+    let url = format!("http://127.0.0.1:{port}");
+    let env = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), url.clone()),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".to_owned(), url),
+    ];
+    let mut node = Node::start_with(NodeOptions { env, ..Default::default() }).await;
     let mut client = node.client().await;
     client.append(append_request("quiet", 1)).await.unwrap();
     stop(&mut node).await;
@@ -354,13 +381,24 @@ async fn without_a_collector_the_node_serves_and_stops_as_usual() {
     }
     assert_eq!(read_stream(&mut client, "unheard").await.unwrap().len(), 10);
     stop(&mut node).await;
-    let _ = port;
+    // The lost spans are said in the log, not silently dropped.
+    assert!(node.log().contains("opentelemetry"), "{}", node.log());
 }
 
 #[test]
 fn bad_trace_settings_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    std::fs::write(
+        dir.path().join("key.pem"),
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 8] = [
+        (&["--otlp-endpoint", "http://127.0.0.1"], "it names no port"),
+        (
+            &["--otlp-endpoint", "https://localhost:4317", "--otlp-ca-file", "key.pem"],
+            "'key.pem' holds no PEM certificate",
+        ),
         (
             &["--otlp-endpoint", "ftp://127.0.0.1:4317"],
             "--otlp-endpoint 'ftp://127.0.0.1:4317' is not a collector's URL",
