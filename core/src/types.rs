@@ -449,6 +449,9 @@ pub struct StreamSummary {
     pub last_position: Option<u64>,
     /// Soft-deleted and not written since.
     pub deleted: bool,
+    /// Revisions below this were hidden by its last soft delete (0 when never deleted): what
+    /// an export needs to repeat a delete that later appends made invisible in `deleted`.
+    pub deleted_before: u64,
     pub tombstoned: bool,
     pub shredded: bool,
 }

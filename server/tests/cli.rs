@@ -475,17 +475,27 @@ fn streams_of_every_member_of_a_cluster() {
     assert_eq!(copied, original);
 }
 
-/// Fills a store with what an export must carry: schemas, JSON and binary events, metadata,
-/// a soft-deleted and a tombstoned stream.
+/// Fills a store with what an export must carry: two schema versions, the second refusing
+/// events the first took, JSON and binary events, data that is JSON `null`, metadata, a
+/// soft-deleted stream, one deleted and then written again, and a tombstoned stream.
 fn fill(at: &str, dir: &Path) {
-    let schema = r#"{"name":"UserRegistered","fields":[{"name":"age","type":"integer","min":18}]}"#;
+    let schema = r#"{"name":"UserRegistered","compatibility":"none","fields":[{"name":"age","type":"integer","min":18}]}"#;
     ok(on(at, &["schemas", "upsert", schema]));
-    for i in 0..30 {
+    let user = |i: u32| {
         let stream = format!("user-{}", i % 3);
         ok(on(
             at,
             &["append", &stream, "--type", "UserRegistered", "--data", &format!(r#"{{"age": {}}}"#, 20 + i)],
         ));
+    };
+    (0..30).for_each(user);
+    // Version 2 refuses ages below 40, which most of the events above have: an import must
+    // check each event against the version that checked it.
+    ok(on(at, &["schemas", "upsert", &schema.replace("18", "40")]));
+    (30..33).for_each(user);
+    ok(on(at, &["append", "nulls", "--type", "N", "--data", "null", "--metadata", "null"]));
+    for round in 0..2 {
+        ok(on(at, &["append", "again", "--type", "A", "--data", &format!(r#"{{"round":{round}}}"#)]));
     }
     let blob = dir.join("blob");
     std::fs::write(&blob, (0..=255u8).collect::<Vec<_>>()).unwrap();
@@ -526,11 +536,15 @@ fn fill(at: &str, dir: &Path) {
         .unwrap();
     store.delete_stream_blocking("gone", graveyard::ExpectedVersion::Any).unwrap();
     store.tombstone_stream_blocking("dead", graveyard::ExpectedVersion::Any).unwrap();
+    // Deleted, then written again: only the event after the delete is visible.
+    store.delete_stream_blocking("again", graveyard::ExpectedVersion::Exact(1)).unwrap();
     store.close();
+    ok(on(at, &["append", "again", "--type", "A", "--data", r#"{"round":2}"#]));
 }
 
-/// What two stores holding the same data agree on: user events and stream states.
-fn snapshot(target: &[&str]) -> (Vec<Value>, Vec<Value>, String) {
+/// What two stores holding the same data agree on: user events, stream states, what a deleted
+/// and written stream shows, metadata and schemas.
+fn snapshot(target: &[&str]) -> (Vec<Value>, Vec<Value>, Vec<Value>, String, Vec<String>) {
     let with = |args: &[&str]| {
         let mut all = args.to_vec();
         all.extend_from_slice(target);
@@ -547,8 +561,10 @@ fn snapshot(target: &[&str]) -> (Vec<Value>, Vec<Value>, String) {
             s
         })
         .collect();
+    let again = comparable_events(&with(&["read", "again", "--json"]));
     let metadata = with(&["info", "user-0", "--json"]);
-    (events, streams, metadata)
+    let schemas = ["1", "2"].map(|v| with(&["schemas", "show", "UserRegistered", "--version", v]));
+    (events, streams, again, metadata, schemas.to_vec())
 }
 
 #[test]
@@ -562,7 +578,7 @@ fn export_and_import_round_trip_and_resume() {
     let file = dir.path().join("backup.jsonl");
     let export = on(&at, &["export", "--out", file.to_str().unwrap()]);
     assert!(
-        stderr(&export).contains("exported 1 schema version(s), 34 event(s) of 7 stream(s)"),
+        stderr(&export).contains("exported 2 schema version(s), 41 event(s) of 9 stream(s)"),
         "{}",
         stderr(&export)
     );
@@ -573,22 +589,34 @@ fn export_and_import_round_trip_and_resume() {
         text.contains(r#""kind":"metadata","stream":"user-0""#)
             && text.contains(r#""kind":"tombstone","stream":"dead""#)
     );
-    assert!(text.contains(r#""kind":"delete","stream":"gone""#));
+    assert!(text.contains(r#""kind":"delete","stream":"gone","revision":0"#));
+    assert!(text.contains(r#""kind":"delete","stream":"again","revision":1"#));
+    assert!(
+        text.contains(r#""stream":"nulls","revision":0"#) && text.contains(r#""data":null,"metadata":null"#)
+    );
     assert!(!text.contains("$schema"), "system streams stay out");
     // The export to stdout is the same.
     assert_eq!(ok(on(&at, &["export"])), text);
+    // A full disk under stdout is an i/o failure (exit 8), not an internal one.
+    let full = command(&["export", "--endpoints", &at])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(8), "{}", stderr(&full));
+    assert!(stderr(&full).contains("No space left"), "{}", stderr(&full));
 
     // Imported into an embedded store, everything reads back the same, bytes included.
     let copy = dir.path().join("copy");
     let copy_arg = copy.to_str().unwrap();
     let imported = run(&["import", file.to_str().unwrap(), "--data-dir", copy_arg]);
-    assert!(stderr(&imported).contains("34 event(s) applied"), "{}", stderr(&imported));
+    assert!(stderr(&imported).contains("41 event(s) applied"), "{}", stderr(&imported));
     ok(imported);
     assert!(!dir.path().join("backup.jsonl.import-checkpoint").exists());
     let original = snapshot(&["--endpoints", &at]);
     assert_eq!(snapshot(&["--data-dir", copy_arg]), original);
-    let schemas = ok(run(&["schemas", "list", "--json", "--data-dir", copy_arg]));
-    assert_eq!(json_lines(&schemas)[0]["name"], "UserRegistered");
+    assert_eq!(original.2.len(), 1, "only the event after the delete: {:?}", original.2);
+    let nulls = json_lines(&ok(run(&["read", "nulls", "--json", "--data-dir", copy_arg])));
+    assert_eq!((&nulls[0]["data"], &nulls[0]["metadata"]), (&Value::Null, &Value::Null));
     // Importing again writes nothing twice: every event is known by its id.
     ok(run(&["import", file.to_str().unwrap(), "--data-dir", copy_arg]));
     assert_eq!(snapshot(&["--data-dir", copy_arg]), original);
@@ -650,6 +678,8 @@ fn export_and_import_round_trip_and_resume() {
         (r#"{"kind":"spell","stream":"s"}"#, "unknown kind 'spell'"),
         (r#"{"kind":"metadata"}"#, "names no stream"),
         (r#"{"kind":"schema","schema":{"nom":"x"}}"#, "not a schema line"),
+        (r#"{"kind":"event","stream":"s","type":"T","data":{},"metadta":{}}"#, "unknown field `metadta`"),
+        (r#"{"kind":"delete","stream":"s","revison":3}"#, "unknown field `revison`"),
     ] {
         std::fs::write(&garbage, format!("{line}\n")).unwrap();
         let target = dir.path().join("garbage-store");
@@ -675,9 +705,243 @@ fn export_and_import_round_trip_and_resume() {
     refused(
         run(&["import", garbage.to_str().unwrap(), "--data-dir", copy_arg, "--restart"]),
         5,
-        &["appending to 'u'", "age"],
+        &["line 1 of", "age"],
     );
     assert_eq!(snapshot(&["--data-dir", copy_arg]), original);
+}
+
+/// Lines of `text` as JSON events of an export (`kind: event`), for files written by hand.
+fn event_line(stream: &str, revision: Option<u64>, id: Option<&str>, data: &str) -> String {
+    let mut line = serde_json::json!({"kind": "event", "stream": stream, "type": "T", "data": serde_json::from_str::<Value>(data).unwrap()});
+    if let Some(r) = revision {
+        line["revision"] = r.into();
+    }
+    if let Some(id) = id {
+        line["id"] = id.into();
+    }
+    line.to_string()
+}
+
+#[test]
+fn imports_keep_revisions_merge_on_request_and_resume_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let src = source.to_str().unwrap();
+    Store::open(graveyard::Options::new(&source)).unwrap().close();
+    let other = dir.path().join("other");
+    Store::open(graveyard::Options::new(&other)).unwrap().close();
+    for n in 0..3 {
+        ok(run(&["append", "s", "--type", "T", "--data", &format!(r#"{{"n":{n}}}"#), "--data-dir", src]));
+    }
+    let first = dir.path().join("first.jsonl");
+    ok(run(&["export", "--out", first.to_str().unwrap(), "--data-dir", src]));
+    let target = dir.path().join("target");
+    let tgt = target.to_str().unwrap();
+    ok(run(&["import", first.to_str().unwrap(), "--data-dir", tgt]));
+
+    // Exported again after more appends, the file's batch of `s` is partly in the target
+    // already: the stored part is recognised, the rest appended after it.
+    for n in 3..5 {
+        ok(run(&["append", "s", "--type", "T", "--data", &format!(r#"{{"n":{n}}}"#), "--data-dir", src]));
+    }
+    let second = dir.path().join("second.jsonl");
+    ok(run(&["export", "--out", second.to_str().unwrap(), "--data-dir", src]));
+    ok(run(&["import", second.to_str().unwrap(), "--data-dir", tgt]));
+    let read =
+        |dir: &str, stream: &str| comparable_events(&ok(run(&["read", stream, "--json", "--data-dir", dir])));
+    assert_eq!(read(tgt, "s"), read(src, "s"));
+
+    // A target whose stream holds other events is a conflict: nothing is written there.
+    let oth = other.to_str().unwrap();
+    ok(run(&["append", "s", "--type", "Mine", "--data", "{}", "--data-dir", oth]));
+    refused(
+        run(&["import", second.to_str().unwrap(), "--data-dir", oth]),
+        4,
+        &[
+            "lines 1-5 of",
+            "stream 's' in the store holds revisions up to 0, not this file's events from revision 0",
+            "--merge",
+        ],
+    );
+    assert_eq!(read(oth, "s").len(), 1);
+    // --merge appends after what the stream holds; run again, it writes nothing twice.
+    ok(run(&["import", second.to_str().unwrap(), "--data-dir", oth, "--merge", "--restart"]));
+    ok(run(&["import", second.to_str().unwrap(), "--data-dir", oth, "--merge"]));
+    let merged = read(oth, "s");
+    assert_eq!(merged.len(), 6);
+    assert_eq!(merged[1]["revision"], 1);
+    assert_eq!(merged[5]["data"]["n"], 4);
+
+    // Lines without ids get ids from their place and text: a second run recognises them,
+    // even when the first was cut short by a bad line in the middle of the stream's batch.
+    let hand = dir.path().join("hand.jsonl");
+    let lines = [
+        event_line("h", None, None, r#"{"k":1}"#),
+        event_line("h", None, None, r#"{"k":1}"#),
+        "{broken".to_owned(),
+        event_line("h", None, None, r#"{"k":2}"#),
+    ];
+    std::fs::write(&hand, lines.join("\n") + "\n").unwrap();
+    let plain = dir.path().join("plain");
+    let pln = plain.to_str().unwrap();
+    refused(run(&["import", hand.to_str().unwrap(), "--data-dir", pln]), 2, &["line 3 of"]);
+    assert_eq!(read(pln, "h").len(), 2, "two equal lines are two events");
+    // The checkpoint belongs to that store: another one is refused, not silently skipped into.
+    refused(
+        run(&["import", hand.to_str().unwrap(), "--data-dir", tgt]),
+        2,
+        &["records an import into data-dir", "--restart"],
+    );
+    std::fs::write(&hand, [lines[0].clone(), lines[1].clone(), lines[3].clone()].join("\n") + "\n").unwrap();
+    ok(run(&["import", hand.to_str().unwrap(), "--data-dir", pln, "--restart"]));
+    ok(run(&["import", hand.to_str().unwrap(), "--data-dir", pln]));
+    let h = read(pln, "h");
+    assert_eq!(h.iter().map(|e| e["data"]["k"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 1, 2]);
+    assert!(!dir.path().join("hand.jsonl.import-checkpoint.tmp").exists());
+
+    // A line longer than allowed is refused before it is read whole.
+    refused(
+        run(&["import", second.to_str().unwrap(), "--data-dir", pln, "--max-line-bytes", "20"]),
+        2,
+        &["line 1 of", "longer than 20 bytes"],
+    );
+    // Schema versions keep their numbers: a store holding another version 1 is a conflict.
+    let schemas = dir.path().join("schemas.jsonl");
+    std::fs::write(
+        &schemas,
+        r#"{"kind":"schema","version":1,"schema":{"name":"T","fields":[{"name":"n","type":"integer"}]}}"#
+            .to_owned()
+            + "\n",
+    )
+    .unwrap();
+    ok(run(&["schemas", "upsert", r#"{"name":"T","fields":[]}"#, "--data-dir", pln]));
+    refused(
+        run(&["import", schemas.to_str().unwrap(), "--data-dir", pln]),
+        4,
+        &["schema 'T' version 1 in the store differs"],
+    );
+    let fresh = dir.path().join("fresh");
+    ok(run(&["import", schemas.to_str().unwrap(), "--data-dir", fresh.to_str().unwrap()]));
+    ok(run(&["import", schemas.to_str().unwrap(), "--data-dir", fresh.to_str().unwrap()]));
+    let listed = json_lines(&ok(run(&["schemas", "list", "--json", "--data-dir", fresh.to_str().unwrap()])));
+    assert_eq!(listed[0]["version"], 1, "run twice, still one version");
+}
+
+#[test]
+fn an_import_killed_midway_resumes_without_writing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.jsonl");
+    // Runs of 700 events per stream (batches break inside and between runs), half of them
+    // without ids (their ids come from their lines).
+    let mut text = String::new();
+    let mut next = [0u64; 3];
+    for run in 0..300 {
+        let stream = run % 3;
+        for _ in 0..700 {
+            let revision = next[stream];
+            next[stream] += 1;
+            let id = (revision % 2 == 0).then(|| graveyard::Uuid::new_v4().to_string());
+            text.push_str(&event_line(
+                &format!("k-{stream}"),
+                Some(revision),
+                id.as_deref(),
+                r#"{"pad":"xxxxxxxxxxxxxxxx"}"#,
+            ));
+            text.push('\n');
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let data = dir.path().join("data");
+    let args = ["import", file.to_str().unwrap(), "--data-dir", data.to_str().unwrap()];
+    let mut child = command(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let checkpoint = dir.path().join("big.jsonl.import-checkpoint");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !checkpoint.exists() && child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(killed, "the import ended before a checkpoint: make the file larger");
+    let again = run(&args);
+    assert!(stderr(&again).contains("resuming the import after line"), "{}", stderr(&again));
+    ok(again);
+    for (stream, count) in next.iter().enumerate() {
+        let events = json_lines(&ok(run(&[
+            "read",
+            &format!("k-{stream}"),
+            "--json",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])));
+        assert_eq!(events.len() as u64, *count);
+        assert!(events.iter().enumerate().all(|(i, e)| e["revision"] == i as u64));
+    }
+    let head = json_lines(&ok(run(&[
+        "read",
+        "$all",
+        "--json",
+        "--backwards",
+        "--limit",
+        "1",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])));
+    assert_eq!(head[0]["position"], 300 * 700 - 1, "nothing written twice");
+}
+
+#[test]
+fn shredded_streams_stay_closed_through_export_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    std::fs::write(&key, "cd".repeat(32)).unwrap();
+    let key_arg = key.to_str().unwrap();
+    let source = dir.path().join("source");
+    let master = || graveyard::crypto::Key::from_bytes(&[0xcd; 32]).unwrap();
+    Store::open(graveyard::Options::new(&source).master_key(master())).unwrap().close();
+    let on_dir = |path: &Path, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--data-dir", path.to_str().unwrap(), "--master-key-file", key_arg]);
+        run(&all)
+    };
+    for stream in ["pii", "pii-deleted", "kept"] {
+        ok(on_dir(&source, &["append", stream, "--type", "T", "--data", r#"{"name":"Ada"}"#]));
+    }
+    ok(on_dir(&source, &["shred", "pii", "--yes"]));
+    ok(on_dir(&source, &["shred", "pii-deleted", "--yes"]));
+    let store = Store::open(graveyard::Options::new(&source).master_key(master())).unwrap();
+    store.delete_stream_blocking("pii-deleted", graveyard::ExpectedVersion::Any).unwrap();
+    store.close();
+    let file = dir.path().join("export.jsonl");
+    let export = on_dir(&source, &["export", "--out", file.to_str().unwrap()]);
+    assert!(stderr(&export).contains("2 shredded event(s) left out"), "{}", stderr(&export));
+    ok(export);
+
+    // Into an encrypted store: the streams are shredded there too, and take no events.
+    let copy = dir.path().join("copy");
+    ok(on_dir(&copy, &["import", file.to_str().unwrap()]));
+    ok(on_dir(&copy, &["import", file.to_str().unwrap()]));
+    let info: Value = serde_json::from_str(&ok(on_dir(&copy, &["info", "pii-deleted", "--json"]))).unwrap();
+    assert_eq!((&info["shredded"], &info["deleted"]), (&Value::Bool(true), &Value::Bool(true)), "{info}");
+    refused(on_dir(&copy, &["append", "pii", "--type", "T", "--data", "{}"]), 4, &["deleted"]);
+    assert_eq!(json_lines(&ok(on_dir(&copy, &["read", "kept", "--json"])))[0]["data"]["name"], "Ada");
+
+    // Into a store without encryption: refused with the way out, which closes the names.
+    let plain = dir.path().join("plain");
+    let pln = plain.to_str().unwrap();
+    refused(
+        run(&["import", file.to_str().unwrap(), "--data-dir", pln]),
+        2,
+        &["stream 'pii' was shredded", "--shredded-as-tombstones"],
+    );
+    ok(run(&["import", file.to_str().unwrap(), "--data-dir", pln, "--shredded-as-tombstones"]));
+    refused(run(&["append", "pii", "--type", "T", "--data", "{}", "--data-dir", pln]), 4, &["deleted"]);
+    refused(
+        run(&["append", "pii-deleted", "--type", "T", "--data", "{}", "--data-dir", pln]),
+        4,
+        &["deleted"],
+    );
 }
 
 #[test]

@@ -34,6 +34,7 @@ use crate::types::{
     SubscriptionStart,
 };
 use format::StreamState;
+use uuid::Uuid;
 use writer::{Answer, Command, Job, Reply, Writer, WriterState};
 
 pub(crate) use format::{GroupRecord, Progress, ReplayRecord, SettingsRecord, TargetRecord};
@@ -275,14 +276,23 @@ impl Engine {
         events: Vec<EventData>,
     ) -> Result<Command> {
         validate::user_stream_name(stream)?;
-        let events = validate::prepare_events(
+        // Kept for a refusal by a schema: a retry of an append that committed under an earlier
+        // version is answered as it was the first time (a retry is not a new write).
+        let ids: Option<Vec<Uuid>> = events.iter().map(|e| e.id).collect();
+        match validate::prepare_events(
             stream,
             events,
             self.options.max_event_size,
             validate::Author::User { schemas: &self.schemas, max_json_depth: self.options.max_json_depth },
             self.is_encrypted(),
-        )?;
-        Ok(Command::Append { stream: stream.to_string(), expected, events })
+        ) {
+            Ok(events) => Ok(Command::Append { stream: stream.to_string(), expected, events }),
+            Err(refusal @ Error::SchemaViolation { .. }) => match ids {
+                Some(ids) => Ok(Command::Retry { stream: stream.to_string(), expected, ids, refusal }),
+                None => Err(refusal),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     pub fn append(

@@ -186,6 +186,7 @@ pub(crate) fn list_streams(store: &Store, options: &ListStreamsOptions) -> Resul
             next_revision: state.next_revision,
             last_position: (state.last_position != NO_POSITION).then_some(state.last_position),
             deleted: state.deleted,
+            deleted_before: state.deleted_before,
             tombstoned: state.tombstoned,
             shredded: state.shredded,
         });

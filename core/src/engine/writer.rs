@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::types::{
     parked_stream, AppendResult, ExpectedVersion, ReplayInfo, StreamMetadata, SubscriptionStart,
 };
+use uuid::Uuid;
 
 /// Most jobs applied in one transaction: bounds the latency a batch adds to its last job.
 const MAX_BATCH_JOBS: usize = 4096;
@@ -35,6 +36,15 @@ pub(crate) enum Command {
         stream: String,
         expected: ExpectedVersion,
         events: Vec<PreparedEvent>,
+    },
+    /// An append its events' schemas now refuse, every event with its own id: answered with
+    /// the original result when it retries an append that committed (maybe under an earlier
+    /// schema version), else refused with `refusal`. Writes nothing either way.
+    Retry {
+        stream: String,
+        expected: ExpectedVersion,
+        ids: Vec<Uuid>,
+        refusal: Error,
     },
     SetMetadata {
         stream: String,
@@ -284,6 +294,22 @@ impl Writer {
         match command {
             Command::Append { stream, expected, events } => {
                 self.append(txn, stream, *expected, events).map(Reply::Appended)
+            }
+            Command::Retry { stream, expected, ids, refusal } => {
+                let state = self.store.stream_state(txn, stream).map_err(Failure::Storage)?;
+                let mut positions = Vec::with_capacity(ids.len());
+                for id in ids.iter() {
+                    match self.store.event_ids.get(txn, id.as_bytes())? {
+                        Some(key) => positions.push(format::decode_u64_key(key).map_err(Failure::Storage)?),
+                        None => break,
+                    }
+                }
+                if let Some(state) = state.filter(|s| !s.tombstoned && positions.len() == ids.len()) {
+                    if let Some(original) = self.original_append(txn, &state, *expected, &positions)? {
+                        return Ok(Reply::Appended(original));
+                    }
+                }
+                reject(refusal.clone())
             }
             Command::SetMetadata { stream, metadata } => {
                 let mut state = match self.store.stream_state(txn, stream).map_err(Failure::Storage)? {

@@ -326,6 +326,7 @@ impl From<StreamSummary> for pb::StreamSummary {
             next_revision: s.next_revision,
             last_position: s.last_position,
             deleted: s.deleted,
+            deleted_before: s.deleted_before,
             tombstoned: s.tombstoned,
             shredded: s.shredded,
         }
@@ -339,6 +340,7 @@ impl From<pb::StreamSummary> for StreamSummary {
             next_revision: s.next_revision,
             last_position: s.last_position,
             deleted: s.deleted,
+            deleted_before: s.deleted_before,
             tombstoned: s.tombstoned,
             shredded: s.shredded,
         }

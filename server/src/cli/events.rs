@@ -132,8 +132,10 @@ fn uuid(text: &str) -> Result<Uuid, String> {
     Uuid::parse_str(text).map_err(|e| format!("'{text}' is not a UUID: {e}"))
 }
 
-/// An event as a JSON line: see the module documentation.
+/// An event as a JSON line: see the module documentation. A field it does not know is refused
+/// (a misspelt `metadta` must not import as an event without metadata).
 #[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
 pub struct EventLine {
     /// `event` in an export, where other kinds of lines come too; absent in `read --json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,11 +154,11 @@ pub struct EventLine {
     /// Commit time, RFC 3339 (UTC, microseconds); informational, never imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub data: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_base64: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_base64: Option<String>,
@@ -164,6 +166,12 @@ pub struct EventLine {
     pub shredded: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<u32>,
+}
+
+/// A JSON value that is there, `null` included: `"data": null` is the four bytes `null`, and
+/// only a missing field means no bytes.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// Bytes as JSON when they are JSON on one line, else as base64: (json, base64).

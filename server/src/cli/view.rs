@@ -35,16 +35,24 @@ pub fn table(out: &mut impl Write, headers: &[&str], rows: &[Vec<String>]) -> Cl
 
 /// One JSON object on its own line.
 pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> CliResult {
-    serde_json::to_writer(&mut *out, value)
-        .map_err(|e| super::Failure { exit: 1, message: e.to_string() })?;
+    serde_json::to_writer(&mut *out, value).map_err(written)?;
     out.write_all(b"\n")?;
     Ok(())
 }
 
+/// A failure to write JSON: the output's (a closed pipe, a full disk) is an i/o failure like
+/// any other write's; only a value that cannot be JSON is internal.
+fn written(e: serde_json::Error) -> super::Failure {
+    if e.is_io() {
+        super::Failure::from(std::io::Error::from(e))
+    } else {
+        super::Failure { exit: 1, message: e.to_string() }
+    }
+}
+
 /// A JSON document, indented.
 pub fn json_pretty(out: &mut impl Write, value: &impl Serialize) -> CliResult {
-    serde_json::to_writer_pretty(&mut *out, value)
-        .map_err(|e| super::Failure { exit: 1, message: e.to_string() })?;
+    serde_json::to_writer_pretty(&mut *out, value).map_err(written)?;
     out.write_all(b"\n")?;
     Ok(())
 }
