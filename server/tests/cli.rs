@@ -764,10 +764,21 @@ fn imports_keep_revisions_merge_on_request_and_resume_safely() {
         ],
     );
     assert_eq!(read(oth, "s").len(), 1);
+    // Nor where the stream was soft-deleted, which any expectation of no stream would pass.
+    let store = Store::open(graveyard::Options::new(&other)).unwrap();
+    store.delete_stream_blocking("s", graveyard::ExpectedVersion::Any).unwrap();
+    store.close();
+    refused(
+        run(&["import", second.to_str().unwrap(), "--data-dir", oth]),
+        4,
+        &["lines 1-5 of", "stream 's'"],
+    );
+    let all = |dir: &str| comparable_events(&ok(run(&["read", "$all", "--json", "--data-dir", dir])));
+    assert_eq!(all(oth).len(), 1, "nothing written");
     // --merge appends after what the stream holds; run again, it writes nothing twice.
     ok(run(&["import", second.to_str().unwrap(), "--data-dir", oth, "--merge", "--restart"]));
     ok(run(&["import", second.to_str().unwrap(), "--data-dir", oth, "--merge"]));
-    let merged = read(oth, "s");
+    let merged = all(oth);
     assert_eq!(merged.len(), 6);
     assert_eq!(merged[1]["revision"], 1);
     assert_eq!(merged[5]["data"]["n"], 4);

@@ -553,7 +553,13 @@ impl Importer {
             let at = events[0].revision.filter(|_| !self.merge);
             let expected = match at {
                 None => ExpectedVersion::Any,
-                Some(0) => ExpectedVersion::NoStream,
+                // A soft-deleted stream passes NoStream whatever revisions it had: there only an
+                // earlier run's events (a retry, answered before the expectation is checked) may
+                // stand at revision 0, so ask for a stream that exists, which it does not.
+                Some(0) => match summary(&self.store, stream)? {
+                    Some(s) if s.deleted && s.next_revision > 0 => ExpectedVersion::StreamExists,
+                    _ => ExpectedVersion::NoStream,
+                },
                 Some(r) if self.deleted.contains(stream) => {
                     // Deleted by this import: NoStream passes whatever its revisions, so check
                     // that the events go on from where the stream was.
