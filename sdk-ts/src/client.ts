@@ -125,10 +125,14 @@ export interface CreateGroupOptions extends CallOptions {
 const DEFAULT_PAGE = 1024;
 const ZERO = 0n;
 
+function ignore(): void {
+  // A rejection handled elsewhere (see `pages`).
+}
+
 /**
- * Events read a page at a time as you iterate. `pages()` iterates over the pages themselves
- * (one promise per page instead of one per event: the fast way through long reads);
- * `toArray()` reads them all.
+ * Events read a page at a time as you iterate, the next page read while you handle the
+ * current one. `pages()` iterates over the pages themselves (one promise per page instead of
+ * one per event: the fast way through long reads); `toArray()` reads them all.
  */
 export interface EventIterable extends AsyncIterable<RecordedEvent> {
   pages(): AsyncIterable<RecordedEvent[]>;
@@ -456,7 +460,12 @@ function payload(value: unknown): [Uint8Array, string] {
   return [textEncoder.encode(jsonText(value)), "application/json"];
 }
 
-/** Iterates page after page, each from where the last ended, until `maxCount` or the end. */
+/**
+ * Iterates page after page, each from where the last ended, until `maxCount` or the end. The
+ * next page is read while the caller handles the current one (the native read runs on the
+ * core's threads while the event loop decodes), so at most two pages are held at once; a page
+ * shorter than asked for ends the iteration, as it did when it was read.
+ */
 function pages(
   options: ReadOptions,
   read: (from: bigint | null, limit: bigint, token: NativeCancel | undefined) => Promise<Buffer>,
@@ -465,30 +474,41 @@ function pages(
 ): EventIterable {
   const pageSize = BigInt(Math.max(1, options.pageSize ?? DEFAULT_PAGE));
   const backwards = (options.direction ?? "forwards") === "backwards";
+  const start = (from: bigint | null, n: bigint): Promise<Buffer> => {
+    const pending = call(options.signal, (t) => read(from, n, t));
+    // Marked handled at once: a caller who stops iterating without return() leaves a read in
+    // flight whose failure must not become an unhandled rejection. Awaiting it still throws.
+    pending.catch(ignore);
+    return pending;
+  };
   async function* pageIterator(): AsyncGenerator<RecordedEvent[], void, undefined> {
     let from: bigint | null = options.from ?? null;
     let left: bigint | null = options.maxCount === undefined ? null : BigInt(options.maxCount);
-    while (left === null || left > ZERO) {
-      const n = left !== null && left < pageSize ? left : pageSize;
+    const limit = (): bigint => (left !== null && left < pageSize ? left : pageSize);
+    let n = limit();
+    let next = left === null || left > ZERO ? start(from, n) : null;
+    while (next !== null) {
       let page: RecordedEvent[];
       try {
-        page = decodePage(await call(options.signal, (t) => read(from, n, t)));
+        page = decodePage(await next);
       } catch (e) {
         // No visible events is an empty stream to an iterator; a stream deleted between two
         // pages ends the read where it was.
         if (notFoundIsEmpty && e instanceof NotFoundError) return;
         throw e;
       }
-      if (page.length > 0) yield page;
-      if (BigInt(page.length) < n) return;
-      if (left !== null) left -= BigInt(page.length);
-      const last = cursor(page[page.length - 1]);
-      if (backwards) {
-        if (last === ZERO) return;
-        from = last - 1n;
-      } else {
-        from = last + 1n;
+      next = null;
+      if (BigInt(page.length) === n) {
+        if (left !== null) left -= n;
+        const last = cursor(page[page.length - 1]);
+        const more = left === null || left > ZERO;
+        if (more && !(backwards && last === ZERO)) {
+          from = backwards ? last - 1n : last + 1n;
+          n = limit();
+          next = start(from, n);
+        }
       }
+      if (page.length > 0) yield page;
     }
   }
   async function* events(): AsyncGenerator<RecordedEvent, void, undefined> {

@@ -301,6 +301,7 @@ function readEvent(buf: Buffer, p: number, start: number, end: number, strings: 
     damaged(`a content type of ${contentTypeLen} bytes past the end`, q, buf, start, end);
   }
   q += 4 + contentTypeLen;
+  const dataAt = q;
   const dataLen = u32At(buf, q);
   if (dataLen > end - q - 4 - 9) {
     damaged(`data of ${dataLen} bytes past the end`, q, buf, start, end);
@@ -316,7 +317,7 @@ function readEvent(buf: Buffer, p: number, start: number, end: number, strings: 
     damaged(`unknown event flags ${flags}`, q, buf, start, end);
   }
   eventEnd = q + 5;
-  return new RecordedEvent(strings, p);
+  return new RecordedEvent(strings, p, dataAt);
 }
 
 /**

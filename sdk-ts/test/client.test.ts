@@ -128,6 +128,61 @@ void test("reads page underneath: directions, from, maxCount, pages(), readAll w
   assert.deepEqual(await store.readStream("nothing").toArray(), []);
 });
 
+async function pageLength(pages: AsyncIterator<RecordedEvent[], unknown>): Promise<number> {
+  const page = await pages.next();
+  assert.ok(!page.done);
+  return page.value.length;
+}
+
+void test("the next page is read ahead: a page ends the read only when short, an abort or a failure ahead reaches the caller, nothing is left unhandled", async (t) => {
+  const store = await openTemp(t);
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown): void => void unhandled.push(e);
+  process.on("unhandledRejection", onUnhandled);
+  t.after(() => process.off("unhandledRejection", onUnhandled));
+  await store.append("s", [json(0), json(1), json(2), json(3)]);
+  // Exactly two full pages: the read ahead of a third finds nothing and ends the iteration.
+  const sizes: number[] = [];
+  for await (const page of store.readStream("s", { pageSize: 2 }).pages()) sizes.push(page.length);
+  assert.deepEqual(sizes, [2, 2]);
+  // maxCount reached on a full page: nothing is read ahead past it.
+  assert.deepEqual((await store.readStream("s", { pageSize: 2, maxCount: 2 }).toArray()).map((e) => e.revision), [0n, 1n]);
+  // Events appended while the caller holds a page are read by the pages after it.
+  const seen: bigint[] = [];
+  for await (const page of store.readStream("s", { pageSize: 2 }).pages()) {
+    for (const e of page) seen.push(e.revision);
+    if (seen.length === 2) await store.append("s", [json(4), json(5), json(6)]);
+  }
+  // Page 2 (revisions 2, 3) was read ahead before the append; the pages after it were not.
+  assert.deepEqual(seen, [0n, 1n, 2n, 3n, 4n, 5n, 6n]);
+  // An abort while a page is read ahead rejects the next page with the signal's reason.
+  const controller = new AbortController();
+  const pages = store.readStream("s", { pageSize: 3, signal: controller.signal }).pages()[Symbol.asyncIterator]();
+  assert.equal(await pageLength(pages), 3);
+  controller.abort(new Error("enough"));
+  await assert.rejects(pages.next(), /enough/);
+  // A failure of the page read ahead, met by a caller who stopped iterating without return()
+  // (the iterator is dropped), is no unhandled rejection; one who goes on gets it.
+  const abandoned = new AbortController();
+  const dropped = store.readStream("s", { pageSize: 1, signal: abandoned.signal }).pages()[Symbol.asyncIterator]();
+  assert.equal(await pageLength(dropped), 1);
+  abandoned.abort(new Error("dropped"));
+  // A stream tombstoned between two pages: the page read ahead fails, and the next page says so.
+  await store.append("t", [json(0), json(1)]);
+  const doomed = store.readStream("t", { pageSize: 1 }).pages()[Symbol.asyncIterator]();
+  assert.equal(await pageLength(doomed), 1);
+  await store.tombstoneStream("t");
+  // The read ahead ran before the tombstone (revision 1) or after it (STREAM_DELETED).
+  const second = await doomed.next().catch((e: unknown) => e);
+  if (!(second instanceof StreamDeletedError)) {
+    const page = second as IteratorResult<RecordedEvent[], unknown>;
+    assert.ok(!page.done);
+    assert.equal(page.value[0].revision, 1n);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(unhandled, []);
+});
+
 void test("metadata, stream info, soft delete and tombstone", async (t) => {
   const store = await openTemp(t);
   await store.append("s", [json(1), json(2), json(3)]);
