@@ -35,6 +35,11 @@ mod subscription;
 mod types;
 #[cfg(feature = "client")]
 pub mod wire;
+/// Where the generated code of `graveyard.v1` looks for `google.rpc` (the proto packages'
+/// relative paths, from `wire::v1`'s nested modules).
+#[cfg(feature = "client")]
+#[doc(hidden)]
+pub use wire::google;
 
 #[cfg(feature = "client")]
 pub use client::{Client, ClientDelivery, ClientGroupMember, ClientOptions, ClientSubscription};

@@ -172,6 +172,143 @@ impl GraveyardService {
     }
 }
 
+/// Commits one append on this node. A task of its own: an append handed to the writer commits
+/// even when its client goes away (the caller is then dropped), and it is counted all the same.
+async fn commit_append(
+    db: Db,
+    metrics: Arc<Metrics>,
+    request: pb::AppendRequest,
+) -> Result<graveyard::AppendResult, Error> {
+    let started = Instant::now();
+    tokio::spawn(async move {
+        let outcome = async {
+            let expected = wire::expected_from_wire(request.expected)?;
+            let events = wire::events_from_wire(request.events)?;
+            let count = events.len();
+            let result = db.append_async(&request.stream, expected, events).await?;
+            Ok::<_, Error>((result, count))
+        }
+        .await;
+        metrics.record_append(started.elapsed(), outcome.as_ref().ok().map(|(_, count)| *count));
+        outcome.map(|(result, _)| result)
+    })
+    .await
+    .unwrap_or_else(|e| Err(Error::Internal(format!("the append task failed: {e}"))))
+}
+
+/// Appends in flight on one `AppendSession` at most: a client sending more waits (HTTP/2 flow
+/// control) until some are answered.
+const SESSION_IN_FLIGHT: u32 = 1024;
+/// Answers of an `AppendSession` buffered for a client that reads them slowly.
+const SESSION_BUFFER: usize = 256;
+
+/// One `AppendSession` call: each append is served as a unary `Append` would be, in a task of
+/// its own, answered by its id.
+struct AppendSession {
+    db: Db,
+    cluster: Arc<Cluster>,
+    metrics: Arc<Metrics>,
+    /// The call's metadata: whether it was forwarded, the caller's trace context.
+    metadata: MetadataMap,
+}
+
+impl AppendSession {
+    async fn run(
+        self: Arc<Self>,
+        mut incoming: Streaming<pb::AppendSessionRequest>,
+        tx: mpsc::Sender<Result<pb::AppendSessionResponse, Status>>,
+        mut draining: watch::Receiver<bool>,
+    ) {
+        let permits = Arc::new(tokio::sync::Semaphore::new(SESSION_IN_FLIGHT as usize));
+        let end = loop {
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                () = drained(&mut draining) => break Some(shutting_down(&self.metrics)),
+            };
+            let item = tokio::select! {
+                item = incoming.message() => item,
+                () = tx.closed() => break None,
+                () = drained(&mut draining) => break Some(shutting_down(&self.metrics)),
+            };
+            let item = match item {
+                Ok(Some(item)) => item,
+                // The client ended its side: what is in flight is answered, then the call ends.
+                Ok(None) => break None,
+                Err(status) => break Some(crate::wire_errors::refuse(&self.metrics, status)),
+            };
+            let (session, tx) = (self.clone(), tx.clone());
+            tokio::spawn(
+                async move {
+                    let outcome = match item.append {
+                        Some(request) => match session.append(request).await {
+                            Ok(result) => pb::append_session_response::Outcome::Result(result),
+                            Err(status) => {
+                                pb::append_session_response::Outcome::Error(wire::status_to_message(&status))
+                            }
+                        },
+                        None => pb::append_session_response::Outcome::Error(wire::status_to_message(
+                            &protocol_failure(
+                                &session.metrics,
+                                ErrorCode::InvalidArgument,
+                                "an AppendSessionRequest without its append".to_owned(),
+                            ),
+                        )),
+                    };
+                    // A client gone misses the answer; the append stands all the same.
+                    let _ =
+                        tx.send(Ok(pb::AppendSessionResponse { id: item.id, outcome: Some(outcome) })).await;
+                    drop(permit);
+                }
+                .in_current_span(),
+            );
+        };
+        // Every append in flight is answered before the call ends.
+        let _ = permits.acquire_many(SESSION_IN_FLIGHT).await;
+        if let Some(status) = end {
+            telemetry::failed(&Span::current(), &status);
+            let _ = tx.send(Err(status)).await;
+        }
+    }
+
+    /// One append of the session: on this node when it owns the stream, else forwarded to the
+    /// owner as a unary `Append`.
+    async fn append(&self, request: pb::AppendRequest) -> Result<pb::AppendResult, Status> {
+        // A child of the session's span (the current one): no trace context of its own.
+        let span =
+            telemetry::serve("Append", &MetadataMap::new(), &self.cluster.node_id, Some(&request.stream));
+        span.record("graveyard.events", request.events.len());
+        let result = async {
+            match self.cluster.route(&request.stream, &self.metadata)? {
+                Route::Forward(peer) => {
+                    let answer = self
+                        .cluster
+                        .forward(peer, "Append", Request::new(request), |mut c, r| async move {
+                            c.append(r).await
+                        })
+                        .await?;
+                    answer.into_inner().result.ok_or_else(|| {
+                        protocol_failure(
+                            &self.metrics,
+                            ErrorCode::Internal,
+                            "the owner's answer to a forwarded append has no result".to_owned(),
+                        )
+                    })
+                }
+                Route::Local => commit_append(self.db.clone(), self.metrics.clone(), request)
+                    .await
+                    .map(Into::into)
+                    .map_err(|e| failure(&self.metrics, e)),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(status) = &result {
+            telemetry::failed(&span, status);
+        }
+        result
+    }
+}
+
 /// Counts, logs (by code, never event data) and converts an error of the core.
 fn failure(metrics: &Metrics, error: Error) -> Status {
     let code = error.code();
@@ -236,29 +373,30 @@ impl Graveyard for GraveyardService {
         span.record("graveyard.events", request.get_ref().events.len());
         telemetry::traced(span, async move {
             on_owner!(self, request, &request.get_ref().stream, append);
-            let started = Instant::now();
-            let request = request.into_inner();
-            let (db, metrics) = (self.db.clone(), self.metrics.clone());
-            // A task of its own: an append handed to the writer commits even when its client goes
-            // away (this handler is then dropped), and it is counted all the same.
-            let outcome = tokio::spawn(async move {
-                let outcome = async {
-                    let expected = wire::expected_from_wire(request.expected)?;
-                    let events = wire::events_from_wire(request.events)?;
-                    let count = events.len();
-                    let result = db.append_async(&request.stream, expected, events).await?;
-                    Ok::<_, Error>((result, count))
-                }
-                .await;
-                metrics.record_append(started.elapsed(), outcome.as_ref().ok().map(|(_, count)| *count));
-                outcome
-            })
-            .await
-            .unwrap_or_else(|e| Err(Error::Internal(format!("the append task failed: {e}"))));
-            let (result, _) = outcome.map_err(|e| self.fail(e))?;
+            let result = commit_append(self.db.clone(), self.metrics.clone(), request.into_inner())
+                .await
+                .map_err(|e| self.fail(e))?;
             Ok(Response::new(pb::AppendResponse { result: Some(result.into()) }))
         })
         .await
+    }
+
+    type AppendSessionStream = ReceiverStream<Result<pb::AppendSessionResponse, Status>>;
+
+    async fn append_session(
+        &self,
+        request: Request<Streaming<pb::AppendSessionRequest>>,
+    ) -> RpcResult<Self::AppendSessionStream> {
+        let span = telemetry::serve("AppendSession", request.metadata(), &self.cluster.node_id, None);
+        let session = Arc::new(AppendSession {
+            db: self.db.clone(),
+            cluster: self.cluster.clone(),
+            metrics: self.metrics.clone(),
+            metadata: request.metadata().clone(),
+        });
+        let (tx, rx) = mpsc::channel(SESSION_BUFFER);
+        tokio::spawn(session.run(request.into_inner(), tx, self.draining.clone()).instrument(span));
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     type ReadStreamStream = ReceiverStream<Result<pb::ReadResponse, Status>>;

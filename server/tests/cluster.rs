@@ -454,3 +454,57 @@ async fn bad_endpoints_and_dead_clusters_are_clear_errors() {
     let error = Client::connect(&format!("http://127.0.0.1:{}", free_port())).await.err().unwrap();
     assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_session_forwards_each_append_to_its_owner() {
+    use pb::append_session_response::Outcome;
+    let cluster = TestCluster::start(3, NodeOptions::default()).await;
+    let ring = ring_of(&cluster);
+    let streams: Vec<String> =
+        ["n1", "n2", "n3"].iter().map(|owner| stream_on(&ring, owner, "routed")).collect();
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    for (id, stream) in streams.iter().cycle().take(30).enumerate() {
+        let append =
+            pb::AppendRequest { stream: stream.clone(), expected: None, events: vec![json_event("E", "{}")] };
+        tx.send(pb::AppendSessionRequest { id: id as u64, append: Some(append) }).await.unwrap();
+    }
+    // A stale condition on a stream another node owns: the owner's typed error comes back.
+    let stale = pb::AppendRequest {
+        stream: streams[1].clone(),
+        expected: exact(100),
+        events: vec![json_event("E", "{}")],
+    };
+    tx.send(pb::AppendSessionRequest { id: 99, append: Some(stale) }).await.unwrap();
+    drop(tx);
+    let mut client = cluster.nodes[0].client().await;
+    let mut answers =
+        client.append_session(tokio_stream::wrappers::ReceiverStream::new(rx)).await.unwrap().into_inner();
+    let mut revisions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut answered = 0;
+    while let Some(answer) = answers.message().await.unwrap() {
+        answered += 1;
+        match answer.outcome.unwrap() {
+            Outcome::Result(r) => {
+                let stream = &streams[answer.id as usize % 3];
+                revisions.entry(stream.clone()).or_default().push(r.first_revision);
+            }
+            Outcome::Error(status) => {
+                assert_eq!(answer.id, 99);
+                let status = graveyard::wire::status_from_message(&status);
+                assert_eq!(detail(&status, "WRONG_EXPECTED_VERSION").stream, streams[1]);
+            }
+        }
+    }
+    assert_eq!(answered, 31);
+    for stream in &streams {
+        let mut got = revisions.remove(stream).unwrap();
+        got.sort_unstable();
+        assert_eq!(got, (0..10).collect::<Vec<_>>(), "{stream}");
+    }
+    // Each stream is stored on its owner, and only there.
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let local = local_streams(node).await;
+        assert_eq!(local.get(&streams[i]), Some(&10), "n{} holds its stream", i + 1);
+        assert_eq!(local.len(), 1);
+    }
+}

@@ -783,3 +783,122 @@ async fn schemas_govern_appends_with_typed_violations() {
     let status = client.upsert_schema(pb::UpsertSchemaRequest { schema: None }).await.unwrap_err();
     detail(&status, "INVALID_SCHEMA");
 }
+
+/// Sends `requests` over one AppendSession call, then ends the client's side; every answer, by
+/// id, and how the call ended.
+async fn session(
+    client: &mut Client,
+    requests: Vec<pb::AppendSessionRequest>,
+) -> (std::collections::BTreeMap<u64, pb::append_session_response::Outcome>, Result<(), tonic::Status>) {
+    let (tx, rx) = mpsc::channel(requests.len().max(1));
+    for request in requests {
+        tx.send(request).await.unwrap();
+    }
+    drop(tx);
+    let mut answers = client.append_session(ReceiverStream::new(rx)).await.unwrap().into_inner();
+    let mut outcomes = std::collections::BTreeMap::new();
+    let end = loop {
+        match answers.message().await {
+            Ok(Some(answer)) => {
+                let outcome = answer.outcome.expect("every answer has an outcome");
+                assert!(outcomes.insert(answer.id, outcome).is_none(), "append {} answered twice", answer.id);
+            }
+            Ok(None) => break Ok(()),
+            Err(status) => break Err(status),
+        }
+    };
+    (outcomes, end)
+}
+
+fn session_append(id: u64, stream: &str, expected: Option<pb::ExpectedVersion>) -> pb::AppendSessionRequest {
+    let append = pb::AppendRequest { stream: stream.into(), expected, events: vec![json_event("E", "{}")] };
+    pb::AppendSessionRequest { id, append: Some(append) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_session_answers_each_append_by_its_id_as_a_unary_append_would() {
+    use pb::append_session_response::Outcome;
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    // 2,000 appends in flight at once (more than a session serves at a time), to 100 streams
+    // without a condition, plus appends whose answers must be the typed errors of a unary call.
+    let mut requests: Vec<_> =
+        (0..2_000).map(|i| session_append(i, &format!("s-{}", i % 100), None)).collect();
+    requests.push(session_append(5_000, "s-0", expected(Kind::NoStream)));
+    requests.push(pb::AppendSessionRequest { id: 5_001, append: None });
+    requests.push(pb::AppendSessionRequest {
+        id: 5_002,
+        append: Some(pb::AppendRequest { stream: "bad".into(), expected: None, events: vec![] }),
+    });
+    requests.push(pb::AppendSessionRequest {
+        id: 5_003,
+        append: Some(pb::AppendRequest {
+            stream: "bad-id".into(),
+            expected: None,
+            events: vec![pb::EventData { id: vec![1, 2, 3], ..json_event("E", "{}") }],
+        }),
+    });
+    let (outcomes, end) = session(&mut client, requests).await;
+    end.unwrap();
+    assert_eq!(outcomes.len(), 2_004);
+    let mut positions = BTreeSet::new();
+    for i in 0..2_000 {
+        match &outcomes[&i] {
+            Outcome::Result(r) => {
+                assert!(positions.insert(r.first_position), "position {} twice", r.first_position)
+            }
+            Outcome::Error(e) => panic!("append {i} failed: {e:?}"),
+        }
+    }
+    assert_eq!(positions, (0..2_000).collect::<BTreeSet<_>>());
+    let error = |id: u64| match &outcomes[&id] {
+        Outcome::Error(status) => wire::status_from_message(status),
+        Outcome::Result(r) => panic!("append {id} succeeded: {r:?}"),
+    };
+    let conflict = detail(&error(5_000), "WRONG_EXPECTED_VERSION");
+    assert_eq!(conflict.stream, "s-0");
+    // Sent with the others to s-0: it meets whatever s-0 held when it reached the writer.
+    assert!(conflict.actual.and_then(|a| a.revision).is_some_and(|r| r < 20), "{conflict:?}");
+    assert_eq!(error(5_000).code(), tonic::Code::FailedPrecondition);
+    assert!(detail(&error(5_001), "INVALID_ARGUMENT").message.contains("without its append"));
+    detail(&error(5_002), "INVALID_ARGUMENT");
+    detail(&error(5_003), "INVALID_ARGUMENT");
+    // Nothing of the refused appends was written, everything else was, once.
+    let all =
+        collect(client.read_all(pb::ReadAllRequest::default()).await.unwrap().into_inner()).await.unwrap();
+    assert_eq!(all.len(), 2_000);
+    read_stream(&mut client, "bad-id").await.unwrap_err();
+
+    // A session with nothing sent ends at once.
+    let (outcomes, end) = session(&mut client, vec![]).await;
+    assert!(outcomes.is_empty());
+    end.unwrap();
+
+    // The Rust client appends over sessions: concurrent appends share one call and keep the
+    // version check.
+    let rust = graveyard::Client::connect(&node.endpoint()).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..32 {
+        let rust = rust.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20u64 {
+                let expected = if i == 0 {
+                    graveyard::ExpectedVersion::NoStream
+                } else {
+                    graveyard::ExpectedVersion::Exact(i - 1)
+                };
+                let event = graveyard::EventData::json("E", &serde_json::json!({ "i": i })).unwrap();
+                let r = rust.append(&format!("rust-{t}"), expected, vec![event]).await.unwrap();
+                assert_eq!(r.first_revision, i);
+            }
+            let stale = graveyard::EventData::json("E", &serde_json::json!({})).unwrap();
+            let error =
+                rust.append(&format!("rust-{t}"), graveyard::ExpectedVersion::Exact(3), vec![stale]).await;
+            assert!(matches!(error, Err(graveyard::Error::WrongExpectedVersion { .. })), "{error:?}");
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    rust.close();
+}

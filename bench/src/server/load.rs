@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use graveyard::{Client, CurrentRevision, EventData, ExpectedVersion};
+use graveyard::{Client, ClientOptions, CurrentRevision, EventData, ExpectedVersion};
 use hdrhistogram::Histogram;
 
 use crate::driver::{histogram, record, Measurement};
@@ -186,11 +186,13 @@ async fn client_loop<A: Appender>(
 }
 
 /// GraveyardDB clients: each its own `Client` (its own connection to every node, like separate
-/// application instances), every connection opened before the clock starts.
-pub async fn graveyard_clients(endpoints: &str, count: usize) -> Result<Vec<Client>> {
+/// application instances), every connection opened before the clock starts; appending over
+/// `AppendSession` calls (`sessions`, the client's default) or unary `Append` calls.
+pub async fn graveyard_clients(endpoints: &str, count: usize, sessions: bool) -> Result<Vec<Client>> {
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
-        let client = Client::connect(endpoints).await?;
+        let options = ClientOptions { append_sessions: sessions, ..ClientOptions::default() };
+        let client = Client::connect_with(endpoints.split(','), options).await?;
         // Connections are dialled lazily: one cheap call per node opens them all now, so the
         // first timed append of a client does not pay a TCP and HTTP/2 handshake.
         for member in client.members() {

@@ -58,14 +58,23 @@ impl ServerArgs {
 /// Who serves the appends of a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    Graveyard { nodes: usize },
+    /// `sessions`: the client appends over `AppendSession` calls (its default), else unary
+    /// `Append` calls.
+    Graveyard {
+        nodes: usize,
+        sessions: bool,
+    },
     Postgres,
 }
 
 impl Target {
     /// In the order of the rows that share a number of clients.
-    const ALL: [Target; 3] =
-        [Target::Graveyard { nodes: 1 }, Target::Graveyard { nodes: 3 }, Target::Postgres];
+    const ALL: [Target; 4] = [
+        Target::Graveyard { nodes: 1, sessions: true },
+        Target::Graveyard { nodes: 1, sessions: false },
+        Target::Graveyard { nodes: 3, sessions: true },
+        Target::Postgres,
+    ];
 
     fn peer(self) -> &'static str {
         match self {
@@ -76,8 +85,10 @@ impl Target {
 
     fn topology(self) -> String {
         match self {
-            Target::Graveyard { nodes: 1 } => "1 node".to_owned(),
-            Target::Graveyard { nodes } => format!("{nodes} nodes"),
+            Target::Graveyard { nodes: 1, sessions: true } => "1 node".to_owned(),
+            Target::Graveyard { nodes: 1, sessions: false } => "1 node, unary".to_owned(),
+            Target::Graveyard { nodes, sessions: true } => format!("{nodes} nodes"),
+            Target::Graveyard { nodes, sessions: false } => format!("{nodes} nodes, unary"),
             Target::Postgres => "1 server".to_owned(),
         }
     }
@@ -118,8 +129,8 @@ pub fn run(args: &ServerArgs) -> Result<bool> {
     let mut rows = Vec::new();
     for target in Target::ALL {
         rows.extend(match target {
-            Target::Graveyard { nodes } => {
-                runtime.block_on(run_graveyard(&binary, nodes, &args.node_flags, &base, &counts, duration))
+            Target::Graveyard { .. } => {
+                runtime.block_on(run_graveyard(&binary, target, &args.node_flags, &base, &counts, duration))
             }
             Target::Postgres => run_postgres(&runtime, args, &base, &counts, duration),
         });
@@ -166,13 +177,13 @@ pub fn run(args: &ServerArgs) -> Result<bool> {
 /// streams.
 async fn run_graveyard(
     binary: &Path,
-    nodes: usize,
+    target: Target,
     node_flags: &[String],
     base: &Path,
     counts: &[usize],
     duration: Duration,
 ) -> Vec<Row> {
-    let target = Target::Graveyard { nodes };
+    let Target::Graveyard { nodes, sessions } = target else { unreachable!("a GraveyardDB row") };
     eprintln!("starting {} GraveyardDB node(s) ...", nodes);
     let cluster = match Cluster::start(binary, nodes, node_flags, base).await {
         Ok(cluster) => cluster,
@@ -191,7 +202,7 @@ async fn run_graveyard(
     for (index, &clients) in counts.iter().enumerate() {
         eprintln!("running GraveyardDB, {}, {clients} clients ...", target.topology());
         let outcome = async {
-            let appenders = load::graveyard_clients(&endpoints, clients).await?;
+            let appenders = load::graveyard_clients(&endpoints, clients, sessions).await?;
             if let Some(client) = appenders.first() {
                 let members = client.members().len();
                 if members != nodes {
@@ -389,9 +400,11 @@ fn targets(rows: &[Row]) -> Vec<String> {
     const CLIENTS: usize = 64;
     const RATE: f64 = 50_000.0;
     const P99_US: u64 = 5_000;
-    const TIMES_POSTGRES: f64 = 5.0;
+    const TIMES_POSTGRES: f64 = 3.0;
     let one_node = rows.iter().find_map(|r| match &r.outcome {
-        Outcome::Measured(result) if r.target == (Target::Graveyard { nodes: 1 }) && r.clients == CLIENTS => {
+        Outcome::Measured(result)
+            if r.target == (Target::Graveyard { nodes: 1, sessions: true }) && r.clients == CLIENTS =>
+        {
             Some(&result.measurement)
         }
         _ => None,
@@ -468,6 +481,12 @@ impl Header<'_> {
                 .to_owned(),
         ));
         facts.push((
+            "GraveyardDB 1 node, unary".to_owned(),
+            "the same node, its clients appending with one unary Append call each \
+             (ClientOptions::append_sessions = false) instead of over their AppendSession call"
+                .to_owned(),
+        ));
+        facts.push((
             "GraveyardDB 3 nodes".to_owned(),
             "three such processes on this machine with --node-id n1..n3 --members: each stream lives on \
              one node (consistent hashing, no replication) and the client sends each append straight \
@@ -479,7 +498,8 @@ impl Header<'_> {
             "load".to_owned(),
             format!(
                 "C clients, each an async task with its own connection(s) (GraveyardDB: its own \
-                 graveyard::Client, connected to every node before the clock starts; PostgreSQL: its own \
+                 graveyard::Client, connected to every node before the clock starts, appending over one \
+                 AppendSession call per node unless the row says unary; PostgreSQL: its own \
                  tokio-postgres connection), on a {}-thread tokio runtime in the bench process, on the \
                  same machine as the store; each client owns {} streams and appends one {}-byte JSON \
                  event at a time to one of them picked at random, expected version = that stream's last \

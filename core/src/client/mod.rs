@@ -10,6 +10,7 @@
 //!   [`Client::on_node`]. A position is a position in that node's log.
 //! - a consumer group on a stream lives with its stream; a group is found by name on any node.
 
+mod session;
 mod transport;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -47,6 +48,10 @@ pub struct ClientOptions {
     pub retries: u32,
     /// Pause before the first retry; doubled before each next one.
     pub retry_backoff: Duration,
+    /// Appends go over one `AppendSession` call per node (true, the default: cheaper per
+    /// append) or as unary `Append` calls (false: for a proxy between client and nodes that does
+    /// not carry bidirectional streams).
+    pub append_sessions: bool,
 }
 
 impl Default for ClientOptions {
@@ -55,6 +60,7 @@ impl Default for ClientOptions {
             transport: TransportOptions::default(),
             retries: 3,
             retry_backoff: Duration::from_millis(50),
+            append_sessions: true,
         }
     }
 }
@@ -78,6 +84,8 @@ struct Shared {
     home: String,
     /// Set by `close`: every request after it fails with CLOSED.
     closed: AtomicBool,
+    /// The `AppendSession` calls appends go through, one per node.
+    sessions: session::Sessions,
 }
 
 /// What the client knows of the cluster.
@@ -140,6 +148,7 @@ impl Client {
             view: RwLock::new(Arc::new(view)),
             home,
             closed: AtomicBool::new(false),
+            sessions: session::Sessions::default(),
         };
         Ok(Client { shared: Arc::new(shared), node: None })
     }
@@ -157,6 +166,7 @@ impl Client {
     /// subscriptions and group sessions are not cut: drop them to leave.
     pub fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
+        self.shared.sessions.close();
     }
 
     fn check_open(&self) -> Result<()> {
@@ -237,6 +247,22 @@ impl Client {
         F: Fn(NodeClient, R) -> Fut,
         Fut: Future<Output = std::result::Result<T, Status>>,
     {
+        self.call_on(route, retry, request, |_, client, request| call(client, request)).await
+    }
+
+    /// [`Client::call_named`], telling `call` the id of the node it calls.
+    async fn call_on<R, T, F, Fut>(
+        &self,
+        route: Route<'_>,
+        retry: Retry,
+        request: R,
+        call: F,
+    ) -> Result<(String, T)>
+    where
+        R: Clone,
+        F: Fn(&str, NodeClient, R) -> Fut,
+        Fut: Future<Output = std::result::Result<T, Status>>,
+    {
         let options = &self.shared.options;
         let mut request = Some(request);
         let mut attempt = 0;
@@ -246,7 +272,7 @@ impl Client {
             let last = retry == Retry::Once || attempt >= options.retries;
             let this = if last { request.take() } else { request.clone() };
             let this = this.expect("the request is taken only by the last attempt");
-            let error = match call(client, this).await {
+            let error = match call(&node, client, this).await {
                 Ok(value) => return Ok((node, value)),
                 Err(status) => call_error(&node, &status),
             };
@@ -262,8 +288,10 @@ impl Client {
 
     // ---- streams ----------------------------------------------------------------------------
 
-    /// Appends to a stream on its owner. Events without an id get one here, so a retry after a
-    /// lost answer is recognised by the node and writes nothing twice: appends are retried.
+    /// Appends to a stream on its owner, over the client's `AppendSession` with that node (so
+    /// that concurrent appends share one call). Events without an id get one here, so a retry
+    /// after a lost answer is recognised by the node and writes nothing twice: appends are
+    /// retried.
     pub async fn append(
         &self,
         stream: &str,
@@ -279,12 +307,17 @@ impl Client {
             .collect();
         let request =
             pb::AppendRequest { stream: stream.to_owned(), expected: Some(expected.into()), events };
-        let response = self
-            .call(Route::Stream(stream), Retry::Idempotent, request, |mut c, request| async move {
-                c.append(request).await
-            })
-            .await?;
-        Ok(required(response.into_inner().result, "AppendResponse.result")?.into())
+        let result = if self.shared.options.append_sessions {
+            let sessions = &self.shared.sessions;
+            let timeout = self.shared.options.transport.request_timeout;
+            let call =
+                |node: &str, client, request| sessions.append(node.to_owned(), client, request, timeout);
+            self.call_on(Route::Stream(stream), Retry::Idempotent, request, call).await?.1
+        } else {
+            let call = |client, request| session::unary(client, request);
+            self.call(Route::Stream(stream), Retry::Idempotent, request, call).await?
+        };
+        Ok(result.into())
     }
 
     /// Reads a stream on its owner.

@@ -882,6 +882,28 @@ fn fit(detail: &mut pb::ErrorDetail) {
     }
 }
 
+/// A status as a message, for an answer that carries its failure in a field (an
+/// `AppendSession` answer): its code, message and details, as its trailers would carry them.
+pub fn status_to_message(status: &Status) -> rpc::Status {
+    match rpc::Status::decode(status.details()) {
+        Ok(envelope) if !status.details().is_empty() => envelope,
+        _ => rpc::Status {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+            details: Vec::new(),
+        },
+    }
+}
+
+/// The status a message of [`status_to_message`] stands for, as if it had come in trailers.
+pub fn status_from_message(message: &rpc::Status) -> Status {
+    let code = Code::from(message.code);
+    if message.details.is_empty() {
+        return Status::new(code, message.message.clone());
+    }
+    Status::with_details(code, message.message.clone(), message.encode_to_vec().into())
+}
+
 /// The [`pb::ErrorDetail`] a status carries, if it carries one.
 pub fn status_detail(status: &Status) -> Option<pb::ErrorDetail> {
     let envelope = rpc::Status::decode(status.details()).ok()?;
