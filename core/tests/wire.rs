@@ -73,6 +73,26 @@ fn every_error_is_rebuilt_exactly_from_its_status() {
 }
 
 #[test]
+fn a_status_as_a_message_keeps_its_own_code_and_message_and_comes_back_typed() {
+    for error in every_error() {
+        let status = wire::error_to_status(&error);
+        let rebuilt = wire::status_from_message(&wire::status_to_message(&status));
+        assert_eq!((rebuilt.code(), rebuilt.message()), (status.code(), status.message()));
+        assert_eq!(format!("{:?}", wire::status_to_error(&rebuilt)), format!("{error:?}"));
+    }
+    // A status whose envelope disagrees with it (a relay rewrote the code): the status's own
+    // code and message win, the details are kept.
+    let inner = wire::error_to_status(&Error::NotFound("x".into()));
+    let relayed = tonic::Status::with_details(Code::Unavailable, "relayed", inner.details().to_vec().into());
+    let message = wire::status_to_message(&relayed);
+    assert_eq!((message.code, message.message.as_str()), (Code::Unavailable as i32, "relayed"));
+    assert_eq!(wire::status_detail(&wire::status_from_message(&message)).unwrap().code, "NOT_FOUND");
+    // No details at all.
+    let bare = wire::status_to_message(&tonic::Status::aborted("gone"));
+    assert_eq!((bare.code, bare.message.as_str(), bare.details.len()), (Code::Aborted as i32, "gone", 0));
+}
+
+#[test]
 fn the_details_are_a_standard_google_rpc_status() {
     use prost::Message;
     let status = wire::error_to_status(&Error::NotFound("x".into()));

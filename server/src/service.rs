@@ -14,9 +14,11 @@
 //! commit: they run in `block_in_place`, so the runtime moves its other tasks off the waiting
 //! worker instead of stalling them behind an fsync.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::FutureExt as _;
 use graveyard::client::FORWARDED_HEADER;
 use graveyard::runtime::Next;
 use graveyard::wire;
@@ -239,20 +241,31 @@ impl AppendSession {
             let (session, tx) = (self.clone(), tx.clone());
             tokio::spawn(
                 async move {
-                    let outcome = match item.append {
-                        Some(request) => match session.append(request).await {
-                            Ok(result) => pb::append_session_response::Outcome::Result(result),
-                            Err(status) => {
-                                pb::append_session_response::Outcome::Error(wire::status_to_message(&status))
-                            }
-                        },
-                        None => pb::append_session_response::Outcome::Error(wire::status_to_message(
-                            &protocol_failure(
+                    let answer = async {
+                        match item.append {
+                            Some(request) => session.append(request).await,
+                            None => Err(protocol_failure(
                                 &session.metrics,
                                 ErrorCode::InvalidArgument,
                                 "an AppendSessionRequest without its append".to_owned(),
-                            ),
-                        )),
+                            )),
+                        }
+                    };
+                    // A panic serving one append answers it INTERNAL, as a unary call's would
+                    // end: its caller is never left waiting and the session goes on.
+                    let answer = AssertUnwindSafe(answer).catch_unwind().await.unwrap_or_else(|_| {
+                        tracing::error!(id = item.id, "serving an append of a session panicked");
+                        Err(protocol_failure(
+                            &session.metrics,
+                            ErrorCode::Internal,
+                            "serving the append failed unexpectedly (a bug; see the node's log)".to_owned(),
+                        ))
+                    });
+                    let outcome = match answer {
+                        Ok(result) => pb::append_session_response::Outcome::Result(result),
+                        Err(status) => {
+                            pb::append_session_response::Outcome::Error(wire::status_to_message(&status))
+                        }
                     };
                     // A client gone misses the answer; the append stands all the same.
                     let _ =

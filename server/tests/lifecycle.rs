@@ -249,8 +249,19 @@ async fn malformed_and_oversized_requests_are_the_callers_fault_counted_and_deta
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     assert!(detail(&status, "INVALID_ARGUMENT").message.contains("too large"), "{status:?}");
 
+    // The Rust client appends over a session, whose messages share that limit: the same append
+    // gets the same answer, and the session goes on serving the appends beside it.
+    let rust = graveyard::Client::connect(&node.endpoint()).await.unwrap();
+    let small = || graveyard::EventData::json("E", &serde_json::json!({})).unwrap();
+    rust.append("beside", graveyard::ExpectedVersion::NoStream, vec![small()]).await.unwrap();
+    let big = graveyard::EventData::json("Big", &serde_json::json!("x".repeat(3 * 1024 * 1024))).unwrap();
+    let error = rust.append("big", graveyard::ExpectedVersion::Any, vec![big]).await.unwrap_err();
+    assert_eq!(error.code(), graveyard::ErrorCode::InvalidArgument, "{error:?}");
+    rust.append("beside", graveyard::ExpectedVersion::Exact(0), vec![small()]).await.unwrap();
+    rust.close();
+
     let text = scrape(metrics_port, "/metrics");
-    let line = "graveyard_errors_total{code=\"INVALID_ARGUMENT\"} 3";
+    let line = "graveyard_errors_total{code=\"INVALID_ARGUMENT\"} 4";
     assert!(text.lines().any(|l| l == line), "missing '{line}' in:\n{text}");
     assert!(text.lines().any(|l| l == "graveyard_errors_total{code=\"INTERNAL\"} 0"), "{text}");
 }

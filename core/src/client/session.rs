@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Code, Status};
@@ -20,17 +21,34 @@ use crate::wire::v1 as pb;
 
 type Answer = oneshot::Sender<Result<pb::AppendResult, Status>>;
 
+/// Appends larger than this go as unary calls. A session's messages share the node's decode
+/// limit (4 × its largest event + 1 MiB, never below 1 MiB): one append over it would end the
+/// whole session and fail everything in flight on it, where as a unary call it gets its own
+/// answer (INVALID_ARGUMENT for an event too large) and nothing else is touched.
+const SESSION_MAX_APPEND_BYTES: usize = 1024 * 1024 - 1024;
+
+/// How long a node that answered UNIMPLEMENTED gets unary appends before a session is tried
+/// again (it may have been upgraded meanwhile).
+const UNARY_RECHECK: Duration = Duration::from_secs(60);
+
 /// The sessions of one client, by node id.
 #[derive(Default)]
 pub(super) struct Sessions {
-    nodes: Mutex<HashMap<String, Slot>>,
+    nodes: Mutex<Nodes>,
+}
+
+#[derive(Default)]
+struct Nodes {
+    slots: HashMap<String, Slot>,
+    /// Set by `close`: sessions opened by appends still running are not kept.
+    closed: bool,
 }
 
 #[derive(Clone)]
 enum Slot {
     Open(Arc<Session>),
-    /// The node answered UNIMPLEMENTED: unary appends.
-    Unary,
+    /// The node answered UNIMPLEMENTED at that instant: unary appends for a while.
+    Unary(Instant),
 }
 
 impl Sessions {
@@ -42,18 +60,21 @@ impl Sessions {
         request: pb::AppendRequest,
         timeout: Option<Duration>,
     ) -> Result<pb::AppendResult, Status> {
+        if request.encoded_len() > SESSION_MAX_APPEND_BYTES {
+            return unary(client, request).await;
+        }
         let session = match self.slot(&node) {
             Some(Slot::Open(session)) => session,
-            Some(Slot::Unary) => return unary(client, request).await,
-            None => match Session::open(&mut client).await {
+            Some(Slot::Unary(_)) => return unary(client, request).await,
+            None => match Session::open(&mut client, timeout).await {
                 // Appends that found no session at once each open one; the first kept serves
                 // them all, the others end unused.
                 Ok(session) => match self.keep(&node, Slot::Open(session)) {
                     Slot::Open(session) => session,
-                    Slot::Unary => return unary(client, request).await,
+                    Slot::Unary(_) => return unary(client, request).await,
                 },
                 Err(status) if status.code() == Code::Unimplemented => {
-                    self.keep(&node, Slot::Unary);
+                    self.keep(&node, Slot::Unary(Instant::now()));
                     return unary(client, request).await;
                 }
                 Err(status) => return Err(status),
@@ -62,26 +83,36 @@ impl Sessions {
         session.append(request, timeout).await
     }
 
-    /// The live slot of `node`; a session that ended is forgotten.
+    /// The live slot of `node`; a session that ended, or a unary slot due for a new try, is
+    /// forgotten.
     fn slot(&self, node: &str) -> Option<Slot> {
         let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        match nodes.get(node) {
+        match nodes.slots.get(node) {
             Some(Slot::Open(session)) if session.ended() => {
-                nodes.remove(node);
+                nodes.slots.remove(node);
+                None
+            }
+            Some(Slot::Unary(since)) if since.elapsed() >= UNARY_RECHECK => {
+                nodes.slots.remove(node);
                 None
             }
             slot => slot.cloned(),
         }
     }
 
-    /// Keeps `slot` for `node` unless a live one is there already; the slot kept.
+    /// Keeps `slot` for `node` unless a live one is there already (or the client was closed);
+    /// the slot to use.
     fn keep(&self, node: &str, slot: Slot) -> Slot {
         let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        match nodes.get(node) {
+        if nodes.closed {
+            // Serves the append that opened it, then ends with its last reference.
+            return slot;
+        }
+        match nodes.slots.get(node) {
             Some(Slot::Open(session)) if !session.ended() => Slot::Open(session.clone()),
-            Some(Slot::Unary) => Slot::Unary,
+            Some(Slot::Unary(since)) => Slot::Unary(*since),
             _ => {
-                nodes.insert(node.to_owned(), slot.clone());
+                nodes.slots.insert(node.to_owned(), slot.clone());
                 slot
             }
         }
@@ -89,7 +120,9 @@ impl Sessions {
 
     /// Ends every session: the nodes answer what is in flight, then end the calls.
     pub(super) fn close(&self) {
-        self.nodes.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes.closed = true;
+        nodes.slots.clear();
     }
 }
 
@@ -122,9 +155,20 @@ struct PendingState {
 }
 
 impl Session {
-    async fn open(client: &mut NodeClient) -> Result<Arc<Session>, Status> {
+    /// Opens the call; `timeout` bounds the wait for the node's response headers, which a proxy
+    /// that buffers streams might hold back for ever.
+    async fn open(client: &mut NodeClient, timeout: Option<Duration>) -> Result<Arc<Session>, Status> {
         let (requests, rx) = mpsc::unbounded_channel();
-        let mut answers = client.append_session(UnboundedReceiverStream::new(rx)).await?.into_inner();
+        let call = client.append_session(UnboundedReceiverStream::new(rx));
+        let answer = match timeout {
+            None => call.await,
+            Some(timeout) => tokio::time::timeout(timeout, call).await.unwrap_or_else(|_| {
+                Err(Status::deadline_exceeded(format!(
+                    "the node did not open the append session within {timeout:?}"
+                )))
+            }),
+        };
+        let mut answers = answer?.into_inner();
         let pending = Arc::new(Pending::default());
         let mut reader = Reader { pending: pending.clone(), end: None };
         tokio::spawn(async move {

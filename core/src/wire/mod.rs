@@ -884,15 +884,14 @@ fn fit(detail: &mut pb::ErrorDetail) {
 
 /// A status as a message, for an answer that carries its failure in a field (an
 /// `AppendSession` answer): its code, message and details, as its trailers would carry them.
+/// The code and message are the status's own (an envelope could disagree with them); only the
+/// details come from its envelope.
 pub fn status_to_message(status: &Status) -> rpc::Status {
-    match rpc::Status::decode(status.details()) {
-        Ok(envelope) if !status.details().is_empty() => envelope,
-        _ => rpc::Status {
-            code: status.code() as i32,
-            message: status.message().to_owned(),
-            details: Vec::new(),
-        },
-    }
+    let details = match rpc::Status::decode(status.details()) {
+        Ok(envelope) if !status.details().is_empty() => envelope.details,
+        _ => Vec::new(),
+    };
+    rpc::Status { code: status.code() as i32, message: status.message().to_owned(), details }
 }
 
 /// The status a message of [`status_to_message`] stands for, as if it had come in trailers.
