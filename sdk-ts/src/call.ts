@@ -11,21 +11,29 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export function call<T>(signal: AbortSignal | undefined, run: (token: NativeCancel | undefined) => Promise<T>): Promise<T> {
+/**
+ * `token`: the caller's own cancel token for this call, for a caller that may have to stop it
+ * without an abort (an iterator left with a read ahead in flight); the signal pulls it too.
+ */
+export function call<T>(
+  signal: AbortSignal | undefined,
+  run: (token: NativeCancel | undefined) => Promise<T>,
+  token?: NativeCancel,
+): Promise<T> {
   if (signal === undefined) {
-    return invoke(run, undefined);
+    return invoke(run, token);
   }
   if (signal.aborted) {
     return Promise.reject(abortError(signal));
   }
-  const token = new addon.NativeCancel();
+  const cancel = token ?? new addon.NativeCancel();
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => {
-      token.cancel();
+      cancel.cancel();
       reject(abortError(signal));
     };
     signal.addEventListener("abort", onAbort, { once: true });
-    invoke(run, token).then(
+    invoke(run, cancel).then(
       (value) => {
         signal.removeEventListener("abort", onAbort);
         resolve(value);

@@ -131,8 +131,9 @@ function ignore(): void {
 
 /**
  * Events read a page at a time as you iterate, the next page read while you handle the
- * current one. `pages()` iterates over the pages themselves (one promise per page instead of
- * one per event: the fast way through long reads); `toArray()` reads them all.
+ * current one (leaving the loop early cancels that read). `pages()` iterates over the pages
+ * themselves (one promise per page instead of one per event: the fast way through long
+ * reads); `toArray()` reads them all.
  */
 export interface EventIterable extends AsyncIterable<RecordedEvent> {
   pages(): AsyncIterable<RecordedEvent[]>;
@@ -460,13 +461,22 @@ function payload(value: unknown): [Uint8Array, string] {
   return [textEncoder.encode(jsonText(value)), "application/json"];
 }
 
+/** A page read by `pages`, with the token that stops it. */
+interface PageRead {
+  readonly page: Promise<Buffer>;
+  readonly token: NativeCancel;
+}
+
 /**
  * Iterates page after page, each from where the last ended, until `maxCount` or the end. The
  * next page is read while the caller handles the current one (the native read runs on the
  * core's threads while the event loop decodes), so at most two pages are held at once; a page
- * shorter than asked for ends the iteration, as it did when it was read.
+ * shorter than asked for ends the iteration, as does reaching revision (or position) 0
+ * backwards, and nothing is read past either. Leaving early (break, `return()`, a throw in the
+ * caller's loop) cancels the page read ahead.
+ * @internal Exported for the tests (test/pages.test.ts), not by index.ts.
  */
-function pages(
+export function pages(
   options: ReadOptions,
   read: (from: bigint | null, limit: bigint, token: NativeCancel | undefined) => Promise<Buffer>,
   cursor: (e: RecordedEvent) => bigint,
@@ -474,41 +484,53 @@ function pages(
 ): EventIterable {
   const pageSize = BigInt(Math.max(1, options.pageSize ?? DEFAULT_PAGE));
   const backwards = (options.direction ?? "forwards") === "backwards";
-  const start = (from: bigint | null, n: bigint): Promise<Buffer> => {
-    const pending = call(options.signal, (t) => read(from, n, t));
-    // Marked handled at once: a caller who stops iterating without return() leaves a read in
-    // flight whose failure must not become an unhandled rejection. Awaiting it still throws.
-    pending.catch(ignore);
-    return pending;
+  const start = (from: bigint | null, n: bigint): PageRead => {
+    // Each read has its own token, not only when there is a signal: an iterator left early
+    // must be able to stop the read it started ahead, or close() would wait for it.
+    const token = new addon.NativeCancel();
+    const page = call(options.signal, (t) => read(from, n, t), token);
+    // Marked handled at once: a read ahead that is cancelled, or left in flight by a caller who
+    // drops the iterator without return(), must not fail as an unhandled rejection. Awaiting
+    // it still throws.
+    page.catch(ignore);
+    return { page, token };
   };
   async function* pageIterator(): AsyncGenerator<RecordedEvent[], void, undefined> {
     let from: bigint | null = options.from ?? null;
     let left: bigint | null = options.maxCount === undefined ? null : BigInt(options.maxCount);
     const limit = (): bigint => (left !== null && left < pageSize ? left : pageSize);
     let n = limit();
-    let next = left === null || left > ZERO ? start(from, n) : null;
-    while (next !== null) {
-      let page: RecordedEvent[];
-      try {
-        page = decodePage(await next);
-      } catch (e) {
-        // No visible events is an empty stream to an iterator; a stream deleted between two
-        // pages ends the read where it was.
-        if (notFoundIsEmpty && e instanceof NotFoundError) return;
-        throw e;
-      }
-      next = null;
-      if (BigInt(page.length) === n) {
-        if (left !== null) left -= n;
-        const last = cursor(page[page.length - 1]);
-        const more = left === null || left > ZERO;
-        if (more && !(backwards && last === ZERO)) {
-          from = backwards ? last - 1n : last + 1n;
-          n = limit();
-          next = start(from, n);
+    let ahead: PageRead | null = left === null || left > ZERO ? start(from, n) : null;
+    try {
+      while (ahead !== null) {
+        const current = ahead;
+        ahead = null;
+        let page: RecordedEvent[];
+        try {
+          page = decodePage(await current.page);
+        } catch (e) {
+          // No visible events is an empty stream to an iterator; a stream deleted between two
+          // pages ends the read where it was.
+          if (notFoundIsEmpty && e instanceof NotFoundError) return;
+          throw e;
         }
+        if (BigInt(page.length) === n) {
+          if (left !== null) left -= n;
+          const last = cursor(page[page.length - 1]);
+          const more = left === null || left > ZERO;
+          if (more && !(backwards && last === ZERO)) {
+            from = backwards ? last - 1n : last + 1n;
+            n = limit();
+            ahead = start(from, n);
+          }
+        }
+        if (page.length > 0) yield page;
       }
-      if (page.length > 0) yield page;
+    } finally {
+      // A read still ahead here means the caller left early: nothing of it may be left
+      // running for close() to wait on. Not awaited, so that leaving never waits for the
+      // native side; its rejection (CANCELLED) is already marked handled.
+      ahead?.token.cancel();
     }
   }
   async function* events(): AsyncGenerator<RecordedEvent, void, undefined> {

@@ -211,7 +211,10 @@ for (let i = 0; i < 256; i++) {
   HEX_PAIR[i] = digits.charCodeAt(0) | (digits.charCodeAt(1) << 8);
 }
 const UUID_DIGITS_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-const UUID_TEXT = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
+// Its own memory (Buffer.from would take a slice of Node's shared pool): the last id formatted
+// stays out of an ArrayBuffer that unrelated Buffers, and whoever reads their `.buffer`, share.
+// The hyphens are the bytes the digits never overwrite.
+const UUID_TEXT = Buffer.alloc(36, '-');
 
 /** The canonical text (lowercase, hyphenated) of the 16 bytes at `at`. */
 export function formatUuid(b: Uint8Array, at = 0): string {
