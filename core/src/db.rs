@@ -264,6 +264,12 @@ impl Db {
         Ok(self.engine()?.watch_head())
     }
 
+    /// What opening the store found in its commit log: the commits replayed after a crash, and
+    /// a record torn by the crash (erased; its commit had not been acknowledged).
+    pub fn recovery(&self) -> Result<crate::Recovery> {
+        Ok(self.engine()?.recovery().clone())
+    }
+
     /// The directory of the store.
     pub fn path(&self) -> Result<std::path::PathBuf> {
         Ok(self.engine()?.path().to_path_buf())

@@ -44,6 +44,7 @@ pub use wire::google;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientDelivery, ClientGroupMember, ClientOptions, ClientSubscription};
 pub use db::Db;
+pub use engine::{Recovery, TornTail};
 pub use error::{Error, ErrorCode, Result};
 pub use group::{Delivery, GroupInfo, GroupMember, GroupSettings, GroupStrategy, GroupTarget, NackAction};
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_JSON_DEPTH};

@@ -23,6 +23,8 @@ use graveyard::{
 };
 
 const CHILD_ENV: &str = "GRAVEYARD_CRASH_CHILD";
+/// The engine's test hook for its checkpoint threshold.
+const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
 /// Prefix-related names on purpose: a stream must never pick up the events of another.
 const STREAMS: [&str; 4] = ["crash-a", "crash-a-1", "crash-ab", "crash-b"];
 const WRITERS: usize = 4;
@@ -241,6 +243,10 @@ fn run_child(dir: &Path, seed: u64, encrypted: bool, delay: Duration) -> ChildRu
     let mut child = Command::new(exe)
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, format!("{seed}:{encrypted}:{}", dir.display()))
+        // Half the children checkpoint every 64 KiB logged instead of every 64 MiB: kills then
+        // land during checkpoints too (the sync of LMDB, the checkpoint file's rename, the
+        // removal of covered log segments).
+        .env(CHECKPOINT_BYTES_ENV, if seed.is_multiple_of(2) { "65536" } else { "" })
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -143,10 +143,54 @@ fn a_store_of_another_format_version_is_refused() {
             })
             .unwrap();
         }
+        // As another build would leave it: without this build's checkpoint, which would roll
+        // the change above back.
+        std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
         let err = Db::open(dir.path()).unwrap_err();
         assert_eq!(err.code(), ErrorCode::IncompatibleFormat);
         assert!(err.to_string().contains(says), "{err}");
     }
+}
+
+#[test]
+fn a_store_of_format_3_is_upgraded_at_open_and_keeps_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let event = EventData::json("E", &serde_json::json!({ "n": 1 })).unwrap();
+    db.append("s", ExpectedVersion::NoStream, vec![event]).unwrap();
+    db.close();
+    // Format 3 had no commit log and no checkpoint: LMDB synced every commit.
+    {
+        let env = unsafe { heed::EnvOpenOptions::new().max_dbs(32).open(dir.path()).unwrap() };
+        let wtxn = env.write_txn().unwrap();
+        env.create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
+            let meta = dbo.create_database::<heed::types::Bytes, heed::types::Bytes>(wtxn, Some("meta"))?;
+            meta.put(wtxn, b"format_version", &3u32.to_be_bytes())?;
+            Ok(heed::CommitOrAbort::<_, ()>::Commit(()))
+        })
+        .unwrap();
+    }
+    std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("log")).unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.read_stream("s", ReadOptions::forwards()).unwrap().len(), 1);
+    let event = EventData::json("E", &serde_json::json!({ "n": 2 })).unwrap();
+    db.append("s", ExpectedVersion::Exact(0), vec![event]).unwrap();
+    db.close();
+    let env = unsafe { heed::EnvOpenOptions::new().max_dbs(32).open(dir.path()).unwrap() };
+    let rtxn = env.read_txn().unwrap();
+    let meta = env
+        .open_databases_and_commit(rtxn, |dbo, rtxn| -> heed::Result<_> {
+            let meta = dbo.open_database::<heed::types::Bytes, heed::types::Bytes>(rtxn, Some("meta"))?;
+            Ok(heed::CommitOrAbort::<_, ()>::Commit(meta.unwrap()))
+        })
+        .unwrap()
+        .unwrap_commit();
+    let rtxn = env.read_txn().unwrap();
+    assert_eq!(meta.get(&rtxn, b"format_version").unwrap(), Some(4u32.to_be_bytes().as_slice()));
+    drop(rtxn);
+    drop(env);
+    assert_eq!(Db::open(dir.path()).unwrap().read_stream("s", ReadOptions::forwards()).unwrap().len(), 2);
 }
 
 /// Child half of `a_directory_held_by_another_process_is_unavailable`.

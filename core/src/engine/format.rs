@@ -12,10 +12,10 @@ use crate::error::{Error, Result};
 use crate::types::{CurrentRevision, StreamMetadata};
 
 /// Bumped on any change a previous build could misread. Stores of a newer version are
-/// refused at open, and so are older ones: versions 1 (event records without
-/// `schema_version`) and 2 (stream states without `shredded`) only existed before the first
-/// release, so nothing migrates them.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// refused at open. Version 3 (no commit log: LMDB synced at every commit) is upgraded at open
+/// by writing this version; versions 1 (event records without `schema_version`) and 2 (stream
+/// states without `shredded`) only existed before the first release, so nothing migrates them.
+pub(crate) const FORMAT_VERSION: u32 = 4;
 pub(crate) const MAGIC: &[u8] = b"GraveyardDB store";
 
 pub(crate) const META_MAGIC: &[u8] = b"magic";

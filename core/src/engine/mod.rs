@@ -9,8 +9,11 @@
 //! - Reads never take the writer's path: they open an LMDB read transaction on the caller's
 //!   thread and see the last committed state.
 
+mod checkpoint;
 mod format;
 mod keys;
+mod log;
+mod ops;
 mod read;
 mod validate;
 mod writer;
@@ -35,7 +38,9 @@ use crate::types::{
 };
 use format::StreamState;
 use uuid::Uuid;
-use writer::{Answer, Command, Job, Reply, Writer, WriterState};
+use writer::{Answer, Command, Durable, Job, Reply, Writer, WriterState};
+
+pub use log::TornTail;
 
 pub(crate) use format::{GroupRecord, Progress, ReplayRecord, SettingsRecord, TargetRecord};
 pub(crate) use writer::now_micros;
@@ -89,6 +94,18 @@ pub(crate) struct Engine {
     schema_writes: Mutex<()>,
     /// Held for the engine's life: the exclusive lock that keeps other processes out.
     lock: Option<File>,
+    recovery: Recovery,
+}
+
+/// What opening a store found in its commit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Records replayed into LMDB: commits made after the last checkpoint (none after a clean
+    /// close).
+    pub replayed: u64,
+    /// A record torn by a crash at the log's end, erased and not replayed. Its commit was never
+    /// acknowledged: a commit is answered only once its record is whole on disk.
+    pub torn: Option<TornTail>,
 }
 
 /// The event type of the versions stored in `$schema-<name>` streams.
@@ -211,7 +228,35 @@ impl Engine {
             }
         }
 
-        let store = Arc::new(open_store(&options, &dir)?);
+        // Every open starts from the last checkpoint (see checkpoint.rs).
+        let checkpoint = checkpoint::Checkpoint::read(&dir)?;
+        if let Some(checkpoint) = &checkpoint {
+            checkpoint.restore(&dir)?;
+        }
+        let (store, log, recovery) = open_store(&options, &dir, checkpoint.as_ref().map_or(0, |c| c.lsn))?;
+        let store = Arc::new(store);
+        let page_size = {
+            let rtxn = store.env.read_txn()?;
+            store.meta.stat(&rtxn)?.page_size as usize
+        };
+        let hook = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        let crash_after = hook(writer::CRASH_AFTER_LOG_ENV);
+        let checkpoint_bytes = hook(writer::CHECKPOINT_BYTES_ENV).unwrap_or(writer::CHECKPOINT_BYTES);
+        let mut durable = Durable {
+            dir: dir.clone(),
+            log,
+            page_size,
+            pin: None,
+            running: None,
+            logged: 0,
+            checkpointed: std::time::Instant::now(),
+            broken: None,
+            crash_after,
+            checkpoint_bytes,
+        };
+        // What was replayed, and what open wrote (a new store, a migration, finished shreds),
+        // is made the new checkpoint before anything is served.
+        durable.checkpoint(&store)?;
         let state = recover_writer_state(&store)?;
         let schemas = load_schemas(&store)?;
         let (head_tx, head_rx) = tokio::sync::watch::channel(state.next_position);
@@ -222,6 +267,8 @@ impl Engine {
             jobs: jobs_rx,
             head: head_tx,
             nonces: crate::crypto::Nonces::new(),
+            durable,
+            ops: Default::default(),
         };
         let handle = std::thread::Builder::new()
             .name("graveyard-writer".into())
@@ -238,7 +285,13 @@ impl Engine {
             schemas,
             schema_writes: Mutex::new(()),
             lock: Some(lock),
+            recovery,
         })
+    }
+
+    /// What the last open found in the commit log.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
     }
 
     fn store(&self) -> &Store {
@@ -544,17 +597,18 @@ impl Drop for Engine {
     }
 }
 
-fn open_store(options: &Options, dir: &Path) -> Result<Store> {
+/// Opens LMDB, replays the log's records from `from_lsn` on, and opens the keyring.
+fn open_store(options: &Options, dir: &Path, from_lsn: u64) -> Result<(Store, log::Log, Recovery)> {
     let mut env_options = EnvOpenOptions::new().read_txn_without_tls();
     env_options
         .map_size(options.map_size.next_multiple_of(MAP_SIZE_GRANULE))
         .max_dbs(format::MAX_DBS)
-        .max_readers(options.max_readers);
-    if options.durability == Durability::NoFsyncUnsafe {
-        // SAFETY: NO_SYNC only drops the fsync at commit: a machine crash may lose the last
-        // commits. Chosen explicitly by the user through the clearly named option.
-        unsafe { env_options.flags(EnvFlags::NO_SYNC) };
-    }
+        // Two more for the writer's pins of the last checkpoint and of the one being taken.
+        .max_readers(options.max_readers.saturating_add(2));
+    // SAFETY: NO_SYNC only drops LMDB's fsyncs at commit: the commit log makes commits durable
+    // and checkpoints sync LMDB; after a crash LMDB is rolled back to the last checkpoint, whose
+    // pages no later commit overwrote, and the log replayed (checkpoint.rs).
+    unsafe { env_options.flags(EnvFlags::NO_SYNC) };
     // SAFETY: the directory is ours alone: the process lock keeps other GraveyardDB processes
     // out and the registry keeps this process to one environment per directory; nothing
     // truncates or rewrites the file under the map.
@@ -576,6 +630,7 @@ fn open_store(options: &Options, dir: &Path) -> Result<Store> {
         initialise(&env, options.master_key.is_some())?;
     }
 
+    let mut upgrade = false;
     let rtxn = env.read_txn()?;
     let tables = env
         .open_databases_and_commit(rtxn, |dbo, rtxn| -> Result<_> {
@@ -590,7 +645,7 @@ fn open_store(options: &Options, dir: &Path) -> Result<Store> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            check_meta(&meta, rtxn, dir)?;
+            upgrade = check_meta(&meta, rtxn, dir)?;
             let require = |name: &str| match open(name) {
                 Ok(Some(db)) => Ok(db),
                 Ok(None) => Err(Error::Corruption(format!("the store has no '{name}' database"))),
@@ -609,6 +664,12 @@ fn open_store(options: &Options, dir: &Path) -> Result<Store> {
         })?
         .unwrap_commit();
     let (meta, events, streams, stream_index, event_ids, snapshots, groups, pending_shreds) = tables;
+    if upgrade {
+        // Format 3 differs only in having no commit log: its LMDB was synced at every commit.
+        let mut wtxn = env.write_txn()?;
+        meta.put(&mut wtxn, format::META_FORMAT_VERSION, &format::FORMAT_VERSION.to_be_bytes())?;
+        wtxn.commit()?;
+    }
     let mut store = Store {
         env,
         meta,
@@ -621,8 +682,16 @@ fn open_store(options: &Options, dir: &Path) -> Result<Store> {
         pending_shreds,
         keyring: None,
     };
+    let mut replayed = 0;
+    let mut wtxn = store.env.write_txn()?;
+    let (log, torn) =
+        log::Log::open(dir, from_lsn, options.durability == Durability::Fsync, &mut |lsn, record| {
+            replayed += 1;
+            ops::replay(&store, &mut wtxn, lsn, record)
+        })?;
+    wtxn.commit()?;
     store.keyring = open_keyring(&store, options, dir)?;
-    Ok(store)
+    Ok((store, log, Recovery { replayed, torn }))
 }
 
 /// The keyring of an encrypted store, checked against the master key given; pending shreds
@@ -720,7 +789,9 @@ fn initialise(env: &heed::Env<WithoutTls>, encrypted: bool) -> Result<()> {
     Ok(())
 }
 
-fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path) -> Result<()> {
+/// Checks the store is ours and of a format this build reads; true when it is of the previous
+/// format, which open upgrades.
+fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path) -> Result<bool> {
     let not_ours = || {
         Error::IncompatibleFormat(format!(
             "{} holds an LMDB environment that is not a GraveyardDB store",
@@ -742,10 +813,13 @@ fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path)
             format::FORMAT_VERSION
         )));
     }
+    if version == format::FORMAT_VERSION - 1 {
+        return Ok(true);
+    }
     if version < format::FORMAT_VERSION {
         return Err(Error::IncompatibleFormat(format!("unknown old on-disk format version {version}")));
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Rebuilds what the writer keeps in memory from the last committed state.

@@ -8,17 +8,22 @@
 //! the writer then retries each job in a transaction of its own so one oversized job cannot
 //! fail its neighbours.
 
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
-use heed::{PutFlags, RwTxn};
+use heed::{PutFlags, RoTxn, RwTxn, WithoutTls};
 
+use super::checkpoint::Checkpoint;
 use super::format::{
     self, index_key, u64_key, GroupRecord, Progress, ReplayRecord, SealedLayout, SnapshotRecord, StreamState,
     TargetRecord, INDEX_CHUNK,
 };
 use super::keys::DataKey;
+use super::log::Log;
+use super::ops::{Ops, T};
 use super::validate::PreparedEvent;
 use super::Store;
 use crate::crypto::{self, Key, Nonces, Sealer};
@@ -30,6 +35,15 @@ use uuid::Uuid;
 
 /// Most jobs applied in one transaction: bounds the latency a batch adds to its last job.
 const MAX_BATCH_JOBS: usize = 4096;
+/// A checkpoint is taken once this much was logged since the last one, or after
+/// `CHECKPOINT_INTERVAL` with anything logged: it bounds the replay at open and the log's size.
+pub(crate) const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+/// Test hooks of the crash tests (core/tests/log.rs, crash.rs): the process aborts once the
+/// record of its n-th commit is durable in the log, before LMDB commits it; checkpoints come
+/// after this many bytes logged instead of `CHECKPOINT_BYTES`.
+pub(crate) const CRASH_AFTER_LOG_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_LOG";
+pub(crate) const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
 
 pub(crate) enum Command {
     Append {
@@ -138,6 +152,107 @@ pub(crate) struct Writer {
     pub jobs: Receiver<Job>,
     pub head: tokio::sync::watch::Sender<u64>,
     pub nonces: Nonces,
+    pub durable: Durable,
+    /// The writes of the transaction being built.
+    pub ops: Ops,
+}
+
+/// What makes commits durable: the commit log, and the checkpoints of LMDB behind it.
+pub(crate) struct Durable {
+    pub dir: PathBuf,
+    pub log: Log,
+    pub page_size: usize,
+    /// A read transaction on the last checkpoint's commit: LMDB reuses none of its pages while
+    /// it is open (see checkpoint.rs).
+    pub pin: Option<RoTxn<'static, WithoutTls>>,
+    /// The checkpoint being taken on a thread of its own, and what was logged when it started.
+    pub running: Option<(JoinHandle<Result<Taken>>, u64)>,
+    pub logged: u64,
+    pub checkpointed: Instant,
+    /// Set when a record of a failed commit could not be erased from the log: nothing more may
+    /// be written until the store is reopened (and the record replayed).
+    pub broken: Option<String>,
+    /// Commits left before the crash hook aborts the process.
+    pub crash_after: Option<u64>,
+    /// Bytes logged that make a checkpoint due.
+    pub checkpoint_bytes: u64,
+}
+
+/// A checkpoint taken: the first LSN it does not hold, and the pin of its commit.
+pub(crate) type Taken = (u64, RoTxn<'static, WithoutTls>);
+
+impl Durable {
+    /// Takes a checkpoint now, waiting for it: at open and at close. Called with no write
+    /// transaction open.
+    pub(crate) fn checkpoint(&mut self, store: &Store) -> Result<()> {
+        if let Some((thread, _)) = self.running.take() {
+            // Its outcome does not matter: this one supersedes it.
+            let _ = thread.join();
+        }
+        let (checkpoint, pin) = self.begin(store)?;
+        store.env.force_sync()?;
+        checkpoint.write(&self.dir)?;
+        self.finish((checkpoint.lsn, pin))
+    }
+
+    /// What a checkpoint starts from, taken between two commits: the meta pages of the last
+    /// commit (in the file already: LMDB writes them before its commit returns) and a pin on
+    /// it, taken before the next write transaction can reuse any of its pages.
+    fn begin(&mut self, store: &Store) -> Result<(Checkpoint, RoTxn<'static, WithoutTls>)> {
+        let checkpoint = Checkpoint::take(&self.dir, self.page_size, self.log.next_lsn())?;
+        let pin = store.env.clone().static_read_txn()?;
+        self.logged = 0;
+        self.checkpointed = Instant::now();
+        Ok((checkpoint, pin))
+    }
+
+    /// The checkpoint is durable: its pin replaces the previous one, whose pages LMDB may now
+    /// reuse, and the log's segments it covers go.
+    fn finish(&mut self, (lsn, pin): Taken) -> Result<()> {
+        self.pin = Some(pin);
+        self.log.release_before(lsn)
+    }
+
+    /// Between two batches: finishes a checkpoint whose thread is done, and starts one when due.
+    /// The sync of LMDB, which writes out every page dirtied since the last checkpoint, runs
+    /// on its thread while the writer goes on committing (pages of the checkpoint's commit are
+    /// pinned, so no commit overwrites them meanwhile). A failure keeps the previous checkpoint
+    /// in force and the log growing, and is tried again: nothing acknowledged depends on it.
+    fn tend(&mut self, store: &Store) {
+        if self.running.as_ref().is_some_and(|(thread, _)| thread.is_finished()) {
+            let (thread, logged) = self.running.take().expect("checked");
+            match thread.join() {
+                Ok(Ok(taken)) => {
+                    if self.finish(taken).is_err() {
+                        self.logged += logged;
+                    }
+                }
+                _ => self.logged += logged.max(self.checkpoint_bytes),
+            }
+        }
+        let due = self.logged >= self.checkpoint_bytes
+            || (self.logged > 0 && self.checkpointed.elapsed() >= CHECKPOINT_INTERVAL);
+        if !due || self.running.is_some() {
+            return;
+        }
+        let logged = self.logged;
+        let Ok((checkpoint, pin)) = self.begin(store) else {
+            self.logged = logged;
+            return;
+        };
+        let (env, dir) = (store.env.clone(), self.dir.clone());
+        let thread = std::thread::Builder::new().name("graveyard-checkpoint".into()).spawn(
+            move || -> Result<Taken> {
+                env.force_sync()?;
+                checkpoint.write(&dir)?;
+                Ok((checkpoint.lsn, pin))
+            },
+        );
+        match thread {
+            Ok(thread) => self.running = Some((thread, logged)),
+            Err(_) => self.logged = logged,
+        }
+    }
 }
 
 /// Why a job failed: a rejection (nothing written, the batch goes on) or a storage failure
@@ -173,10 +288,24 @@ impl Writer {
                 }
             }
             self.process(&mut batch);
+            let store = self.store.clone();
+            self.durable.tend(&store);
+        }
+        // Closing: the next open then has nothing to replay.
+        if self.durable.logged > 0 || self.durable.running.is_some() {
+            let store = self.store.clone();
+            let _ = self.durable.checkpoint(&store);
         }
     }
 
     fn process(&mut self, batch: &mut Vec<Job>) {
+        if let Some(why) = &self.durable.broken {
+            let error = Error::Io(format!("the store must be reopened: {why}"));
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Answer { result: Err(error.clone_storage()), spent: job.command });
+            }
+            return;
+        }
         match self.apply_batch(batch) {
             Ok(mut results) => {
                 self.destroy_keys(&mut results);
@@ -219,12 +348,12 @@ impl Writer {
             None => Err(Error::Internal("a shred reached a store without a keyring".into())),
         }
         .and_then(|()| {
+            self.ops.clear();
             let mut txn = store.env.write_txn()?;
             for id in &ids {
-                store.pending_shreds.delete(&mut txn, &u64_key(*id))?;
+                self.remove(&mut txn, T::PendingShreds, &u64_key(*id))?;
             }
-            txn.commit()?;
-            Ok(())
+            self.commit(txn)
         });
         for result in results.iter_mut() {
             if matches!(result, Ok(Reply::Shredded(_))) {
@@ -249,11 +378,12 @@ impl Writer {
     /// and the in-memory state is as before.
     fn apply_batch(&mut self, batch: &mut [Job]) -> Result<Vec<Result<Reply>>> {
         let saved = self.state;
+        let store = self.store.clone();
         // A panic here (a bug, or a corrupt record that slips past the checks) must not kill
         // the writer and with it every later write: the transaction is dropped (aborted) while
         // unwinding, the batch fails with INTERNAL, and the writer goes on.
         let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply_batch_inner(batch)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply_batch_inner(&store, batch)))
                 .unwrap_or_else(|panic| {
                     let what = panic
                         .downcast_ref::<&str>()
@@ -261,16 +391,22 @@ impl Writer {
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
                     Err(Error::Internal(format!("the writer failed applying a batch: {what}")))
-                });
+                })
+                .and_then(|(txn, results)| self.commit(txn).map(|()| results));
         if outcome.is_err() {
             self.state = saved;
         }
         outcome
     }
 
-    fn apply_batch_inner(&mut self, batch: &mut [Job]) -> Result<Vec<Result<Reply>>> {
+    /// Applies the batch's jobs in a transaction, left for `commit`.
+    fn apply_batch_inner<'s>(
+        &mut self,
+        store: &'s Store,
+        batch: &mut [Job],
+    ) -> Result<(RwTxn<'s>, Vec<Result<Reply>>)> {
+        self.ops.clear();
         let outcome = (|| {
-            let store = self.store.clone();
             let mut txn = store.env.write_txn()?;
             let mut results = Vec::with_capacity(batch.len());
             for job in batch.iter_mut() {
@@ -284,10 +420,38 @@ impl Writer {
             if let Some(keyring) = &store.keyring {
                 keyring.sync()?;
             }
-            txn.commit()?;
-            Ok(results)
+            Ok((txn, results))
         })();
         outcome
+    }
+
+    /// Makes the transaction's writes durable in the log, then commits it in LMDB (no sync of
+    /// its own), which shows them to readers: an acknowledged write is visible at once, a
+    /// visible one is durable.
+    fn commit(&mut self, txn: RwTxn) -> Result<()> {
+        if self.ops.is_empty() {
+            // Every job was refused: nothing to write.
+            txn.abort();
+            return Ok(());
+        }
+        let lsn = self.durable.log.append(self.ops.bytes())?;
+        self.durable.logged += self.ops.bytes().len() as u64;
+        if let Some(left) = self.durable.crash_after.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                std::process::abort();
+            }
+        }
+        if let Err(e) = txn.commit() {
+            // The writes after this one are made without it, so it must never be replayed.
+            if let Err(undo) = self.durable.log.undo_last(lsn) {
+                self.durable.broken = Some(format!(
+                    "a commit failed ({e}) and its record could not be erased from the commit log ({undo})"
+                ));
+            }
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     fn apply(&mut self, txn: &mut RwTxn, command: &mut Command) -> JobResult<Reply> {
@@ -363,7 +527,7 @@ impl Writer {
                 Ok(Reply::Done)
             }
             Command::DeleteGroup { name } => {
-                if !self.store.groups.delete(txn, name.as_bytes())? {
+                if !self.remove(txn, T::Groups, name.as_bytes())? {
                     return reject(Error::NotFound(format!("consumer group '{name}' does not exist")));
                 }
                 Ok(Reply::Done)
@@ -504,18 +668,14 @@ impl Writer {
             }
             let position_key = u64_key(position);
             // APPEND: positions only grow, so LMDB can skip the search and fill pages fully.
-            store.events.put_with_flags(txn, PutFlags::APPEND, &position_key, &event.record)?;
+            self.put(txn, T::Events, PutFlags::APPEND, &position_key, &event.record)?;
             if revision % INDEX_CHUNK == INDEX_CHUNK - 1 {
-                store.stream_index.put(txn, &index_key(state.id, revision / INDEX_CHUNK), &position_key)?;
+                let key = index_key(state.id, revision / INDEX_CHUNK);
+                self.put(txn, T::StreamIndex, PutFlags::empty(), &key, &position_key)?;
             }
             // NO_OVERWRITE: ids stay unique even where the lookup was skipped (a generated id
             // colliding fails this job's batch, then this job alone; it never overwrites).
-            store.event_ids.put_with_flags(
-                txn,
-                PutFlags::NO_OVERWRITE,
-                event.id.as_bytes(),
-                &position_key,
-            )?;
+            self.put(txn, T::EventIds, PutFlags::NO_OVERWRITE, event.id.as_bytes(), &position_key)?;
             let overflow = || Failure::Storage(format::corrupt("a position or revision would pass u64::MAX"));
             self.state.next_position = position.checked_add(1).ok_or_else(overflow)?;
             state.next_revision = revision.checked_add(1).ok_or_else(overflow)?;
@@ -646,7 +806,7 @@ impl Writer {
             state.deleted = true;
             state.deleted_before = state.next_revision;
         }
-        self.store.snapshots.delete(txn, &u64_key(state.id))?;
+        self.remove(txn, T::Snapshots, &u64_key(state.id))?;
         self.put_state(txn, stream, &state)
     }
 
@@ -672,7 +832,7 @@ impl Writer {
         };
         let record = SnapshotRecord { revision, timestamp: self.next_timestamp(), data };
         let bytes = format::encode(&record).map_err(Failure::Storage)?;
-        self.store.snapshots.put(txn, &u64_key(state.id), &bytes)?;
+        self.put(txn, T::Snapshots, PutFlags::empty(), &u64_key(state.id), &bytes)?;
         Ok(())
     }
 
@@ -687,11 +847,11 @@ impl Writer {
             state.shredded = true;
             self.put_state(txn, stream, &state)?;
             // Unreadable from now on anyway; gone rather than left as ciphertext.
-            self.store.snapshots.delete(txn, &u64_key(state.id))?;
+            self.remove(txn, T::Snapshots, &u64_key(state.id))?;
         }
         // Also when shredded already: the key is destroyed again (a no-op if it is gone),
         // which finishes a shred whose key destruction failed.
-        self.store.pending_shreds.put(txn, &u64_key(state.id), &[])?;
+        self.put(txn, T::PendingShreds, PutFlags::empty(), &u64_key(state.id), &[])?;
         Ok(Reply::Shredded(state.id))
     }
 
@@ -707,8 +867,8 @@ impl Writer {
         Ok(self.store.stream_state(txn, stream).map_err(Failure::Storage)?.map_or(0, |s| s.next_revision))
     }
 
-    fn put_group(&self, txn: &mut RwTxn, name: &str, record: &GroupRecord) -> JobResult<()> {
-        self.store.groups.put(txn, name.as_bytes(), &record.encode())?;
+    fn put_group(&mut self, txn: &mut RwTxn, name: &str, record: &GroupRecord) -> JobResult<()> {
+        self.put(txn, T::Groups, PutFlags::empty(), name.as_bytes(), &record.encode())?;
         Ok(())
     }
 
@@ -716,14 +876,32 @@ impl Writer {
         let id = self.state.next_stream_id;
         self.state.next_stream_id =
             id.checked_add(1).ok_or_else(|| Failure::Storage(format::corrupt("stream ids are exhausted")))?;
-        self.store.meta.put(txn, format::META_NEXT_STREAM_ID, &self.state.next_stream_id.to_be_bytes())?;
+        let next = self.state.next_stream_id.to_be_bytes();
+        self.put(txn, T::Meta, PutFlags::empty(), format::META_NEXT_STREAM_ID, &next)?;
         Ok(StreamState::new(id))
     }
 
-    fn put_state(&self, txn: &mut RwTxn, stream: &str, state: &StreamState) -> JobResult<()> {
+    fn put_state(&mut self, txn: &mut RwTxn, stream: &str, state: &StreamState) -> JobResult<()> {
         let bytes = format::encode(state).map_err(Failure::Storage)?;
-        self.store.streams.put(txn, stream.as_bytes(), &bytes)?;
+        self.put(txn, T::Streams, PutFlags::empty(), stream.as_bytes(), &bytes)?;
         Ok(())
+    }
+
+    /// A write of this transaction, recorded for the commit log.
+    fn put(&mut self, txn: &mut RwTxn, t: T, flags: PutFlags, key: &[u8], value: &[u8]) -> heed::Result<()> {
+        self.store.table(t).put_with_flags(txn, flags, key, value)?;
+        self.ops.put(t, key, value);
+        Ok(())
+    }
+
+    /// A delete of this transaction, recorded for the commit log when there was something to
+    /// delete.
+    fn remove(&mut self, txn: &mut RwTxn, t: T, key: &[u8]) -> heed::Result<bool> {
+        let deleted = self.store.table(t).delete(txn, key)?;
+        if deleted {
+            self.ops.delete(t, key);
+        }
+        Ok(deleted)
     }
 
     /// Commit timestamps never go backwards, even if the wall clock does, so max-age cut-offs

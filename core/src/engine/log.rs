@@ -1,0 +1,434 @@
+//! The commit log: where a write becomes durable.
+//!
+//! Each committed batch of the writer is one record appended to the current segment and made
+//! durable by one `fdatasync` before the batch's LMDB transaction commits (without a sync of
+//! its own) and its callers are answered. LMDB is synced only at checkpoints; after a crash the
+//! engine rolls LMDB back to the last checkpoint and replays the records after it (see
+//! `checkpoint.rs`). So an acknowledged write costs one sequential sync instead of LMDB's two,
+//! and a reader sees a write as soon as it is acknowledged (the LMDB commit comes first).
+//!
+//! Segments are files filled with zeros before use (the next one prepared on a thread of its
+//! own while the current one fills), so a record overwrites blocks the file already has and
+//! its `fdatasync` flushes data only, never the file's size or block map. A segment starts at
+//! 1 MiB and each next one doubles, up to 64 MiB: a small store costs little disk. Segments a
+//! checkpoint has covered are removed.
+//!
+//! A record: `len: u32 | crc: u32 | lsn: u64 | payload[len]`, little-endian; the CRC-32C
+//! covers `len`, `lsn` and the payload. Records are numbered without gap (the LSN), a record
+//! never spans two segments, and a segment is named after the LSN of its first record. The scan
+//! at open stops at the first record that is not the next one: zeros (the unwritten end),
+//! or a record torn by the crash (a bad checksum or a length past the segment), which is reported and
+//! erased, never replayed.
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Largest segment: a record larger than this gets a segment of its own, sized to fit.
+const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+const FIRST_SEGMENT_BYTES: u64 = 1024 * 1024;
+const HEADER: usize = 16;
+/// Directory of the segments, inside the store's directory.
+pub(crate) const LOG_DIR: &str = "log";
+
+/// What the scan at open found at the end of the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TornTail {
+    /// The segment file holding it.
+    pub segment: String,
+    /// Offset of the torn record in it.
+    pub offset: u64,
+    /// The LSN the record would have had.
+    pub lsn: u64,
+}
+
+pub(crate) struct Log {
+    dir: PathBuf,
+    sync: bool,
+    /// The segment written, its first LSN, its size and where the next record goes.
+    file: File,
+    first_lsn: u64,
+    size: u64,
+    offset: u64,
+    /// Earlier segments still needed by recovery (records at or after the last checkpoint),
+    /// by first LSN, oldest first.
+    sealed: Vec<u64>,
+    /// The next segment's file, being filled with zeros on a thread of its own, and its size.
+    prepared: Option<(std::thread::JoinHandle<Result<PathBuf>>, u64)>,
+    next_lsn: u64,
+    /// Offset and LSN of the last record written, for `undo_last`.
+    last: Option<(u64, u64)>,
+    scratch: Vec<u8>,
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::Io(format!("{what} {}: {e}", path.display()))
+}
+
+fn segment_name(first_lsn: u64) -> String {
+    format!("{first_lsn:020}.log")
+}
+
+fn checksum(len: &[u8], rest: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(len), rest)
+}
+
+/// fsync of a directory: a file created, renamed or removed in it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("syncing the directory", dir, e))
+}
+
+impl Log {
+    /// Opens the log of the store in `store_dir`, creating it when absent, and hands every
+    /// record from `from_lsn` on to `replay`, in order. Returns the log, ready to append after
+    /// the last whole record, and the torn record it erased, if any.
+    pub(crate) fn open(
+        store_dir: &Path,
+        from_lsn: u64,
+        sync: bool,
+        replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<(Log, Option<TornTail>)> {
+        let dir = store_dir.join(LOG_DIR);
+        fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, e))?;
+        let mut segments = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| io("listing", &dir, e))? {
+            let entry = entry.map_err(|e| io("listing", &dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(lsn) = name.strip_suffix(".log").and_then(|n| n.parse::<u64>().ok()) {
+                segments.push(lsn);
+            } else if name.ends_with(".tmp") {
+                // A segment being prepared when the process stopped.
+                fs::remove_file(entry.path()).map_err(|e| io("removing", &entry.path(), e))?;
+            } else {
+                return Err(Error::Corruption(format!(
+                    "{} holds '{name}', which is not a segment of the commit log",
+                    dir.display()
+                )));
+            }
+        }
+        segments.sort_unstable();
+        // The segment holding `from_lsn`: the last one starting at or before it.
+        let start = segments.iter().rposition(|&first| first <= from_lsn);
+        let Some(start) = start else {
+            if let Some(&first) = segments.first() {
+                return Err(Error::Corruption(format!(
+                    "the commit log starts at record {first}, after record {from_lsn} of the last checkpoint"
+                )));
+            }
+            let mut log = Log::empty(dir, sync, from_lsn)?;
+            log.start_segment(from_lsn, 0)?;
+            return Ok((log, None));
+        };
+        let mut log = Log::empty(dir, sync, from_lsn)?;
+        let mut torn = None;
+        let mut expected = segments[start];
+        let mut index = start;
+        loop {
+            let first = segments[index];
+            if first != expected {
+                return Err(Error::Corruption(format!(
+                    "the commit log's segment {} should start at record {expected}",
+                    segment_name(first)
+                )));
+            }
+            let path = log.dir.join(segment_name(first));
+            let mut file =
+                File::options().read(true).write(true).open(&path).map_err(|e| io("opening", &path, e))?;
+            let size = file.seek(SeekFrom::End(0)).map_err(|e| io("reading", &path, e))?;
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.seek(SeekFrom::Start(0)).map_err(|e| io("reading", &path, e))?;
+            file.read_to_end(&mut bytes).map_err(|e| io("reading", &path, e))?;
+            let (end, stop) = scan(&bytes, &mut expected, from_lsn, replay)?;
+            let last = index + 1 == segments.len();
+            if let Stop::Torn = stop {
+                torn = Some(TornTail { segment: segment_name(first), offset: end as u64, lsn: expected });
+            }
+            if last || !matches!(stop, Stop::End) || segments[index + 1] != expected {
+                if !last {
+                    // Records of a later segment were written after this one ended: they cannot
+                    // be replayed without what is missing in between.
+                    return Err(Error::Corruption(format!(
+                        "the commit log's segment {} ends at record {expected} (offset {end}) but segment {} follows",
+                        segment_name(first),
+                        segment_name(segments[index + 1])
+                    )));
+                }
+                if expected < from_lsn {
+                    return Err(Error::Corruption(format!(
+                        "the commit log ends at record {expected}, before record {from_lsn} of the last checkpoint"
+                    )));
+                }
+                log.file = file;
+                log.first_lsn = first;
+                log.size = size;
+                log.offset = end as u64;
+                log.next_lsn = expected;
+                // Segments before `start` were covered by the checkpoint.
+                log.sealed = segments[..index].to_vec();
+                if torn.is_some() {
+                    // Erased, so no later scan mistakes its remains for anything.
+                    log.zero_from(end as u64)?;
+                }
+                log.release_before(from_lsn)?;
+                return Ok((log, torn));
+            }
+            index += 1;
+        }
+    }
+
+    fn empty(dir: PathBuf, sync: bool, next_lsn: u64) -> Result<Log> {
+        let placeholder = File::open(&dir).map_err(|e| io("opening", &dir, e))?;
+        Ok(Log {
+            dir,
+            sync,
+            file: placeholder,
+            first_lsn: next_lsn,
+            size: 0,
+            offset: 0,
+            sealed: Vec::new(),
+            prepared: None,
+            next_lsn,
+            last: None,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The LSN the next record gets.
+    pub(crate) fn next_lsn(&self) -> u64 {
+        self.next_lsn
+    }
+
+    /// Appends one record and (unless the store was opened without fsync) makes it durable.
+    /// Returns its LSN.
+    pub(crate) fn append(&mut self, payload: &[u8]) -> Result<u64> {
+        let len = u32::try_from(payload.len())
+            .map_err(|_| Error::invalid("a commit larger than 4 GiB cannot be logged"))?;
+        let need = (HEADER + payload.len()) as u64;
+        if self.offset + need > self.size {
+            self.roll(need)?;
+        }
+        let lsn = self.next_lsn;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&len.to_le_bytes());
+        self.scratch.extend_from_slice(&[0; 4]);
+        self.scratch.extend_from_slice(&lsn.to_le_bytes());
+        let crc = checksum(&self.scratch[..4], &self.scratch[8..16]);
+        let crc = crc32c::crc32c_append(crc, payload);
+        self.scratch[4..8].copy_from_slice(&crc.to_le_bytes());
+        let path = || self.dir.join(segment_name(self.first_lsn));
+        // Header and payload in one write: the payload is often large, a copy costs more
+        // than a second syscall only for small ones, where it is cheap.
+        if payload.len() <= 64 * 1024 {
+            self.scratch.extend_from_slice(payload);
+            self.file.write_all_at(&self.scratch, self.offset).map_err(|e| io("writing", &path(), e))?;
+        } else {
+            self.file.write_all_at(&self.scratch, self.offset).map_err(|e| io("writing", &path(), e))?;
+            self.file
+                .write_all_at(payload, self.offset + HEADER as u64)
+                .map_err(|e| io("writing", &path(), e))?;
+        }
+        if self.sync {
+            self.file.sync_data().map_err(|e| io("syncing", &path(), e))?;
+        }
+        self.last = Some((self.offset, lsn));
+        self.offset += need;
+        self.next_lsn = lsn + 1;
+        Ok(lsn)
+    }
+
+    /// Erases the last record appended, whose transaction failed to commit: it must never be
+    /// replayed, since the writes after it were made without it.
+    pub(crate) fn undo_last(&mut self, lsn: u64) -> Result<()> {
+        match self.last.take() {
+            Some((offset, last)) if last == lsn => {
+                self.zero_from(offset)?;
+                self.offset = offset;
+                self.next_lsn = lsn;
+                Ok(())
+            }
+            _ => Err(Error::Internal(format!("record {lsn} is not the last one of the commit log"))),
+        }
+    }
+
+    /// Zeros the current segment from `offset` to its end, durably.
+    fn zero_from(&mut self, offset: u64) -> Result<()> {
+        let path = self.dir.join(segment_name(self.first_lsn));
+        let zeros = vec![0u8; 1 << 20];
+        let mut at = offset;
+        while at < self.size {
+            let n = (self.size - at).min(zeros.len() as u64) as usize;
+            self.file.write_all_at(&zeros[..n], at).map_err(|e| io("erasing in", &path, e))?;
+            at += n as u64;
+        }
+        self.file.sync_data().map_err(|e| io("syncing", &path, e))
+    }
+
+    /// Seals the current segment and starts the next one, of at least `need` bytes.
+    fn roll(&mut self, need: u64) -> Result<()> {
+        if self.size > 0 {
+            self.sealed.push(self.first_lsn);
+        }
+        self.start_segment(self.next_lsn, need)
+    }
+
+    /// Makes the segment whose first record is `first_lsn` current: the one prepared ahead
+    /// when it is large enough, else a new one; then prepares the next.
+    fn start_segment(&mut self, first_lsn: u64, need: u64) -> Result<()> {
+        let size =
+            (self.size * 2).clamp(FIRST_SEGMENT_BYTES, SEGMENT_BYTES).max(need.next_multiple_of(1 << 20));
+        let path = self.dir.join(segment_name(first_lsn));
+        let prepared = match self.prepared.take() {
+            Some((thread, prepared_size)) => {
+                let file = thread
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Internal("preparing a log segment panicked".into())))?;
+                if prepared_size >= size {
+                    Some(file)
+                } else {
+                    fs::remove_file(&file).map_err(|e| io("removing", &file, e))?;
+                    None
+                }
+            }
+            None => None,
+        };
+        let file = match prepared {
+            Some(file) => file,
+            None => prepare(self.dir.join("next.tmp"), size)?,
+        };
+        fs::rename(&file, &path).map_err(|e| io("naming", &file, e))?;
+        sync_dir(&self.dir)?;
+        let file = File::options().read(true).write(true).open(&path).map_err(|e| io("opening", &path, e))?;
+        let size = file.metadata().map_err(|e| io("reading", &path, e))?.len();
+        self.file = file;
+        self.first_lsn = first_lsn;
+        self.size = size;
+        self.offset = 0;
+        self.last = None;
+        let next = (size * 2).clamp(FIRST_SEGMENT_BYTES, SEGMENT_BYTES);
+        let tmp = self.dir.join("next.tmp");
+        let thread = std::thread::Builder::new()
+            .name("graveyard-log".into())
+            .spawn(move || prepare(tmp, next))
+            .map_err(|e| Error::Internal(format!("starting the log's thread: {e}")))?;
+        self.prepared = Some((thread, next));
+        Ok(())
+    }
+
+    /// After a checkpoint that covers every record before `lsn`: removes the segments holding
+    /// only such records.
+    pub(crate) fn release_before(&mut self, lsn: u64) -> Result<()> {
+        let mut released = false;
+        while let Some(&first) = self.sealed.first() {
+            // A sealed segment's records end where the next segment (or the current) starts.
+            let next_first = self.sealed.get(1).copied().unwrap_or(self.first_lsn);
+            if next_first > lsn {
+                break;
+            }
+            self.sealed.remove(0);
+            let path = self.dir.join(segment_name(first));
+            fs::remove_file(&path).map_err(|e| io("removing", &path, e))?;
+            released = true;
+        }
+        if released {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        // A segment half prepared is removed at the next open.
+        if let Some((thread, _)) = self.prepared.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A file of `size` zeros at `path`, durable.
+fn prepare(path: PathBuf, size: u64) -> Result<PathBuf> {
+    let mut file = File::create(&path).map_err(|e| io("creating", &path, e))?;
+    let zeros = vec![0u8; 1 << 20];
+    let mut written = 0;
+    while written < size {
+        let n = (size - written).min(zeros.len() as u64) as usize;
+        file.write_all(&zeros[..n]).map_err(|e| io("preparing", &path, e))?;
+        written += n as u64;
+    }
+    file.sync_all().map_err(|e| io("syncing", &path, e))?;
+    Ok(path)
+}
+
+/// Where a whole record numbered `lsn` starts at or after `from`, if one does.
+fn whole_record_after(bytes: &[u8], from: usize, lsn: u64) -> Option<usize> {
+    let wanted = lsn.to_le_bytes();
+    (from..bytes.len().saturating_sub(HEADER - 1)).find(|&at| {
+        bytes[at + 8..at + HEADER] == wanted && {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+            let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
+            len > 0
+                && bytes.get(at + HEADER..at + HEADER + len).is_some_and(|payload| {
+                    crc32c::crc32c_append(checksum(&bytes[at..at + 4], &bytes[at + 8..at + HEADER]), payload)
+                        == crc
+                })
+        }
+    })
+}
+
+enum Stop {
+    /// Zeros, or the end of the segment.
+    End,
+    /// A record torn by a crash: a bad checksum or a length past the segment.
+    Torn,
+}
+
+/// Reads the records of one segment from its start: those from `from_lsn` on go to `replay`.
+/// Returns where the records end and why.
+fn scan(
+    bytes: &[u8],
+    expected: &mut u64,
+    from_lsn: u64,
+    replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<(usize, Stop)> {
+    let mut at = 0;
+    loop {
+        let Some(header) = bytes.get(at..at + HEADER) else { return Ok((at, Stop::End)) };
+        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
+        let lsn = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
+        if header.iter().all(|&b| b == 0) {
+            return Ok((at, Stop::End));
+        }
+        let whole = bytes.get(at + HEADER..at + HEADER + len).filter(|payload| {
+            len > 0 && crc32c::crc32c_append(checksum(&header[..4], &header[8..16]), payload) == crc
+        });
+        if whole.is_none() {
+            // A crash tears only the record being written, the last: damage with a whole
+            // record after it is not a crash's, and dropping what follows would lose
+            // acknowledged commits.
+            if let Some(later) = whole_record_after(bytes, at + 1, *expected + 1) {
+                return Err(Error::Corruption(format!(
+                    "the commit log's record {} (offset {at}) is damaged, yet record {} follows it at offset {later}",
+                    *expected,
+                    *expected + 1
+                )));
+            }
+            return Ok((at, Stop::Torn));
+        }
+        let payload = whole.expect("checked");
+        if lsn != *expected {
+            return Err(Error::Corruption(format!(
+                "the commit log holds record {lsn} where record {} should be",
+                *expected
+            )));
+        }
+        if lsn >= from_lsn {
+            replay(lsn, payload)?;
+        }
+        *expected += 1;
+        at += HEADER + len;
+    }
+}

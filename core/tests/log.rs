@@ -1,0 +1,148 @@
+//! The commit log at its edges: a process killed after a commit's record is durable but before
+//! LMDB has it, and a log whose last record was torn or corrupted by a crash.
+//!
+//! The child is this same test binary, run as `log_child --exact --nocapture` with the store's
+//! directory and how many appends to make in `GRAVEYARD_LOG_CHILD`; it then aborts without
+//! closing (no final checkpoint), or is aborted by the engine's crash hook.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use graveyard::{Db, EventData, ExpectedVersion, ReadOptions};
+
+const CHILD_ENV: &str = "GRAVEYARD_LOG_CHILD";
+const CRASH_AFTER_LOG_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_LOG";
+
+fn event(n: u64) -> EventData {
+    EventData::json("Logged", &serde_json::json!({ "n": n, "pad": "x".repeat(40) })).unwrap()
+}
+
+#[test]
+fn log_child() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else { return };
+    let (dir, count) = spec.split_once('|').unwrap();
+    let db = Db::open(dir).unwrap();
+    let first = db.read_stream("s", ReadOptions::forwards()).map_or(0, |e| e.len() as u64);
+    for next in first..first + count.parse::<u64>().unwrap() {
+        let expected = if next == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(next - 1) };
+        db.append("s", expected, vec![event(next)]).unwrap();
+        println!("ACK {next}");
+    }
+    // Killed: no close, so no final checkpoint; the appends are in the log only.
+    std::process::abort();
+}
+
+/// Runs the child on `dir` for `count` appends; the revisions it saw acknowledged.
+fn run_child(dir: &Path, count: u64, crash_after_log: Option<u64>) -> Vec<u64> {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["log_child", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(CHILD_ENV, format!("{}|{count}", dir.display()))
+        .env_remove(CRASH_AFTER_LOG_ENV);
+    if let Some(n) = crash_after_log {
+        command.env(CRASH_AFTER_LOG_ENV, n.to_string());
+    }
+    let output = command.output().unwrap();
+    assert!(!output.status.success(), "the child was meant to die");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        // The harness prints "test log_child ... " before the first line.
+        .filter_map(|l| l.split("ACK ").nth(1).and_then(|n| n.trim().parse().ok()))
+        .collect()
+}
+
+fn revisions(db: &Db) -> Vec<u64> {
+    let events = db.read_stream("s", ReadOptions::forwards()).unwrap();
+    for (i, e) in events.iter().enumerate() {
+        let data: serde_json::Value = serde_json::from_slice(&e.data).unwrap();
+        assert_eq!(data["n"], i as u64, "event {i} holds another append's data");
+        assert_eq!(e.position, i as u64);
+    }
+    events.iter().map(|e| e.revision).collect()
+}
+
+#[test]
+fn a_commit_in_the_log_but_not_in_lmdb_is_replayed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    // The third commit's record is durable, then the process dies before LMDB commits it.
+    let acked = run_child(dir.path(), 5, Some(3));
+    assert_eq!(acked, vec![0, 1]);
+    let db = Db::open(dir.path()).unwrap();
+    let recovery = db.recovery().unwrap();
+    assert_eq!((recovery.replayed, recovery.torn.clone()), (3, None), "{recovery:?}");
+    // Exactly once each, the unacknowledged third one included (its record was whole).
+    assert_eq!(revisions(&db), vec![0, 1, 2]);
+    db.append("s", ExpectedVersion::Exact(2), vec![event(3)]).unwrap();
+    db.close();
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.recovery().unwrap().replayed, 0, "a clean close leaves nothing to replay");
+    assert_eq!(revisions(&db), vec![0, 1, 2, 3]);
+}
+
+/// The log's only segment, and the offsets of its records.
+fn records(dir: &Path) -> (PathBuf, Vec<(usize, usize)>) {
+    let mut segments: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("log")).unwrap().map(|e| e.unwrap().path()).collect();
+    segments.retain(|p| p.extension().is_some_and(|e| e == "log"));
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    let bytes = std::fs::read(&segments[0]).unwrap();
+    let mut at = 0;
+    let mut found = Vec::new();
+    loop {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        found.push((at, 16 + len));
+        at += 16 + len;
+    }
+    (segments[0].clone(), found)
+}
+
+#[test]
+fn a_torn_or_corrupt_last_record_is_erased_reported_and_never_served() {
+    for damage in ["torn", "flipped"] {
+        let dir = tempfile::tempdir().unwrap();
+        let acked = run_child(dir.path(), 3, None);
+        assert_eq!(acked, vec![0, 1, 2]);
+        let (segment, found) = records(dir.path());
+        assert_eq!(found.len(), 3, "{damage}: {found:?}");
+        // The last record: its second half never reached the disk, or one bit of it changed.
+        let (at, len) = found[2];
+        let mut bytes = std::fs::read(&segment).unwrap();
+        match damage {
+            "torn" => bytes[at + len / 2..at + len].fill(0),
+            _ => bytes[at + len - 1] ^= 0x10,
+        }
+        std::fs::write(&segment, &bytes).unwrap();
+
+        let db = Db::open(dir.path()).unwrap();
+        let recovery = db.recovery().unwrap();
+        assert_eq!(recovery.replayed, 2, "{damage}: {recovery:?}");
+        let torn = recovery.torn.expect("the damaged record is reported");
+        assert_eq!((torn.lsn, torn.offset), (2, at as u64), "{damage}");
+        assert_eq!(revisions(&db), vec![0, 1], "{damage}: the damaged record is not served");
+        // Erased: what is written next takes its place and survives.
+        db.append("s", ExpectedVersion::Exact(1), vec![event(2)]).unwrap();
+        db.close();
+        let db = Db::open(dir.path()).unwrap();
+        assert_eq!(db.recovery().unwrap().torn, None, "{damage}");
+        assert_eq!(revisions(&db), vec![0, 1, 2], "{damage}");
+        db.close();
+    }
+}
+
+#[test]
+fn damage_before_the_last_record_is_corruption_not_a_silent_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    run_child(dir.path(), 3, None);
+    let (segment, found) = records(dir.path());
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let (at, len) = found[0];
+    bytes[at + len - 1] ^= 0x10;
+    std::fs::write(&segment, &bytes).unwrap();
+    // Record 0 fails its checksum: records 1 and 2 after it cannot be replayed without it. The
+    // store is refused rather than opened without acknowledged commits.
+    let err = Db::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), graveyard::ErrorCode::Corruption, "{err}");
+}
