@@ -15,6 +15,8 @@ pub struct EmbeddedArgs {
     /// Workloads to run; empty: all of them.
     pub only: Vec<Workload>,
     pub markdown: Option<PathBuf>,
+    /// Where to plot the ratios (plot.rs).
+    pub svg: Option<PathBuf>,
     /// Where the stores' directories go; default: the system temp dir.
     pub dir: Option<PathBuf>,
 }
@@ -60,6 +62,21 @@ pub fn run(args: &EmbeddedArgs) -> Result<bool> {
         std::fs::write(path, markdown)
             .map_err(|e| bench_error(format!("writing Markdown to {}: {e}", path.display())))?;
         eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.svg {
+        let title = format!(
+            "GraveyardDB embedded vs its peers, all durable ({} cores, {})",
+            machine.cores,
+            if args.quick { "quick run" } else { "full run" }
+        );
+        match crate::plot::ratios_svg(&tables, &title) {
+            Some(svg) => {
+                std::fs::write(path, svg)
+                    .map_err(|e| bench_error(format!("writing the plot to {}: {e}", path.display())))?;
+                eprintln!("wrote {}", path.display());
+            }
+            None => eprintln!("no workload had a peer to compare with: {} not written", path.display()),
+        }
     }
     Ok(all_ok)
 }

@@ -7,6 +7,7 @@
 mod driver;
 mod embedded;
 mod machine;
+mod plot;
 mod report;
 mod server;
 mod stores;
@@ -20,7 +21,7 @@ use server::ServerArgs;
 use workload::Workload;
 
 const USAGE: &str = "\
-usage: graveyard-bench embedded [--quick] [--only WORKLOAD[,WORKLOAD...]] [--markdown FILE] [--dir DIR]
+usage: graveyard-bench embedded [--quick] [--only WORKLOAD[,WORKLOAD...]] [--markdown FILE] [--svg FILE] [--dir DIR]
        graveyard-bench server [--quick] [--clients N[,N...]] [--seconds S] [--markdown FILE] [--dir DIR]
                               [--graveyard-bin PATH] [--postgres-script PATH] [--skip-postgres]
                               [--node-flag FLAG]...
@@ -32,6 +33,7 @@ all durable (fsync on every commit), and prints one table per workload.
                    append-1, append-8, append-64, append-64-tasks, batch-100, race-64,
                    read-stream, scan-all, catch-up, live, schema-batch-100, schema-append-64
   --markdown FILE  also write the tables as Markdown to FILE
+  --svg FILE       also plot GraveyardDB's throughput ÷ each store's, per workload, as SVG to FILE
   --dir DIR        put the stores' temporary directories in DIR (default: the system temp dir);
                    it must be on the disk you want to measure, not tmpfs
 
@@ -98,6 +100,7 @@ fn parse_embedded(args: &[String]) -> Result<EmbeddedArgs, String> {
                 }
             }
             "--markdown" => parsed.markdown = Some(PathBuf::from(value()?)),
+            "--svg" => parsed.svg = Some(PathBuf::from(value()?)),
             "--dir" => parsed.dir = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option '{other}'")),

@@ -12,20 +12,50 @@ use graveyard::{Db, EventData, ExpectedVersion, ReadOptions};
 
 const CHILD_ENV: &str = "GRAVEYARD_LOG_CHILD";
 const CRASH_AFTER_LOG_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_LOG";
+const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
 
 fn event(n: u64) -> EventData {
-    EventData::json("Logged", &serde_json::json!({ "n": n, "pad": "x".repeat(40) })).unwrap()
+    padded(n, 40)
+}
+
+fn padded(n: u64, pad: usize) -> EventData {
+    EventData::json("Logged", &serde_json::json!({ "n": n, "pad": "x".repeat(pad) })).unwrap()
+}
+
+/// What a child does: `count` appends with `pad` bytes of padding each (the first one with
+/// `first_pad`), `pause_ms` apart, with these engine hooks.
+#[derive(Clone, Copy)]
+struct Child {
+    count: u64,
+    first_pad: usize,
+    pad: usize,
+    pause_ms: u64,
+    crash_after_log: Option<u64>,
+    checkpoint_bytes: Option<u64>,
+}
+
+impl Child {
+    fn appends(count: u64) -> Child {
+        Child { count, first_pad: 40, pad: 40, pause_ms: 0, crash_after_log: None, checkpoint_bytes: None }
+    }
 }
 
 #[test]
 fn log_child() {
     let Ok(spec) = std::env::var(CHILD_ENV) else { return };
-    let (dir, count) = spec.split_once('|').unwrap();
+    let fields: Vec<&str> = spec.split('|').collect();
+    let [dir, count, first_pad, pad, pause_ms] = fields[..] else { panic!("bad spec {spec}") };
+    let number = |s: &str| s.parse::<u64>().unwrap();
     let db = Db::open(dir).unwrap();
     let first = db.read_stream("s", ReadOptions::forwards()).map_or(0, |e| e.len() as u64);
-    for next in first..first + count.parse::<u64>().unwrap() {
+    for next in first..first + number(count) {
         let expected = if next == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(next - 1) };
-        db.append("s", expected, vec![event(next)]).unwrap();
+        let pad = if next == first { number(first_pad) } else { number(pad) };
+        if next > first {
+            // Before, not after: the last append is followed at once by the kill.
+            std::thread::sleep(std::time::Duration::from_millis(number(pause_ms)));
+        }
+        db.append("s", expected, vec![padded(next, pad as usize)]).unwrap();
         println!("ACK {next}");
     }
     // Killed: no close, so no final checkpoint; the appends are in the log only.
@@ -34,13 +64,22 @@ fn log_child() {
 
 /// Runs the child on `dir` for `count` appends; the revisions it saw acknowledged.
 fn run_child(dir: &Path, count: u64, crash_after_log: Option<u64>) -> Vec<u64> {
+    run(dir, Child { crash_after_log, ..Child::appends(count) })
+}
+
+fn run(dir: &Path, child: Child) -> Vec<u64> {
+    let Child { count, first_pad, pad, pause_ms, .. } = child;
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args(["log_child", "--exact", "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, format!("{}|{count}", dir.display()))
-        .env_remove(CRASH_AFTER_LOG_ENV);
-    if let Some(n) = crash_after_log {
+        .env(CHILD_ENV, format!("{}|{count}|{first_pad}|{pad}|{pause_ms}", dir.display()))
+        .env_remove(CRASH_AFTER_LOG_ENV)
+        .env_remove(CHECKPOINT_BYTES_ENV);
+    if let Some(n) = child.crash_after_log {
         command.env(CRASH_AFTER_LOG_ENV, n.to_string());
+    }
+    if let Some(n) = child.checkpoint_bytes {
+        command.env(CHECKPOINT_BYTES_ENV, n.to_string());
     }
     let output = command.output().unwrap();
     assert!(!output.status.success(), "the child was meant to die");
@@ -101,7 +140,7 @@ fn records(dir: &Path) -> (PathBuf, Vec<(usize, usize)>) {
 
 #[test]
 fn a_torn_or_corrupt_last_record_is_erased_reported_and_never_served() {
-    for damage in ["torn", "flipped"] {
+    for damage in ["torn", "flipped", "length"] {
         let dir = tempfile::tempdir().unwrap();
         let acked = run_child(dir.path(), 3, None);
         assert_eq!(acked, vec![0, 1, 2]);
@@ -112,18 +151,22 @@ fn a_torn_or_corrupt_last_record_is_erased_reported_and_never_served() {
         let mut bytes = std::fs::read(&segment).unwrap();
         match damage {
             "torn" => bytes[at + len / 2..at + len].fill(0),
-            _ => bytes[at + len - 1] ^= 0x10,
+            "flipped" => bytes[at + len - 1] ^= 0x10,
+            _ => bytes[at + 2] ^= 0x01,
         }
         std::fs::write(&segment, &bytes).unwrap();
 
         let db = Db::open(dir.path()).unwrap();
         let recovery = db.recovery().unwrap();
         assert_eq!(recovery.replayed, 2, "{damage}: {recovery:?}");
+        let erased = std::fs::read(&segment).unwrap();
+        assert!(erased[at..].iter().all(|&b| b == 0), "{damage}: the damaged record is erased");
         let torn = recovery.torn.expect("the damaged record is reported");
         assert_eq!((torn.lsn, torn.offset), (2, at as u64), "{damage}");
         assert_eq!(revisions(&db), vec![0, 1], "{damage}: the damaged record is not served");
-        // Erased: what is written next takes its place and survives.
-        db.append("s", ExpectedVersion::Exact(1), vec![event(2)]).unwrap();
+        // Erased: what is written next takes its place and survives; it is shorter, so what
+        // was left of the damaged record after it would be found by the next scan.
+        db.append("s", ExpectedVersion::Exact(1), vec![padded(2, 0)]).unwrap();
         db.close();
         let db = Db::open(dir.path()).unwrap();
         assert_eq!(db.recovery().unwrap().torn, None, "{damage}");
@@ -145,4 +188,50 @@ fn damage_before_the_last_record_is_corruption_not_a_silent_loss() {
     // store is refused rather than opened without acknowledged commits.
     let err = Db::open(dir.path()).unwrap_err();
     assert_eq!(err.code(), graveyard::ErrorCode::Corruption, "{err}");
+}
+
+fn segments(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn records_across_segments_are_replayed_and_covered_segments_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    // 600 KB commits: the 1 MiB first segment holds one, then segments double.
+    let acked = run(dir.path(), Child { first_pad: 600_000, pad: 600_000, ..Child::appends(8) });
+    assert_eq!(acked, (0..8).collect::<Vec<_>>());
+    assert!(segments(dir.path()).len() >= 3, "{:?}", segments(dir.path()));
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.recovery().unwrap().replayed, 8);
+    assert_eq!(revisions(&db), (0..8).collect::<Vec<_>>());
+    // The open's checkpoint covers every earlier segment: only the current one is left.
+    assert_eq!(segments(dir.path()).len(), 1, "{:?}", segments(dir.path()));
+    db.close();
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(revisions(&db), (0..8).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_segment_replaced_while_empty_is_never_removed_by_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first commit does not fit the empty 1 MiB first segment, which is replaced by a
+    // larger one of the same name; checkpoints after every commit then run while small
+    // commits follow, and the process dies without closing.
+    let child = Child {
+        first_pad: 1_500_000,
+        pad: 40,
+        pause_ms: 30,
+        checkpoint_bytes: Some(1),
+        ..Child::appends(12)
+    };
+    let acked = run(dir.path(), child);
+    assert_eq!(acked, (0..12).collect::<Vec<_>>());
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(revisions(&db), (0..12).collect::<Vec<_>>(), "{:?}", db.recovery());
 }

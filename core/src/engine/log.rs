@@ -61,6 +61,7 @@ pub(crate) struct Log {
     next_lsn: u64,
     /// Offset and LSN of the last record written, for `undo_last`.
     last: Option<(u64, u64)>,
+    failed: bool,
     scratch: Vec<u8>,
 }
 
@@ -192,6 +193,7 @@ impl Log {
             prepared: None,
             next_lsn,
             last: None,
+            failed: false,
             scratch: Vec::new(),
         })
     }
@@ -218,6 +220,18 @@ impl Log {
         let crc = checksum(&self.scratch[..4], &self.scratch[8..16]);
         let crc = crc32c::crc32c_append(crc, payload);
         self.scratch[4..8].copy_from_slice(&crc.to_le_bytes());
+        let written = self.write_record(payload);
+        self.failed |= written.is_err();
+        written?;
+        self.last = Some((self.offset, lsn));
+        self.offset += need;
+        self.next_lsn = lsn + 1;
+        Ok(lsn)
+    }
+
+    /// Writes the record in `scratch` (its header, and its payload when small) and `payload`
+    /// at the write offset, then syncs it unless the store does not sync each commit.
+    fn write_record(&mut self, payload: &[u8]) -> Result<()> {
         let path = || self.dir.join(segment_name(self.first_lsn));
         // Header and payload in one write: the payload is often large, a copy costs more
         // than a second syscall only for small ones, where it is cheap.
@@ -233,10 +247,7 @@ impl Log {
         if self.sync {
             self.file.sync_data().map_err(|e| io("syncing", &path(), e))?;
         }
-        self.last = Some((self.offset, lsn));
-        self.offset += need;
-        self.next_lsn = lsn + 1;
-        Ok(lsn)
+        Ok(())
     }
 
     /// Erases the last record appended, whose transaction failed to commit: it must never be
@@ -268,10 +279,31 @@ impl Log {
 
     /// Seals the current segment and starts the next one, of at least `need` bytes.
     fn roll(&mut self, need: u64) -> Result<()> {
-        if self.size > 0 {
+        // A segment without a record is replaced (the new one has its name), never sealed:
+        // a sealed entry naming the current segment would let a checkpoint remove it.
+        if self.offset > 0 {
             self.sealed.push(self.first_lsn);
         }
         self.start_segment(self.next_lsn, need)
+    }
+
+    /// True once a write or sync of the log failed: what is on disk is unknown (a record may
+    /// be there, whole or torn, and a later sync may report success for data that was lost),
+    /// so nothing more may be written until the store is reopened and the log scanned.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Makes every record appended so far durable: for a store that does not sync each
+    /// commit, before a checkpoint that relies on the log's records up to it.
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        if self.sync || self.size == 0 {
+            return Ok(());
+        }
+        let path = self.dir.join(segment_name(self.first_lsn));
+        let synced = self.file.sync_data().map_err(|e| io("syncing", &path, e));
+        self.failed |= synced.is_err();
+        synced
     }
 
     /// Makes the segment whose first record is `first_lsn` current: the one prepared ahead
@@ -362,11 +394,25 @@ fn prepare(path: PathBuf, size: u64) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Where a whole record numbered `lsn` starts at or after `from`, if one does.
-fn whole_record_after(bytes: &[u8], from: usize, lsn: u64) -> Option<usize> {
-    let wanted = lsn.to_le_bytes();
-    (from..bytes.len().saturating_sub(HEADER - 1)).find(|&at| {
-        bytes[at + 8..at + HEADER] == wanted && {
+/// The records of a segment end at `at`, before record `expected`. A crash tears only the
+/// record being written, the last: a whole later record after the end (zeros or damage) is not
+/// a crash's doing, and dropping it would lose acknowledged commits.
+fn ended(bytes: &[u8], at: usize, expected: u64, stop: Stop) -> Result<(usize, Stop)> {
+    match whole_record_after(bytes, at + 1, expected) {
+        Some((later, lsn)) => Err(Error::Corruption(format!(
+            "the commit log's records stop at offset {at} before record {expected} (zeros or damage), yet record {lsn} follows at offset {later}"
+        ))),
+        None => Ok((at, stop)),
+    }
+}
+
+/// Where a whole record numbered after `expected` (and not absurdly far) starts at or after
+/// `from`, and its number, if one does.
+fn whole_record_after(bytes: &[u8], from: usize, expected: u64) -> Option<(usize, u64)> {
+    (from..bytes.len().saturating_sub(HEADER - 1)).find_map(|at| {
+        let lsn = u64::from_le_bytes(bytes[at + 8..at + HEADER].try_into().expect("8 bytes"));
+        let plausible = lsn > expected && lsn - expected < 1 << 32;
+        (plausible && {
             let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
             let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
             len > 0
@@ -374,7 +420,8 @@ fn whole_record_after(bytes: &[u8], from: usize, lsn: u64) -> Option<usize> {
                     crc32c::crc32c_append(checksum(&bytes[at..at + 4], &bytes[at + 8..at + HEADER]), payload)
                         == crc
                 })
-        }
+        })
+        .then_some((at, lsn))
     })
 }
 
@@ -395,28 +442,18 @@ fn scan(
 ) -> Result<(usize, Stop)> {
     let mut at = 0;
     loop {
-        let Some(header) = bytes.get(at..at + HEADER) else { return Ok((at, Stop::End)) };
+        let Some(header) = bytes.get(at..at + HEADER) else { return ended(bytes, at, *expected, Stop::End) };
         let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
         let lsn = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
         if header.iter().all(|&b| b == 0) {
-            return Ok((at, Stop::End));
+            return ended(bytes, at, *expected, Stop::End);
         }
         let whole = bytes.get(at + HEADER..at + HEADER + len).filter(|payload| {
             len > 0 && crc32c::crc32c_append(checksum(&header[..4], &header[8..16]), payload) == crc
         });
         if whole.is_none() {
-            // A crash tears only the record being written, the last: damage with a whole
-            // record after it is not a crash's, and dropping what follows would lose
-            // acknowledged commits.
-            if let Some(later) = whole_record_after(bytes, at + 1, *expected + 1) {
-                return Err(Error::Corruption(format!(
-                    "the commit log's record {} (offset {at}) is damaged, yet record {} follows it at offset {later}",
-                    *expected,
-                    *expected + 1
-                )));
-            }
-            return Ok((at, Stop::Torn));
+            return ended(bytes, at, *expected, Stop::Torn);
         }
         let payload = whole.expect("checked");
         if lsn != *expected {

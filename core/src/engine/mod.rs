@@ -84,6 +84,9 @@ pub(crate) struct Engine {
     store: Option<Arc<Store>>,
     jobs: Option<crossbeam_channel::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
+    /// The writer's state, taken by the writer thread for each batch, or by a synchronous
+    /// caller that finds it free (see `submit`).
+    committer: Option<Arc<Mutex<Writer>>>,
     head: tokio::sync::watch::Receiver<u64>,
     /// Live consumer-group dispatchers, one per group, shared by the group's members.
     pub(crate) dispatchers: Dispatchers,
@@ -233,7 +236,7 @@ impl Engine {
         if let Some(checkpoint) = &checkpoint {
             checkpoint.restore(&dir)?;
         }
-        let (store, log, recovery) = open_store(&options, &dir, checkpoint.as_ref().map_or(0, |c| c.lsn))?;
+        let (store, log, recovery, open_pin) = open_store(&options, &dir, checkpoint.as_ref())?;
         let store = Arc::new(store);
         let page_size = {
             let rtxn = store.env.read_txn()?;
@@ -247,6 +250,7 @@ impl Engine {
             log,
             page_size,
             pin: None,
+            reserve: None,
             running: None,
             logged: 0,
             checkpointed: std::time::Instant::now(),
@@ -257,6 +261,11 @@ impl Engine {
         // What was replayed, and what open wrote (a new store, a migration, finished shreds),
         // is made the new checkpoint before anything is served.
         durable.checkpoint(&store)?;
+        drop(open_pin);
+        if checkpoint.is_none() {
+            // SAFETY: as for NO_SYNC at open (open_store): from now on a checkpoint exists.
+            unsafe { store.env.set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Enable) }?;
+        }
         let state = recover_writer_state(&store)?;
         let schemas = load_schemas(&store)?;
         let (head_tx, head_rx) = tokio::sync::watch::channel(state.next_position);
@@ -270,9 +279,13 @@ impl Engine {
             durable,
             ops: Default::default(),
         };
+        let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()
             .name("graveyard-writer".into())
-            .spawn(move || writer.run())
+            .spawn({
+                let committer = committer.clone();
+                move || Writer::run(&committer)
+            })
             .map_err(|e| Error::Internal(format!("starting the writer thread: {e}")))?;
         Ok(Engine {
             options,
@@ -280,6 +293,7 @@ impl Engine {
             store: Some(store),
             jobs: Some(jobs_tx),
             writer: Some(handle),
+            committer: Some(committer),
             head: head_rx,
             dispatchers: Default::default(),
             schemas,
@@ -318,8 +332,20 @@ impl Engine {
         Ok(rx)
     }
 
+    /// A synchronous call: committed on the caller's thread when no batch is being committed
+    /// (a lone writer then saves the hand-off to the writer thread and back, two context
+    /// switches), else queued for the writer thread and waited for, which commits it with the
+    /// others in one batch.
     fn submit(&self, command: Command) -> Result<Reply> {
-        opened(self.send(command)?.recv())
+        let (Some(jobs), Some(committer)) = (&self.jobs, &self.committer) else { return Err(Error::Closed) };
+        let (tx, rx) = oneshot::channel();
+        let job = Job { command, reply: tx };
+        match committer.try_lock() {
+            Ok(mut writer) => writer.lead(job),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().lead(job),
+            Err(std::sync::TryLockError::WouldBlock) => jobs.send(job).map_err(|_| Error::Closed)?,
+        }
+        opened(rx.recv())
     }
 
     fn append_command(
@@ -584,6 +610,8 @@ impl Drop for Engine {
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
+        // The writer's state holds the store and its checkpoint's pin.
+        self.committer.take();
         // The writer's reference is gone, so this closes the LMDB environment...
         self.store.take();
         // ...before the process lock is released.
@@ -597,8 +625,15 @@ impl Drop for Engine {
     }
 }
 
-/// Opens LMDB, replays the log's records from `from_lsn` on, and opens the keyring.
-fn open_store(options: &Options, dir: &Path, from_lsn: u64) -> Result<(Store, log::Log, Recovery)> {
+/// Opens LMDB, replays the log's records from the checkpoint's LSN on, and opens the keyring.
+/// Also returns a pin on the checkpoint's commit, to hold until the next checkpoint: the
+/// writes of the open (replay, finished shreds) must not reuse its pages either.
+fn open_store(
+    options: &Options,
+    dir: &Path,
+    checkpoint: Option<&checkpoint::Checkpoint>,
+) -> Result<(Store, log::Log, Recovery, RoTxn<'static, WithoutTls>)> {
+    let from_lsn = checkpoint.map_or(0, |c| c.lsn);
     let mut env_options = EnvOpenOptions::new().read_txn_without_tls();
     env_options
         .map_size(options.map_size.next_multiple_of(MAP_SIZE_GRANULE))
@@ -607,12 +642,16 @@ fn open_store(options: &Options, dir: &Path, from_lsn: u64) -> Result<(Store, lo
         .max_readers(options.max_readers.saturating_add(2));
     // SAFETY: NO_SYNC only drops LMDB's fsyncs at commit: the commit log makes commits durable
     // and checkpoints sync LMDB; after a crash LMDB is rolled back to the last checkpoint, whose
-    // pages no later commit overwrote, and the log replayed (checkpoint.rs).
-    unsafe { env_options.flags(EnvFlags::NO_SYNC) };
+    // pages no later commit overwrote, and the log replayed (checkpoint.rs). Without a
+    // checkpoint yet (a new store, or one of format 3), commits sync until the first one.
+    if checkpoint.is_some() {
+        unsafe { env_options.flags(EnvFlags::NO_SYNC) };
+    }
     // SAFETY: the directory is ours alone: the process lock keeps other GraveyardDB processes
     // out and the registry keeps this process to one environment per directory; nothing
     // truncates or rewrites the file under the map.
     let env = unsafe { env_options.open(dir) }?;
+    let pin = env.clone().static_read_txn()?;
 
     // A store is fresh when its main database is empty: then, and only then, create the
     // databases. Anything else must prove it is ours through the meta database.
@@ -691,7 +730,7 @@ fn open_store(options: &Options, dir: &Path, from_lsn: u64) -> Result<(Store, lo
         })?;
     wtxn.commit()?;
     store.keyring = open_keyring(&store, options, dir)?;
-    Ok((store, log, Recovery { replayed, torn }))
+    Ok((store, log, Recovery { replayed, torn }, pin))
 }
 
 /// The keyring of an encrypted store, checked against the master key given; pending shreds

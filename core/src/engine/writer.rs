@@ -9,11 +9,11 @@
 //! fail its neighbours.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Select, TryRecvError};
 use heed::{PutFlags, RoTxn, RwTxn, WithoutTls};
 
 use super::checkpoint::Checkpoint;
@@ -165,17 +165,33 @@ pub(crate) struct Durable {
     /// A read transaction on the last checkpoint's commit: LMDB reuses none of its pages while
     /// it is open (see checkpoint.rs).
     pub pin: Option<RoTxn<'static, WithoutTls>>,
+    /// Holds the reader slot the next checkpoint's pin will take, so users get exactly the
+    /// `max_readers` they asked for, whether a checkpoint is being taken or not. It pins
+    /// nothing `pin` does not: it is younger.
+    pub reserve: Option<RoTxn<'static, WithoutTls>>,
     /// The checkpoint being taken on a thread of its own, and what was logged when it started.
     pub running: Option<(JoinHandle<Result<Taken>>, u64)>,
     pub logged: u64,
     pub checkpointed: Instant,
-    /// Set when a record of a failed commit could not be erased from the log: nothing more may
-    /// be written until the store is reopened (and the record replayed).
+    /// Set when the log or LMDB's file is in a state not known for sure (a write or sync of the
+    /// log failed, a failed commit's record could not be erased, a sync of LMDB failed):
+    /// nothing more is written or checkpointed until the store is reopened, which restores the
+    /// last checkpoint and replays what the log holds whole.
     pub broken: Option<String>,
     /// Commits left before the crash hook aborts the process.
     pub crash_after: Option<u64>,
     /// Bytes logged that make a checkpoint due.
     pub checkpoint_bytes: u64,
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        // A checkpoint thread outliving the engine would hold LMDB and rename files in a
+        // directory the process no longer locks.
+        if let Some((thread, _)) = self.running.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A checkpoint taken: the first LSN it does not hold, and the pin of its commit.
@@ -192,14 +208,24 @@ impl Durable {
         let (checkpoint, pin) = self.begin(store)?;
         store.env.force_sync()?;
         checkpoint.write(&self.dir)?;
-        self.finish((checkpoint.lsn, pin))
+        self.finish(store, (checkpoint.lsn, pin))
     }
 
     /// What a checkpoint starts from, taken between two commits: the meta pages of the last
     /// commit (in the file already: LMDB writes them before its commit returns) and a pin on
     /// it, taken before the next write transaction can reuse any of its pages.
     fn begin(&mut self, store: &Store) -> Result<(Checkpoint, RoTxn<'static, WithoutTls>)> {
+        if let Some(why) = &self.broken {
+            return Err(Error::Io(format!("no checkpoint until the store is reopened: {why}")));
+        }
+        // The log's records before the checkpoint must all be on disk for the scan at open to
+        // reach it (a store that does not sync each commit syncs them here).
+        if let Err(e) = self.log.sync() {
+            self.broken = Some(format!("syncing the commit log failed: {e}"));
+            return Err(e);
+        }
         let checkpoint = Checkpoint::take(&self.dir, self.page_size, self.log.next_lsn())?;
+        self.reserve = None;
         let pin = store.env.clone().static_read_txn()?;
         self.logged = 0;
         self.checkpointed = Instant::now();
@@ -208,8 +234,9 @@ impl Durable {
 
     /// The checkpoint is durable: its pin replaces the previous one, whose pages LMDB may now
     /// reuse, and the log's segments it covers go.
-    fn finish(&mut self, (lsn, pin): Taken) -> Result<()> {
+    fn finish(&mut self, store: &Store, (lsn, pin): Taken) -> Result<()> {
         self.pin = Some(pin);
+        self.reserve = Some(store.env.clone().static_read_txn()?);
         self.log.release_before(lsn)
     }
 
@@ -223,12 +250,19 @@ impl Durable {
             let (thread, logged) = self.running.take().expect("checked");
             match thread.join() {
                 Ok(Ok(taken)) => {
-                    if self.finish(taken).is_err() {
+                    if self.finish(store, taken).is_err() {
                         self.logged += logged;
                     }
                 }
-                _ => self.logged += logged.max(self.checkpoint_bytes),
+                // A failed sync of LMDB may have lost pages a later sync would then report as
+                // written: no checkpoint may rely on LMDB's file until the store is reopened
+                // (the log holds everything since the last checkpoint).
+                Ok(Err(e)) => self.broken = Some(format!("syncing LMDB for a checkpoint failed: {e}")),
+                Err(_) => self.logged += logged.max(self.checkpoint_bytes),
             }
+        }
+        if self.broken.is_some() {
+            return;
         }
         let due = self.logged >= self.checkpoint_bytes
             || (self.logged > 0 && self.checkpointed.elapsed() >= CHECKPOINT_INTERVAL);
@@ -275,27 +309,61 @@ fn reject<T>(e: Error) -> JobResult<T> {
 }
 
 impl Writer {
-    pub fn run(mut self) {
+    /// The writer thread: commits what callers queue, in batches. It takes the writer's state
+    /// only once jobs are waiting, and leaves them in the queue until it holds it, so a
+    /// synchronous caller that commits on its own thread meanwhile (`lead`) takes them first,
+    /// in call order.
+    pub fn run(shared: &Mutex<Writer>) {
+        let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
+        let jobs = lock().jobs.clone();
         let mut batch: Vec<Job> = Vec::with_capacity(64);
-        // The loop ends when every sender is gone: the engine is closing. Jobs already queued
-        // are still applied, so a close never drops an accepted write.
-        while let Ok(first) = self.jobs.recv() {
-            batch.push(first);
-            while batch.len() < MAX_BATCH_JOBS {
-                match self.jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
+        loop {
+            let mut select = Select::new();
+            select.recv(&jobs);
+            select.ready();
+            let mut writer = lock();
+            let closed = writer.take_queued(&mut batch);
+            if !batch.is_empty() {
+                writer.commit_batch(&mut batch);
             }
-            self.process(&mut batch);
-            let store = self.store.clone();
-            self.durable.tend(&store);
+            // The loop ends when every sender is gone: the engine is closing. Jobs already
+            // queued were still applied, so a close never drops an accepted write.
+            if closed && batch.is_empty() {
+                // Closing: the next open then has nothing to replay.
+                let store = writer.store.clone();
+                if writer.durable.logged > 0 || writer.durable.running.is_some() {
+                    let _ = writer.durable.checkpoint(&store);
+                }
+                return;
+            }
         }
-        // Closing: the next open then has nothing to replay.
-        if self.durable.logged > 0 || self.durable.running.is_some() {
-            let store = self.store.clone();
-            let _ = self.durable.checkpoint(&store);
+    }
+
+    /// Commits the jobs queued before `job`, then `job`, on the caller's thread.
+    pub fn lead(&mut self, job: Job) {
+        let mut batch = Vec::with_capacity(8);
+        self.take_queued(&mut batch);
+        batch.push(job);
+        self.commit_batch(&mut batch);
+    }
+
+    /// Moves queued jobs into `batch`, up to a batch's size; true when the queue is closed and
+    /// empty.
+    fn take_queued(&mut self, batch: &mut Vec<Job>) -> bool {
+        while batch.len() < MAX_BATCH_JOBS {
+            match self.jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return batch.is_empty(),
+            }
         }
+        false
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<Job>) {
+        self.process(batch);
+        let store = self.store.clone();
+        self.durable.tend(&store);
     }
 
     fn process(&mut self, batch: &mut Vec<Job>) {
@@ -434,10 +502,18 @@ impl Writer {
             txn.abort();
             return Ok(());
         }
-        let lsn = self.durable.log.append(self.ops.bytes())?;
+        let lsn = match self.durable.log.append(self.ops.bytes()) {
+            Ok(lsn) => lsn,
+            Err(e) => {
+                if self.durable.log.failed() {
+                    self.durable.broken = Some(format!("writing the commit log failed: {e}"));
+                }
+                return Err(e);
+            }
+        };
         self.durable.logged += self.ops.bytes().len() as u64;
         if let Some(left) = self.durable.crash_after.as_mut() {
-            *left -= 1;
+            *left = left.saturating_sub(1);
             if *left == 0 {
                 std::process::abort();
             }
