@@ -491,10 +491,17 @@ fn crash_recovery_encrypted() {
     crash_recovery_of(true, 12);
 }
 
+/// The plain and the encrypted test take turns. A child spawned by one copies the parent's
+/// file descriptors until it execs, the other test's store lock among them (a `flock` belongs
+/// to the open file description, which the copy keeps alive): the other test's next child
+/// could then find its store locked.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn crash_recovery_of(encrypted: bool, default_iterations: usize) {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let iterations: usize = std::env::var("GRAVEYARD_CRASH_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())

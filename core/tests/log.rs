@@ -67,6 +67,16 @@ fn run_child(dir: &Path, count: u64, crash_after_log: Option<u64>) -> Vec<u64> {
     run(dir, Child { crash_after_log, ..Child::appends(count) })
 }
 
+/// Tests that run children take turns. A child spawned by one copies the parent's file
+/// descriptors until it execs, another test's store lock among them (a `flock` belongs to the
+/// open file description, which the copy keeps alive): that test's child or reopen could then
+/// find its store locked.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn run(dir: &Path, child: Child) -> Vec<u64> {
     let Child { count, first_pad, pad, pause_ms, .. } = child;
     let mut command = Command::new(std::env::current_exe().unwrap());
@@ -102,6 +112,7 @@ fn revisions(db: &Db) -> Vec<u64> {
 
 #[test]
 fn a_commit_in_the_log_but_not_in_lmdb_is_replayed_at_open() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     // The third commit's record is durable, then the process dies before LMDB commits it.
     let acked = run_child(dir.path(), 5, Some(3));
@@ -140,6 +151,7 @@ fn records(dir: &Path) -> (PathBuf, Vec<(usize, usize)>) {
 
 #[test]
 fn a_torn_or_corrupt_last_record_is_erased_reported_and_never_served() {
+    let _turn = turn();
     for damage in ["torn", "flipped", "length"] {
         let dir = tempfile::tempdir().unwrap();
         let acked = run_child(dir.path(), 3, None);
@@ -177,6 +189,7 @@ fn a_torn_or_corrupt_last_record_is_erased_reported_and_never_served() {
 
 #[test]
 fn damage_before_the_last_record_is_corruption_not_a_silent_loss() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     run_child(dir.path(), 3, None);
     let (segment, found) = records(dir.path());
@@ -202,6 +215,7 @@ fn segments(dir: &Path) -> Vec<String> {
 
 #[test]
 fn records_across_segments_are_replayed_and_covered_segments_removed() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     // 600 KB commits: the 1 MiB first segment holds one, then segments double.
     let acked = run(dir.path(), Child { first_pad: 600_000, pad: 600_000, ..Child::appends(8) });
@@ -219,6 +233,7 @@ fn records_across_segments_are_replayed_and_covered_segments_removed() {
 
 #[test]
 fn a_segment_replaced_while_empty_is_never_removed_by_a_checkpoint() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     // The first commit does not fit the empty 1 MiB first segment, which is replaced by a
     // larger one of the same name; checkpoints after every commit then run while small
