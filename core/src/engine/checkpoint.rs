@@ -22,7 +22,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::log::sync_dir;
+use super::log::{io, sync_dir};
 use crate::error::{Error, Result};
 
 pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
@@ -35,10 +35,6 @@ pub(crate) struct Checkpoint {
     pub lsn: u64,
     /// LMDB's two meta pages at the checkpoint.
     metas: Vec<u8>,
-}
-
-fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Io(format!("{what} {}: {e}", path.display()))
 }
 
 impl Checkpoint {

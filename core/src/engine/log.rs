@@ -21,7 +21,7 @@
 //! erased, never replayed.
 
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -65,7 +65,7 @@ pub(crate) struct Log {
     scratch: Vec<u8>,
 }
 
-fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
+pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Io(format!("{what} {}: {e}", path.display()))
 }
 
@@ -267,13 +267,7 @@ impl Log {
     /// Zeros the current segment from `offset` to its end, durably.
     fn zero_from(&mut self, offset: u64) -> Result<()> {
         let path = self.dir.join(segment_name(self.first_lsn));
-        let zeros = vec![0u8; 1 << 20];
-        let mut at = offset;
-        while at < self.size {
-            let n = (self.size - at).min(zeros.len() as u64) as usize;
-            self.file.write_all_at(&zeros[..n], at).map_err(|e| io("erasing in", &path, e))?;
-            at += n as u64;
-        }
+        write_zeros(&self.file, offset, self.size).map_err(|e| io("erasing in", &path, e))?;
         self.file.sync_data().map_err(|e| io("syncing", &path, e))
     }
 
@@ -382,16 +376,22 @@ impl Drop for Log {
 
 /// A file of `size` zeros at `path`, durable.
 fn prepare(path: PathBuf, size: u64) -> Result<PathBuf> {
-    let mut file = File::create(&path).map_err(|e| io("creating", &path, e))?;
-    let zeros = vec![0u8; 1 << 20];
-    let mut written = 0;
-    while written < size {
-        let n = (size - written).min(zeros.len() as u64) as usize;
-        file.write_all(&zeros[..n]).map_err(|e| io("preparing", &path, e))?;
-        written += n as u64;
-    }
+    let file = File::create(&path).map_err(|e| io("creating", &path, e))?;
+    write_zeros(&file, 0, size).map_err(|e| io("preparing", &path, e))?;
     file.sync_all().map_err(|e| io("syncing", &path, e))?;
     Ok(path)
+}
+
+/// Writes zeros over `from..to` of `file`, a MiB at a time.
+fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
 }
 
 /// The records of a segment end at `at`, before record `expected`. A crash tears only the

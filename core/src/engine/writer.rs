@@ -317,9 +317,9 @@ impl Writer {
         let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
         let jobs = lock().jobs.clone();
         let mut batch: Vec<Job> = Vec::with_capacity(64);
+        let mut select = Select::new();
+        select.recv(&jobs);
         loop {
-            let mut select = Select::new();
-            select.recv(&jobs);
             select.ready();
             let mut writer = lock();
             let closed = writer.take_queued(&mut batch);
