@@ -406,6 +406,52 @@ fn concurrent_writers_on_distinct_streams_get_a_gapless_log() {
     }
 }
 
+/// Appends whose exact expectation holds skip looking their ids up and rely on the index
+/// refusing to overwrite one; a reused id then fails its whole batch, which is applied again
+/// one job at a time. Under concurrency (batches of many jobs) every job must still get the
+/// answer it would get alone: refused when it reuses an id, answered as the first time when it
+/// retries, committed otherwise, and nothing of a refused one stored.
+#[test]
+fn reused_ids_in_concurrent_batches_are_refused_alone_and_retries_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let taken: Vec<Uuid> = (0..8).map(|_| Uuid::now_v7()).collect();
+    db.append("seed", ExpectedVersion::NoStream, taken.iter().map(|id| ev(0).with_id(*id)).collect())
+        .unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8usize {
+            let (db, taken) = (db.clone(), &taken);
+            s.spawn(move || {
+                let stream = format!("ids-{t}");
+                let mut expected = ExpectedVersion::NoStream;
+                let mut revisions = 0u64;
+                for i in 0..40u64 {
+                    let fresh = Uuid::now_v7();
+                    if i % 4 == 3 {
+                        let reused = vec![ev(i).with_id(fresh), ev(i).with_id(taken[t])];
+                        let err = db.append(&stream, expected, reused).unwrap_err();
+                        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+                    }
+                    let events = vec![ev(i).with_id(fresh), ev(i).with_id(Uuid::now_v7())];
+                    let first = db.append(&stream, expected, events.clone()).unwrap();
+                    let again = db.append(&stream, expected, events).unwrap();
+                    assert_eq!(first, again, "a retry is answered as the first time");
+                    assert_eq!(first.first_revision, revisions);
+                    revisions += 2;
+                    expected = ExpectedVersion::Exact(first.last_revision);
+                }
+            });
+        }
+    });
+    let all = db.read_all(ReadAllOptions::forwards()).unwrap();
+    assert_eq!(all.len() as u64, 8 + 8 * 40 * 2);
+    assert!(all.iter().enumerate().all(|(i, e)| e.position == i as u64));
+    let mut ids: Vec<Uuid> = all.iter().map(|e| e.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "every stored id is stored once");
+}
+
 #[test]
 fn watch_head_moves_after_commits() {
     let dir = tempfile::tempdir().unwrap();

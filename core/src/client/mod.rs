@@ -916,9 +916,11 @@ impl ClientGroupMember {
             if let Some(error) = &state.ended {
                 return Err(error.clone());
             }
-            if self.requests.send(pb::ConsumeRequest { request: Some(request) }).is_err() {
-                return Err(ended(&state, &self.group));
-            }
+            // A send fails once the call is over, which can be before the reader has seen
+            // why (a deleted group's NOT_FOUND, say). The settle then waits in the queue all
+            // the same: the reader ends the session under this lock and answers everything
+            // queued with the reason, so the caller gets the call's own error, not a guess.
+            let _ = self.requests.send(pb::ConsumeRequest { request: Some(request) });
             state.pending.push_back(PendingSettle { ids: ids.to_vec(), answer });
         }
         answered.await.unwrap_or_else(|_| Err(self.gone()))
@@ -971,9 +973,15 @@ async fn read_session(
                         id: delivery.delivery_id,
                     })
                 });
-                let broken = delivery.is_err();
-                if deliver.send(delivery).is_err() || broken {
-                    return;
+                match delivery {
+                    Ok(delivery) => {
+                        if deliver.send(Ok(delivery)).is_err() {
+                            return;
+                        }
+                    }
+                    // A message this client cannot read ends the session like a drop does,
+                    // so settles waiting for an answer get one.
+                    Err(error) => break error,
                 }
             }
             pb::consume_response::Response::Settled(settled) => {

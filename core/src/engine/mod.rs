@@ -24,6 +24,7 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
@@ -128,6 +129,10 @@ fn registry() -> Registry {
 }
 
 const LOCK_FILE: &str = "graveyard.lock";
+/// How long a held store lock is tried again before the store is reported in use, and how
+/// often (see `Engine::start`).
+const LOCK_PATIENCE: Duration = Duration::from_millis(250);
+const LOCK_RETRY: Duration = Duration::from_millis(5);
 /// The map size must be a multiple of the OS page size: 64 KiB is one for every common size.
 const MAP_SIZE_GRANULE: usize = 64 * 1024;
 
@@ -221,13 +226,24 @@ impl Engine {
             .truncate(false)
             .open(dir.join(LOCK_FILE))
             .map_err(|e| Error::Io(format!("opening {}: {e}", dir.join(LOCK_FILE).display())))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::Unavailable(format!("{} is in use by another process", dir.display())))
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(Error::Io(format!("locking {}: {e}", dir.join(LOCK_FILE).display())))
+        // The lock belongs to the open file description, which a child forked by any thread
+        // of this process shares until it execs. An application that spawns processes while
+        // it closes and reopens a store would see its own lock for those microseconds, so a
+        // held lock is tried again for a moment before the store is called busy.
+        let mut waited = Duration::ZERO;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if waited < LOCK_PATIENCE => {
+                    std::thread::sleep(LOCK_RETRY);
+                    waited += LOCK_RETRY;
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::Unavailable(format!("{} is in use by another process", dir.display())))
+                }
+                Err(TryLockError::Error(e)) => {
+                    return Err(Error::Io(format!("locking {}: {e}", dir.join(LOCK_FILE).display())))
+                }
             }
         }
 
@@ -278,6 +294,7 @@ impl Engine {
             nonces: crate::crypto::Nonces::new(),
             durable,
             ops: Default::default(),
+            alone: false,
         };
         let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()

@@ -155,6 +155,9 @@ pub(crate) struct Writer {
     pub durable: Durable,
     /// The writes of the transaction being built.
     pub ops: Ops,
+    /// Set while jobs are applied one per transaction after a batch failed: appends then look
+    /// every caller-given event id up before writing (see `append`).
+    pub alone: bool,
 }
 
 /// What makes commits durable: the commit log, and the checkpoints of LMDB behind it.
@@ -384,12 +387,16 @@ impl Writer {
                     let _ = job.reply.send(Answer { result, spent: job.command });
                 }
             }
-            Err(_) if batch.len() > 1 => {
-                // Find out which job the storage failure belongs to: one transaction each.
+            Err(_) if batch.len() > 1 || !self.alone => {
+                // Find out which job the storage failure belongs to: one transaction each,
+                // with every id looked up (a stored id the batch skipped looking up fails its
+                // put, and must be answered as a retry or refused, not reported as a failure).
+                let was = std::mem::replace(&mut self.alone, true);
                 for job in batch.drain(..) {
                     let mut single = vec![job];
                     self.process(&mut single);
                 }
+                self.alone = was;
             }
             Err(e) => {
                 for job in batch.drain(..) {
@@ -669,12 +676,21 @@ impl Writer {
             return reject(Error::StreamDeleted { stream: stream.to_string() });
         }
 
+        let current = existing.map(|s| s.current()).unwrap_or(crate::types::CurrentRevision::NoStream);
+        // An append whose exact expectation holds is no retry of one that committed: that one
+        // would have moved the stream past it. Its ids are then new unless reused, and a reused
+        // one fails its NO_OVERWRITE put below, which sends the job through again alone, with
+        // every lookup. So the common case costs no B-tree search per event id.
+        let ids_are_new = !self.alone
+            && matches!(expected, ExpectedVersion::Exact(_) | ExpectedVersion::NoStream)
+            && current.satisfies(expected);
+
         // Ids already stored: either this append is a retry of one that committed (answer it
         // as before, write nothing) or the ids are reused elsewhere (refused).
         let mut stored = Vec::with_capacity(events.len());
         for event in events.iter() {
             // A generated id cannot be stored already: skip the lookup (one B-tree search).
-            if event.generated {
+            if event.generated || ids_are_new {
                 stored.push(Ok(None));
                 continue;
             }
@@ -689,7 +705,6 @@ impl Writer {
             }
         }
 
-        let current = existing.map(|s| s.current()).unwrap_or(crate::types::CurrentRevision::NoStream);
         if !current.satisfies(expected) {
             return reject(Error::WrongExpectedVersion {
                 stream: stream.to_string(),
@@ -749,8 +764,8 @@ impl Writer {
                 let key = index_key(state.id, revision / INDEX_CHUNK);
                 self.put(txn, T::StreamIndex, PutFlags::empty(), &key, &position_key)?;
             }
-            // NO_OVERWRITE: ids stay unique even where the lookup was skipped (a generated id
-            // colliding fails this job's batch, then this job alone; it never overwrites).
+            // NO_OVERWRITE: ids stay unique even where the lookup was skipped (a colliding id
+            // fails this job's batch, then this job alone; it never overwrites).
             self.put(txn, T::EventIds, PutFlags::NO_OVERWRITE, event.id.as_bytes(), &position_key)?;
             let overflow = || Failure::Storage(format::corrupt("a position or revision would pass u64::MAX"));
             self.state.next_position = position.checked_add(1).ok_or_else(overflow)?;
