@@ -29,3 +29,7 @@ cargo --version
 javac -version
 mvn -B -v 2>&1 | sed -n 1p
 go version
+
+# Apache Cassandra's jars for the tests of the Cassandra-backed commit log (cql/, server/tests/
+# cql.rs), from Maven Central into a cache folder; nothing to do when they are there.
+bash "$(dirname "$0")/cassandra.sh" install

@@ -20,6 +20,7 @@ pub mod boundary;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod cluster;
+pub mod commit_log;
 pub mod crypto;
 mod db;
 mod engine;
@@ -43,8 +44,9 @@ pub use wire::google;
 
 #[cfg(feature = "client")]
 pub use client::{Client, ClientDelivery, ClientGroupMember, ClientOptions, ClientSubscription};
+pub use commit_log::TornTail;
 pub use db::Db;
-pub use engine::{Recovery, TornTail};
+pub use engine::Recovery;
 pub use error::{Error, ErrorCode, Result};
 pub use group::{Delivery, GroupInfo, GroupMember, GroupSettings, GroupStrategy, GroupTarget, NackAction};
 pub use options::{Durability, Options, DEFAULT_MAP_SIZE, DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_JSON_DEPTH};

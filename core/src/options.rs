@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::commit_log::{CommitLogSource, LogChoice};
 use crate::crypto::Key;
 use crate::error::Result;
 
@@ -78,6 +79,7 @@ pub struct Options {
     pub(crate) durability: Durability,
     pub(crate) max_readers: u32,
     pub(crate) master_key: Option<MasterKey>,
+    pub(crate) commit_log: Option<LogChoice>,
 }
 
 impl Options {
@@ -90,6 +92,7 @@ impl Options {
             durability: Durability::Fsync,
             max_readers: 1024,
             master_key: None,
+            commit_log: None,
         }
     }
 
@@ -140,6 +143,15 @@ impl Options {
         provider: impl Fn() -> Result<Vec<u8>> + Send + Sync + 'static,
     ) -> Options {
         self.master_key = Some(MasterKey::Provider(Arc::new(provider)));
+        self
+    }
+
+    /// Keeps the store's commit log in `source` instead of segment files in its directory
+    /// (see [`crate::commit_log`]). A store is created with its log and can only be opened with
+    /// the same one afterwards. Such a store is not encrypted: its keyring would stay on this
+    /// disk while its writes are replicated.
+    pub fn commit_log(mut self, source: Arc<dyn CommitLogSource>) -> Options {
+        self.commit_log = Some(LogChoice(source));
         self
     }
 

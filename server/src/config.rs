@@ -106,7 +106,7 @@ const LOG: Setting = Setting {
     flag: "--log",
     env: "GRAVEYARD_LOG",
     value_name: "FILTER",
-    help: "log filter, tracing-subscriber EnvFilter syntax [default: info]",
+    help: "log filter, tracing-subscriber EnvFilter syntax [default: info,scylla=warn]",
 };
 
 const REFLECTION: Setting = Setting {
@@ -138,7 +138,57 @@ const OTLP_SAMPLE_RATIO: Setting = Setting {
            sends a W3C traceparent follows the caller's decision [default: 1]",
 };
 
-const SETTINGS: [&Setting; 18] = [
+const STORAGE: Setting = Setting {
+    flag: "--storage",
+    env: "GRAVEYARD_STORAGE",
+    value_name: "lmdb|cql",
+    help: "where commits are made durable: lmdb, the store's own commit log on this disk; or cql, a \
+           commit log in Apache Cassandra (or ScyllaDB) that replicates every commit before it is \
+           acknowledged, the store under --data being a replica rebuilt from it (docs/cql.md) \
+           [default: lmdb]",
+};
+const CQL_CONTACT_POINTS: Setting = Setting {
+    flag: "--cql-contact-points",
+    env: "GRAVEYARD_CQL_CONTACT_POINTS",
+    value_name: "HOST:PORT,...",
+    help: "with --storage cql: some nodes of the Cassandra cluster [default: 127.0.0.1:9042]",
+};
+const CQL_KEYSPACE: Setting = Setting {
+    flag: "--cql-keyspace",
+    env: "GRAVEYARD_CQL_KEYSPACE",
+    value_name: "NAME",
+    help: "with --storage cql: the keyspace of the commit logs, created when absent; each node \
+           writes the log named after its --node-id [default: graveyard]",
+};
+const CQL_REPLICATION: Setting = Setting {
+    flag: "--cql-replication",
+    env: "GRAVEYARD_CQL_REPLICATION",
+    value_name: "N|DC=N,...",
+    help: "with --storage cql: how a keyspace this node creates is replicated: N replicas \
+           (SimpleStrategy) or N per datacenter (NetworkTopologyStrategy) [default: 1]",
+};
+const CQL_CONSISTENCY: Setting = Setting {
+    flag: "--cql-consistency",
+    env: "GRAVEYARD_CQL_CONSISTENCY",
+    value_name: "LEVEL",
+    help: "with --storage cql: consistency of the log's writes and reads: quorum, local_quorum, \
+           each_quorum or all; the serial level of its lightweight transactions follows (serial, \
+           or local_serial with local_quorum) [default: quorum]",
+};
+const CQL_USER: Setting = Setting {
+    flag: "--cql-user",
+    env: "GRAVEYARD_CQL_USER",
+    value_name: "NAME",
+    help: "with --storage cql: the user to authenticate as, with --cql-password-file [default: none]",
+};
+const CQL_PASSWORD_FILE: Setting = Setting {
+    flag: "--cql-password-file",
+    env: "GRAVEYARD_CQL_PASSWORD_FILE",
+    value_name: "FILE",
+    help: "with --storage cql: file holding the password of --cql-user [default: none]",
+};
+
+const SETTINGS: [&Setting; 25] = [
     &LISTEN,
     &DATA,
     &MAX_EVENT_SIZE,
@@ -157,6 +207,13 @@ const SETTINGS: [&Setting; 18] = [
     &OTLP_CA_FILE,
     &OTLP_SAMPLE_RATIO,
     &LOG,
+    &STORAGE,
+    &CQL_CONTACT_POINTS,
+    &CQL_KEYSPACE,
+    &CQL_REPLICATION,
+    &CQL_CONSISTENCY,
+    &CQL_USER,
+    &CQL_PASSWORD_FILE,
 ];
 
 /// Everything a node needs to start, checked.
@@ -185,6 +242,8 @@ pub struct Settings {
     /// Traces over OTLP.
     pub otlp: Option<Otlp>,
     pub log_filter: String,
+    /// The Cassandra-backed commit log of `--storage cql`; `None` for the store's own.
+    pub cql: Option<graveyard_cql::CqlOptions>,
 }
 
 /// Where and how the node sends its traces.
@@ -440,11 +499,15 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
         },
     };
     let otlp = otlp(get(&OTLP_ENDPOINT)?, get(&OTLP_CA_FILE)?, get(&OTLP_SAMPLE_RATIO)?)?;
-    let log_filter = get(&LOG)?.map_or_else(|| "info".to_owned(), |raw| raw.value);
+    // The CQL driver logs every connection it opens at info (Cassandra sends no ScyllaDB
+    // sharding information): its warnings are what an operator needs.
+    let log_filter = get(&LOG)?.map_or_else(|| "info,scylla=warn".to_owned(), |raw| raw.value);
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
         let source = get(&LOG)?.map_or(LOG.flag, |raw| raw.source);
         return Err(refuse(format!("{source} '{log_filter}' is not a log filter: {e}")));
     }
+
+    let cql = cql_settings(&get, &node_id, master_key.is_some())?;
 
     Ok(Settings {
         listen,
@@ -462,7 +525,114 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
         reflection,
         otlp,
         log_filter,
+        cql,
     })
+}
+
+/// The settings of `--storage cql`, checked; refused when given without it.
+fn cql_settings(
+    get: &dyn Fn(&'static Setting) -> Result<Option<Raw>, ConfigError>,
+    node_id: &str,
+    encrypted: bool,
+) -> Result<Option<graveyard_cql::CqlOptions>, ConfigError> {
+    use graveyard_cql::{Consistency, CqlOptions, SerialConsistency};
+    match get(&STORAGE)? {
+        None => {}
+        Some(raw) if raw.value.trim() == "lmdb" => {}
+        Some(raw) if raw.value.trim() == "cql" => {
+            if encrypted {
+                return Err(refuse(format!(
+                    "{} cql cannot be used with {} (yet): the keyring would stay on this disk while the \
+                     commits are replicated",
+                    raw.source, MASTER_KEY_FILE.flag
+                )));
+            }
+            let contact_points: Vec<String> = match get(&CQL_CONTACT_POINTS)? {
+                None => vec!["127.0.0.1:9042".to_owned()],
+                Some(raw) => {
+                    let points: Vec<String> = raw
+                        .value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    if points.is_empty() || points.iter().any(|p| !p.contains(':')) {
+                        return Err(refuse(format!(
+                            "{} '{}' is not a list of HOST:PORT",
+                            raw.source, raw.value
+                        )));
+                    }
+                    points
+                }
+            };
+            let keyspace = get(&CQL_KEYSPACE)?.map_or_else(|| "graveyard".to_owned(), |raw| raw.value);
+            let mut options = CqlOptions::new(contact_points, keyspace, node_id);
+            if let Some(raw) = get(&CQL_REPLICATION)? {
+                options.replication = replication(&raw)?;
+            }
+            if let Some(raw) = get(&CQL_CONSISTENCY)? {
+                let (consistency, serial) = match raw.value.trim() {
+                    "quorum" => (Consistency::Quorum, SerialConsistency::Serial),
+                    "local_quorum" => (Consistency::LocalQuorum, SerialConsistency::LocalSerial),
+                    "each_quorum" => (Consistency::EachQuorum, SerialConsistency::Serial),
+                    "all" => (Consistency::All, SerialConsistency::Serial),
+                    other => {
+                        return Err(refuse(format!(
+                            "{} '{other}' is not quorum, local_quorum, each_quorum or all (a level below a \
+                             quorum could acknowledge a commit that a failover then does not see)",
+                            raw.source
+                        )))
+                    }
+                };
+                options.consistency = consistency;
+                options.serial_consistency = serial;
+            }
+            options.credentials = match (get(&CQL_USER)?, get(&CQL_PASSWORD_FILE)?) {
+                (None, None) => None,
+                (Some(user), Some(file)) => {
+                    let password = std::fs::read_to_string(&file.value)
+                        .map_err(|e| refuse(format!("{} '{}': {e}", file.source, file.value)))?;
+                    Some((user.value, password.trim_end_matches(['\n', '\r']).to_owned()))
+                }
+                (Some(user), None) => {
+                    return Err(refuse(format!(
+                        "{} is given without {}",
+                        user.source, CQL_PASSWORD_FILE.flag
+                    )))
+                }
+                (None, Some(file)) => {
+                    return Err(refuse(format!("{} is given without {}", file.source, CQL_USER.flag)))
+                }
+            };
+            return Ok(Some(options));
+        }
+        Some(raw) => return Err(refuse(format!("{} '{}' is not lmdb or cql", raw.source, raw.value))),
+    }
+    for setting in SETTINGS.iter().filter(|s| s.flag.starts_with("--cql-")) {
+        if let Some(raw) = get(setting)? {
+            return Err(refuse(format!("{} is given without {} cql", raw.source, STORAGE.flag)));
+        }
+    }
+    Ok(None)
+}
+
+/// `N` (SimpleStrategy) or `DC=N,...` (NetworkTopologyStrategy).
+fn replication(raw: &Raw) -> Result<graveyard_cql::Replication, ConfigError> {
+    let bad = || refuse(format!("{} '{}' is not N or DC=N,... with N at least 1", raw.source, raw.value));
+    let count = |n: &str| n.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(bad);
+    if !raw.value.contains('=') {
+        return Ok(graveyard_cql::Replication::Simple(count(&raw.value)?));
+    }
+    let dcs = raw
+        .value
+        .split(',')
+        .map(|pair| match pair.split_once('=') {
+            Some((dc, n)) if !dc.trim().is_empty() => Ok((dc.trim().to_owned(), count(n)?)),
+            _ => Err(bad()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(graveyard_cql::Replication::NetworkTopology(dcs))
 }
 
 fn otlp(
@@ -696,6 +866,72 @@ mod tests {
         assert_eq!(s.ring.members(), &[Member::new("node-1", "127.0.0.1:50051")]);
         assert!(s.tls.is_none() && s.token.is_none() && s.metrics_listen.is_none());
         assert_eq!(s.max_json_depth, graveyard::DEFAULT_MAX_JSON_DEPTH);
+    }
+
+    #[test]
+    fn storage_is_lmdb_unless_cql_is_asked_for_with_its_settings() {
+        assert!(serve(&["serve"], &[]).unwrap().cql.is_none());
+        assert!(serve(&["serve", "--storage", "lmdb"], &[]).unwrap().cql.is_none());
+        let s = serve(&["serve", "--storage", "cql", "--node-id", "n1"], &[]).unwrap();
+        let cql = s.cql.unwrap();
+        assert_eq!(cql.contact_points, vec!["127.0.0.1:9042"]);
+        assert_eq!((cql.keyspace.as_str(), cql.log.as_str()), ("graveyard", "n1"), "one log per node id");
+        assert_eq!(cql.replication, graveyard_cql::Replication::Simple(1));
+        assert_eq!(cql.consistency, graveyard_cql::Consistency::Quorum);
+
+        let password = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(password.path(), "s3cret\n").unwrap();
+        let s = serve(
+            &[
+                "serve",
+                "--storage",
+                "cql",
+                "--cql-contact-points",
+                "10.0.0.1:9042, 10.0.0.2:9042",
+                "--cql-replication",
+                "dc1=3,dc2=2",
+                "--cql-consistency",
+                "local_quorum",
+                "--cql-user",
+                "gy",
+                "--cql-password-file",
+                password.path().to_str().unwrap(),
+            ],
+            &[("GRAVEYARD_CQL_KEYSPACE", "events")],
+        )
+        .unwrap();
+        let cql = s.cql.unwrap();
+        assert_eq!(cql.contact_points, vec!["10.0.0.1:9042", "10.0.0.2:9042"]);
+        assert_eq!(cql.keyspace, "events");
+        assert_eq!(
+            cql.replication,
+            graveyard_cql::Replication::NetworkTopology(vec![("dc1".into(), 3), ("dc2".into(), 2)])
+        );
+        assert_eq!(cql.serial_consistency, graveyard_cql::SerialConsistency::LocalSerial);
+        assert_eq!(cql.credentials, Some(("gy".to_owned(), "s3cret".to_owned())));
+        assert!(!format!("{cql:?}").contains("s3cret"), "the password never reaches a log");
+
+        let refused = [
+            (vec!["--storage", "cassandra"], "is not lmdb or cql"),
+            (vec!["--cql-keyspace", "k"], "--cql-keyspace is given without --storage cql"),
+            (vec!["--storage", "cql", "--cql-replication", "0"], "N at least 1"),
+            (vec!["--storage", "cql", "--cql-replication", "dc1=x"], "N at least 1"),
+            (vec!["--storage", "cql", "--cql-consistency", "one"], "below a quorum"),
+            (vec!["--storage", "cql", "--cql-contact-points", "nohost"], "HOST:PORT"),
+            (vec!["--storage", "cql", "--cql-user", "gy"], "without --cql-password-file"),
+        ];
+        for (args, message) in refused {
+            let list: Vec<&str> = std::iter::once("serve").chain(args.iter().copied()).collect();
+            let err = serve(&list, &[]).unwrap_err().0;
+            assert!(err.contains(message), "{args:?}: {err}");
+        }
+        let key = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(key.path(), "11".repeat(32)).unwrap();
+        let err =
+            serve(&["serve", "--storage", "cql", "--master-key-file", key.path().to_str().unwrap()], &[])
+                .unwrap_err()
+                .0;
+        assert!(err.contains("--master-key-file"), "{err}");
     }
 
     #[test]

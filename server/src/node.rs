@@ -66,6 +66,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     if let Some(master_key) = &settings.master_key {
         options = options.master_key(master_key.key());
     }
+    if let Some(cql) = settings.cql.clone() {
+        let contact = cql.contact_points.join(",");
+        let source = tokio::task::spawn_blocking(move || graveyard_cql::CqlLogSource::connect(cql))
+            .await
+            .map_err(|e| format!("connecting to Cassandra: {e}"))?
+            .map_err(|e| format!("cannot use Cassandra at {contact} (--storage cql): {e}"))?;
+        options = options.commit_log(source);
+    }
     let db = tokio::task::spawn_blocking(move || Db::open_with(options))
         .await
         .map_err(|e| format!("opening the store: {e}"))?

@@ -24,6 +24,9 @@ pub(crate) const META_STORE_ID: &[u8] = b"store_id";
 pub(crate) const META_NEXT_STREAM_ID: &[u8] = b"next_stream_id";
 /// Present in encrypted stores only: names the scheme (`ENCRYPTION_SCHEME`).
 pub(crate) const META_ENCRYPTION: &[u8] = b"encryption";
+/// The identity of the commit log a store was created with (`crate::commit_log`); absent for
+/// the file log.
+pub(crate) const META_COMMIT_LOG: &[u8] = b"commit_log";
 pub(crate) const ENCRYPTION_SCHEME: &[u8] = b"aes-256-gcm, data key per stream, keyring v1";
 
 /// Names of the LMDB databases.

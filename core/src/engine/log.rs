@@ -25,6 +25,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::commit_log::{CommitLog, TornTail};
 use crate::error::{Error, Result};
 
 /// Largest segment: a record larger than this gets a segment of its own, sized to fit.
@@ -33,17 +34,6 @@ const FIRST_SEGMENT_BYTES: u64 = 1024 * 1024;
 const HEADER: usize = 16;
 /// Directory of the segments, inside the store's directory.
 pub(crate) const LOG_DIR: &str = "log";
-
-/// What the scan at open found at the end of the log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TornTail {
-    /// The segment file holding it.
-    pub segment: String,
-    /// Offset of the torn record in it.
-    pub offset: u64,
-    /// The LSN the record would have had.
-    pub lsn: u64,
-}
 
 pub(crate) struct Log {
     dir: PathBuf,
@@ -362,6 +352,28 @@ impl Log {
             sync_dir(&self.dir)?;
         }
         Ok(())
+    }
+}
+
+/// The engine's own log, as the writer uses any log (the inherent methods do the work).
+impl CommitLog for Log {
+    fn next_lsn(&self) -> u64 {
+        Log::next_lsn(self)
+    }
+    fn append(&mut self, record: &[u8]) -> Result<u64> {
+        Log::append(self, record)
+    }
+    fn undo_last(&mut self, lsn: u64) -> Result<()> {
+        Log::undo_last(self, lsn)
+    }
+    fn failed(&self) -> bool {
+        Log::failed(self)
+    }
+    fn sync(&mut self) -> Result<()> {
+        Log::sync(self)
+    }
+    fn release_before(&mut self, lsn: u64) -> Result<()> {
+        Log::release_before(self, lsn)
     }
 }
 

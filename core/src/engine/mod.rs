@@ -29,6 +29,7 @@ use std::time::Duration;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 
+use crate::commit_log::{CommitLog, LogChoice, TornTail, FILE_LOG};
 use crate::error::{Error, Result};
 use crate::options::{Durability, Options};
 use crate::schema::{self, RegisteredSchema, Schema, SchemaRegistry, SchemaUpsert, Upsert};
@@ -40,8 +41,6 @@ use crate::types::{
 use format::StreamState;
 use uuid::Uuid;
 use writer::{Answer, Command, Durable, Job, Reply, Writer, WriterState};
-
-pub use log::TornTail;
 
 pub(crate) use format::{GroupRecord, Progress, ReplayRecord, SettingsRecord, TargetRecord};
 pub(crate) use writer::now_micros;
@@ -642,14 +641,13 @@ impl Drop for Engine {
     }
 }
 
+/// What `open_store` gives the engine.
+type Opened = (Store, Box<dyn CommitLog>, Recovery, RoTxn<'static, WithoutTls>);
+
 /// Opens LMDB, replays the log's records from the checkpoint's LSN on, and opens the keyring.
 /// Also returns a pin on the checkpoint's commit, to hold until the next checkpoint: the
 /// writes of the open (replay, finished shreds) must not reuse its pages either.
-fn open_store(
-    options: &Options,
-    dir: &Path,
-    checkpoint: Option<&checkpoint::Checkpoint>,
-) -> Result<(Store, log::Log, Recovery, RoTxn<'static, WithoutTls>)> {
+fn open_store(options: &Options, dir: &Path, checkpoint: Option<&checkpoint::Checkpoint>) -> Result<Opened> {
     let from_lsn = checkpoint.map_or(0, |c| c.lsn);
     let mut env_options = EnvOpenOptions::new().read_txn_without_tls();
     env_options
@@ -682,8 +680,17 @@ fn open_store(
         Some(db) => db.is_empty(&*env.read_txn()?)?,
         None => true,
     };
+    let log_identity = match &options.commit_log {
+        Some(LogChoice(source)) => source.identity(),
+        None => FILE_LOG.to_owned(),
+    };
+    if options.commit_log.is_some() && options.master_key.is_some() {
+        // The keyring is a file of this directory: a store rebuilt from the replicated log
+        // elsewhere would have its sealed events and no key to open them.
+        return Err(Error::invalid("a store whose commit log is kept elsewhere cannot be encrypted (yet)"));
+    }
     if empty {
-        initialise(&env, options.master_key.is_some())?;
+        initialise(&env, options.master_key.is_some(), &log_identity)?;
     }
 
     let mut upgrade = false;
@@ -702,6 +709,16 @@ fn open_store(
                 Err(e) => return Err(e.into()),
             };
             upgrade = check_meta(&meta, rtxn, dir)?;
+            // Stores created before logs could be chosen have the file log.
+            let created_with = meta.get(rtxn, format::META_COMMIT_LOG)?.unwrap_or(FILE_LOG.as_bytes());
+            if created_with != log_identity.as_bytes() {
+                return Err(Error::IncompatibleFormat(format!(
+                    "{} was created with the commit log '{}' and cannot be opened with '{log_identity}': \
+                     the positions of one log mean nothing in another",
+                    dir.display(),
+                    String::from_utf8_lossy(created_with)
+                )));
+            }
             let require = |name: &str| match open(name) {
                 Ok(Some(db)) => Ok(db),
                 Ok(None) => Err(Error::Corruption(format!("the store has no '{name}' database"))),
@@ -740,11 +757,18 @@ fn open_store(
     };
     let mut replayed = 0;
     let mut wtxn = store.env.write_txn()?;
-    let (log, torn) =
-        log::Log::open(dir, from_lsn, options.durability == Durability::Fsync, &mut |lsn, record| {
-            replayed += 1;
-            ops::replay(&store, &mut wtxn, lsn, record)
-        })?;
+    let mut replay = |lsn: u64, record: &[u8]| {
+        replayed += 1;
+        ops::replay(&store, &mut wtxn, lsn, record)
+    };
+    let (log, torn): (Box<dyn CommitLog>, _) = match &options.commit_log {
+        Some(LogChoice(source)) => source.open(dir, from_lsn, &mut replay)?,
+        None => {
+            let (log, torn) =
+                log::Log::open(dir, from_lsn, options.durability == Durability::Fsync, &mut replay)?;
+            (Box::new(log), torn)
+        }
+    };
     wtxn.commit()?;
     store.keyring = open_keyring(&store, options, dir)?;
     Ok((store, log, Recovery { replayed, torn }, pin))
@@ -818,7 +842,7 @@ fn open_keyring(store: &Store, options: &Options, dir: &Path) -> Result<Option<k
     Ok(Some(keyring))
 }
 
-fn initialise(env: &heed::Env<WithoutTls>, encrypted: bool) -> Result<()> {
+fn initialise(env: &heed::Env<WithoutTls>, encrypted: bool, commit_log: &str) -> Result<()> {
     let wtxn = env.write_txn()?;
     env.create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_> {
         let meta = dbo.create_database::<Bytes, Bytes>(wtxn, Some(format::DB_META))?;
@@ -839,6 +863,9 @@ fn initialise(env: &heed::Env<WithoutTls>, encrypted: bool) -> Result<()> {
         meta.put(wtxn, format::META_NEXT_STREAM_ID, &0u64.to_be_bytes())?;
         if encrypted {
             meta.put(wtxn, format::META_ENCRYPTION, format::ENCRYPTION_SCHEME)?;
+        }
+        if commit_log != FILE_LOG {
+            meta.put(wtxn, format::META_COMMIT_LOG, commit_log.as_bytes())?;
         }
         Ok(CommitOrAbort::<_, ()>::Commit(()))
     })?;

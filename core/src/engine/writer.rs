@@ -22,10 +22,10 @@ use super::format::{
     TargetRecord, INDEX_CHUNK,
 };
 use super::keys::DataKey;
-use super::log::Log;
 use super::ops::{Ops, T};
 use super::validate::PreparedEvent;
 use super::Store;
+use crate::commit_log::CommitLog;
 use crate::crypto::{self, Key, Nonces, Sealer};
 use crate::error::{Error, Result};
 use crate::types::{
@@ -163,7 +163,7 @@ pub(crate) struct Writer {
 /// What makes commits durable: the commit log, and the checkpoints of LMDB behind it.
 pub(crate) struct Durable {
     pub dir: PathBuf,
-    pub log: Log,
+    pub log: Box<dyn CommitLog>,
     pub page_size: usize,
     /// A read transaction on the last checkpoint's commit: LMDB reuses none of its pages while
     /// it is open (see checkpoint.rs).
@@ -387,7 +387,8 @@ impl Writer {
                     let _ = job.reply.send(Answer { result, spent: job.command });
                 }
             }
-            Err(_) if batch.len() > 1 || !self.alone => {
+            // After a failure that stops writes (the log's), every job gets its cause.
+            Err(_) if self.durable.broken.is_none() && (batch.len() > 1 || !self.alone) => {
                 // Find out which job the storage failure belongs to: one transaction each,
                 // with every id looked up (a stored id the batch skipped looking up fails its
                 // put, and must be answered as a retry or refused, not reported as a failure).
@@ -1021,6 +1022,9 @@ impl Error {
             Error::Io(m) => Error::Io(m.clone()),
             Error::Corruption(m) => Error::Corruption(m.clone()),
             Error::IncompatibleFormat(m) => Error::IncompatibleFormat(m.clone()),
+            // A commit log kept elsewhere that cannot be reached, or that another writer took.
+            Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             other => Error::Internal(other.to_string()),
         }
     }

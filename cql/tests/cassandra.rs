@@ -1,0 +1,240 @@
+//! The Cassandra-backed commit log against a real Apache Cassandra, started for this test by
+//! scripts/cassandra.sh (jars from Maven Central, a plain process on loopback; see
+//! `graveyard_cql::testing`) and stopped at the end, even when a step fails. One test runs the steps in turn: they share the node, and
+//! the last one kills it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use graveyard::{
+    Db, ErrorCode, EventData, ExpectedVersion, Options, ReadAllOptions, ReadOptions, RecordedEvent, Uuid,
+};
+use graveyard_cql::testing::Cassandra;
+use graveyard_cql::{CqlLogSource, CqlOptions};
+
+fn cql_log(cassandra: &Cassandra, keyspace: &str, log: &str) -> Arc<CqlLogSource> {
+    let mut options = CqlOptions::new(vec![cassandra.contact()], keyspace, log);
+    // A dead node fails commits after 3 s of trying, not the default 30.
+    options.settle_for = Duration::from_secs(3);
+    options.request_timeout = Duration::from_secs(2);
+    CqlLogSource::connect(options).unwrap()
+}
+
+fn open(dir: &Path, log: &Arc<CqlLogSource>) -> graveyard::Result<Db> {
+    Db::open_with(Options::new(dir).commit_log(log.clone()))
+}
+
+fn ev(n: u64) -> EventData {
+    EventData::json("Tested", &serde_json::json!({ "n": n })).unwrap()
+}
+
+fn all(db: &Db) -> Vec<RecordedEvent> {
+    db.read_all(ReadAllOptions::forwards()).unwrap()
+}
+
+/// What two stores must agree on to be the same history.
+fn summary(events: &[RecordedEvent]) -> Vec<(u64, String, u64, Uuid, Vec<u8>)> {
+    events.iter().map(|e| (e.position, e.stream.clone(), e.revision, e.id, e.data.clone())).collect()
+}
+
+#[test]
+fn a_store_on_cassandra() {
+    let cassandra = Cassandra::start();
+    reopening_and_rebuilding_from_nothing(&cassandra);
+    a_store_is_opened_with_its_own_log_only(&cassandra);
+    two_writers_on_one_log_never_both_commit(&cassandra);
+    large_records_round_trip_in_parts(&cassandra);
+    keyspaces_that_are_not_ours_are_refused(&cassandra);
+    acknowledged_appends_survive_a_kill_of_cassandra(&cassandra);
+}
+
+/// Appends, a clean reopen (replay from the checkpoint), then the directory lost: the store is
+/// rebuilt from the log alone, the same events at the same positions, and goes on.
+fn reopening_and_rebuilding_from_nothing(cassandra: &Cassandra) {
+    let log = cql_log(cassandra, "gy_basic", "node-1");
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), &log).unwrap();
+    let mut expected = ExpectedVersion::NoStream;
+    for i in 0..20 {
+        db.append(&format!("s-{}", i % 3), ExpectedVersion::Any, vec![ev(i), ev(i + 100)]).unwrap();
+        if i == 0 {
+            let r = db.append("order", expected, vec![ev(999)]).unwrap();
+            expected = ExpectedVersion::Exact(r.last_revision);
+        }
+    }
+    let before = summary(&all(&db));
+    assert_eq!(before.len(), 41);
+    db.close();
+
+    let db = open(dir.path(), &log).unwrap();
+    assert_eq!(summary(&all(&db)), before, "a reopen keeps everything");
+    db.close();
+
+    drop(dir);
+    let rebuilt = tempfile::tempdir().unwrap();
+    let db = open(rebuilt.path(), &log).unwrap();
+    assert_eq!(db.recovery().unwrap().replayed, 21, "every commit replayed from the first");
+    assert_eq!(summary(&all(&db)), before, "a lost directory is rebuilt from Cassandra");
+    // The version check holds across the rebuild, and writing goes on after it.
+    let err = db.append("order", ExpectedVersion::NoStream, vec![ev(1)]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WrongExpectedVersion, "{err}");
+    db.append("order", expected, vec![ev(1000)]).unwrap();
+    assert_eq!(all(&db).len(), before.len() + 1);
+    db.close();
+}
+
+/// A store remembers its log: not opened over the file log or another Cassandra log, and a
+/// file-log store is not opened over Cassandra; nor is an encrypted one created on it.
+fn a_store_is_opened_with_its_own_log_only(cassandra: &Cassandra) {
+    let log = cql_log(cassandra, "gy_identity", "a");
+    let other = cql_log(cassandra, "gy_identity", "b");
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path(), &log).unwrap().close();
+    let err = Db::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::IncompatibleFormat, "{err}");
+    assert!(err.to_string().contains("cql:gy_identity/a"), "{err}");
+    assert_eq!(open(dir.path(), &other).unwrap_err().code(), ErrorCode::IncompatibleFormat);
+
+    let file_store = tempfile::tempdir().unwrap();
+    Db::open(file_store.path()).unwrap().close();
+    assert_eq!(open(file_store.path(), &log).unwrap_err().code(), ErrorCode::IncompatibleFormat);
+
+    let key = [7u8; 32];
+    let encrypted = tempfile::tempdir().unwrap();
+    let err = Db::open_with(
+        Options::new(encrypted.path())
+            .commit_log(log.clone())
+            .master_key(graveyard::crypto::Key::from_bytes(&key).unwrap()),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+}
+
+/// Two stores on one log (two nodes that both believe they own it): the one that did not see
+/// the other's commits fails its next commit, applies and acknowledges none of it, and after
+/// a reopen has the other's commits and goes on. Of two appends expecting the same revision,
+/// one wins.
+fn two_writers_on_one_log_never_both_commit(cassandra: &Cassandra) {
+    let log = cql_log(cassandra, "gy_fencing", "shared");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = open(dir_a.path(), &log).unwrap();
+    a.append("race", ExpectedVersion::NoStream, vec![ev(0)]).unwrap();
+    let b = open(dir_b.path(), &log).unwrap();
+    assert_eq!(b.read_stream("race", ReadOptions::forwards()).unwrap().len(), 1, "b replayed a's commit");
+    b.append("race", ExpectedVersion::Exact(0), vec![ev(1)]).unwrap();
+
+    // a does not know of b's commit: its append expecting revision 0 would pass its own check.
+    let err = a.append("race", ExpectedVersion::Exact(0), vec![ev(2)]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+    assert!(err.to_string().contains("another writer"), "{err}");
+    assert_eq!(
+        a.read_stream("race", ReadOptions::forwards()).unwrap().len(),
+        1,
+        "nothing of the refused commit"
+    );
+    let err = a.append("elsewhere", ExpectedVersion::Any, vec![ev(3)]).unwrap_err();
+    assert!(err.to_string().contains("reopened"), "no more writes until reopened: {err}");
+    a.close();
+
+    let a = open(dir_a.path(), &log).unwrap();
+    let err = a.append("race", ExpectedVersion::Exact(0), vec![ev(2)]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WrongExpectedVersion, "after the reopen a sees b's commit: {err}");
+    a.append("race", ExpectedVersion::Exact(1), vec![ev(2)]).unwrap();
+    // Now b is the one behind.
+    assert_eq!(
+        b.append("race", ExpectedVersion::Exact(1), vec![ev(4)]).unwrap_err().code(),
+        ErrorCode::Unavailable
+    );
+    b.close();
+    let b = open(dir_b.path(), &log).unwrap();
+    assert_eq!(summary(&all(&a)), summary(&all(&b)), "one history");
+    let revisions: Vec<u64> =
+        b.read_stream("race", ReadOptions::forwards()).unwrap().iter().map(|e| e.revision).collect();
+    assert_eq!(revisions, vec![0, 1, 2]);
+    a.close();
+    b.close();
+}
+
+/// A commit larger than a head row holds goes in parts, and is read back whole.
+fn large_records_round_trip_in_parts(cassandra: &Cassandra) {
+    let log = cql_log(cassandra, "gy_large", "big");
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), &log).unwrap();
+    let blob: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+    let big = EventData::new("Blob", blob.clone(), "application/octet-stream");
+    db.append("big", ExpectedVersion::NoStream, vec![big, ev(1)]).unwrap();
+    db.close();
+    drop(dir);
+    let rebuilt = tempfile::tempdir().unwrap();
+    let db = open(rebuilt.path(), &log).unwrap();
+    let events = db.read_stream("big", ReadOptions::forwards()).unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events[0].data == blob, "the 1.5 MB event came back byte for byte");
+    db.close();
+}
+
+/// A keyspace holding other tables is not written in; the message names them.
+fn keyspaces_that_are_not_ours_are_refused(cassandra: &Cassandra) {
+    let contact = cassandra.contact();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let session = scylla::client::session_builder::SessionBuilder::new().known_node(&contact).build().await.unwrap();
+        session
+            .query_unpaged(
+                "CREATE KEYSPACE IF NOT EXISTS someone_else WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+                (),
+            )
+            .await
+            .unwrap();
+        session.query_unpaged("CREATE TABLE IF NOT EXISTS someone_else.orders (id int PRIMARY KEY)", ()).await.unwrap();
+    });
+    let err = match CqlLogSource::connect(CqlOptions::new(vec![contact.clone()], "someone_else", "n")) {
+        Err(e) => e,
+        Ok(_) => panic!("a foreign keyspace was accepted"),
+    };
+    assert_eq!(err.code(), ErrorCode::IncompatibleFormat, "{err}");
+    assert!(err.to_string().contains("orders"), "{err}");
+    let bad = CqlLogSource::connect(CqlOptions::new(vec![contact], "no-dashes", "n"));
+    assert_eq!(bad.err().map(|e| e.code()), Some(ErrorCode::InvalidArgument));
+}
+
+/// Writers append while Cassandra is killed with SIGKILL: appends fail from then on (none
+/// reported as done that was not), and after Cassandra restarts a store rebuilt from nothing
+/// holds every acknowledged event.
+fn acknowledged_appends_survive_a_kill_of_cassandra(cassandra: &Cassandra) {
+    let log = cql_log(cassandra, "gy_kill", "node");
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), &log).unwrap();
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (db, acknowledged) = (db.clone(), &acknowledged);
+            s.spawn(move || {
+                for i in 0u64.. {
+                    let id = Uuid::now_v7();
+                    match db.append(&format!("w-{t}"), ExpectedVersion::Any, vec![ev(i).with_id(id)]) {
+                        Ok(_) => acknowledged.lock().unwrap().push(id),
+                        Err(_) if started.elapsed() > Duration::from_millis(1500) => break,
+                        Err(e) => panic!("an append failed before the kill: {e}"),
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        cassandra.kill();
+    });
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(acknowledged.len() > 50, "only {} appends before the kill", acknowledged.len());
+    db.close();
+
+    cassandra.restart();
+    let rebuilt = tempfile::tempdir().unwrap();
+    let log = cql_log(cassandra, "gy_kill", "node");
+    let db = open(rebuilt.path(), &log).unwrap();
+    let stored: std::collections::HashSet<Uuid> = all(&db).iter().map(|e| e.id).collect();
+    let lost: Vec<&Uuid> = acknowledged.iter().filter(|id| !stored.contains(id)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged appends lost", lost.len(), acknowledged.len());
+    db.close();
+}
