@@ -88,3 +88,33 @@ fn the_async_forms_run_on_a_current_thread_runtime_too() {
         assert_eq!(store.stream_info("s").await.unwrap().metadata.max_count, Some(1));
     });
 }
+
+/// A binding's member leaves its group when it is cancelled, even while a wait it started
+/// still holds the session: the caller may ask the group for its members at once.
+#[test]
+fn a_cancelled_batched_member_leaves_at_once_while_a_wait_holds_it() {
+    use graveyard::boundary::batch::{Batch, BatchedMember};
+    use graveyard::{GroupSettings, GroupTarget, SubscriptionStart};
+    let (_dir, store) = open();
+    store
+        .create_group_blocking(
+            "g",
+            GroupTarget::Stream("s".into()),
+            SubscriptionStart::Start,
+            GroupSettings::default(),
+        )
+        .unwrap();
+    store.append_blocking("s", ExpectedVersion::Any, vec![event(0)]).unwrap();
+    let member = BatchedMember::new(store.join_group_blocking("g", "m").unwrap());
+    let other = store.join_group_blocking("g", "other").unwrap();
+    let delivered = graveyard::runtime::block_on_shared(member.next(1, LONG)).unwrap();
+    assert!(matches!(delivered, Batch::Items(_)), "the member holds the event");
+    // A wait in flight, holding the session as a poll a caller gave up on does.
+    let waiting = member.next(1, LONG);
+    member.cancel();
+    assert_eq!(store.group_info_blocking("g").unwrap().members, vec!["other".to_owned()]);
+    // What it held goes to the other member.
+    let handed = other.next_blocking(LONG).unwrap();
+    assert!(matches!(handed, Next::Item(d) if d.event.revision == 0));
+    drop(waiting);
+}

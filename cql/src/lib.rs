@@ -16,13 +16,15 @@
 //! level, which completes any Paxos round left in progress, before the commit is answered.
 //!
 //! Tables (keyspace chosen by the caller, created when absent):
-//! - `log_records ((log, bucket), lsn) -> writer, crc, size, parts, data`: a record's head,
-//!   with its bytes inline up to 256 KiB; a log is bucketed by 1,024 records per partition so
-//!   no partition grows without bound.
-//! - `log_parts ((log, lsn, writer), part) -> data`: the bytes of a larger record in 512 KiB
-//!   parts, written before its head (which alone makes the record exist); parts of a writer
-//!   that lost the record are never read.
-//! - `graveyard_meta (name) -> value`: the schema version of the keyspace.
+//! - `log_records ((log, bucket), lsn) -> id, crc, size, parts, data`: a record's head, with
+//!   its bytes inline up to 256 KiB; `id` is unique to the append that wrote it. A log is
+//!   bucketed by 1,024 records per partition so no partition grows without bound.
+//! - `log_parts ((log, lsn, id), part) -> data`: the bytes of a larger record in 512 KiB
+//!   parts, written before its head (which alone makes the record exist); only the parts of
+//!   the head's own `id` are ever read.
+//! - `graveyard_meta (name) -> value`: the schema version of the keyspace, and each log's
+//!   incarnation (a UUID made when the log is first used, part of its identity, so a log
+//!   recreated under the same name is never taken for the old one).
 //!
 //! See docs/cql.md for what each replication factor and consistency level guarantees.
 
@@ -131,13 +133,13 @@ impl CqlOptions {
 fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= max
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && name.as_bytes()[0].is_ascii_alphabetic();
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name.as_bytes()[0].is_ascii_lowercase();
     if ok {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(
-            "{what} '{name}' must be 1 to {max} letters, digits or underscores, starting with a letter"
+            "{what} '{name}' must be 1 to {max} lower-case letters, digits or underscores, starting with a letter"
         )))
     }
 }
@@ -152,25 +154,44 @@ struct Statements {
     select_from: PreparedStatement,
     select_one: PreparedStatement,
     select_parts: PreparedStatement,
-    delete_head: PreparedStatement,
 }
 
 struct Shared {
-    runtime: tokio::runtime::Runtime,
+    /// Taken only by `Drop`.
+    runtime: Option<tokio::runtime::Runtime>,
     session: Arc<Session>,
     statements: Arc<Statements>,
     options: CqlOptions,
+    /// The log's incarnation (see `graveyard_meta`).
+    incarnation: Uuid,
+}
+
+/// Runs `f` on `runtime` and waits for it, from any thread: the engine's writer is a plain
+/// thread, and a caller inside another runtime must not be asked to drive this one.
+fn run_on<T: Send + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    f: impl Future<Output = T> + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime.spawn(async move {
+        let _ = tx.send(f.await);
+    });
+    rx.recv().map_err(|_| Error::Internal("the CQL log's runtime stopped".into()))
 }
 
 impl Shared {
-    /// Runs `f` on the log's own runtime and waits for it: the engine's writer is a plain
-    /// thread, and a caller inside another runtime must not be asked to drive this one.
     fn run<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> Result<T> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime.spawn(async move {
-            let _ = tx.send(f.await);
-        });
-        rx.recv().map_err(|_| Error::Internal("the CQL log's runtime stopped".into()))
+        run_on(self.runtime.as_ref().expect("the runtime lives until drop"), f)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle may go inside an async context (a node shutting down), where a
+        // runtime may not block to stop.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -181,7 +202,8 @@ pub struct CqlLogSource {
 
 impl CqlLogSource {
     /// Connects, creates the keyspace and tables when absent (refusing a keyspace that holds
-    /// other tables, or ours at a newer schema), and prepares the statements.
+    /// other tables, or ours at a newer schema), and prepares the statements. Blocks until
+    /// done; may be called from any thread.
     pub fn connect(options: CqlOptions) -> Result<Arc<CqlLogSource>> {
         check_name("the keyspace", &options.keyspace, 48)?;
         if options.log.is_empty() || options.log.len() > 200 {
@@ -208,19 +230,26 @@ impl CqlLogSource {
             .enable_all()
             .build()
             .map_err(|e| Error::Internal(format!("starting the CQL log's runtime: {e}")))?;
-        let (session, statements) = runtime.block_on(setup(options.clone()))?;
+        let (session, statements, incarnation) = match run_on(&runtime, setup(options.clone())) {
+            Ok(Ok(set_up)) => set_up,
+            Ok(Err(e)) | Err(e) => {
+                runtime.shutdown_background();
+                return Err(e);
+            }
+        };
         Ok(Arc::new(CqlLogSource {
             shared: Arc::new(Shared {
-                runtime,
+                runtime: Some(runtime),
                 session: Arc::new(session),
                 statements: Arc::new(statements),
                 options,
+                incarnation,
             }),
         }))
     }
 }
 
-async fn setup(options: CqlOptions) -> Result<(Session, Statements)> {
+async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
     let mut builder = SessionBuilder::new()
         .known_nodes(&options.contact_points)
         .connection_timeout(options.request_timeout);
@@ -265,13 +294,13 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements)> {
         format!("CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {replication}"),
         format!("CREATE TABLE IF NOT EXISTS {ks}.graveyard_meta (name text PRIMARY KEY, value text)"),
         format!(
-            "CREATE TABLE IF NOT EXISTS {ks}.log_records (log text, bucket bigint, lsn bigint, writer uuid, \
+            "CREATE TABLE IF NOT EXISTS {ks}.log_records (log text, bucket bigint, lsn bigint, id uuid, \
              crc int, size bigint, parts int, data blob, PRIMARY KEY ((log, bucket), lsn)) \
              WITH CLUSTERING ORDER BY (lsn ASC)"
         ),
         format!(
-            "CREATE TABLE IF NOT EXISTS {ks}.log_parts (log text, lsn bigint, writer uuid, part int, data blob, \
-             PRIMARY KEY ((log, lsn, writer), part))"
+            "CREATE TABLE IF NOT EXISTS {ks}.log_parts (log text, lsn bigint, id uuid, part int, data blob, \
+             PRIMARY KEY ((log, lsn, id), part))"
         ),
     ];
     for statement in &ddl {
@@ -295,67 +324,80 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements)> {
         }
     };
 
-    // The schema version: written once, read back at the serial level.
+    // Marks written once and read back at the serial level: the schema version, and this
+    // log's incarnation.
     let mark =
-        prepare(format!("INSERT INTO {ks}.graveyard_meta (name, value) VALUES ('schema', ?) IF NOT EXISTS"))
-            .await?;
-    session
-        .execute_unpaged(&mark, (SCHEMA_VERSION,))
-        .await
-        .map_err(|e| unavailable("marking the schema", e))?;
-    let mut read_mark =
-        prepare(format!("SELECT value FROM {ks}.graveyard_meta WHERE name = 'schema'")).await?;
+        prepare(format!("INSERT INTO {ks}.graveyard_meta (name, value) VALUES (?, ?) IF NOT EXISTS")).await?;
+    let mut read_mark = prepare(format!("SELECT value FROM {ks}.graveyard_meta WHERE name = ?")).await?;
     read_mark.set_consistency(serial_as_consistency(options.serial_consistency));
-    let found = session
-        .execute_unpaged(&read_mark, ())
-        .await
-        .map_err(|e| unavailable("reading the schema version", e))?
-        .into_rows_result()
-        .map_err(|e| unavailable("reading the schema version", e))?
-        .maybe_first_row::<(String,)>()
-        .map_err(|e| unavailable("reading the schema version", e))?;
-    match found {
-        Some((version,)) if version == SCHEMA_VERSION => {}
-        Some((version,)) => {
-            return Err(Error::IncompatibleFormat(format!(
-                "keyspace '{ks}' holds GraveyardDB's tables at schema version {version}; this build knows {SCHEMA_VERSION}"
-            )))
+    let settle_mark = |name: String, value: String| {
+        let (session, mark, read_mark) = (&session, &mark, &read_mark);
+        async move {
+            let what = format!("writing the mark '{name}'");
+            session.execute_unpaged(mark, (&name, value)).await.map_err(|e| unavailable(&what, e))?;
+            let found = session
+                .execute_unpaged(read_mark, (&name,))
+                .await
+                .map_err(|e| unavailable(&what, e))?
+                .into_rows_result()
+                .map_err(|e| unavailable(&what, e))?
+                .maybe_first_row::<(String,)>()
+                .map_err(|e| unavailable(&what, e))?;
+            found.map(|(value,)| value).ok_or_else(|| {
+                Error::Unavailable(format!("keyspace '{ks}': the mark '{name}' could not be read back"))
+            })
         }
-        None => return Err(Error::Unavailable(format!("keyspace '{ks}': the schema version could not be read back"))),
+    };
+    let version = settle_mark("schema".into(), SCHEMA_VERSION.into()).await?;
+    if version != SCHEMA_VERSION {
+        return Err(Error::IncompatibleFormat(format!(
+            "keyspace '{ks}' holds GraveyardDB's tables at schema version {version}; this build knows {SCHEMA_VERSION}"
+        )));
     }
+    let incarnation = settle_mark(format!("log:{}", options.log), Uuid::new_v4().to_string()).await?;
+    let incarnation = Uuid::parse_str(&incarnation).map_err(|_| {
+        Error::Corruption(format!(
+            "keyspace '{ks}': log '{}' has the incarnation '{incarnation}'",
+            options.log
+        ))
+    })?;
 
+    // Conditional writes are never retried by the driver: an attempt that may have been
+    // applied is settled by reading it back (see `CqlLog::write_head`), never by writing again
+    // blindly on another node and reporting that attempt's error.
+    let no_retry: Arc<dyn scylla::policies::retry::RetryPolicy> =
+        Arc::new(scylla::policies::retry::FallthroughRetryPolicy::new());
+    let mut insert_head = prepare(format!(
+        "INSERT INTO {ks}.log_records (log, bucket, lsn, id, crc, size, parts, data) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+    ))
+    .await?;
+    insert_head.set_retry_policy(Some(no_retry));
+    let mut select_one = prepare(format!(
+        "SELECT lsn, id, crc, size, parts, data FROM {ks}.log_records WHERE log = ? AND bucket = ? AND lsn = ?"
+    ))
+    .await?;
+    // A read at the serial level completes a Paxos round left in progress, so what it answers
+    // is settled: no later write can make an absent record appear.
+    select_one.set_consistency(serial_as_consistency(options.serial_consistency));
     let statements = Statements {
-        insert_head: prepare(format!(
-            "INSERT INTO {ks}.log_records (log, bucket, lsn, writer, crc, size, parts, data) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+        insert_head,
+        insert_part: prepare(format!(
+            "INSERT INTO {ks}.log_parts (log, lsn, id, part, data) VALUES (?, ?, ?, ?, ?)"
         ))
         .await?,
-        insert_part: prepare(format!("INSERT INTO {ks}.log_parts (log, lsn, writer, part, data) VALUES (?, ?, ?, ?, ?)"))
-            .await?,
         select_from: prepare(format!(
-            "SELECT lsn, writer, crc, size, parts, data FROM {ks}.log_records WHERE log = ? AND bucket = ? AND lsn >= ?"
+            "SELECT lsn, id, crc, size, parts, data FROM {ks}.log_records \
+             WHERE log = ? AND bucket = ? AND lsn >= ? LIMIT {REPLAY_PAGE}"
         ))
         .await?,
-        select_one: {
-            let mut statement = prepare(format!(
-                "SELECT lsn, writer, crc, size, parts, data FROM {ks}.log_records WHERE log = ? AND bucket = ? AND lsn = ?"
-            ))
-            .await?;
-            // A read at the serial level completes a Paxos round left in progress, so what it
-            // answers is settled: no later write can make an absent record appear.
-            statement.set_consistency(serial_as_consistency(options.serial_consistency));
-            statement
-        },
+        select_one,
         select_parts: prepare(format!(
-            "SELECT part, data FROM {ks}.log_parts WHERE log = ? AND lsn = ? AND writer = ?"
-        ))
-        .await?,
-        delete_head: prepare(format!(
-            "DELETE FROM {ks}.log_records WHERE log = ? AND bucket = ? AND lsn = ? IF writer = ?"
+            "SELECT part, data FROM {ks}.log_parts WHERE log = ? AND lsn = ? AND id = ? AND part < ?"
         ))
         .await?,
     };
-    Ok((session, statements))
+    Ok((session, statements, incarnation))
 }
 
 fn serial_as_consistency(serial: SerialConsistency) -> Consistency {
@@ -366,8 +408,11 @@ fn serial_as_consistency(serial: SerialConsistency) -> Consistency {
 }
 
 impl CommitLogSource for CqlLogSource {
+    /// `cql:<keyspace>/<log>@<incarnation>`: a keyspace or log dropped and made again under the
+    /// same name is another log, and a store of the old one is refused.
     fn identity(&self) -> String {
-        format!("cql:{}/{}", self.shared.options.keyspace, self.shared.options.log)
+        let shared = &self.shared;
+        format!("cql:{}/{}@{}", shared.options.keyspace, shared.options.log, shared.incarnation)
     }
 
     fn open(
@@ -377,17 +422,27 @@ impl CommitLogSource for CqlLogSource {
         replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<(Box<dyn CommitLog>, Option<TornTail>)> {
         let shared = &self.shared;
+        let log = || shared.options.log.clone();
+        // The store's checkpoint covers records up to `from_lsn`: the log must have them.
+        if from_lsn > 0
+            && shared
+                .run(read_one(shared.session.clone(), shared.statements.clone(), log(), from_lsn - 1))??
+                .is_none()
+        {
+            return Err(Error::Corruption(format!(
+                "commit log '{}' ends before record {}, which this store's checkpoint covers",
+                shared.options.log,
+                from_lsn - 1
+            )));
+        }
+        // Page by page (a few records at a time: records can be large) from the checkpoint's
+        // LSN, across buckets.
         let mut lsn = from_lsn;
-        // Bucket by bucket from the checkpoint's LSN, each read in pages.
         loop {
-            let records = shared.run(read_bucket(
-                shared.session.clone(),
-                shared.statements.clone(),
-                shared.options.log.clone(),
-                lsn,
-            ))??;
-            let full = !records.is_empty() && (lsn + records.len() as u64).is_multiple_of(BUCKET);
-            for record in records {
+            let page =
+                shared.run(read_page(shared.session.clone(), shared.statements.clone(), log(), lsn))??;
+            let (short, empty) = (page.len() < REPLAY_PAGE, page.is_empty());
+            for record in page {
                 if record.lsn != lsn {
                     return Err(Error::Corruption(format!(
                         "commit log '{}' has record {} where record {lsn} was expected",
@@ -398,30 +453,22 @@ impl CommitLogSource for CqlLogSource {
                 replay(lsn, &data)?;
                 lsn += 1;
             }
-            if !full {
+            // A short page ends the log, unless it ended its bucket: the log may go on in the
+            // next one. An empty page ends it (a bucket holds a record before the next one does).
+            if empty || (short && !lsn.is_multiple_of(BUCKET)) {
                 break;
             }
         }
         // The tail, read at the serial level: a record whose write was left in progress by a
         // writer that stopped is completed (or not) now, and replayed if it was.
-        while let Some(record) = shared.run(read_one(
-            shared.session.clone(),
-            shared.statements.clone(),
-            shared.options.log.clone(),
-            lsn,
-        ))?? {
+        while let Some(record) =
+            shared.run(read_one(shared.session.clone(), shared.statements.clone(), log(), lsn))??
+        {
             let data = self.record_bytes(record)?;
             replay(lsn, &data)?;
             lsn += 1;
         }
-        let log = CqlLog {
-            shared: shared.clone(),
-            writer: Uuid::new_v4(),
-            next_lsn: lsn,
-            last: None,
-            failed: false,
-        };
-        Ok((Box::new(log), None))
+        Ok((Box::new(CqlLog { shared: shared.clone(), next_lsn: lsn, failed: false }), None))
     }
 }
 
@@ -437,7 +484,8 @@ impl CqlLogSource {
                 shared.statements.clone(),
                 shared.options.log.clone(),
                 record.lsn,
-                record.writer,
+                record.id,
+                record.parts,
             ))??;
             if parts.len() != record.parts as usize
                 || parts.iter().enumerate().any(|(i, (n, _))| *n as usize != i)
@@ -462,10 +510,16 @@ impl CqlLogSource {
     }
 }
 
+/// Records read at once when replaying: records go up to 256 KiB inline.
+const REPLAY_PAGE: usize = 64;
+/// Parts of a large record written at once.
+const PARTS_IN_FLIGHT: usize = 8;
+
 /// A record's head row.
 struct Head {
     lsn: u64,
-    writer: Uuid,
+    /// Unique to the append that wrote it.
+    id: Uuid,
     crc: i32,
     size: u64,
     parts: i32,
@@ -475,15 +529,16 @@ struct Head {
 type HeadRow = (i64, Uuid, i32, i64, i32, Option<Vec<u8>>);
 
 fn head(row: HeadRow) -> Head {
-    let (lsn, writer, crc, size, parts, data) = row;
-    Head { lsn: lsn as u64, writer, crc, size: size as u64, parts, data: data.unwrap_or_default() }
+    let (lsn, id, crc, size, parts, data) = row;
+    Head { lsn: lsn as u64, id, crc, size: size as u64, parts, data: data.unwrap_or_default() }
 }
 
 fn key(lsn: u64) -> (i64, i64) {
     ((lsn / BUCKET) as i64, lsn as i64)
 }
 
-async fn read_bucket(
+/// Up to `REPLAY_PAGE` records of `from`'s bucket, from `from` on.
+async fn read_page(
     session: Arc<Session>,
     statements: Arc<Statements>,
     log: String,
@@ -491,16 +546,16 @@ async fn read_bucket(
 ) -> Result<Vec<Head>> {
     let (bucket, lsn) = key(from);
     let what = "reading the commit log";
-    session
-        .execute_iter(statements.select_from.clone(), (&log, bucket, lsn))
+    let rows = session
+        .execute_unpaged(&statements.select_from, (&log, bucket, lsn))
         .await
         .map_err(|e| unavailable(what, e))?
-        .rows_stream::<HeadRow>()
+        .into_rows_result()
+        .map_err(|e| unavailable(what, e))?;
+    rows.rows::<HeadRow>()
         .map_err(|e| unavailable(what, e))?
-        .map_ok(head)
-        .try_collect()
-        .await
-        .map_err(|e| unavailable(what, e))
+        .map(|row| row.map(head).map_err(|e| unavailable(what, e)))
+        .collect()
 }
 
 async fn read_one(
@@ -527,11 +582,12 @@ async fn read_parts(
     statements: Arc<Statements>,
     log: String,
     lsn: u64,
-    writer: Uuid,
+    id: Uuid,
+    parts: i32,
 ) -> Result<Vec<(i32, Vec<u8>)>> {
     let what = "reading a record's parts";
     session
-        .execute_iter(statements.select_parts.clone(), (&log, lsn as i64, writer))
+        .execute_iter(statements.select_parts.clone(), (&log, lsn as i64, id, parts))
         .await
         .map_err(|e| unavailable(what, e))?
         .rows_stream::<(i32, Vec<u8>)>()
@@ -553,7 +609,8 @@ fn applied(result: QueryResult) -> std::result::Result<bool, String> {
     }
 }
 
-/// Errors after which the request was surely never sent, so nothing can have been written.
+/// Errors after which the request was surely never sent, so nothing can have been written
+/// (the conditional write is never retried by the driver, so its error is its only attempt's).
 fn never_sent(e: &ExecutionError) -> bool {
     matches!(
         e,
@@ -562,22 +619,20 @@ fn never_sent(e: &ExecutionError) -> bool {
 }
 
 enum Written {
-    /// The record is ours.
+    /// The record is this append's.
     Ours,
-    /// Another writer holds this LSN.
+    /// Another append holds this LSN (another writer's, or an attempt of this one whose outcome
+    /// was unknown).
     Taken(Uuid),
-    /// Settled as not written (never sent, or read back absent at the serial level).
-    Not(Error),
+    /// Nothing was sent: nothing can have been written.
+    NotSent(Error),
     /// Neither written nor absent as far as anyone can tell now.
     Unknown(Error),
 }
 
 struct CqlLog {
     shared: Arc<Shared>,
-    /// This open's name on the records it writes.
-    writer: Uuid,
     next_lsn: u64,
-    last: Option<u64>,
     failed: bool,
 }
 
@@ -586,8 +641,9 @@ impl CqlLog {
         &self.shared.options.log
     }
 
-    /// Writes the head of record `lsn`, settling an unknown outcome by reading it back.
-    fn write_head(&self, lsn: u64, record: &[u8], parts: usize) -> Result<Written> {
+    /// Writes the head of record `lsn` under the append's own `id`, settling an unknown
+    /// outcome by reading the record back.
+    fn write_head(&self, lsn: u64, id: Uuid, record: &[u8], parts: usize) -> Result<Written> {
         let shared = &self.shared;
         let (bucket, at) = key(lsn);
         let crc = crc32c::crc32c(record) as i32;
@@ -596,35 +652,32 @@ impl CqlLog {
         let started = Instant::now();
         let settle_for = shared.options.settle_for;
         let mut delay = Duration::from_millis(50);
+        let mut sent = false;
         loop {
-            let (session, statements, log, writer, inline) = (
-                shared.session.clone(),
-                shared.statements.clone(),
-                self.name().to_owned(),
-                self.writer,
-                inline.clone(),
-            );
+            let (session, statements, log, inline) =
+                (shared.session.clone(), shared.statements.clone(), self.name().to_owned(), inline.clone());
             let attempt = shared.run(async move {
                 session
                     .execute_unpaged(
                         &statements.insert_head,
-                        (&log, bucket, at, writer, crc, size, parts as i32, inline),
+                        (&log, bucket, at, id, crc, size, parts as i32, inline),
                     )
                     .await
             })?;
             let failure = match attempt {
                 Ok(result) => match applied(result) {
                     Ok(true) => return Ok(Written::Ours),
-                    // Taken: by whom is read back below (it may be this writer's own earlier
-                    // attempt whose answer was lost).
+                    // Taken: by whom is read back below (it may be an earlier attempt of this
+                    // append whose answer was lost).
                     Ok(false) => None,
                     Err(why) => Some(why),
                 },
-                Err(e) if never_sent(&e) => {
-                    return Ok(Written::Not(unavailable(&format!("writing record {lsn}"), e)));
+                Err(e) if never_sent(&e) && !sent => {
+                    return Ok(Written::NotSent(unavailable(&format!("writing record {lsn}"), e)));
                 }
                 Err(e) => Some(e.to_string()),
             };
+            sent = true;
             let read = shared.run(read_one(
                 shared.session.clone(),
                 shared.statements.clone(),
@@ -633,58 +686,64 @@ impl CqlLog {
             ))?;
             let why = failure.clone().unwrap_or_default();
             match read {
-                Ok(Some(found)) if found.writer == self.writer => return Ok(Written::Ours),
-                Ok(Some(found)) => return Ok(Written::Taken(found.writer)),
+                Ok(Some(found)) if found.id == id && found.crc == crc && found.size == size as u64 => {
+                    return Ok(Written::Ours)
+                }
+                Ok(Some(found)) => return Ok(Written::Taken(found.id)),
                 Ok(None) if failure.is_none() => {
                     return Err(Error::Internal(format!(
-                        "Cassandra refused record {lsn} of commit log '{}' as present, then read it as absent",
-                        self.name()
-                    )))
+                    "Cassandra refused record {lsn} of commit log '{}' as present, then read it as absent",
+                    self.name()
+                )))
                 }
-                // Settled as not written: writing again is safe (the write is conditional).
-                Ok(None) if started.elapsed() >= settle_for => {
-                    return Ok(Written::Not(Error::Unavailable(format!(
-                        "record {lsn} of commit log '{}' could not be written in {} s: {why}",
+                // Absent, as settled now: writing again is safe (the write is conditional).
+                Ok(None) | Err(_) if started.elapsed() < settle_for => {}
+                // An attempt may still be running on its coordinator: only a reopen, which reads
+                // the tail at the serial level, can tell.
+                Ok(None) | Err(_) => {
+                    let read = match read {
+                        Ok(_) => "absent so far".to_owned(),
+                        Err(e) => e.to_string(),
+                    };
+                    return Ok(Written::Unknown(Error::Unavailable(format!(
+                        "the outcome of writing record {lsn} of commit log '{}' is unknown after {} s ({why}; read back: {read})",
                         self.name(),
                         settle_for.as_secs()
-                    ))))
+                    ))));
                 }
-                Err(e) if started.elapsed() >= settle_for => {
-                    return Ok(Written::Unknown(Error::Unavailable(format!(
-                        "the outcome of writing record {lsn} of commit log '{}' is unknown ({why}; reading it back: {e})",
-                        self.name()
-                    ))))
-                }
-                Ok(None) | Err(_) => {}
             }
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_secs(2));
         }
     }
 
-    /// Writes the parts of a large record, concurrently; plain writes, since no reader looks at
-    /// them before the head that names this writer exists.
-    fn write_parts(&self, lsn: u64, record: &[u8]) -> Result<usize> {
+    /// Writes the parts of a large record under the append's `id`, a few at a time; plain
+    /// writes, since nothing reads them before a head naming `id` exists.
+    fn write_parts(&self, lsn: u64, id: Uuid, record: &[u8]) -> Result<usize> {
+        use futures_util::StreamExt;
         let shared = &self.shared;
         let chunks: Vec<Vec<u8>> = record.chunks(PART).map(<[u8]>::to_vec).collect();
         let count = chunks.len();
-        let (session, statements, log, writer) =
-            (shared.session.clone(), shared.statements.clone(), self.name().to_owned(), self.writer);
+        let (session, statements, log) =
+            (shared.session.clone(), shared.statements.clone(), self.name().to_owned());
         shared
             .run(async move {
-                let writes = chunks.into_iter().enumerate().map(|(part, data)| {
-                    let (session, statements, log) = (session.clone(), statements.clone(), log.clone());
-                    async move {
-                        session
-                            .execute_unpaged(
-                                &statements.insert_part,
-                                (&log, lsn as i64, writer, part as i32, data),
-                            )
-                            .await
-                            .map(|_| ())
-                    }
-                });
-                futures_util::future::try_join_all(writes).await
+                futures_util::stream::iter(chunks.into_iter().enumerate())
+                    .map(|(part, data)| {
+                        let (session, statements, log) = (session.clone(), statements.clone(), log.clone());
+                        async move {
+                            session
+                                .execute_unpaged(
+                                    &statements.insert_part,
+                                    (&log, lsn as i64, id, part as i32, data),
+                                )
+                                .await
+                                .map(|_| ())
+                        }
+                    })
+                    .buffer_unordered(PARTS_IN_FLIGHT)
+                    .try_collect::<Vec<()>>()
+                    .await
             })?
             .map_err(|e| unavailable(&format!("writing the parts of record {lsn}"), e))?;
         Ok(count)
@@ -701,63 +760,42 @@ impl CommitLog for CqlLog {
             return Err(Error::Unavailable(format!("commit log '{}' must be reopened", self.name())));
         }
         let lsn = self.next_lsn;
-        let parts = if record.len() > INLINE { self.write_parts(lsn, record)? } else { 0 };
-        match self.write_head(lsn, record, parts)? {
+        // Unique to this append, so that a record read back is known to be this append's and
+        // not an earlier attempt's at the same LSN, and its parts are its own.
+        let id = Uuid::new_v4();
+        let parts = if record.len() > INLINE { self.write_parts(lsn, id, record)? } else { 0 };
+        match self.write_head(lsn, id, record, parts)? {
             Written::Ours => {
-                self.last = Some(lsn);
                 self.next_lsn = lsn + 1;
                 Ok(lsn)
             }
             Written::Taken(other) => {
                 self.failed = true;
                 Err(Error::Unavailable(format!(
-                    "record {lsn} of commit log '{}' was written by another writer ({other}): this store no longer \
-                     owns the log; reopen it to take up what was written",
+                    "record {lsn} of commit log '{}' was written by another writer (append {other}): this store \
+                     no longer owns the log; reopen it to take up what was written",
                     self.name()
                 )))
             }
-            Written::Not(e) => Err(e),
+            Written::NotSent(e) => Err(e),
             Written::Unknown(e) => {
-                // The record may exist: only a reopen, which reads the tail at the serial
-                // level, can tell.
                 self.failed = true;
                 Err(e)
             }
         }
     }
 
+    /// Never: once written, a record may have been read by another replica (a store opened
+    /// on the log elsewhere), which then built on it. The store stops taking writes; reopening
+    /// it replays the record, so the commit whose LMDB transaction failed here is applied then
+    /// (its callers were told it failed: like a timeout, its outcome was unknown to them).
     fn undo_last(&mut self, lsn: u64) -> Result<()> {
-        if self.last != Some(lsn) {
-            return Err(Error::Internal(format!("record {lsn} is not the last one of the commit log")));
-        }
-        let shared = &self.shared;
-        let (bucket, at) = key(lsn);
-        let (session, statements, log, writer) =
-            (shared.session.clone(), shared.statements.clone(), self.name().to_owned(), self.writer);
-        let erased = shared
-            .run(async move {
-                session.execute_unpaged(&statements.delete_head, (&log, bucket, at, writer)).await
-            })?
-            .map_err(|e| e.to_string())
-            .and_then(applied);
-        match erased {
-            Ok(true) => {
-                self.last = None;
-                self.next_lsn = lsn;
-                Ok(())
-            }
-            Ok(false) => {
-                self.failed = true;
-                Err(Error::Unavailable(format!(
-                    "record {lsn} of commit log '{}' is no longer this writer's",
-                    self.name()
-                )))
-            }
-            Err(e) => {
-                self.failed = true;
-                Err(Error::Unavailable(format!("erasing record {lsn} of commit log '{}': {e}", self.name())))
-            }
-        }
+        self.failed = true;
+        Err(Error::Unavailable(format!(
+            "record {lsn} of commit log '{}' stays in Cassandra, where others may have read it: reopen the \
+             store to apply it",
+            self.name()
+        )))
     }
 
     fn failed(&self) -> bool {

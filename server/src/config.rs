@@ -171,9 +171,9 @@ const CQL_CONSISTENCY: Setting = Setting {
     flag: "--cql-consistency",
     env: "GRAVEYARD_CQL_CONSISTENCY",
     value_name: "LEVEL",
-    help: "with --storage cql: consistency of the log's writes and reads: quorum, local_quorum, \
-           each_quorum or all; the serial level of its lightweight transactions follows (serial, \
-           or local_serial with local_quorum) [default: quorum]",
+    help: "with --storage cql: consistency of the log's writes and reads: quorum, local_quorum or \
+           all; the serial level of its lightweight transactions follows (serial, or local_serial \
+           with local_quorum) [default: quorum]",
 };
 const CQL_USER: Setting = Setting {
     flag: "--cql-user",
@@ -507,7 +507,7 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
         return Err(refuse(format!("{source} '{log_filter}' is not a log filter: {e}")));
     }
 
-    let cql = cql_settings(&get, &node_id, master_key.is_some())?;
+    let cql = cql_settings(&get, &node_id, get(&NODE_ID)?.is_some(), master_key.is_some())?;
 
     Ok(Settings {
         listen,
@@ -533,6 +533,7 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
 fn cql_settings(
     get: &dyn Fn(&'static Setting) -> Result<Option<Raw>, ConfigError>,
     node_id: &str,
+    node_id_given: bool,
     encrypted: bool,
 ) -> Result<Option<graveyard_cql::CqlOptions>, ConfigError> {
     use graveyard_cql::{Consistency, CqlOptions, SerialConsistency};
@@ -575,11 +576,10 @@ fn cql_settings(
                 let (consistency, serial) = match raw.value.trim() {
                     "quorum" => (Consistency::Quorum, SerialConsistency::Serial),
                     "local_quorum" => (Consistency::LocalQuorum, SerialConsistency::LocalSerial),
-                    "each_quorum" => (Consistency::EachQuorum, SerialConsistency::Serial),
                     "all" => (Consistency::All, SerialConsistency::Serial),
                     other => {
                         return Err(refuse(format!(
-                            "{} '{other}' is not quorum, local_quorum, each_quorum or all (a level below a \
+                            "{} '{other}' is not quorum, local_quorum or all (a level below a \
                              quorum could acknowledge a commit that a failover then does not see)",
                             raw.source
                         )))
@@ -605,6 +605,13 @@ fn cql_settings(
                     return Err(refuse(format!("{} is given without {}", file.source, CQL_USER.flag)))
                 }
             };
+            if !node_id_given {
+                return Err(refuse(format!(
+                    "{} cql needs {}: it names this node's commit log in the keyspace, and nodes that \
+                     share a log (the default id) would fence each other's writes",
+                    raw.source, NODE_ID.flag
+                )));
+            }
             return Ok(Some(options));
         }
         Some(raw) => return Err(refuse(format!("{} '{}' is not lmdb or cql", raw.source, raw.value))),
@@ -886,6 +893,8 @@ mod tests {
                 "serve",
                 "--storage",
                 "cql",
+                "--node-id",
+                "n2",
                 "--cql-contact-points",
                 "10.0.0.1:9042, 10.0.0.2:9042",
                 "--cql-replication",
@@ -919,6 +928,8 @@ mod tests {
             (vec!["--storage", "cql", "--cql-consistency", "one"], "below a quorum"),
             (vec!["--storage", "cql", "--cql-contact-points", "nohost"], "HOST:PORT"),
             (vec!["--storage", "cql", "--cql-user", "gy"], "without --cql-password-file"),
+            (vec!["--storage", "cql", "--cql-consistency", "each_quorum"], "below a quorum"),
+            (vec!["--storage", "cql"], "needs --node-id"),
         ];
         for (args, message) in refused {
             let list: Vec<&str> = std::iter::once("serve").chain(args.iter().copied()).collect();

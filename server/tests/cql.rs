@@ -11,9 +11,18 @@ use graveyard_cql::testing::Cassandra;
 
 fn cql_node(cassandra: &Cassandra, keyspace: &str) -> NodeOptions {
     NodeOptions {
-        args: ["--storage", "cql", "--cql-contact-points", &cassandra.contact(), "--cql-keyspace", keyspace]
-            .map(String::from)
-            .to_vec(),
+        args: [
+            "--storage",
+            "cql",
+            "--node-id",
+            "n1",
+            "--cql-contact-points",
+            &cassandra.contact(),
+            "--cql-keyspace",
+            keyspace,
+        ]
+        .map(String::from)
+        .to_vec(),
         ..Default::default()
     }
 }
@@ -32,6 +41,16 @@ async fn a_node_on_cassandra_rebuilds_a_lost_directory_and_never_falls_back() {
         let stream = format!("s-{}", i % 4);
         let result = append(&mut client, &stream, expected, vec![event]).await.unwrap();
         acknowledged.push((stream, result.first_revision, id));
+    }
+
+    // The node dies: it replays what its checkpoint lacks from Cassandra.
+    node.kill();
+    node.restart().await;
+    let mut client = node.client().await;
+    for (stream, revision, id) in &acknowledged {
+        let events = read_stream(&mut client, stream).await.unwrap();
+        let event = events.iter().find(|e| e.revision == *revision).expect("an acknowledged revision");
+        assert_eq!(event.id, id.as_bytes().to_vec(), "{stream}@{revision}");
     }
 
     // The node dies with its disk: what it acknowledged is in Cassandra.

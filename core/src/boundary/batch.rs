@@ -176,7 +176,9 @@ impl BatchedMember {
     /// it held unsettled is delivered again.
     pub fn cancel(&self) {
         if let Some(member) = self.0.take() {
-            member.cancel();
+            // Leave now, not when a wait in flight lets its reference go: the caller may ask
+            // the group who its members are next.
+            member.leave();
         }
     }
 }

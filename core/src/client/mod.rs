@@ -926,6 +926,23 @@ impl ClientGroupMember {
         answered.await.unwrap_or_else(|_| Err(self.gone()))
     }
 
+    /// Leaves the group now, as dropping the member does, even while calls through it are in
+    /// flight: the session's call ends (the node hands its unsettled deliveries to the other
+    /// members), settles waiting for an answer fail with CLOSED, and so does every later call.
+    pub fn leave(&self) {
+        {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.ended.is_none() {
+                state.ended = Some(Error::Closed);
+            }
+            for waiting in state.pending.drain(..) {
+                let _ = waiting.answer.send(Err(Error::Closed));
+            }
+        }
+        // Dropping the response stream with the reader cancels the call.
+        self.reader.abort();
+    }
+
     fn gone(&self) -> Error {
         ended(&self.state.lock().unwrap_or_else(|p| p.into_inner()), &self.group)
     }

@@ -294,6 +294,7 @@ impl Engine {
             durable,
             ops: Default::default(),
             alone: false,
+            log_refused: false,
         };
         let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()

@@ -158,6 +158,9 @@ pub(crate) struct Writer {
     /// Set while jobs are applied one per transaction after a batch failed: appends then look
     /// every caller-given event id up before writing (see `append`).
     pub alone: bool,
+    /// Set when the last commit failed because the commit log could not be reached: no job is
+    /// to blame.
+    pub log_refused: bool,
 }
 
 /// What makes commits durable: the commit log, and the checkpoints of LMDB behind it.
@@ -387,8 +390,11 @@ impl Writer {
                     let _ = job.reply.send(Answer { result, spent: job.command });
                 }
             }
-            // After a failure that stops writes (the log's), every job gets its cause.
-            Err(_) if self.durable.broken.is_none() && (batch.len() > 1 || !self.alone) => {
+            // A failure of the log (one that stops writes, or a log that cannot be reached) is
+            // no job's: every job gets its cause, rather than each one trying again alone.
+            Err(_)
+                if !self.log_refused && self.durable.broken.is_none() && (batch.len() > 1 || !self.alone) =>
+            {
                 // Find out which job the storage failure belongs to: one transaction each,
                 // with every id looked up (a stored id the batch skipped looking up fails its
                 // put, and must be answered as a retry or refused, not reported as a failure).
@@ -453,6 +459,7 @@ impl Writer {
     /// Applies every job in one transaction and commits. `Err` means nothing was committed
     /// and the in-memory state is as before.
     fn apply_batch(&mut self, batch: &mut [Job]) -> Result<Vec<Result<Reply>>> {
+        self.log_refused = false;
         let saved = self.state;
         let store = self.store.clone();
         // A panic here (a bug, or a corrupt record that slips past the checks) must not kill
@@ -513,6 +520,10 @@ impl Writer {
         let lsn = match self.durable.log.append(self.ops.bytes()) {
             Ok(lsn) => lsn,
             Err(e) => {
+                // Unreachable (a log kept elsewhere): applying the jobs one by one would only
+                // wait on it again for each. Other refusals (a record too large) may be the
+                // batch's size alone, and are tried again job by job.
+                self.log_refused = matches!(e, Error::Unavailable(_));
                 if self.durable.log.failed() {
                     self.durable.broken = Some(format!("writing the commit log failed: {e}"));
                 }

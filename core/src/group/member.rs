@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
@@ -54,6 +55,8 @@ pub struct GroupMember {
     pub(super) dispatcher: Arc<Dispatcher>,
     pub(super) head: tokio::sync::watch::Receiver<u64>,
     pub(super) id: u64,
+    /// Set by [`GroupMember::leave`]: nothing more is handed to this member.
+    pub(super) left: AtomicBool,
 }
 
 impl GroupMember {
@@ -98,6 +101,11 @@ impl GroupMember {
         let mut state = d.lock();
         if state.deleted {
             return Err(not_found(d.name()));
+        }
+        // Read under the lock `leave` takes after setting it: a take after the leave's
+        // cleanup sees it, and one before is undone by the cleanup.
+        if self.left.load(Ordering::Acquire) {
+            return Err(Error::Closed);
         }
         Dispatcher::expire(&mut state, Instant::now());
         d.refill(&mut state)?;
@@ -194,8 +202,16 @@ impl GroupMember {
     }
 }
 
-impl Drop for GroupMember {
-    fn drop(&mut self) {
+impl GroupMember {
+    /// Leaves the group now, as dropping the member does, even while calls through it are in
+    /// flight (a binding's session cancelled while a wait it started still holds the member):
+    /// its unsettled deliveries go to the other members, and it takes nothing more (CLOSED).
+    pub fn leave(&self) {
+        self.left.store(true, Ordering::Release);
+        self.hand_back();
+    }
+
+    fn hand_back(&self) {
         let d = &self.dispatcher;
         {
             let mut state = d.lock();
@@ -209,5 +225,11 @@ impl Drop for GroupMember {
             }
         }
         d.wake();
+    }
+}
+
+impl Drop for GroupMember {
+    fn drop(&mut self) {
+        self.hand_back();
     }
 }

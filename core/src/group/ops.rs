@@ -179,7 +179,7 @@ impl Db {
             id
         };
         dispatcher.wake();
-        Ok(GroupMember { head: self.watch_head()?, dispatcher, id })
+        Ok(GroupMember { head: self.watch_head()?, dispatcher, id, left: Default::default() })
     }
 }
 

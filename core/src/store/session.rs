@@ -238,6 +238,18 @@ impl StoreMember {
         self.cancel.cancel();
     }
 
+    /// Leaves the group now, as dropping the member does, even while calls through it are in
+    /// flight: its unsettled deliveries go to the other members. Its waits end as after
+    /// [`cancel`](StoreMember::cancel); what it settles from then on is refused.
+    pub fn leave(&self) {
+        self.cancel.cancel();
+        match &self.face {
+            MemberFace::Embedded(member) => member.leave(),
+            #[cfg(feature = "client")]
+            MemberFace::Cluster(member) => member.leave(),
+        }
+    }
+
     async fn settle(&self, ids: &[u64], action: Option<NackAction>, in_async: bool) -> Result<()> {
         if self.closed.is_cancelled() {
             return Err(Error::Closed);
