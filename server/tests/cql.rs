@@ -27,6 +27,16 @@ fn cql_node(cassandra: &Cassandra, keyspace: &str) -> NodeOptions {
     }
 }
 
+/// Every acknowledged append (stream, revision, event id) is read back from the node.
+async fn assert_stored(node: &Node, acknowledged: &[(String, u64, graveyard::Uuid)]) {
+    let mut client = node.client().await;
+    for (stream, revision, id) in acknowledged {
+        let events = read_stream(&mut client, stream).await.unwrap();
+        let event = events.iter().find(|e| e.revision == *revision).expect("an acknowledged revision");
+        assert_eq!(event.id, id.as_bytes().to_vec(), "{stream}@{revision}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_cassandra_rebuilds_a_lost_directory_and_never_falls_back() {
     let cassandra = tokio::task::spawn_blocking(Cassandra::start).await.unwrap();
@@ -46,23 +56,14 @@ async fn a_node_on_cassandra_rebuilds_a_lost_directory_and_never_falls_back() {
     // The node dies: it replays what its checkpoint lacks from Cassandra.
     node.kill();
     node.restart().await;
-    let mut client = node.client().await;
-    for (stream, revision, id) in &acknowledged {
-        let events = read_stream(&mut client, stream).await.unwrap();
-        let event = events.iter().find(|e| e.revision == *revision).expect("an acknowledged revision");
-        assert_eq!(event.id, id.as_bytes().to_vec(), "{stream}@{revision}");
-    }
+    assert_stored(&node, &acknowledged).await;
 
     // The node dies with its disk: what it acknowledged is in Cassandra.
     node.kill();
     std::fs::remove_dir_all(node.data_dir()).unwrap();
     node.restart().await;
+    assert_stored(&node, &acknowledged).await;
     let mut client = node.client().await;
-    for (stream, revision, id) in &acknowledged {
-        let events = read_stream(&mut client, stream).await.unwrap();
-        let event = events.iter().find(|e| e.revision == *revision).expect("an acknowledged revision");
-        assert_eq!(event.id, id.as_bytes().to_vec(), "{stream}@{revision}");
-    }
     // The version check holds over the rebuilt store, and the node writes on.
     let status = append(&mut client, "s-0", exact(0), vec![json_event("E", "{}")]).await.unwrap_err();
     detail(&status, "WRONG_EXPECTED_VERSION");
