@@ -293,8 +293,15 @@ func grouped(v float64) string {
 
 // callOverhead is the cost of one call through the SDK (HeadPosition on an embedded store: cgo,
 // the handle look-up, the core's read of its head), and of the cgo crossing alone (Version).
-func callOverhead(dir string) (float64, float64, error) {
-	c, err := graveyard.Open(filepath.Join(dir, "overhead"), graveyard.WithoutFsync())
+// The store is made in a folder of its own under base and removed after: a fixed path would
+// reopen whatever an earlier run (of another build) left there.
+func callOverhead(base string) (float64, float64, error) {
+	dir, err := os.MkdirTemp(base, "graveyard-go-bench-overhead-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	c, err := graveyard.Open(filepath.Join(dir, "store"), graveyard.WithoutFsync())
 	if err != nil {
 		return 0, 0, err
 	}
