@@ -183,6 +183,11 @@ impl Shared {
     fn run<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> Result<T> {
         run_on(self.runtime.as_ref().expect("the runtime lives until drop"), f)
     }
+
+    /// Record `lsn`'s head, read at the serial level (see `select_one`).
+    fn read_one(&self, lsn: u64) -> Result<Option<Head>> {
+        self.run(read_one(self.session.clone(), self.statements.clone(), self.options.log.clone(), lsn))?
+    }
 }
 
 impl Drop for Shared {
@@ -424,11 +429,7 @@ impl CommitLogSource for CqlLogSource {
         let shared = &self.shared;
         let log = || shared.options.log.clone();
         // The store's checkpoint covers records up to `from_lsn`: the log must have them.
-        if from_lsn > 0
-            && shared
-                .run(read_one(shared.session.clone(), shared.statements.clone(), log(), from_lsn - 1))??
-                .is_none()
-        {
+        if from_lsn > 0 && shared.read_one(from_lsn - 1)?.is_none() {
             return Err(Error::Corruption(format!(
                 "commit log '{}' ends before record {}, which this store's checkpoint covers",
                 shared.options.log,
@@ -461,9 +462,7 @@ impl CommitLogSource for CqlLogSource {
         }
         // The tail, read at the serial level: a record whose write was left in progress by a
         // writer that stopped is completed (or not) now, and replayed if it was.
-        while let Some(record) =
-            shared.run(read_one(shared.session.clone(), shared.statements.clone(), log(), lsn))??
-        {
+        while let Some(record) = shared.read_one(lsn)? {
             let data = self.record_bytes(record)?;
             replay(lsn, &data)?;
             lsn += 1;
@@ -648,7 +647,8 @@ impl CqlLog {
         let (bucket, at) = key(lsn);
         let crc = crc32c::crc32c(record) as i32;
         let size = record.len() as i64;
-        let inline = if parts == 0 { record.to_vec() } else { Vec::new() };
+        // One copy of the record for every attempt.
+        let inline = Arc::new(if parts == 0 { record.to_vec() } else { Vec::new() });
         let started = Instant::now();
         let settle_for = shared.options.settle_for;
         let mut delay = Duration::from_millis(50);
@@ -678,12 +678,8 @@ impl CqlLog {
                 Err(e) => Some(e.to_string()),
             };
             sent = true;
-            let read = shared.run(read_one(
-                shared.session.clone(),
-                shared.statements.clone(),
-                self.name().to_owned(),
-                lsn,
-            ))?;
+            // (The runtime lives as long as this log: only Cassandra's errors come back.)
+            let read = shared.read_one(lsn);
             let why = failure.clone().unwrap_or_default();
             match read {
                 Ok(Some(found)) if found.id == id && found.crc == crc && found.size == size as u64 => {
