@@ -118,6 +118,9 @@ commitlog_sync: batch
 # serial level that complete a round left in progress without a write of their own.
 paxos_variant: v2
 auto_snapshot: false
+# A ring started here is new and empty: a joining node has nothing to stream, so it joins at
+# once instead of bootstrapping (which waits 30 s of ring delay per node).
+auto_bootstrap: false
 data_file_directories:
   - $home/data
 commitlog_directory: $home/commitlog

@@ -54,9 +54,9 @@ bash scripts/test-console.sh
 step "benchmark smoke run (tiny sizes: proves every peer and workload still runs)"
 "$BIN/graveyard-bench" embedded --quick
 
-step "server benchmark smoke run (real nodes and PostgreSQL 15 on loopback, 1 s per row; installs postgresql-15 if missing)"
+step "server benchmark smoke run (real nodes, on their disk and on one Cassandra node, and PostgreSQL 15 on loopback, 1 s per row; installs postgresql-15 if missing)"
 # Fails only if a row fails or an append fails, never on timing; PostgreSQL that cannot be
-# installed or started is reported in the table as NOT RUN. The node binary is the one beside
+# installed or started is reported in the table as NOT RUN (so is a Cassandra that cannot start). The node binary is the one beside
 # the bench binary.
 "$BIN/graveyard-bench" server --quick
 

@@ -2,7 +2,8 @@
 //!
 //! Subcommands (parsed by hand: two of them do not justify a CLI crate):
 //! - `embedded`: the embedded store against varvedb, SQLite and bare LMDB; see README.md.
-//! - `server`: real `graveyard` nodes (1 and 3) over gRPC against PostgreSQL 15; see README.md.
+//! - `server`: real `graveyard` nodes (1 and 3, on their own disk and on Apache Cassandra) over
+//!   gRPC against PostgreSQL 15; see README.md.
 
 mod driver;
 mod embedded;
@@ -24,7 +25,7 @@ const USAGE: &str = "\
 usage: graveyard-bench embedded [--quick] [--only WORKLOAD[,WORKLOAD...]] [--markdown FILE] [--svg FILE] [--dir DIR]
        graveyard-bench server [--quick] [--clients N[,N...]] [--seconds S] [--markdown FILE] [--dir DIR]
                               [--graveyard-bin PATH] [--postgres-script PATH] [--skip-postgres]
-                              [--node-flag FLAG]...
+                              [--skip-cassandra] [--node-flag FLAG]...
 
 embedded: runs each workload against GraveyardDB, varvedb 0.4.2, SQLite and bare LMDB (heed),
 all durable (fsync on every commit), and prints one table per workload.
@@ -37,9 +38,11 @@ all durable (fsync on every commit), and prints one table per workload.
   --dir DIR        put the stores' temporary directories in DIR (default: the system temp dir);
                    it must be on the disk you want to measure, not tmpfs
 
-server: starts the release `graveyard` binary as 1 node, then as a 3-node cluster, and PostgreSQL 15
-(installed and started by scripts/postgres.sh), all durable, one at a time on loopback; C clients
-append single events for a fixed time; prints events/s, p50/p99/p999 latency and errors per row.
+server: starts the release `graveyard` binary as 1 node, then as a 3-node cluster, then both with
+their commit logs on Apache Cassandra (1 node at replication factor 1, then 3 nodes at 3; started
+by scripts/cassandra.sh), and PostgreSQL 15 (installed and started by scripts/postgres.sh), all
+durable, one at a time on loopback; C clients append single events for a fixed time; prints
+events/s, p50/p99/p999 latency and errors per row.
   --quick                1 s per row, 1 and 64 clients (CI smoke test)
   --clients N,N          concurrent clients, one row each (default 64)
   --seconds S            seconds per row (default 10)
@@ -48,6 +51,7 @@ append single events for a fixed time; prints events/s, p50/p99/p999 latency and
   --graveyard-bin PATH   the node binary (default: `graveyard` next to this binary)
   --postgres-script PATH (default: scripts/postgres.sh of the source tree)
   --skip-postgres        leave PostgreSQL out (its rows say NOT RUN)
+  --skip-cassandra       leave the rows on Cassandra out (they say NOT RUN)
   --node-flag FLAG       give every node this flag too (repeatable; `--node-flag=--otlp-endpoint=URL`):
                          what a setting costs, against a run without it";
 
@@ -137,6 +141,7 @@ fn parse_server(args: &[String]) -> Result<ServerArgs, String> {
             "--graveyard-bin" => parsed.graveyard_bin = Some(PathBuf::from(value()?)),
             "--postgres-script" => parsed.postgres_script = Some(PathBuf::from(value()?)),
             "--skip-postgres" => parsed.skip_postgres = true,
+            "--skip-cassandra" => parsed.skip_cassandra = true,
             "--node-flag" => parsed.node_flags.push(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option '{other}'")),

@@ -1,6 +1,7 @@
 //! `graveyard-bench server`: C concurrent clients appending single events for a fixed time to real
-//! `graveyard` nodes (one node, then a 3-node cluster) and, in the same run, to PostgreSQL 15 used
-//! as an event store. One store runs at a time, on this machine, next to the load generator.
+//! `graveyard` nodes (one node, then a 3-node cluster; each on its own disk, then with its commit
+//! log on Apache Cassandra) and, in the same run, to PostgreSQL 15 used as an event store. One
+//! store runs at a time, on this machine, next to the load generator.
 
 mod load;
 mod nodes;
@@ -9,6 +10,7 @@ mod postgres;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use graveyard_cql::testing::Cassandra;
 use load::{LoadResult, STREAMS_PER_CLIENT};
 use nodes::Cluster;
 use postgres::Postgres;
@@ -32,6 +34,8 @@ pub struct ServerArgs {
     pub postgres_script: Option<PathBuf>,
     /// Leave PostgreSQL out; its rows then say so.
     pub skip_postgres: bool,
+    /// Leave the rows on Cassandra out; they then say so.
+    pub skip_cassandra: bool,
     /// Flags every node gets besides its address, data and cluster flags (`--node-flag`), to
     /// measure what a setting costs.
     pub node_flags: Vec<String>,
@@ -59,22 +63,27 @@ impl ServerArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     /// `sessions`: the client appends over `AppendSession` calls (its default), else unary
-    /// `Append` calls.
+    /// `Append` calls. `cassandra`: 0, each node's commit log on its own disk; else the number
+    /// of Cassandra nodes holding the logs, which is also the replication factor.
     Graveyard {
         nodes: usize,
         sessions: bool,
+        cassandra: u8,
     },
     Postgres,
 }
 
 impl Target {
     /// In the order of the rows that share a number of clients.
-    const ALL: [Target; 4] = [
-        Target::Graveyard { nodes: 1, sessions: true },
-        Target::Graveyard { nodes: 1, sessions: false },
-        Target::Graveyard { nodes: 3, sessions: true },
+    const ALL: [Target; 6] = [
+        Target::Graveyard { nodes: 1, sessions: true, cassandra: 0 },
+        Target::Graveyard { nodes: 1, sessions: false, cassandra: 0 },
+        Target::Graveyard { nodes: 3, sessions: true, cassandra: 0 },
+        Target::Graveyard { nodes: 1, sessions: true, cassandra: 1 },
+        Target::Graveyard { nodes: 3, sessions: true, cassandra: 3 },
         Target::Postgres,
     ];
+    const ONE_NODE: Target = Target::Graveyard { nodes: 1, sessions: true, cassandra: 0 };
 
     fn peer(self) -> &'static str {
         match self {
@@ -85,10 +94,21 @@ impl Target {
 
     fn topology(self) -> String {
         match self {
-            Target::Graveyard { nodes: 1, sessions: true } => "1 node".to_owned(),
-            Target::Graveyard { nodes: 1, sessions: false } => "1 node, unary".to_owned(),
-            Target::Graveyard { nodes, sessions: true } => format!("{nodes} nodes"),
-            Target::Graveyard { nodes, sessions: false } => format!("{nodes} nodes, unary"),
+            Target::Graveyard { nodes, sessions, cassandra } => {
+                let mut topology = if nodes == 1 { "1 node".to_owned() } else { format!("{nodes} nodes") };
+                if !sessions {
+                    topology.push_str(", unary");
+                }
+                if cassandra > 0 {
+                    let ring = if cassandra == 1 {
+                        "1 Cassandra node".to_owned()
+                    } else {
+                        format!("{cassandra} Cassandra nodes")
+                    };
+                    topology.push_str(&format!(" on {ring}, RF {cassandra}"));
+                }
+                topology
+            }
             Target::Postgres => "1 server".to_owned(),
         }
     }
@@ -128,10 +148,18 @@ pub fn run(args: &ServerArgs) -> Result<bool> {
         tokio::runtime::Builder::new_multi_thread().worker_threads(machine.cores).enable_all().build()?;
     let mut rows = Vec::new();
     for target in Target::ALL {
+        let graveyard = |ring: Option<&Cassandra>| {
+            runtime.block_on(run_graveyard(&binary, target, &args.node_flags, &base, &counts, duration, ring))
+        };
         rows.extend(match target {
-            Target::Graveyard { .. } => {
-                runtime.block_on(run_graveyard(&binary, target, &args.node_flags, &base, &counts, duration))
-            }
+            Target::Graveyard { cassandra: 0, .. } => graveyard(None),
+            Target::Graveyard { cassandra, .. } => match start_cassandra(args, &base, cassandra) {
+                Ok(ring) => graveyard(Some(&ring)),
+                Err(reason) => counts
+                    .iter()
+                    .map(|&clients| Row { target, clients, outcome: Outcome::NotRun(reason.clone()) })
+                    .collect(),
+            },
             Target::Postgres => run_postgres(&runtime, args, &base, &counts, duration),
         });
     }
@@ -173,8 +201,33 @@ pub fn run(args: &ServerArgs) -> Result<bool> {
     Ok(all_ok)
 }
 
-/// Starts `nodes` nodes once and runs every number of clients against them, each row on new
-/// streams.
+/// A ring of `nodes` Cassandra nodes for the rows on Cassandra (fetching its jars first if
+/// needed), or why there is none.
+fn start_cassandra(args: &ServerArgs, base: &Path, nodes: u8) -> std::result::Result<Cassandra, String> {
+    if args.skip_cassandra {
+        eprintln!("Cassandra: skipped (--skip-cassandra)");
+        return Err("--skip-cassandra given".to_owned());
+    }
+    // Three JVMs take a minute to start on a small machine; a smoke run proves the rows on
+    // Cassandra with one (cql/tests/replicated.rs runs three in CI).
+    if args.quick && nodes > 1 {
+        eprintln!("Cassandra, {nodes} nodes: skipped (--quick)");
+        return Err(format!("--quick starts 1 Cassandra node, not {nodes}"));
+    }
+    eprintln!("starting {nodes} Cassandra node(s) ...");
+    let ring = Cassandra::try_start_ring_in(base, nodes).map_err(|e| {
+        eprintln!("Cassandra NOT RUN: {e}");
+        format!("Cassandra could not be installed or started: {e}")
+    })?;
+    eprintln!(
+        "  Cassandra in {} (stopped at the end; after Ctrl-C: scripts/cassandra.sh stop DIR)",
+        ring.dir().display()
+    );
+    Ok(ring)
+}
+
+/// Starts `nodes` nodes once (with their commit logs on `cassandra` when given) and runs every
+/// number of clients against them, each row on new streams.
 async fn run_graveyard(
     binary: &Path,
     target: Target,
@@ -182,10 +235,29 @@ async fn run_graveyard(
     base: &Path,
     counts: &[usize],
     duration: Duration,
+    cassandra: Option<&Cassandra>,
 ) -> Vec<Row> {
-    let Target::Graveyard { nodes, sessions } = target else { unreachable!("a GraveyardDB row") };
+    let Target::Graveyard { nodes, sessions, cassandra: replicas } = target else {
+        unreachable!("a GraveyardDB row")
+    };
+    let mut flags = node_flags.to_vec();
+    if let Some(ring) = cassandra {
+        flags.extend(
+            [
+                "--storage",
+                "cql",
+                "--cql-contact-points",
+                &ring.contacts().join(","),
+                "--cql-keyspace",
+                "graveyard_bench",
+                "--cql-replication",
+                &replicas.to_string(),
+            ]
+            .map(str::to_owned),
+        );
+    }
     eprintln!("starting {} GraveyardDB node(s) ...", nodes);
-    let cluster = match Cluster::start(binary, nodes, node_flags, base).await {
+    let cluster = match Cluster::start(binary, nodes, &flags, base, cassandra.is_some()).await {
         Ok(cluster) => cluster,
         Err(e) => {
             eprintln!("  GraveyardDB {}: {e}", target.topology());
@@ -209,7 +281,13 @@ async fn run_graveyard(
                     return Err(bench_error(format!("the client sees {members} members, not {nodes}")));
                 }
             }
-            let result = load::drive(appenders, &format!("row{index}"), duration, || cluster.pids()).await?;
+            // The store's CPU: the nodes', and Cassandra's when it holds their logs.
+            let pids = || {
+                let mut pids = cluster.pids();
+                pids.extend(cassandra.map(Cassandra::pids).unwrap_or_default());
+                pids
+            };
+            let result = load::drive(appenders, &format!("row{index}"), duration, pids).await?;
             let stored = load::graveyard_event_count(&endpoints).await?;
             check_stored(stored.saturating_sub(stored_before), &result)?;
             stored_before = stored;
@@ -402,9 +480,7 @@ fn targets(rows: &[Row]) -> Vec<String> {
     const P99_US: u64 = 5_000;
     const TIMES_POSTGRES: f64 = 3.0;
     let one_node = rows.iter().find_map(|r| match &r.outcome {
-        Outcome::Measured(result)
-            if r.target == (Target::Graveyard { nodes: 1, sessions: true }) && r.clients == CLIENTS =>
-        {
+        Outcome::Measured(result) if r.target == Target::ONE_NODE && r.clients == CLIENTS => {
             Some(&result.measurement)
         }
         _ => None,
@@ -491,6 +567,15 @@ impl Header<'_> {
             "three such processes on this machine with --node-id n1..n3 --members: each stream lives on \
              one node (consistent hashing, no replication) and the client sends each append straight \
              to its owner"
+                .to_owned(),
+        ));
+        facts.push((
+            "GraveyardDB on Cassandra".to_owned(),
+            "the same nodes with `--storage cql --cql-replication N` (docs/cql.md): every commit is one \
+             lightweight transaction (Paxos, serial consistency, committed at QUORUM) on Apache Cassandra \
+             5.0.6 before it is acknowledged, LMDB under --data being a replica; Cassandra started by \
+             scripts/cassandra.sh on 127.0.0.1..N of this machine (commitlog_sync: batch, paxos v2, \
+             512 MB heap), N = the replication factor; its CPU counts as the store's"
                 .to_owned(),
         ));
         facts.push(("PostgreSQL 15".to_owned(), postgres::SETUP.to_owned()));

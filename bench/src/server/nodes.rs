@@ -96,8 +96,15 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts `size` nodes with default settings (so default durability: fsync on every commit)
-    /// plus `flags`, and waits until each answers Health.
-    pub async fn start(binary: &Path, size: usize, flags: &[String], base: &Path) -> Result<Cluster> {
+    /// plus `flags`, and waits until each answers Health. `named`: a single node gets
+    /// `--node-id n1` too (a commit log on Cassandra is named after it).
+    pub async fn start(
+        binary: &Path,
+        size: usize,
+        flags: &[String],
+        base: &Path,
+        named: bool,
+    ) -> Result<Cluster> {
         let mut last_error = String::new();
         for _attempt in 0..START_ATTEMPTS {
             let ports = free_ports(size)?;
@@ -107,7 +114,9 @@ impl Cluster {
             for (i, &port) in ports.iter().enumerate() {
                 let dir = tempfile::Builder::new().prefix("graveyard-bench-node-").tempdir_in(base)?;
                 // A single node runs with no cluster flags at all: the shape most users start.
-                let mut cluster_args = if size == 1 {
+                let mut cluster_args = if size == 1 && named {
+                    vec!["--node-id".to_owned(), "n1".to_owned()]
+                } else if size == 1 {
                     Vec::new()
                 } else {
                     vec![

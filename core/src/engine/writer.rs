@@ -183,7 +183,7 @@ pub(crate) struct Durable {
     /// log failed, a failed commit's record could not be erased, a sync of LMDB failed):
     /// nothing more is written or checkpointed until the store is reopened, which restores the
     /// last checkpoint and replays what the log holds whole.
-    pub broken: Option<String>,
+    pub broken: Option<Broken>,
     /// Commits left before the crash hook aborts the process.
     pub crash_after: Option<u64>,
     /// Bytes logged that make a checkpoint due.
@@ -196,6 +196,38 @@ impl Drop for Durable {
         // directory the process no longer locks.
         if let Some((thread, _)) = self.running.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Why a store takes no more writes (`Durable::broken`).
+pub(crate) struct Broken {
+    why: String,
+    /// A log kept elsewhere could not be reached, or a write to it not settled: callers are
+    /// told UNAVAILABLE (the store's replicas are elsewhere, try again later) rather than of a
+    /// local I/O failure.
+    unavailable: bool,
+}
+
+impl Broken {
+    fn local(why: String) -> Broken {
+        Broken { why, unavailable: false }
+    }
+
+    /// `cause` stopped the writes while `doing`.
+    fn by(doing: &str, cause: &Error) -> Broken {
+        Broken {
+            why: format!("{doing} failed: {cause}"),
+            unavailable: matches!(cause, Error::Unavailable(_)),
+        }
+    }
+
+    fn error(&self, now: &str) -> Error {
+        let message = format!("{now}: {}", self.why);
+        if self.unavailable {
+            Error::Unavailable(message)
+        } else {
+            Error::Io(message)
         }
     }
 }
@@ -221,13 +253,13 @@ impl Durable {
     /// commit (in the file already: LMDB writes them before its commit returns) and a pin on
     /// it, taken before the next write transaction can reuse any of its pages.
     fn begin(&mut self, store: &Store) -> Result<(Checkpoint, RoTxn<'static, WithoutTls>)> {
-        if let Some(why) = &self.broken {
-            return Err(Error::Io(format!("no checkpoint until the store is reopened: {why}")));
+        if let Some(broken) = &self.broken {
+            return Err(broken.error("no checkpoint until the store is reopened"));
         }
         // The log's records before the checkpoint must all be on disk for the scan at open to
         // reach it (a store that does not sync each commit syncs them here).
         if let Err(e) = self.log.sync() {
-            self.broken = Some(format!("syncing the commit log failed: {e}"));
+            self.broken = Some(Broken::by("syncing the commit log", &e));
             return Err(e);
         }
         let checkpoint = Checkpoint::take(&self.dir, self.page_size, self.log.next_lsn())?;
@@ -263,7 +295,9 @@ impl Durable {
                 // A failed sync of LMDB may have lost pages a later sync would then report as
                 // written: no checkpoint may rely on LMDB's file until the store is reopened
                 // (the log holds everything since the last checkpoint).
-                Ok(Err(e)) => self.broken = Some(format!("syncing LMDB for a checkpoint failed: {e}")),
+                Ok(Err(e)) => {
+                    self.broken = Some(Broken::local(format!("syncing LMDB for a checkpoint failed: {e}")))
+                }
                 Err(_) => self.logged += logged.max(self.checkpoint_bytes),
             }
         }
@@ -373,8 +407,8 @@ impl Writer {
     }
 
     fn process(&mut self, batch: &mut Vec<Job>) {
-        if let Some(why) = &self.durable.broken {
-            let error = Error::Io(format!("the store must be reopened: {why}"));
+        if let Some(broken) = &self.durable.broken {
+            let error = broken.error("the store must be reopened");
             for job in batch.drain(..) {
                 let _ = job.reply.send(Answer { result: Err(error.clone_storage()), spent: job.command });
             }
@@ -525,7 +559,7 @@ impl Writer {
                 // batch's size alone, and are tried again job by job.
                 self.log_refused = matches!(e, Error::Unavailable(_));
                 if self.durable.log.failed() {
-                    self.durable.broken = Some(format!("writing the commit log failed: {e}"));
+                    self.durable.broken = Some(Broken::by("writing the commit log", &e));
                 }
                 return Err(e);
             }
@@ -540,9 +574,9 @@ impl Writer {
         if let Err(e) = txn.commit() {
             // The writes after this one are made without it, so it must never be replayed.
             if let Err(undo) = self.durable.log.undo_last(lsn) {
-                self.durable.broken = Some(format!(
+                self.durable.broken = Some(Broken::local(format!(
                     "a commit failed ({e}) and its record could not be erased from the commit log ({undo})"
-                ));
+                )));
             }
             return Err(e.into());
         }
