@@ -36,11 +36,14 @@ use std::time::{Duration, Instant};
 use futures_util::TryStreamExt;
 use graveyard::commit_log::{CommitLog, CommitLogSource};
 use graveyard::{Error, Result, TornTail};
+use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::ExecutionError;
+use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
 use scylla::response::query_result::QueryResult;
 use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::unprepared::Statement;
 use scylla::value::{CqlValue, Row};
 use uuid::Uuid;
 
@@ -261,7 +264,25 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
     if let Some((user, password)) = &options.credentials {
         builder = builder.user(user, password);
     }
+    // Not tried again: a Cassandra that cannot be reached at all is said at once.
     let session = builder.build().await.map_err(|e| unavailable("connecting", e))?;
+    // Once it answers, what fails is passing (a ring still starting, a schema settling, a
+    // timeout under load) and every step is idempotent: tried again for `settle_for`.
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match schema_and_statements(&session, &options).await {
+            Err(Error::Unavailable(_)) if started.elapsed() + delay < options.settle_for => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            done => return done.map(|(statements, incarnation)| (session, statements, incarnation)),
+        }
+    }
+}
+
+/// Makes or checks the keyspace, its tables and this log's marks, and prepares the statements.
+async fn schema_and_statements(session: &Session, options: &CqlOptions) -> Result<(Statements, Uuid)> {
     let ks = &options.keyspace;
 
     // A keyspace that holds anything else is not ours to write in.
@@ -308,25 +329,37 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
              PRIMARY KEY ((log, lsn, id), part))"
         ),
     ];
-    for statement in &ddl {
-        session
-            .query_unpaged(statement.as_str(), ())
-            .await
-            .map_err(|e| unavailable("creating the schema", e))?;
+    // Every statement on one coordinator, the same one for every GraveyardDB node: the live
+    // Cassandra node with the lowest host id. Two coordinators creating one table at once give
+    // it two ids, and until the schema converges replicas refuse the table's writes (measured:
+    // three nodes starting together against a new keyspace, one failed its first Paxos round);
+    // one coordinator applies them in turn, the second finding the table there.
+    let coordinator = session
+        .get_cluster_state()
+        .get_nodes_info()
+        .iter()
+        .filter(|node| node.is_connected())
+        .min_by_key(|node| node.host_id)
+        .cloned()
+        .ok_or_else(|| Error::Unavailable("Cassandra: no node is connected".into()))?;
+    let on_coordinator = ExecutionProfile::builder()
+        .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(NodeIdentifier::Node(coordinator), None))
+        .build()
+        .into_handle();
+    for ddl in &ddl {
+        let mut statement = Statement::new(ddl.as_str());
+        statement.set_execution_profile_handle(Some(on_coordinator.clone()));
+        session.query_unpaged(statement, ()).await.map_err(|e| unavailable("creating the schema", e))?;
+        session.await_schema_agreement().await.map_err(|e| unavailable("waiting for schema agreement", e))?;
     }
-    session.await_schema_agreement().await.map_err(|e| unavailable("waiting for schema agreement", e))?;
 
-    let prepare = |cql: String| {
-        let session = &session;
-        let options = &options;
-        async move {
-            let mut statement =
-                session.prepare(cql).await.map_err(|e| unavailable("preparing a statement", e))?;
-            statement.set_consistency(options.consistency);
-            statement.set_serial_consistency(Some(options.serial_consistency));
-            statement.set_request_timeout(Some(options.request_timeout));
-            Ok::<_, Error>(statement)
-        }
+    let prepare = |cql: String| async move {
+        let mut statement =
+            session.prepare(cql).await.map_err(|e| unavailable("preparing a statement", e))?;
+        statement.set_consistency(options.consistency);
+        statement.set_serial_consistency(Some(options.serial_consistency));
+        statement.set_request_timeout(Some(options.request_timeout));
+        Ok::<_, Error>(statement)
     };
 
     // Marks written once and read back at the serial level: the schema version, and this
@@ -336,7 +369,7 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
     let mut read_mark = prepare(format!("SELECT value FROM {ks}.graveyard_meta WHERE name = ?")).await?;
     read_mark.set_consistency(serial_as_consistency(options.serial_consistency));
     let settle_mark = |name: String, value: String| {
-        let (session, mark, read_mark) = (&session, &mark, &read_mark);
+        let (mark, read_mark) = (&mark, &read_mark);
         async move {
             let what = format!("writing the mark '{name}'");
             session.execute_unpaged(mark, (&name, value)).await.map_err(|e| unavailable(&what, e))?;
@@ -402,7 +435,7 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
         ))
         .await?,
     };
-    Ok((session, statements, incarnation))
+    Ok((statements, incarnation))
 }
 
 fn serial_as_consistency(serial: SerialConsistency) -> Consistency {

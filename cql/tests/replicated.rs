@@ -14,7 +14,11 @@ use graveyard_cql::testing::Cassandra;
 use graveyard_cql::{CqlLogSource, CqlOptions, Replication};
 
 fn cql_log(cassandra: &Cassandra, settle_for: Duration) -> Arc<CqlLogSource> {
-    let mut options = CqlOptions::new(cassandra.contacts(), "gy_rf3", "node-1");
+    connect("node-1", cassandra.contacts(), settle_for)
+}
+
+fn connect(log: &str, contacts: Vec<String>, settle_for: Duration) -> Arc<CqlLogSource> {
+    let mut options = CqlOptions::new(contacts, "gy_rf3", log);
     options.replication = Replication::Simple(3);
     options.request_timeout = Duration::from_secs(5);
     options.settle_for = settle_for;
@@ -94,6 +98,23 @@ fn assert_all_there(db: &Db, acknowledged: &[Uuid], when: &str) {
 #[test]
 fn a_log_replicated_on_three_cassandra_nodes() {
     let cassandra = Cassandra::start_ring(3);
+    // Three nodes starting at once on a new keyspace, each given the ring in another order:
+    // every one creates the schema, and none may fail (two coordinators creating one table
+    // give it two ids, and replicas then refuse its writes for a while).
+    std::thread::scope(|s| {
+        for n in 0..3 {
+            let cassandra = &cassandra;
+            s.spawn(move || {
+                let mut contacts = cassandra.contacts();
+                contacts.rotate_left(n);
+                let log = connect(&format!("node-{}", n + 1), contacts, Duration::from_secs(30));
+                let dir = tempfile::tempdir().unwrap();
+                let db = open(dir.path(), &log);
+                db.append("started", ExpectedVersion::Any, vec![ev(n as u64)]).unwrap();
+                db.close();
+            });
+        }
+    });
     let log = cql_log(&cassandra, Duration::from_secs(30));
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path(), &log);
