@@ -54,6 +54,30 @@ pub trait CommitLog: Send {
     /// A checkpoint of LMDB covers every record before `lsn`: this store no longer needs them
     /// (a log shared with other replicas may keep them for those).
     fn release_before(&mut self, lsn: u64) -> Result<()>;
+
+    /// True when the last `append` failed because the log already held a record at its LSN,
+    /// written by another writer of the same log (another node that took the log over): the
+    /// store is behind, and [`catch_up`](CommitLog::catch_up) brings it level.
+    fn behind(&self) -> bool {
+        false
+    }
+
+    /// Hands every record after the last one this log appended or replayed to `replay`, in
+    /// order, and makes the log ready to append after them; returns how many there were. It
+    /// also settles a failure whose outcome was unknown ([`failed`](CommitLog::failed)): the
+    /// record in doubt is read back as it is for good, replayed if it exists, and the log
+    /// takes writes again. A log only its store writes has nothing to catch up with: the
+    /// engine's file log keeps this default, which changes nothing and leaves a failed log
+    /// failed.
+    fn catch_up(&mut self, _replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
+        Ok(0)
+    }
+
+    /// Whether [`catch_up`](CommitLog::catch_up) can settle a failure: a log kept elsewhere
+    /// that others may write.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// What opens a store's commit log.

@@ -264,6 +264,18 @@ impl Db {
         Ok(self.engine()?.watch_head())
     }
 
+    /// Applies what other writers appended to the store's commit log since this store last
+    /// wrote or read it, and returns how many records that was. Only a commit log kept
+    /// elsewhere can have any (`Options::commit_log`, such as the Cassandra one of
+    /// `graveyard-cql`), written by another process that took the log over; the store's own
+    /// log has none. A write that finds the log's next record taken catches up by itself and is
+    /// checked again; this is for a store that serves reads of a log another process writes
+    /// (a node standing by to take a log over), and it also resumes a store that a log out of
+    /// reach stopped, once the log is back.
+    pub fn catch_up(&self) -> Result<u64> {
+        self.engine()?.catch_up()
+    }
+
     /// What opening the store found in its commit log: the commits replayed after a crash, and
     /// a record torn by the crash (erased; its commit had not been acknowledged).
     pub fn recovery(&self) -> Result<crate::Recovery> {

@@ -91,7 +91,8 @@ pub struct CqlOptions {
     /// Client-side timeout of one request.
     pub request_timeout: Duration,
     /// How long a commit whose write has an unknown outcome is retried and read back before
-    /// it fails and the store takes no more writes until reopened.
+    /// it fails and the store takes no more writes until the log is back (it then reads the
+    /// record in doubt as it is for good, and goes on).
     pub settle_for: Duration,
 }
 
@@ -190,6 +191,81 @@ impl Shared {
     /// Record `lsn`'s head, read at the serial level (see `select_one`).
     fn read_one(&self, lsn: u64) -> Result<Option<Head>> {
         self.run(read_one(self.session.clone(), self.statements.clone(), self.options.log.clone(), lsn))?
+    }
+
+    /// A record's bytes, from its head or its parts, checked against its checksum.
+    fn record_bytes(&self, record: Head) -> Result<Vec<u8>> {
+        let data = if record.parts == 0 {
+            record.data
+        } else {
+            let parts = self.run(read_parts(
+                self.session.clone(),
+                self.statements.clone(),
+                self.options.log.clone(),
+                record.lsn,
+                record.id,
+                record.parts,
+            ))??;
+            if parts.len() != record.parts as usize
+                || parts.iter().enumerate().any(|(i, (n, _))| *n as usize != i)
+            {
+                return Err(Error::Corruption(format!(
+                    "record {} of commit log '{}' should have {} parts and has {}",
+                    record.lsn,
+                    self.options.log,
+                    record.parts,
+                    parts.len()
+                )));
+            }
+            parts.into_iter().flat_map(|(_, data)| data).collect()
+        };
+        if data.len() as u64 != record.size || crc32c::crc32c(&data) as i32 != record.crc {
+            return Err(Error::Corruption(format!(
+                "record {} of commit log '{}' does not match its checksum",
+                record.lsn, self.options.log
+            )));
+        }
+        Ok(data)
+    }
+
+    /// Hands every record from `from` on to `replay`, in order, and returns the LSN after the
+    /// last one: page by page (a few records at a time: records can be large) across buckets,
+    /// then the tail at the serial level.
+    fn replay_from(&self, from: u64, replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
+        let mut lsn = from;
+        loop {
+            let page = self.run(read_page(
+                self.session.clone(),
+                self.statements.clone(),
+                self.options.log.clone(),
+                lsn,
+            ))??;
+            let (short, empty) = (page.len() < REPLAY_PAGE, page.is_empty());
+            for record in page {
+                if record.lsn != lsn {
+                    return Err(Error::Corruption(format!(
+                        "commit log '{}' has record {} where record {lsn} was expected",
+                        self.options.log, record.lsn
+                    )));
+                }
+                let data = self.record_bytes(record)?;
+                replay(lsn, &data)?;
+                lsn += 1;
+            }
+            // A short page ends the log, unless it ended its bucket: the log may go on in the
+            // next one. An empty page ends it (a bucket holds a record before the next one does).
+            if empty || (short && !lsn.is_multiple_of(BUCKET)) {
+                break;
+            }
+        }
+        // The tail, read at the serial level: a record whose write was left in progress by a
+        // writer that stopped is completed (or not) now, and replayed if it was.
+        while let Some(record) = self.read_one(lsn)? {
+            let data = self.record_bytes(record)?;
+            replay(lsn, &data)?;
+            lsn += 1;
+        }
+        Ok(lsn)
     }
 }
 
@@ -460,7 +536,6 @@ impl CommitLogSource for CqlLogSource {
         replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<(Box<dyn CommitLog>, Option<TornTail>)> {
         let shared = &self.shared;
-        let log = || shared.options.log.clone();
         // The store's checkpoint covers records up to `from_lsn`: the log must have them.
         if from_lsn > 0 && shared.read_one(from_lsn - 1)?.is_none() {
             return Err(Error::Corruption(format!(
@@ -469,76 +544,8 @@ impl CommitLogSource for CqlLogSource {
                 from_lsn - 1
             )));
         }
-        // Page by page (a few records at a time: records can be large) from the checkpoint's
-        // LSN, across buckets.
-        let mut lsn = from_lsn;
-        loop {
-            let page =
-                shared.run(read_page(shared.session.clone(), shared.statements.clone(), log(), lsn))??;
-            let (short, empty) = (page.len() < REPLAY_PAGE, page.is_empty());
-            for record in page {
-                if record.lsn != lsn {
-                    return Err(Error::Corruption(format!(
-                        "commit log '{}' has record {} where record {lsn} was expected",
-                        shared.options.log, record.lsn
-                    )));
-                }
-                let data = self.record_bytes(record)?;
-                replay(lsn, &data)?;
-                lsn += 1;
-            }
-            // A short page ends the log, unless it ended its bucket: the log may go on in the
-            // next one. An empty page ends it (a bucket holds a record before the next one does).
-            if empty || (short && !lsn.is_multiple_of(BUCKET)) {
-                break;
-            }
-        }
-        // The tail, read at the serial level: a record whose write was left in progress by a
-        // writer that stopped is completed (or not) now, and replayed if it was.
-        while let Some(record) = shared.read_one(lsn)? {
-            let data = self.record_bytes(record)?;
-            replay(lsn, &data)?;
-            lsn += 1;
-        }
-        Ok((Box::new(CqlLog { shared: shared.clone(), next_lsn: lsn, failed: false }), None))
-    }
-}
-
-impl CqlLogSource {
-    /// A record's bytes, from its head or its parts, checked against its checksum.
-    fn record_bytes(&self, record: Head) -> Result<Vec<u8>> {
-        let shared = &self.shared;
-        let data = if record.parts == 0 {
-            record.data
-        } else {
-            let parts = shared.run(read_parts(
-                shared.session.clone(),
-                shared.statements.clone(),
-                shared.options.log.clone(),
-                record.lsn,
-                record.id,
-                record.parts,
-            ))??;
-            if parts.len() != record.parts as usize
-                || parts.iter().enumerate().any(|(i, (n, _))| *n as usize != i)
-            {
-                return Err(Error::Corruption(format!(
-                    "record {} of commit log '{}' should have {} parts and has {}",
-                    record.lsn,
-                    shared.options.log,
-                    record.parts,
-                    parts.len()
-                )));
-            }
-            parts.into_iter().flat_map(|(_, data)| data).collect()
-        };
-        if data.len() as u64 != record.size || crc32c::crc32c(&data) as i32 != record.crc {
-            return Err(Error::Corruption(format!(
-                "record {} of commit log '{}' does not match its checksum",
-                record.lsn, shared.options.log
-            )));
-        }
-        Ok(data)
+        let lsn = shared.replay_from(from_lsn, replay)?;
+        Ok((Box::new(CqlLog { shared: shared.clone(), next_lsn: lsn, failed: false, behind: false }), None))
     }
 }
 
@@ -666,6 +673,8 @@ struct CqlLog {
     shared: Arc<Shared>,
     next_lsn: u64,
     failed: bool,
+    /// The last append found its LSN taken by another writer: `catch_up` applies its records.
+    behind: bool,
 }
 
 impl CqlLog {
@@ -786,8 +795,12 @@ impl CommitLog for CqlLog {
 
     fn append(&mut self, record: &[u8]) -> Result<u64> {
         if self.failed {
-            return Err(Error::Unavailable(format!("commit log '{}' must be reopened", self.name())));
+            return Err(Error::Unavailable(format!(
+                "commit log '{}' has a record in doubt: catch up first",
+                self.name()
+            )));
         }
+        self.behind = false;
         let lsn = self.next_lsn;
         // Unique to this append, so that a record read back is known to be this append's and
         // not an earlier attempt's at the same LSN, and its parts are its own.
@@ -798,11 +811,12 @@ impl CommitLog for CqlLog {
                 self.next_lsn = lsn + 1;
                 Ok(lsn)
             }
+            // Nothing of this append was written: the store catches up with the other writer's
+            // records and checks its batch again (see `CommitLog::behind`).
             Written::Taken(other) => {
-                self.failed = true;
+                self.behind = true;
                 Err(Error::Unavailable(format!(
-                    "record {lsn} of commit log '{}' was written by another writer (append {other}): this store \
-                     no longer owns the log; reopen it to take up what was written",
+                    "record {lsn} of commit log '{}' was written by another writer (append {other}) first",
                     self.name()
                 )))
             }
@@ -820,6 +834,8 @@ impl CommitLog for CqlLog {
     /// (its callers were told it failed: like a timeout, its outcome was unknown to them).
     fn undo_last(&mut self, lsn: u64) -> Result<()> {
         self.failed = true;
+        // A catch-up reads it back, as a reopen would.
+        self.next_lsn = lsn;
         Err(Error::Unavailable(format!(
             "record {lsn} of commit log '{}' stays in Cassandra, where others may have read it: reopen the \
              store to apply it",
@@ -840,5 +856,26 @@ impl CommitLog for CqlLog {
     /// directory) replay.
     fn release_before(&mut self, _lsn: u64) -> Result<()> {
         Ok(())
+    }
+
+    fn behind(&self) -> bool {
+        self.behind
+    }
+
+    /// Reads on from this log's next LSN as a reopen does (the tail at the serial level, which
+    /// settles a write left in doubt); the log takes writes again only once all of it was
+    /// handed over. A log whose failed commit's record is in Cassandra but not in the store
+    /// (`undo_last`) is not this one's to mend: its store is stopped for good until reopened.
+    fn catch_up(&mut self, replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
+        let next = self.shared.replay_from(self.next_lsn, replay)?;
+        let count = next - self.next_lsn;
+        self.next_lsn = next;
+        self.failed = false;
+        self.behind = false;
+        Ok(count)
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }

@@ -129,3 +129,22 @@ impl Drop for Cassandra {
         let _ = run_script(&["stop", self.dir_str()]);
     }
 }
+
+/// Appends one event to `stream` of `db` until the store takes writes again (a store stopped by
+/// its log out of reach resumes by itself once the log is back), for up to 90 s; panics with the
+/// last error after, or at once with an error other than UNAVAILABLE.
+pub fn append_until_resumed(db: &graveyard::Db, stream: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let event = graveyard::EventData::json_bytes("Resumed", b"{}".to_vec());
+        match db.append(stream, graveyard::ExpectedVersion::Any, vec![event]) {
+            Ok(_) => return,
+            Err(e)
+                if e.code() == graveyard::ErrorCode::Unavailable && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(500))
+            }
+            Err(e) => panic!("the store did not resume once its log was back: {e}"),
+        }
+    }
+}

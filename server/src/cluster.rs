@@ -9,25 +9,43 @@
 //!   travels more than one hop and a misconfigured cluster never loops;
 //! - an owner that cannot be reached fails the request at once with UNAVAILABLE naming it: the
 //!   connection attempt is bounded by the transport's connect timeout, and nothing is retried
-//!   here (the client knows whether its request may be retried; a node does not).
+//!   here (the client knows whether its request may be retried; a node does not);
+//! - with the logs in Cassandra, a stream's owner is the member whose log holds it, and the
+//!   request goes to whoever serves that log: the owner, or while it is down the member that
+//!   took its log over (failover.rs).
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use graveyard::client::{call_error, node_client, NodeClient, TransportOptions, FORWARDED_HEADER};
 use graveyard::cluster::Ring;
 use graveyard::wire::v1 as pb;
-use graveyard::{Error, ErrorCode};
+use graveyard::{Db, Error, ErrorCode, Store};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use crate::failover::Failover;
 use crate::metrics::Metrics;
 use crate::telemetry;
+
+/// A store this node serves: its own, or the log of a member it took over.
+#[derive(Clone)]
+pub struct Local {
+    pub db: Db,
+    /// The same store through the core's façade: group sessions use its delivery ids, so any
+    /// session of a group on this node settles any of the group's deliveries.
+    pub store: Store,
+}
 
 pub struct Cluster {
     pub node_id: String,
     pub ring: Ring,
+    /// This node's own store.
+    pub own: Local,
+    /// With the logs in Cassandra: who serves each member's log.
+    pub failover: Option<Arc<Failover>>,
     /// A client for every other member, by id.
     peers: Vec<(String, NodeClient)>,
     node_header: AsciiMetadataValue,
@@ -37,9 +55,13 @@ pub struct Cluster {
     pub schema_sync: tokio::sync::Mutex<()>,
 }
 
+/// How long a request waits for this node to be ready to serve its stream's log (see
+/// `serve_log`): longer than a takeover or a handback takes, shorter than a client's patience.
+const LOG_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Where a request is served.
 pub enum Route {
-    Local,
+    Local(Local),
     Forward(Peer),
 }
 
@@ -56,6 +78,8 @@ impl Cluster {
     pub fn new(
         node_id: String,
         ring: Ring,
+        own: Db,
+        failover: Option<Arc<Failover>>,
         transport: TransportOptions,
         metrics: Arc<Metrics>,
     ) -> Result<Cluster, String> {
@@ -71,7 +95,17 @@ impl Cluster {
             .collect::<Result<Vec<_>, String>>()?;
         let node_header = AsciiMetadataValue::try_from(node_id.as_str())
             .map_err(|_| format!("node id '{node_id}' cannot travel in a header"))?;
-        Ok(Cluster { node_id, ring, peers, node_header, metrics, schema_sync: tokio::sync::Mutex::new(()) })
+        let own = Local { store: Store::from_db(own.clone()), db: own };
+        Ok(Cluster {
+            node_id,
+            ring,
+            own,
+            failover,
+            peers,
+            node_header,
+            metrics,
+            schema_sync: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn peers(&self) -> impl Iterator<Item = Peer> + '_ {
@@ -84,21 +118,95 @@ impl Cluster {
     }
 
     /// Where a request about `stream` is served.
-    pub fn route(&self, stream: &str, metadata: &MetadataMap) -> Result<Route, Status> {
+    pub async fn route(&self, stream: &str, metadata: &MetadataMap) -> Result<Route, Status> {
         let owner = &self.ring.owner(stream).id;
-        if *owner == self.node_id {
-            return Ok(Route::Local);
+        let holder = match &self.failover {
+            Some(failover) => failover.holder(owner),
+            None => owner.clone(),
+        };
+        if holder == self.node_id {
+            return self.serve_log(owner).await.map(Route::Local);
         }
         if Cluster::is_forwarded(metadata) {
             let from = metadata.get(FORWARDED_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("?");
+            let gives = if holder == *owner {
+                format!("gives it to node {owner}: the nodes disagree on the members")
+            } else {
+                format!("has it served by node {holder} while node {owner} is down: the nodes do not yet agree on who is down")
+            };
             return Err(self.refuse(format!(
-                "node {from} forwarded a request for stream '{stream}' to node {}, whose members list gives \
-                 it to node {owner}: the nodes disagree on the members; a request is never forwarded twice",
+                "node {from} forwarded a request for stream '{stream}' to node {}, whose view of the cluster \
+                 {gives}; a request is never forwarded twice",
                 self.node_id
             )));
         }
-        let peer = self.peers.iter().find(|(id, _)| id == owner).expect("every other member has a peer");
+        let peer = self.peers.iter().find(|(id, _)| *id == holder).expect("every other member has a peer");
         Ok(Route::Forward(Peer { id: peer.0.clone(), client: peer.1.clone() }))
+    }
+
+    /// The store of `owner`'s log, which this node serves: its own, or one it took over. While
+    /// it is not ready to (it has just started and waits for its log back, or is taking the log
+    /// over) the request waits up to `LOG_PATIENCE`.
+    async fn serve_log(&self, owner: &str) -> Result<Local, Status> {
+        let Some(failover) = &self.failover else { return Ok(self.own.clone()) };
+        if owner == self.node_id {
+            let own =
+                failover.wait_for(LOG_PATIENCE, || failover.own_ready().then(|| self.own.clone())).await;
+            return own.ok_or_else(|| {
+                self.refuse(format!(
+                    "node {} has just started and waits until no other member serves its log before it serves \
+                     its streams; try again",
+                    self.node_id
+                ))
+            });
+        }
+        failover.wait_for(LOG_PATIENCE, || failover.serving(owner)).await.ok_or_else(|| {
+            self.refuse(format!(
+                "node {owner} is down and node {} is taking its log over; try again",
+                self.node_id
+            ))
+        })
+    }
+
+    /// The stores this node serves: its own, then those of members it took over.
+    pub fn locals(&self) -> Vec<Local> {
+        let mut locals = vec![self.own.clone()];
+        if let Some(failover) = &self.failover {
+            locals.extend(failover.served().into_iter().map(|(_, local)| local));
+        }
+        locals
+    }
+
+    /// The store among those this node serves that holds consumer group `name`. Its own store
+    /// only once it serves it (a node that has just started may still have its log served
+    /// elsewhere, where the group's sessions then are): the request waits for that as a
+    /// stream's would.
+    pub async fn local_group(&self, name: &str) -> Result<Option<Local>, Status> {
+        if let Some(failover) = &self.failover {
+            if failover.wait_for(LOG_PATIENCE, || failover.own_ready().then_some(())).await.is_none() {
+                return Err(self.refuse(format!(
+                    "node {} has just started and waits until no other member serves its log; try again",
+                    self.node_id
+                )));
+            }
+        }
+        for local in self.locals() {
+            match local.db.group_info(name) {
+                Ok(_) => return Ok(Some(local)),
+                Err(Error::NotFound(_)) => {}
+                Err(e) => {
+                    self.metrics.record_error(e.code());
+                    return Err(graveyard::wire::error_to_status(&e));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A member's answer to `Health`, asked as a member (not forwarded on).
+    pub async fn health(&self, peer: &Peer) -> Result<pb::HealthResponse, Status> {
+        let request = self.mark(pb::HealthRequest {});
+        Ok(peer.client.clone().health(request).await?.into_inner())
     }
 
     /// Sends `request` to `peer`, marked as forwarded, through `call` (the RPC of the same name
@@ -224,6 +332,10 @@ impl Cluster {
     /// owner of its stream); `None` when that is this node.
     pub async fn schema_history(&self, name: &str) -> Result<Option<Vec<pb::RegisteredSchema>>, Error> {
         let owner = &self.ring.owner(&graveyard::schema::schema_stream(name)).id;
+        let owner = &match &self.failover {
+            Some(failover) => failover.holder(owner),
+            None => owner.clone(),
+        };
         let Some((_, client)) = self.peers.iter().find(|(id, _)| id == owner) else { return Ok(None) };
         let mut client = client.clone();
         let failed = |status: Status| call_error(owner, &status);

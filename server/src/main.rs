@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod cluster;
 mod config;
+mod failover;
 mod http;
 mod metrics;
 mod node;

@@ -66,6 +66,18 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     if let Some(master_key) = &settings.master_key {
         options = options.master_key(master_key.key());
     }
+    // With the logs in Cassandra, a member's log is served by another while it is down.
+    let failover = match &settings.cql {
+        Some(cql) if settings.ring.members().len() > 1 => Some(Arc::new(crate::failover::Failover::new(
+            settings.node_id.clone(),
+            settings.ring.members().iter().map(|m| m.id.clone()).collect(),
+            settings.data.clone(),
+            cql.clone(),
+            settings.max_event_size,
+            settings.max_json_depth,
+        ))),
+        _ => None,
+    };
     if let Some(cql) = settings.cql.clone() {
         let contact = cql.contact_points.join(",");
         let source = tokio::task::spawn_blocking(move || graveyard_cql::CqlLogSource::connect(cql))
@@ -126,9 +138,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let cluster = Arc::new(Cluster::new(
         settings.node_id.clone(),
         settings.ring.clone(),
+        db.clone(),
+        failover.clone(),
         peer_transport(&settings),
         metrics.clone(),
     )?);
+    if let Some(failover) = &failover {
+        tokio::spawn(failover.clone().run(cluster.clone(), db.clone(), draining.clone()));
+    }
     if cluster.ring.members().len() > 1 {
         tokio::spawn(catch_up_schemas(db.clone(), cluster.clone(), draining.clone()));
     }
@@ -231,9 +248,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     // Waits for the calls still inside the store (an append being committed finishes and is
     // durable), then closes it: the next open finds it clean.
     let closing = db.clone();
-    tokio::task::spawn_blocking(move || closing.close())
-        .await
-        .map_err(|e| format!("closing the store: {e}"))?;
+    tokio::task::spawn_blocking(move || {
+        if let Some(failover) = failover {
+            failover.close();
+        }
+        closing.close()
+    })
+    .await
+    .map_err(|e| format!("closing the store: {e}"))?;
     tracing::info!("store closed");
     served
 }

@@ -26,14 +26,14 @@ use graveyard::wire::v1 as pb;
 use graveyard::wire::v1::graveyard_server::Graveyard;
 use graveyard::{
     Db, Direction, Error, ErrorCode, EventRef, Filter, ListStreamsOptions, ReadAllOptions, ReadOptions,
-    Store, StoreMember, SubscribeOptions, Subscription, SubscriptionMessage,
+    StoreMember, SubscribeOptions, Subscription, SubscriptionMessage,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::cluster::{Cluster, Peer, Route};
+use crate::cluster::{Cluster, Local, Peer, Route};
 use crate::metrics::{Metrics, ReadKind, SubscriptionKind};
 use crate::telemetry;
 use opentelemetry::trace::SpanContext;
@@ -56,45 +56,65 @@ const MAX_SUBSCRIPTION_PAGE: u64 = 65_536;
 /// it bounds what one slow client costs the node.
 const STREAM_BUFFER: usize = 64;
 
-/// Serves a request on the member that owns `key` (a stream name): when that is another
-/// member, returns its answer from the enclosing RPC. `relay` for RPCs that answer a stream.
+/// Serves a request on the member that serves the log of `key` (a stream name): when that is
+/// another member, returns its answer from the enclosing RPC; else evaluates to the store to
+/// serve it from. `relay` for RPCs that answer a stream.
 macro_rules! on_owner {
     ($self:ident, $request:ident, $key:expr, $rpc:ident) => {
-        if let Route::Forward(peer) = $self.cluster.route($key, $request.metadata())? {
-            return $self
-                .cluster
-                .forward(peer, stringify!($rpc), $request, |mut c, r| async move { c.$rpc(r).await })
-                .await;
+        match $self.cluster.route($key, $request.metadata()).await? {
+            Route::Local(local) => local,
+            Route::Forward(peer) => {
+                return $self
+                    .cluster
+                    .forward(peer, stringify!($rpc), $request, |mut c, r| async move { c.$rpc(r).await })
+                    .await
+            }
         }
     };
     ($self:ident, $request:ident, $key:expr, $rpc:ident, relay $buffer:expr, $span:expr) => {
-        if let Route::Forward(peer) = $self.cluster.route($key, $request.metadata())? {
-            let answer = $self
-                .cluster
-                .forward(peer.clone(), stringify!($rpc), $request, |mut c, r| async move { c.$rpc(r).await })
-                .await?;
-            return Ok(Response::new($self.relay(peer.id, answer.into_inner(), $buffer, $span)));
+        match $self.cluster.route($key, $request.metadata()).await? {
+            Route::Local(local) => local,
+            Route::Forward(peer) => {
+                let answer =
+                    $self
+                        .cluster
+                        .forward(peer.clone(), stringify!($rpc), $request, |mut c, r| async move {
+                            c.$rpc(r).await
+                        })
+                        .await?;
+                return Ok(Response::new($self.relay(peer.id, answer.into_inner(), $buffer, $span)));
+            }
         }
     };
 }
 
-/// Serves a request about consumer group `name` on the member that holds it.
+/// Serves a request about consumer group `name` on the member that holds it; evaluates to the
+/// store holding it when that is this node.
 macro_rules! on_group_node {
     ($self:ident, $request:ident, $name:expr, $rpc:ident) => {
-        if let Some(peer) = $self.group_elsewhere($name, $request.metadata()).await? {
-            return $self
-                .cluster
-                .forward(peer, stringify!($rpc), $request, |mut c, r| async move { c.$rpc(r).await })
-                .await;
+        match $self.group_elsewhere($name, $request.metadata()).await? {
+            GroupAt::Here(local) => local,
+            GroupAt::There(peer) => {
+                return $self
+                    .cluster
+                    .forward(peer, stringify!($rpc), $request, |mut c, r| async move { c.$rpc(r).await })
+                    .await
+            }
         }
     };
+}
+
+/// Where a consumer group is.
+enum GroupAt {
+    /// In this store of this node (its own when no store here has it and the request was
+    /// forwarded: it then answers NOT_FOUND).
+    Here(Local),
+    There(Peer),
 }
 
 pub struct GraveyardService {
+    /// This node's own store: what is per node ($all, its head, its stream and group lists).
     db: Db,
-    /// The same store through the core's façade: group sessions use its delivery ids, so any
-    /// session of a group on this node settles any of the group's deliveries.
-    store: Store,
     cluster: Arc<Cluster>,
     metrics: Arc<Metrics>,
     /// Becomes true when the node starts shutting down.
@@ -111,26 +131,26 @@ impl GraveyardService {
         draining: watch::Receiver<bool>,
         tls: bool,
     ) -> GraveyardService {
-        let store = Store::from_db(db.clone());
-        GraveyardService { db, store, cluster, metrics, draining, tls }
+        GraveyardService { db, cluster, metrics, draining, tls }
     }
 
     fn fail(&self, error: Error) -> Status {
         failure(&self.metrics, error)
     }
 
-    /// The member holding consumer group `name`, when it is not this node (and the request was
-    /// not forwarded here: then this node answers, NOT_FOUND if it lacks the group).
-    async fn group_elsewhere(&self, name: &str, metadata: &MetadataMap) -> Result<Option<Peer>, Status> {
-        match self.db.group_info(name) {
-            Ok(_) => return Ok(None),
-            Err(Error::NotFound(_)) => {}
-            Err(e) => return Err(self.fail(e)),
+    /// Where consumer group `name` is: in a store this node serves, or on another member (unless
+    /// the request was forwarded here: then this node answers, NOT_FOUND if it lacks the group).
+    async fn group_elsewhere(&self, name: &str, metadata: &MetadataMap) -> Result<GroupAt, Status> {
+        if let Some(local) = self.cluster.local_group(name).await? {
+            return Ok(GroupAt::Here(local));
         }
         if Cluster::is_forwarded(metadata) {
-            return Ok(None);
+            return Ok(GroupAt::Here(self.cluster.own.clone()));
         }
-        self.cluster.find_group(name).await
+        Ok(match self.cluster.find_group(name).await? {
+            Some(peer) => GroupAt::There(peer),
+            None => GroupAt::Here(self.cluster.own.clone()),
+        })
     }
 
     /// Passes a stream answered by `peer` on to the client, through a bounded channel (a slow
@@ -207,7 +227,6 @@ const SESSION_BUFFER: usize = 256;
 /// One `AppendSession` call: each append is served as a unary `Append` would be, in a task of
 /// its own, answered by its id.
 struct AppendSession {
-    db: Db,
     cluster: Arc<Cluster>,
     metrics: Arc<Metrics>,
     /// The call's metadata: whether it was forwarded, the caller's trace context.
@@ -291,7 +310,7 @@ impl AppendSession {
             telemetry::serve("Append", &MetadataMap::new(), &self.cluster.node_id, Some(&request.stream));
         span.record("graveyard.events", request.events.len());
         let result = async {
-            match self.cluster.route(&request.stream, &self.metadata)? {
+            match self.cluster.route(&request.stream, &self.metadata).await? {
                 Route::Forward(peer) => {
                     let answer = self
                         .cluster
@@ -307,7 +326,7 @@ impl AppendSession {
                         )
                     })
                 }
-                Route::Local => commit_append(self.db.clone(), self.metrics.clone(), request)
+                Route::Local(local) => commit_append(local.db, self.metrics.clone(), request)
                     .await
                     .map(Into::into)
                     .map_err(|e| failure(&self.metrics, e)),
@@ -324,6 +343,17 @@ impl AppendSession {
 
 /// Counts, logs (by code, never event data) and converts an error of the core.
 fn failure(metrics: &Metrics, error: Error) -> Status {
+    // A store of this node is closed only when the node stops or hands a log it took over back
+    // to its member: for the caller, the stream is served elsewhere now (CLOSED would say its
+    // own client was closed).
+    let error = match error {
+        Error::Closed => Error::Unavailable(
+            "this node no longer serves the stream's log (it is stopping, or the log's member is back): \
+             try again, or subscribe again, on the cluster"
+                .into(),
+        ),
+        other => other,
+    };
     let code = error.code();
     metrics.record_error(code);
     match code {
@@ -385,8 +415,8 @@ impl Graveyard for GraveyardService {
         );
         span.record("graveyard.events", request.get_ref().events.len());
         telemetry::traced(span, async move {
-            on_owner!(self, request, &request.get_ref().stream, append);
-            let result = commit_append(self.db.clone(), self.metrics.clone(), request.into_inner())
+            let local = on_owner!(self, request, &request.get_ref().stream, append);
+            let result = commit_append(local.db, self.metrics.clone(), request.into_inner())
                 .await
                 .map_err(|e| self.fail(e))?;
             Ok(Response::new(pb::AppendResponse { result: Some(result.into()) }))
@@ -402,7 +432,6 @@ impl Graveyard for GraveyardService {
     ) -> RpcResult<Self::AppendSessionStream> {
         let span = telemetry::serve("AppendSession", request.metadata(), &self.cluster.node_id, None);
         let session = Arc::new(AppendSession {
-            db: self.db.clone(),
             cluster: self.cluster.clone(),
             metrics: self.metrics.clone(),
             metadata: request.metadata().clone(),
@@ -426,11 +455,12 @@ impl Graveyard for GraveyardService {
         );
         telemetry::traced(span, async move {
             // The read's span lasts until its last page is relayed.
-            on_owner!(self, request, &request.get_ref().stream, read_stream, relay READ_BUFFER, Span::current());
+            let local =
+                on_owner!(self, request, &request.get_ref().stream, read_stream, relay READ_BUFFER, Span::current());
             let request = request.into_inner();
             let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
             let pager = Pager::new(
-                self.db.clone(),
+                local.db,
                 ReadTarget::Stream(request.stream),
                 direction,
                 request.from,
@@ -471,7 +501,7 @@ impl Graveyard for GraveyardService {
         telemetry::traced(span, async move {
             // A subscription's span ends with the call that opens it, as on the owner; its
             // deliveries have their own.
-            on_owner!(
+            let local = on_owner!(
                 self,
                 request,
                 &request.get_ref().stream,
@@ -484,7 +514,7 @@ impl Graveyard for GraveyardService {
                 .and_then(|start| {
                     let page_size = subscription_page(request.page_size)?;
                     let options = SubscribeOptions { start, filter: Filter::default(), page_size };
-                    self.db.subscribe_to_stream(&request.stream, options)
+                    local.db.subscribe_to_stream(&request.stream, options)
                 })
                 .map_err(|e| self.fail(e))?;
             Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::Stream)))
@@ -528,8 +558,8 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::GetStreamInfoRequest>,
     ) -> RpcResult<pb::GetStreamInfoResponse> {
-        on_owner!(self, request, &request.get_ref().stream, get_stream_info);
-        let info = self.db.stream_info(&request.into_inner().stream).map_err(|e| self.fail(e))?;
+        let local = on_owner!(self, request, &request.get_ref().stream, get_stream_info);
+        let info = local.db.stream_info(&request.into_inner().stream).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetStreamInfoResponse { info: Some(info.into()) }))
     }
 
@@ -537,10 +567,10 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::SetStreamMetadataRequest>,
     ) -> RpcResult<pb::SetStreamMetadataResponse> {
-        on_owner!(self, request, &request.get_ref().stream, set_stream_metadata);
+        let local = on_owner!(self, request, &request.get_ref().stream, set_stream_metadata);
         let request = request.into_inner();
         let metadata = request.metadata.map(graveyard::StreamMetadata::from).unwrap_or_default();
-        committing(|| self.db.set_stream_metadata(&request.stream, metadata)).map_err(|e| self.fail(e))?;
+        committing(|| local.db.set_stream_metadata(&request.stream, metadata)).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::SetStreamMetadataResponse {}))
     }
 
@@ -548,8 +578,9 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::GetStreamMetadataRequest>,
     ) -> RpcResult<pb::GetStreamMetadataResponse> {
-        on_owner!(self, request, &request.get_ref().stream, get_stream_metadata);
-        let metadata = self.db.get_stream_metadata(&request.into_inner().stream).map_err(|e| self.fail(e))?;
+        let local = on_owner!(self, request, &request.get_ref().stream, get_stream_metadata);
+        let metadata =
+            local.db.get_stream_metadata(&request.into_inner().stream).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetStreamMetadataResponse { metadata: Some(metadata.into()) }))
     }
 
@@ -557,10 +588,10 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::DeleteStreamRequest>,
     ) -> RpcResult<pb::DeleteStreamResponse> {
-        on_owner!(self, request, &request.get_ref().stream, delete_stream);
+        let local = on_owner!(self, request, &request.get_ref().stream, delete_stream);
         let request = request.into_inner();
         wire::expected_from_wire(request.expected)
-            .and_then(|expected| committing(|| self.db.delete_stream(&request.stream, expected)))
+            .and_then(|expected| committing(|| local.db.delete_stream(&request.stream, expected)))
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::DeleteStreamResponse {}))
     }
@@ -569,10 +600,10 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::TombstoneStreamRequest>,
     ) -> RpcResult<pb::TombstoneStreamResponse> {
-        on_owner!(self, request, &request.get_ref().stream, tombstone_stream);
+        let local = on_owner!(self, request, &request.get_ref().stream, tombstone_stream);
         let request = request.into_inner();
         wire::expected_from_wire(request.expected)
-            .and_then(|expected| committing(|| self.db.tombstone_stream(&request.stream, expected)))
+            .and_then(|expected| committing(|| local.db.tombstone_stream(&request.stream, expected)))
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::TombstoneStreamResponse {}))
     }
@@ -581,9 +612,9 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::ShredStreamRequest>,
     ) -> RpcResult<pb::ShredStreamResponse> {
-        on_owner!(self, request, &request.get_ref().stream, shred_stream);
+        let local = on_owner!(self, request, &request.get_ref().stream, shred_stream);
         let request = request.into_inner();
-        committing(|| self.db.shred_stream(&request.stream)).map_err(|e| self.fail(e))?;
+        committing(|| local.db.shred_stream(&request.stream)).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::ShredStreamResponse {}))
     }
 
@@ -609,9 +640,9 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::SaveSnapshotRequest>,
     ) -> RpcResult<pb::SaveSnapshotResponse> {
-        on_owner!(self, request, &request.get_ref().stream, save_snapshot);
+        let local = on_owner!(self, request, &request.get_ref().stream, save_snapshot);
         let request = request.into_inner();
-        committing(|| self.db.save_snapshot(&request.stream, request.revision, request.data))
+        committing(|| local.db.save_snapshot(&request.stream, request.revision, request.data))
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::SaveSnapshotResponse {}))
     }
@@ -620,8 +651,8 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::GetSnapshotRequest>,
     ) -> RpcResult<pb::GetSnapshotResponse> {
-        on_owner!(self, request, &request.get_ref().stream, get_snapshot);
-        let snapshot = self.db.get_snapshot(&request.into_inner().stream).map_err(|e| self.fail(e))?;
+        let local = on_owner!(self, request, &request.get_ref().stream, get_snapshot);
+        let snapshot = local.db.get_snapshot(&request.into_inner().stream).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetSnapshotResponse { snapshot: snapshot.map(Into::into) }))
     }
 
@@ -648,18 +679,20 @@ impl Graveyard for GraveyardService {
             }
         }
         // A group on a stream lives with its stream; a group on $all on the node asked.
-        if let Some(pb::GroupTarget { target: Some(pb::group_target::Target::Stream(stream)) }) =
+        let local = if let Some(pb::GroupTarget { target: Some(pb::group_target::Target::Stream(stream)) }) =
             &request.get_ref().target
         {
             let stream = stream.clone();
-            on_owner!(self, request, &stream, create_group);
-        }
+            on_owner!(self, request, &stream, create_group)
+        } else {
+            self.cluster.own.clone()
+        };
         let request = request.into_inner();
         let info = (|| {
             let target = wire::group_target_from_wire(request.target)?;
             let start = wire::start_from_wire(request.start)?;
             let settings = wire::group_settings_from_wire(request.settings)?;
-            committing(|| self.db.create_group(&request.name, target, start, settings))
+            committing(|| local.db.create_group(&request.name, target, start, settings))
         })()
         .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::CreateGroupResponse { group: Some(info.into()) }))
@@ -669,10 +702,10 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::UpdateGroupRequest>,
     ) -> RpcResult<pb::UpdateGroupResponse> {
-        on_group_node!(self, request, &request.get_ref().name, update_group);
+        let local = on_group_node!(self, request, &request.get_ref().name, update_group);
         let request = request.into_inner();
         let info = wire::group_settings_from_wire(request.settings)
-            .and_then(|settings| committing(|| self.db.update_group(&request.name, settings)))
+            .and_then(|settings| committing(|| local.db.update_group(&request.name, settings)))
             .map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::UpdateGroupResponse { group: Some(info.into()) }))
     }
@@ -681,14 +714,14 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::DeleteGroupRequest>,
     ) -> RpcResult<pb::DeleteGroupResponse> {
-        on_group_node!(self, request, &request.get_ref().name, delete_group);
-        committing(|| self.db.delete_group(&request.into_inner().name)).map_err(|e| self.fail(e))?;
+        let local = on_group_node!(self, request, &request.get_ref().name, delete_group);
+        committing(|| local.db.delete_group(&request.into_inner().name)).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::DeleteGroupResponse {}))
     }
 
     async fn get_group(&self, request: Request<pb::GetGroupRequest>) -> RpcResult<pb::GetGroupResponse> {
-        on_group_node!(self, request, &request.get_ref().name, get_group);
-        let info = self.db.group_info(&request.into_inner().name).map_err(|e| self.fail(e))?;
+        let local = on_group_node!(self, request, &request.get_ref().name, get_group);
+        let info = local.db.group_info(&request.into_inner().name).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetGroupResponse { group: Some(info.into()) }))
     }
 
@@ -704,10 +737,10 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::ReplayParkedRequest>,
     ) -> RpcResult<pb::ReplayParkedResponse> {
-        on_group_node!(self, request, &request.get_ref().group, replay_parked);
+        let local = on_group_node!(self, request, &request.get_ref().group, replay_parked);
         let request = request.into_inner();
         let info =
-            committing(|| self.db.replay_parked(&request.group, request.limit)).map_err(|e| self.fail(e))?;
+            committing(|| local.db.replay_parked(&request.group, request.limit)).map_err(|e| self.fail(e))?;
         Ok(Response::new(info.into()))
     }
 
@@ -737,11 +770,12 @@ impl Graveyard for GraveyardService {
                 metadata.insert(FORWARDED_HEADER, AsciiMetadataValue::from_static("?"));
             }
             Span::current().record("graveyard.group", join.group.as_str());
-            if let Some(peer) = self.group_elsewhere(&join.group, &metadata).await? {
-                return self.forward_session(peer, join, incoming).await;
-            }
-            let member = self.store.join_group(&join.group, &join.member).await.map_err(|e| self.fail(e))?;
-            let info = self.db.group_info(&join.group).map_err(|e| self.fail(e))?;
+            let local = match self.group_elsewhere(&join.group, &metadata).await? {
+                GroupAt::Here(local) => local,
+                GroupAt::There(peer) => return self.forward_session(peer, join, incoming).await,
+            };
+            let member = local.store.join_group(&join.group, &join.member).await.map_err(|e| self.fail(e))?;
+            let info = local.db.group_info(&join.group).map_err(|e| self.fail(e))?;
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let session = MemberSession {
                 member,
@@ -765,17 +799,20 @@ impl Graveyard for GraveyardService {
     ) -> RpcResult<pb::UpsertSchemaResponse> {
         // Every upsert of a schema goes through the member that owns its stream, which orders
         // them; it then has every other member fetch the versions it lacks.
-        if let Some(schema) = &request.get_ref().schema {
-            let home = graveyard::schema::schema_stream(&schema.name);
-            on_owner!(self, request, &home, upsert_schema);
-        }
+        let local = match &request.get_ref().schema {
+            Some(schema) => {
+                let home = graveyard::schema::schema_stream(&schema.name);
+                on_owner!(self, request, &home, upsert_schema)
+            }
+            None => self.cluster.own.clone(),
+        };
         let schema = request.into_inner().schema.ok_or_else(|| {
             let missing =
                 Error::InvalidSchema { schema: String::new(), problems: vec!["no schema given".into()] };
             self.fail(missing)
         })?;
         let upsert = wire::schema_from_wire(schema)
-            .and_then(|schema| committing(|| self.db.upsert_schema(&schema)))
+            .and_then(|schema| committing(|| local.db.upsert_schema(&schema)))
             .map_err(|e| self.fail(e))?;
         if self.cluster.ring.members().len() > 1 {
             self.cluster.announce_schema(&upsert.name).await?;
@@ -796,7 +833,9 @@ impl Graveyard for GraveyardService {
             ));
         }
         let name = request.into_inner().name;
-        let stored = pull_schema(&self.db, &self.cluster, &name).await.map_err(|e| self.fail(e))?;
+        // Into every store this node serves: a log it took over must enforce the schema too.
+        let stores: Vec<Db> = self.cluster.locals().into_iter().map(|local| local.db).collect();
+        let stored = pull_schema(&stores, &self.cluster, &name).await.map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::ReplicateSchemaResponse { stored }))
     }
 
@@ -842,6 +881,7 @@ impl Graveyard for GraveyardService {
             node_id: self.cluster.node_id.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             head_position,
+            serving_for: self.cluster.failover.as_ref().map(|f| f.serving_for()).unwrap_or_default(),
         }))
     }
 }
@@ -1206,14 +1246,18 @@ impl GraveyardService {
 
 /// Fetches the versions of schema `name` this node lacks from the member that orders its
 /// upserts, and stores them; returns how many it stored. One fetch at a time per node.
-async fn pull_schema(db: &Db, cluster: &Cluster, name: &str) -> Result<u32, Error> {
+async fn pull_schema(stores: &[Db], cluster: &Cluster, name: &str) -> Result<u32, Error> {
     let _one_at_a_time = cluster.schema_sync.lock().await;
     let Some(history) = cluster.schema_history(name).await? else { return Ok(0) };
     let versions = history
         .into_iter()
         .map(graveyard::schema::RegisteredSchema::try_from)
         .collect::<Result<Vec<_>, Error>>()?;
-    committing(|| store_schema_history(db, &versions))
+    let mut stored = 0;
+    for db in stores {
+        stored = stored.max(committing(|| store_schema_history(db, &versions))?);
+    }
+    Ok(stored)
 }
 
 /// Catches up, at start, with the schema versions this node missed while it was down: asks every
@@ -1230,7 +1274,7 @@ pub async fn catch_up_schemas(db: Db, cluster: Arc<Cluster>, mut draining: watch
             failing.clear();
             let mut stored_any = false;
             for name in &pending {
-                match pull_schema(&db, &cluster, name).await {
+                match pull_schema(std::slice::from_ref(&db), &cluster, name).await {
                     Ok(0) => {}
                     Ok(stored) => {
                         stored_any = true;

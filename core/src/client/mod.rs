@@ -86,6 +86,33 @@ struct Shared {
     closed: AtomicBool,
     /// The `AppendSession` calls appends go through, one per node.
     sessions: session::Sessions,
+    /// Members whose last call failed in the transport (down, or unreachable), and when: a
+    /// stream's requests go to another member first for `AVOID_UNREACHABLE`, which forwards them
+    /// to whoever serves the stream now (with logs in Cassandra, the member that took the log
+    /// over), instead of each paying a failed connection to the owner first.
+    unreachable: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// How long a member whose call failed in the transport is asked last for its streams.
+const AVOID_UNREACHABLE: Duration = Duration::from_secs(3);
+
+impl Shared {
+    fn recently_unreachable(&self, node: &str) -> bool {
+        let unreachable = self.unreachable.lock().unwrap_or_else(|p| p.into_inner());
+        unreachable.get(node).is_some_and(|at| at.elapsed() < AVOID_UNREACHABLE)
+    }
+
+    /// Records how a call to `node` went: a failure of the transport marks it, an answer clears it.
+    fn reached(&self, node: &str, reached: bool) {
+        let mut unreachable = self.unreachable.lock().unwrap_or_else(|p| p.into_inner());
+        if reached {
+            if !unreachable.is_empty() {
+                unreachable.remove(node);
+            }
+        } else {
+            unreachable.insert(node.to_owned(), std::time::Instant::now());
+        }
+    }
 }
 
 /// What the client knows of the cluster.
@@ -149,6 +176,7 @@ impl Client {
             home,
             closed: AtomicBool::new(false),
             sessions: session::Sessions::default(),
+            unreachable: Default::default(),
         };
         Ok(Client { shared: Arc::new(shared), node: None })
     }
@@ -206,6 +234,13 @@ impl Client {
         let first = match route {
             Route::Stream(stream) => view.ring.owner(stream).id.as_str(),
             Route::Node | Route::Any => scoped,
+        };
+        // An owner found unreachable a moment ago is asked last, not first.
+        let attempt = match route {
+            Route::Stream(_) if view.nodes.len() > 1 && self.shared.recently_unreachable(first) => {
+                attempt + 1
+            }
+            _ => attempt,
         };
         let index = view.nodes.iter().position(|(m, _)| m.id == first).unwrap_or(0);
         let index = match route {
@@ -273,8 +308,15 @@ impl Client {
             let this = if last { request.take() } else { request.clone() };
             let this = this.expect("the request is taken only by the last attempt");
             let error = match call(&node, client, this).await {
-                Ok(value) => return Ok((node, value)),
-                Err(status) => call_error(&node, &status),
+                Ok(value) => {
+                    self.shared.reached(&node, true);
+                    return Ok((node, value));
+                }
+                Err(status) => {
+                    // A node's own answer carries its typed detail; one without is the transport's.
+                    self.shared.reached(&node, wire::status_detail(&status).is_some());
+                    call_error(&node, &status)
+                }
             };
             if last || !matches!(error, Error::Unavailable(_)) {
                 return Err(error);

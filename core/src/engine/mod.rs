@@ -90,8 +90,9 @@ pub(crate) struct Engine {
     head: tokio::sync::watch::Receiver<u64>,
     /// Live consumer-group dispatchers, one per group, shared by the group's members.
     pub(crate) dispatchers: Dispatchers,
-    /// Every version of every schema, loaded from the `$schema-` streams at open.
-    schemas: SchemaRegistry,
+    /// Every version of every schema, loaded from the `$schema-` streams at open, and by the
+    /// writer when it catches up with versions another writer of a shared log stored.
+    schemas: Arc<SchemaRegistry>,
     /// Serialises upserts: each one prepares the version after the latest, writes it, then
     /// installs it, and no other upsert may prepare in between.
     schema_writes: Mutex<()>,
@@ -282,7 +283,8 @@ impl Engine {
             unsafe { store.env.set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Enable) }?;
         }
         let state = recover_writer_state(&store)?;
-        let schemas = load_schemas(&store)?;
+        let schemas = Arc::new(SchemaRegistry::new());
+        load_schemas(&store, &schemas)?;
         let (head_tx, head_rx) = tokio::sync::watch::channel(state.next_position);
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
         let writer = Writer {
@@ -295,6 +297,7 @@ impl Engine {
             ops: Default::default(),
             alone: false,
             log_refused: false,
+            schemas: schemas.clone(),
         };
         let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()
@@ -318,6 +321,18 @@ impl Engine {
             lock: Some(lock),
             recovery,
         })
+    }
+
+    /// Applies what other writers appended to the store's shared commit log since this store
+    /// last wrote or read it (see `CommitLog::catch_up`); waits for the batch being committed.
+    pub fn catch_up(&self) -> Result<u64> {
+        let committer = self.committer.as_ref().ok_or(Error::Closed)?;
+        let mut writer = committer.lock().unwrap_or_else(|p| p.into_inner());
+        let caught = writer.catch_up();
+        // A store that only follows its log checkpoints like one that writes, so that its
+        // next open replays only what is new.
+        writer.tend();
+        caught
     }
 
     /// What the last open found in the commit log.
@@ -906,12 +921,11 @@ fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path)
     Ok(false)
 }
 
-/// Rebuilds what the writer keeps in memory from the last committed state.
-/// Rebuilds the schema registry from the `$schema-` streams: version n of a schema is the
-/// event at revision n - 1 of its stream. Nothing is compiled here; each version compiles on
+/// Loads into `registry` the versions of the `$schema-` streams it does not hold yet: version n
+/// of a schema is the event at revision n - 1 of its stream. At open that is every version; after
+/// a catch-up, those another writer stored. Nothing is compiled here; each version compiles on
 /// first use.
-fn load_schemas(store: &Store) -> Result<SchemaRegistry> {
-    let registry = SchemaRegistry::new();
+pub(super) fn load_schemas(store: &Store, registry: &SchemaRegistry) -> Result<()> {
     let rtxn = store.env.read_txn()?;
     let mut streams = Vec::new();
     for item in store.streams.prefix_iter(&rtxn, schema::SCHEMA_STREAM_PREFIX.as_bytes())? {
@@ -923,8 +937,10 @@ fn load_schemas(store: &Store) -> Result<SchemaRegistry> {
     drop(rtxn);
     for stream in streams {
         let name = &stream[schema::SCHEMA_STREAM_PREFIX.len()..];
+        let held = registry.latest_version(name).unwrap_or(0);
         let mut failure = None;
-        read::visit_stream(store, &stream, ReadOptions::forwards(), &mut |event| {
+        let from = ReadOptions { from: Some(u64::from(held)), ..ReadOptions::forwards() };
+        read::visit_stream(store, &stream, from, &mut |event| {
             let loaded = Schema::from_json(event.data)
                 .map_err(|e| Error::Corruption(format!("{stream} revision {}: {e}", event.revision)))
                 .and_then(|schema| {
@@ -950,10 +966,11 @@ fn load_schemas(store: &Store) -> Result<SchemaRegistry> {
             return Err(e);
         }
     }
-    Ok(registry)
+    Ok(())
 }
 
-fn recover_writer_state(store: &Store) -> Result<WriterState> {
+/// Rebuilds what the writer keeps in memory from the last committed state.
+pub(super) fn recover_writer_state(store: &Store) -> Result<WriterState> {
     let rtxn = store.env.read_txn()?;
     let (next_position, last_timestamp) = match store.events.last(&rtxn)? {
         Some((key, value)) => {

@@ -28,6 +28,7 @@ use super::Store;
 use crate::commit_log::CommitLog;
 use crate::crypto::{self, Key, Nonces, Sealer};
 use crate::error::{Error, Result};
+use crate::schema::SchemaRegistry;
 use crate::types::{
     parked_stream, AppendResult, ExpectedVersion, ReplayInfo, StreamMetadata, SubscriptionStart,
 };
@@ -161,6 +162,9 @@ pub(crate) struct Writer {
     /// Set when the last commit failed because the commit log could not be reached: no job is
     /// to blame.
     pub log_refused: bool,
+    /// The engine's schema registry, which a catch-up brings level with the versions another
+    /// writer of a shared log stored.
+    pub schemas: Arc<SchemaRegistry>,
 }
 
 /// What makes commits durable: the commit log, and the checkpoints of LMDB behind it.
@@ -205,13 +209,22 @@ pub(crate) struct Broken {
     why: String,
     /// A log kept elsewhere could not be reached, or a write to it not settled: callers are
     /// told UNAVAILABLE (the store's replicas are elsewhere, try again later) rather than of a
-    /// local I/O failure.
+    /// local I/O failure, and the store resumes by itself once a catch-up settles the log.
     unavailable: bool,
+    /// When the store last tried to resume: at most once per `RESUME_EVERY`, so that writes
+    /// refused while the log is out of reach are refused at once, not each after a wait on it.
+    tried: Instant,
 }
+
+/// How often a store stopped by a log out of reach tries to settle it and resume.
+const RESUME_EVERY: Duration = Duration::from_secs(1);
+/// Catch-ups one batch may go through before it is refused: each one means another writer
+/// took the log's next record first (two nodes serving the same log at once, for a moment).
+const MAX_CATCH_UPS: usize = 8;
 
 impl Broken {
     fn local(why: String) -> Broken {
-        Broken { why, unavailable: false }
+        Broken { why, unavailable: false, tried: Instant::now() }
     }
 
     /// `cause` stopped the writes while `doing`.
@@ -219,6 +232,7 @@ impl Broken {
         Broken {
             why: format!("{doing} failed: {cause}"),
             unavailable: matches!(cause, Error::Unavailable(_)),
+            tried: Instant::now(),
         }
     }
 
@@ -402,19 +416,36 @@ impl Writer {
 
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         self.process(batch);
+        self.tend();
+    }
+
+    /// Finishes or starts a checkpoint, when one is due.
+    pub(crate) fn tend(&mut self) {
         let store = self.store.clone();
         self.durable.tend(&store);
     }
 
     fn process(&mut self, batch: &mut Vec<Job>) {
-        if let Some(broken) = &self.durable.broken {
-            let error = broken.error("the store must be reopened");
+        if let Err(error) = self.resume() {
             for job in batch.drain(..) {
                 let _ = job.reply.send(Answer { result: Err(error.clone_storage()), spent: job.command });
             }
             return;
         }
-        match self.apply_batch(batch) {
+        let mut outcome = self.apply_batch(batch);
+        // Another writer took the log's next record (a node serving this log while the one
+        // it belongs to was thought down): nothing of the batch was applied. Its records are
+        // applied, then every job is checked again against the history as it now is, so an
+        // expected version is never judged on a stale head.
+        let mut rounds = 0;
+        while outcome.is_err() && self.durable.log.behind() && rounds < MAX_CATCH_UPS {
+            rounds += 1;
+            outcome = match self.catch_up() {
+                Ok(_) => self.apply_batch(batch),
+                Err(e) => Err(e),
+            };
+        }
+        match outcome {
             Ok(mut results) => {
                 self.destroy_keys(&mut results);
                 // The head moves before anyone is told, so a caller that saw its append
@@ -479,6 +510,67 @@ impl Writer {
                 };
             }
         }
+    }
+
+    /// Before a batch: nothing when the store takes writes; when a log kept elsewhere stopped
+    /// them (out of reach, or a write left unsettled), an attempt to settle it and resume, at
+    /// most once per `RESUME_EVERY`; else the error every job of the batch gets.
+    fn resume(&mut self) -> Result<()> {
+        let Some(broken) = &mut self.durable.broken else { return Ok(()) };
+        if !broken.unavailable || !self.durable.log.shared() || broken.tried.elapsed() < RESUME_EVERY {
+            return Err(broken.error("the store must be reopened"));
+        }
+        broken.tried = Instant::now();
+        let stopped = broken.error("no writes until the commit log is back");
+        match self.catch_up() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match e {
+                Error::Unavailable(why) => Error::Unavailable(format!("{stopped}; still: {why}")),
+                other => other,
+            }),
+        }
+    }
+
+    /// Applies the records other writers appended to a shared commit log since this store's
+    /// last one, in one LMDB transaction, and rebuilds what the writer and the engine keep in
+    /// memory from them: the head, the stream id counter, the schema versions. Settles a log
+    /// left failed by a write out of reach (the record in doubt is read back as it is for
+    /// good), after which the store takes writes again. Returns how many records were applied.
+    pub(crate) fn catch_up(&mut self) -> Result<u64> {
+        if !self.durable.log.shared() {
+            return Ok(0);
+        }
+        if let Some(broken) = self.durable.broken.as_ref().filter(|b| !b.unavailable) {
+            return Err(broken.error("the store must be reopened"));
+        }
+        let store = self.store.clone();
+        let mut txn = store.env.write_txn()?;
+        let mut bytes = 0u64;
+        let caught = self.durable.log.catch_up(&mut |lsn, record| {
+            bytes += record.len() as u64;
+            super::ops::replay(&store, &mut txn, lsn, record)
+        });
+        let count = match caught {
+            Ok(count) => count,
+            Err(e) => {
+                txn.abort();
+                return Err(e);
+            }
+        };
+        if let Err(e) = txn.commit() {
+            // The log moved past records LMDB does not hold: only a reopen replays them.
+            self.durable.broken =
+                Some(Broken::local(format!("applying records of the commit log failed: {e}")));
+            return Err(e.into());
+        }
+        self.durable.broken = None;
+        self.durable.logged += bytes;
+        if count > 0 {
+            self.state = super::recover_writer_state(&store)?;
+            super::load_schemas(&store, &self.schemas)?;
+            self.publish();
+        }
+        Ok(count)
     }
 
     fn publish(&self) {
