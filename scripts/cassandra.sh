@@ -12,6 +12,9 @@
 #   scripts/cassandra.sh restart DIR NODE         start node NODE of DIR again, on its data
 #   scripts/cassandra.sh stop DIR                 stop every node of DIR (no error if none runs)
 #
+# With CASSANDRA_TLS_PEM=FILE at start (a PEM file holding the nodes' private key, unencrypted,
+# and certificate chain), clients must connect over TLS (client_encryption_options).
+#
 # The cache is $GRAVEYARD_CACHE/cassandra-VERSION ($GRAVEYARD_CACHE defaults to
 # ~/.cache/graveyard). DIR must exist and be empty at start; removing it is the caller's job.
 #
@@ -128,6 +131,17 @@ saved_caches_directory: $home/saved_caches
 hints_directory: $home/hints
 cdc_raw_directory: $home/cdc_raw
 EOF
+  if [[ -n ${CASSANDRA_TLS_PEM:-} ]]; then
+    [[ -f $CASSANDRA_TLS_PEM ]] || die "CASSANDRA_TLS_PEM: no file $CASSANDRA_TLS_PEM"
+    cat >>"$home/cassandra.yaml" <<EOF
+client_encryption_options:
+  enabled: true
+  optional: false
+  ssl_context_factory:
+    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory
+  keystore: $(cd "$(dirname "$CASSANDRA_TLS_PEM")" && pwd)/$(basename "$CASSANDRA_TLS_PEM")
+EOF
+  fi
   cat >"$home/logback.xml" <<EOF
 <configuration>
   <appender name="FILE" class="ch.qos.logback.core.FileAppender">

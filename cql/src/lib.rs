@@ -88,6 +88,8 @@ pub struct CqlOptions {
     pub serial_consistency: SerialConsistency,
     /// User name and password, for clusters with authentication.
     pub credentials: Option<(String, String)>,
+    /// TLS to every node (Cassandra's `client_encryption_options`); `None` is plain TCP.
+    pub tls: Option<CqlTls>,
     /// Client-side timeout of one request.
     pub request_timeout: Duration,
     /// How long a commit whose write has an unknown outcome is retried and read back before
@@ -107,6 +109,10 @@ impl std::fmt::Debug for CqlOptions {
             .field("consistency", &self.consistency)
             .field("serial_consistency", &self.serial_consistency)
             .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .field(
+                "tls",
+                &self.tls.as_ref().map(|tls| tls.server_name.as_deref().unwrap_or("each node's address")),
+            )
             .field("request_timeout", &self.request_timeout)
             .field("settle_for", &self.settle_for)
             .finish()
@@ -127,9 +133,102 @@ impl CqlOptions {
             consistency: Consistency::Quorum,
             serial_consistency: SerialConsistency::Serial,
             credentials: None,
+            tls: None,
             request_timeout: Duration::from_secs(10),
             settle_for: Duration::from_secs(30),
         }
+    }
+}
+
+/// How the nodes' certificates are checked.
+#[derive(Clone)]
+pub struct CqlTls {
+    /// PEM certificates of the authorities trusted to sign the nodes' certificates.
+    pub ca_pem: Vec<u8>,
+    /// The name every node's certificate must be valid for. `None`: each node's IP address, as
+    /// the driver connects by address (the certificates then carry the nodes' addresses).
+    pub server_name: Option<String>,
+}
+
+impl CqlTls {
+    /// The rustls configuration of the connections: TLS 1.2 or 1.3, ring's algorithms, the
+    /// given authorities only. INVALID_ARGUMENT when the PEM holds no usable certificate or the
+    /// name is not a DNS name or an address.
+    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, ServerName};
+        let invalid = |why: String| Error::InvalidArgument(format!("TLS to Cassandra: {why}"));
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&self.ca_pem) {
+            let cert = cert.map_err(|e| invalid(format!("the CA certificates are not PEM: {e}")))?;
+            roots.add(cert).map_err(|e| invalid(format!("a CA certificate is not usable: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(invalid("the CA file holds no certificate".into()));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| invalid(e.to_string()))?;
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(e.to_string()))?;
+        let config = match &self.server_name {
+            None => builder.with_webpki_verifier(verifier).with_no_client_auth(),
+            Some(name) => {
+                let name = ServerName::try_from(name.clone())
+                    .map_err(|_| invalid(format!("'{name}' is not a DNS name or an IP address")))?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(NamedVerifier { inner: verifier, name }))
+                    .with_no_client_auth()
+            }
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+/// Checks a node's certificate as the standard verifier does, for one configured name instead of
+/// the address the driver dialled: clusters whose certificates name a service, not each node.
+#[derive(Debug)]
+struct NamedVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for NamedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _dialled: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.inner.verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -339,6 +438,9 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
         .connection_timeout(options.request_timeout);
     if let Some((user, password)) = &options.credentials {
         builder = builder.user(user, password);
+    }
+    if let Some(tls) = &options.tls {
+        builder = builder.tls_context(Some(tls.client_config()?));
     }
     // Not tried again: a Cassandra that cannot be reached at all is said at once.
     let session = builder.build().await.map_err(|e| unavailable("connecting", e))?;

@@ -17,9 +17,14 @@ pub fn script() -> PathBuf {
 }
 
 fn run_script(args: &[&str]) -> Result<(), String> {
+    run_script_with(args, &[])
+}
+
+fn run_script_with(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let status = Command::new("bash")
         .arg(script())
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .map_err(|e| format!("running scripts/cassandra.sh: {e}"))?;
     if status.success() {
@@ -58,8 +63,20 @@ impl Cassandra {
         Cassandra::try_start_ring_in(&std::env::temp_dir(), nodes).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// One node that takes clients over TLS only, with the private key and certificate chain
+    /// in the PEM file `key_and_chain`.
+    pub fn start_tls(key_and_chain: &Path) -> Cassandra {
+        let pem = key_and_chain.to_str().expect("a UTF-8 path");
+        Cassandra::start_with(&std::env::temp_dir(), 1, &[("CASSANDRA_TLS_PEM", pem)])
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// `start_ring` with the nodes' directory under `base`; the error says why it could not.
     pub fn try_start_ring_in(base: &Path, nodes: u8) -> Result<Cassandra, String> {
+        Cassandra::start_with(base, nodes, &[])
+    }
+
+    fn start_with(base: &Path, nodes: u8, env: &[(&str, &str)]) -> Result<Cassandra, String> {
         if !(1..=9).contains(&nodes) {
             return Err(format!("scripts/cassandra.sh runs 1 to 9 nodes, not {nodes}"));
         }
@@ -70,7 +87,7 @@ impl Cassandra {
         let port = free_ports(nodes);
         let cassandra = Cassandra { dir, port, nodes };
         // On failure the drop stops the nodes that did start.
-        run_script(&["start", cassandra.dir_str(), &nodes.to_string(), &port.to_string()])?;
+        run_script_with(&["start", cassandra.dir_str(), &nodes.to_string(), &port.to_string()], env)?;
         Ok(cassandra)
     }
 

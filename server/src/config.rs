@@ -188,7 +188,22 @@ const CQL_PASSWORD_FILE: Setting = Setting {
     help: "with --storage cql: file holding the password of --cql-user [default: none]",
 };
 
-const SETTINGS: [&Setting; 25] = [
+const CQL_TLS_CA: Setting = Setting {
+    flag: "--cql-tls-ca",
+    env: "GRAVEYARD_CQL_TLS_CA",
+    value_name: "FILE",
+    help: "with --storage cql: connect to Cassandra over TLS, trusting the PEM certificates in FILE to \
+           sign its nodes' certificates [default: plain TCP]",
+};
+const CQL_TLS_SERVER_NAME: Setting = Setting {
+    flag: "--cql-tls-server-name",
+    env: "GRAVEYARD_CQL_TLS_SERVER_NAME",
+    value_name: "NAME",
+    help: "with --cql-tls-ca: the name every Cassandra node's certificate must be valid for \
+           [default: each node's IP address]",
+};
+
+const SETTINGS: [&Setting; 27] = [
     &LISTEN,
     &DATA,
     &MAX_EVENT_SIZE,
@@ -214,6 +229,8 @@ const SETTINGS: [&Setting; 25] = [
     &CQL_CONSISTENCY,
     &CQL_USER,
     &CQL_PASSWORD_FILE,
+    &CQL_TLS_CA,
+    &CQL_TLS_SERVER_NAME,
 ];
 
 /// Everything a node needs to start, checked.
@@ -605,6 +622,17 @@ fn cql_settings(
                     return Err(refuse(format!("{} is given without {}", file.source, CQL_USER.flag)))
                 }
             };
+            options.tls = match (get(&CQL_TLS_CA)?, get(&CQL_TLS_SERVER_NAME)?) {
+                (None, None) => None,
+                (Some(ca), name) => {
+                    let ca_pem = std::fs::read(&ca.value)
+                        .map_err(|e| refuse(format!("{} '{}': {e}", ca.source, ca.value)))?;
+                    Some(graveyard_cql::CqlTls { ca_pem, server_name: name.map(|raw| raw.value) })
+                }
+                (None, Some(name)) => {
+                    return Err(refuse(format!("{} is given without {}", name.source, CQL_TLS_CA.flag)))
+                }
+            };
             if !node_id_given {
                 return Err(refuse(format!(
                     "{} cql needs {}: it names this node's commit log in the keyspace, and nodes that \
@@ -919,6 +947,20 @@ mod tests {
         assert_eq!(cql.serial_consistency, graveyard_cql::SerialConsistency::LocalSerial);
         assert_eq!(cql.credentials, Some(("gy".to_owned(), "s3cret".to_owned())));
         assert!(!format!("{cql:?}").contains("s3cret"), "the password never reaches a log");
+        assert!(cql.tls.is_none());
+
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca.path(), "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let ca_path = ca.path().to_str().unwrap();
+        let args = ["serve", "--storage", "cql", "--node-id", "n1", "--cql-tls-ca", ca_path];
+        let tls = serve(&args, &[("GRAVEYARD_CQL_TLS_SERVER_NAME", "cassandra.internal")])
+            .unwrap()
+            .cql
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(tls.server_name.as_deref(), Some("cassandra.internal"));
+        assert_eq!(tls.ca_pem, b"-----BEGIN CERTIFICATE-----\n");
 
         let refused = [
             (vec!["--storage", "cassandra"], "is not lmdb or cql"),
@@ -928,6 +970,8 @@ mod tests {
             (vec!["--storage", "cql", "--cql-consistency", "one"], "below a quorum"),
             (vec!["--storage", "cql", "--cql-contact-points", "nohost"], "HOST:PORT"),
             (vec!["--storage", "cql", "--cql-user", "gy"], "without --cql-password-file"),
+            (vec!["--storage", "cql", "--cql-tls-server-name", "db"], "without --cql-tls-ca"),
+            (vec!["--storage", "cql", "--cql-tls-ca", "/no/such/ca.pem"], "/no/such/ca.pem"),
             (vec!["--storage", "cql", "--cql-consistency", "each_quorum"], "below a quorum"),
             (vec!["--storage", "cql"], "needs --node-id"),
         ];

@@ -18,9 +18,13 @@
 //!   both write the same record (the record's LSN is the key of a conditional write), and the one
 //!   that loses applies the other's records and checks its commit again (docs/cql.md). A view
 //!   that is wrong for a moment costs retries, never a revision lost or written twice.
-//! - A member that starts serves its own streams only once no live member says it serves its log
-//!   (the `serving_for` of `Health`), then catches up with what was written for it meanwhile. The
-//!   member that served it sees it back at its next probe and forwards to it from then on.
+//! - A member serves its own streams only while no other member says it serves its log (the
+//!   `serving_for` of `Health`) and every member has either answered its last probe or been
+//!   silent for `DOWN_AFTER`; once that holds it catches up with what was written for it. A member
+//!   that took a log over lists it until its store of the log is closed (the commits in flight on
+//!   it finished), though it forwards the member's requests to it as soon as it sees it back. A
+//!   member that finds another serving its log while it serves it (it was thought down, but
+//!   was not) stops serving its streams until that member hands the log back.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -67,6 +71,9 @@ pub struct Failover {
     /// Bumped whenever this node starts serving a log (its own included), so that requests
     /// waiting for one wake.
     served: watch::Sender<u64>,
+    /// This node's own store, once `run` starts: the schema versions of a log taken over are
+    /// completed from it.
+    own: std::sync::OnceLock<Db>,
     /// Set while the logs stood by for are being caught up.
     standing_by: std::sync::atomic::AtomicBool,
 }
@@ -89,6 +96,9 @@ struct State {
     failed: HashMap<String, Instant>,
     /// The members whose logs this node serves now.
     serving: HashSet<String>,
+    /// The members whose logs this node has stopped serving but whose stores are still being
+    /// closed: still listed in `serving_for`, so that the member waits for the commits in flight.
+    releasing: HashSet<String>,
     /// Set once no live member serves this node's own log.
     own_ready: bool,
     /// When the last catch-up of the logs stood by for ran.
@@ -114,6 +124,7 @@ impl Failover {
             state: Mutex::new(State::default()),
             started: Instant::now(),
             served: watch::Sender::new(0),
+            own: std::sync::OnceLock::new(),
             standing_by: Default::default(),
         }
     }
@@ -170,9 +181,10 @@ impl Failover {
         served
     }
 
-    /// The members whose logs this node serves now, for `Health`.
+    /// The members whose logs this node serves or is releasing, for `Health`.
     pub fn serving_for(&self) -> Vec<String> {
-        let mut serving: Vec<String> = self.state().serving.iter().cloned().collect();
+        let state = self.state();
+        let mut serving: Vec<String> = state.serving.union(&state.releasing).cloned().collect();
         serving.sort();
         serving
     }
@@ -185,6 +197,7 @@ impl Failover {
 
     /// Probes the members and moves logs until the node drains. `own` is this node's store.
     pub async fn run(self: Arc<Self>, cluster: Arc<Cluster>, own: Db, mut draining: watch::Receiver<bool>) {
+        let _ = self.own.set(own.clone());
         if let Some(member) = self.predecessor() {
             self.clone().open(member);
         }
@@ -284,13 +297,30 @@ impl Failover {
                 }
             }
         }
-        // A member that did not answer cannot be serving this node's log to anyone.
-        let waiting_for: Vec<String> = state
-            .serves
+        // Members that may serve this node's log: those that say so, and those whose silence is
+        // too short to tell (a slow answer is not a dead member).
+        let mut waiting_for: Vec<String> = self
+            .order
             .iter()
-            .filter(|(_, serves)| serves.contains(&self.node_id))
-            .map(|(member, _)| member.clone())
+            .filter(|m| **m != self.node_id)
+            .filter(|m| match state.serves.get(*m) {
+                Some(serves) => serves.contains(&self.node_id),
+                None => {
+                    !state.down.contains(*m)
+                        && state.failing.get(*m).is_none_or(|since| now.duration_since(*since) < DOWN_AFTER)
+                }
+            })
+            .cloned()
             .collect();
+        waiting_for.sort();
+        let serving_me: Vec<&String> =
+            state.serves.iter().filter(|(_, s)| s.contains(&self.node_id)).map(|(m, _)| m).collect();
+        if state.own_ready && !serving_me.is_empty() {
+            // This node was thought down, and another member writes its log: both serving its
+            // streams would have each answer reads from its own copy.
+            tracing::warn!(members = ?serving_me, "another member serves this node's log: this node's streams wait until it hands the log back");
+            state.own_ready = false;
+        }
         let mut plan = Plan {
             waiting_for: (!state.own_ready && !waiting_for.is_empty()).then_some(waiting_for),
             ..Plan::default()
@@ -306,6 +336,7 @@ impl Failover {
         let released: Vec<String> = state.serving.difference(&mine).cloned().collect();
         for member in released {
             state.serving.remove(&member);
+            state.releasing.insert(member.clone());
             plan.hand_back.push(member);
         }
         for member in mine {
@@ -343,6 +374,13 @@ impl Failover {
                 Ok((local, records)) => {
                     state.failed.remove(&member);
                     let serve = holder_in(&self.order, &self.node_id, &state.down, &member) == self.node_id;
+                    if !serve && self.predecessor().as_deref() != Some(member.as_str()) {
+                        // The member came back during the open, and this node does not stand
+                        // by for it: nothing to keep open.
+                        drop(state);
+                        tokio::task::spawn_blocking(move || local.db.close());
+                        return;
+                    }
                     if serve && state.serving.insert(member.clone()) {
                         tracing::warn!(
                             member,
@@ -367,10 +405,13 @@ impl Failover {
     /// serves them: a group is never served by two nodes for long), then opens it again to stand
     /// by.
     async fn hand_back(self: Arc<Self>, member: String) {
-        let Some(local) = self.state().stores.remove(&member) else { return };
-        // Waits for the calls in flight on it: a commit being made finishes (the member, which
-        // catches up before serving, applies it or, at worst, is fenced by it and catches up then).
-        let _ = tokio::task::spawn_blocking(move || local.db.close()).await;
+        let local = self.state().stores.remove(&member);
+        if let Some(local) = local {
+            // Waits for the calls in flight on it: a commit being made finishes before the
+            // member stops seeing this node in `serving_for`, and its catch-up then applies it.
+            let _ = tokio::task::spawn_blocking(move || local.db.close()).await;
+        }
+        self.state().releasing.remove(&member);
         if self.predecessor().as_deref() == Some(member.as_str()) {
             self.open(member);
         }
@@ -398,6 +439,15 @@ impl Failover {
             }
         };
         let records = local.db.catch_up()?;
+        // Versions the member missed while it was down (replicated to the members meanwhile)
+        // are enforced on its streams too.
+        if let Some(own) = self.own.get() {
+            for schema in own.list_schemas()? {
+                if let Err(e) = crate::service::copy_schema(own, &local.db, &schema.schema.name) {
+                    tracing::warn!(member, schema = schema.schema.name, error = %e, "completing a schema of a member's log failed");
+                }
+            }
+        }
         Ok((local, records))
     }
 

@@ -16,6 +16,7 @@ mod wire_errors;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    graveyard::client::install_crypto_provider();
     let args = match cli::parse().command {
         cli::Command::Serve(args) => args,
         command => return cli::run(command),

@@ -814,6 +814,13 @@ impl Graveyard for GraveyardService {
         let upsert = wire::schema_from_wire(schema)
             .and_then(|schema| committing(|| local.db.upsert_schema(&schema)))
             .map_err(|e| self.fail(e))?;
+        // Stored in a log this node serves for a member that is down: its other stores (its
+        // own among them) get it from there, as the members get it from here.
+        for other in self.cluster.locals() {
+            if other.db.path().ok() != local.db.path().ok() {
+                committing(|| copy_schema(&local.db, &other.db, &upsert.name)).map_err(|e| self.fail(e))?;
+            }
+        }
         if self.cluster.ring.members().len() > 1 {
             self.cluster.announce_schema(&upsert.name).await?;
         }
@@ -1307,6 +1314,15 @@ pub async fn catch_up_schemas(db: Db, cluster: Arc<Cluster>, mut draining: watch
 /// Stores the versions of a schema this node lacks, from the whole history sent by the member
 /// that orders its upserts. Upserting them in order gives them the same numbers here, since this
 /// node's history is a prefix of it; anything else is a divergence, refused.
+/// Copies every version of schema `name` that `from` holds into `to`, where they are missing;
+/// how many were stored. Between the stores of one node: its own, and those of members' logs it
+/// serves, which must enforce the same versions.
+pub fn copy_schema(from: &Db, to: &Db, name: &str) -> Result<u32, Error> {
+    let latest = from.get_schema(name, None)?.version;
+    let versions = (1..=latest).map(|v| from.get_schema(name, Some(v))).collect::<Result<Vec<_>, Error>>()?;
+    store_schema_history(to, &versions)
+}
+
 fn store_schema_history(db: &Db, versions: &[graveyard::schema::RegisteredSchema]) -> Result<u32, Error> {
     let Some(first) = versions.first() else { return Ok(0) };
     let name = &first.schema.name;

@@ -4,7 +4,11 @@
 //! 1. the member that owns half of their streams is killed (SIGKILL): its streams are served
 //!    again by the next member, from its log in Cassandra;
 //! 2. Cassandra is killed (SIGKILL) and restarted: the nodes resume by themselves;
-//! 3. the killed member starts again and takes its streams back.
+//! 3. the killed member starts again and takes its streams back;
+//! 4. another member freezes (SIGSTOP, as a long pause or a partition would) long enough to be
+//!    thought down: the next member serves its log; when it wakes it finds its log served by
+//!    another, stops serving its streams until that member hands the log back, and catches up.
+//!    For a moment both wrote the log: the record-by-record fencing keeps one history.
 //!
 //! At the end every acknowledged event is read back exactly once, at the revision it was
 //! acknowledged at, with no revision skipped: the writers never saw a revision lost or written
@@ -19,11 +23,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{NodeOptions, TestCluster};
+use common::TestCluster;
 use graveyard::wire::v1 as pb;
 use graveyard::{
-    Client, ErrorCode, EventData, ExpectedVersion, SubscribeOptions, SubscriptionMessage, SubscriptionStart,
-    Uuid,
+    Client, ClientOptions, ErrorCode, EventData, ExpectedVersion, SubscribeOptions, SubscriptionMessage,
+    SubscriptionStart, Uuid,
 };
 use graveyard_cql::testing::Cassandra;
 
@@ -180,21 +184,12 @@ impl Subscriber {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_members_streams_move_to_the_next_member_and_come_back() {
     let cassandra = tokio::task::block_in_place(Cassandra::start);
-    let options = NodeOptions {
-        args: [
-            "--storage",
-            "cql",
-            "--cql-contact-points",
-            &cassandra.contact(),
-            "--cql-keyspace",
-            "gy_failover",
-        ]
-        .map(String::from)
-        .to_vec(),
-        ..Default::default()
-    };
+    let options = common::on_cassandra(&cassandra.contact(), "gy_failover");
     let mut cluster = TestCluster::start(3, options).await;
-    let client = Client::connect(&cluster.endpoints()).await.unwrap();
+    // A request to a frozen member times out (UNAVAILABLE) and is tried on another.
+    let mut options = ClientOptions::default();
+    options.transport.request_timeout = Some(Duration::from_secs(3));
+    let client = Client::connect_with(cluster.endpoints().split(','), options).await.unwrap();
     // Streams of n1 (the member killed) and of n3 (a member that stays), four each.
     let mut streams = Vec::new();
     for owner in ["n1", "n3"] {
@@ -244,6 +239,23 @@ async fn a_dead_members_streams_move_to_the_next_member_and_come_back() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     load.progress("n1-", 100, Duration::from_secs(60), "n1's streams with n1 back").await;
+
+    // 4. n3 freezes; n1 (the member after it, wrapping round) takes its log over.
+    let n3 = cluster.node("n3").child.id().to_string();
+    signal("STOP", &n3);
+    let started = Instant::now();
+    while !health(&mut cluster, "n1").await.serving_for.contains(&"n3".to_owned()) {
+        assert!(started.elapsed() < Duration::from_secs(60), "n1 never took n3's log over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    load.progress("n3-", 50, Duration::from_secs(60), "n3's streams with n3 frozen").await;
+    signal("CONT", &n3);
+    let started = Instant::now();
+    while !health(&mut cluster, "n1").await.serving_for.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "n1 never handed n3's log back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    load.progress("n3-", 100, Duration::from_secs(60), "n3's streams with n3 awake").await;
     let retried = load.retried.load(Ordering::Relaxed);
     let acknowledged = load.stop().await;
     eprintln!(
@@ -279,6 +291,11 @@ async fn a_dead_members_streams_move_to_the_next_member_and_come_back() {
             assert_eq!(read, expected, "{stream} read through {node}");
         }
     }
+}
+
+fn signal(signal: &str, pid: &str) {
+    let status = std::process::Command::new("kill").args([&format!("-{signal}"), pid]).status().unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
 }
 
 async fn health(cluster: &mut TestCluster, node: &str) -> pb::HealthResponse {

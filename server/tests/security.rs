@@ -99,6 +99,7 @@ async fn tls_with_a_self_signed_certificate() {
 
     // A client that does not trust the certificate is refused.
     let other = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    graveyard::client::install_crypto_provider();
     let untrusting = tonic::transport::Endpoint::from_shared(node.url())
         .unwrap()
         .tls_config(

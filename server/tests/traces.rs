@@ -102,6 +102,7 @@ impl Collector {
         let port = listener.local_addr().unwrap().port();
         let mut server = Server::builder();
         if let Some(identity) = identity {
+            graveyard::client::install_crypto_provider();
             server = server.tls_config(ServerTlsConfig::new().identity(identity)).unwrap();
         }
         let router = server.add_service(TraceServiceServer::new(self.clone()));

@@ -24,7 +24,8 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Status, Streaming};
 
 pub use transport::{
-    call_error, node_client, BearerToken, NodeClient, TransportOptions, FORWARDED_HEADER, MAX_MESSAGE_BYTES,
+    call_error, install_crypto_provider, node_client, BearerToken, NodeClient, TransportOptions,
+    FORWARDED_HEADER, MAX_MESSAGE_BYTES,
 };
 
 use crate::cluster::{Member, Ring};

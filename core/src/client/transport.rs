@@ -102,6 +102,7 @@ pub fn node_client(endpoint: &str, options: &TransportOptions) -> Result<NodeCli
         builder = builder.timeout(timeout);
     }
     if tls {
+        install_crypto_provider();
         let mut config = ClientTlsConfig::new();
         if let Some(pem) = &options.ca_certificate_pem {
             config = config.ca_certificate(Certificate::from_pem(pem));
@@ -140,4 +141,12 @@ pub fn call_error(node: &str, status: &Status) -> Error {
         }
         _ => wire::status_to_error(status),
     }
+}
+
+/// Makes ring the process's rustls crypto provider, unless one was chosen already. tonic builds
+/// its TLS configurations with the process's provider, which rustls picks by itself only when a
+/// build links exactly one: a build that also links the Cassandra driver (whose rustls brings
+/// aws-lc-rs) must choose. Called before any TLS configuration is made; harmless to repeat.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

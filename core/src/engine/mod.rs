@@ -298,6 +298,7 @@ impl Engine {
             alone: false,
             log_refused: false,
             schemas: schemas.clone(),
+            wrote_nothing: false,
         };
         let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()
@@ -480,6 +481,7 @@ impl Engine {
     pub fn settle_group(
         &self,
         name: &str,
+        incarnation: u64,
         seq: u64,
         target: Progress,
         replay: Progress,
@@ -503,7 +505,8 @@ impl Engine {
             }
             prepared
         };
-        self.submit(Command::SettleGroup { name: name.to_string(), seq, target, replay, parks }).map(drop)
+        let name = name.to_string();
+        self.submit(Command::SettleGroup { name, incarnation, seq, target, replay, parks }).map(drop)
     }
 
     pub fn replay_parked(&self, name: &str, limit: Option<u64>) -> Result<ReplayInfo> {

@@ -96,6 +96,10 @@ pub(crate) enum Command {
     /// parks still land. The end of the replay is not the settles' to change.
     SettleGroup {
         name: String,
+        /// The incarnation of the group the dispatcher serves: a settle of a group deleted and
+        /// created again since (by another writer of a shared log, which this store caught up
+        /// with) is refused, never applied to the new group.
+        incarnation: u64,
         seq: u64,
         target: Progress,
         replay: Progress,
@@ -165,6 +169,8 @@ pub(crate) struct Writer {
     /// The engine's schema registry, which a catch-up brings level with the versions another
     /// writer of a shared log stored.
     pub schemas: Arc<SchemaRegistry>,
+    /// Set when the last batch's transaction had nothing to write (so it never met the log).
+    pub wrote_nothing: bool,
 }
 
 /// What makes commits durable: the commit log, and the checkpoints of LMDB behind it.
@@ -436,14 +442,27 @@ impl Writer {
         // Another writer took the log's next record (a node serving this log while the one
         // it belongs to was thought down): nothing of the batch was applied. Its records are
         // applied, then every job is checked again against the history as it now is, so an
-        // expected version is never judged on a stale head.
+        // expected version is never judged on a stale head. A batch that wrote nothing (every
+        // job refused, or a retry recognised) never met the log, so nothing told it whether
+        // another writer went ahead: on a shared log its answers are checked the same way.
         let mut rounds = 0;
-        while outcome.is_err() && self.durable.log.behind() && rounds < MAX_CATCH_UPS {
+        while rounds < MAX_CATCH_UPS {
+            let behind = outcome.is_err() && self.durable.log.behind();
+            let unchecked = outcome.is_ok() && self.wrote_nothing && self.durable.log.shared();
+            if !behind && !unchecked {
+                break;
+            }
             rounds += 1;
-            outcome = match self.catch_up() {
-                Ok(_) => self.apply_batch(batch),
-                Err(e) => Err(e),
-            };
+            match self.catch_up() {
+                Ok(0) if unchecked => break,
+                Ok(_) => outcome = self.apply_batch(batch),
+                Err(e) => {
+                    // The log is out of reach: no job is to blame, and none is tried alone.
+                    self.log_refused = true;
+                    outcome = Err(e);
+                    break;
+                }
+            }
         }
         match outcome {
             Ok(mut results) => {
@@ -516,13 +535,22 @@ impl Writer {
     /// them (out of reach, or a write left unsettled), an attempt to settle it and resume, at
     /// most once per `RESUME_EVERY`; else the error every job of the batch gets.
     fn resume(&mut self) -> Result<()> {
+        let shared = self.durable.log.shared();
         let Some(broken) = &mut self.durable.broken else { return Ok(()) };
-        if !broken.unavailable || !self.durable.log.shared() || broken.tried.elapsed() < RESUME_EVERY {
+        if !broken.unavailable || !shared {
             return Err(broken.error("the store must be reopened"));
         }
-        broken.tried = Instant::now();
         let stopped = broken.error("no writes until the commit log is back");
-        match self.catch_up() {
+        if broken.tried.elapsed() < RESUME_EVERY {
+            return Err(stopped);
+        }
+        let caught = self.catch_up();
+        // From the end of this attempt: a log that answers only after a timeout is not waited on
+        // by every batch.
+        if let Some(broken) = &mut self.durable.broken {
+            broken.tried = Instant::now();
+        }
+        match caught {
             Ok(_) => Ok(()),
             Err(e) => Err(match e {
                 Error::Unavailable(why) => Error::Unavailable(format!("{stopped}; still: {why}")),
@@ -567,8 +595,8 @@ impl Writer {
         self.durable.logged += bytes;
         if count > 0 {
             self.state = super::recover_writer_state(&store)?;
-            super::load_schemas(&store, &self.schemas)?;
             self.publish();
+            super::load_schemas(&store, &self.schemas)?;
         }
         Ok(count)
     }
@@ -638,6 +666,7 @@ impl Writer {
     /// its own), which shows them to readers: an acknowledged write is visible at once, a
     /// visible one is durable.
     fn commit(&mut self, txn: RwTxn) -> Result<()> {
+        self.wrote_nothing = self.ops.is_empty();
         if self.ops.is_empty() {
             // Every job was refused: nothing to write.
             txn.abort();
@@ -753,10 +782,15 @@ impl Writer {
                 }
                 Ok(Reply::Done)
             }
-            Command::SettleGroup { name, seq, target, replay, parks } => {
+            Command::SettleGroup { name, incarnation, seq, target, replay, parks } => {
                 let Some(mut stored) = self.group(txn, name)? else {
                     return reject(Error::NotFound(format!("consumer group '{name}' does not exist")));
                 };
+                if stored.incarnation != *incarnation {
+                    return reject(Error::NotFound(format!(
+                        "consumer group '{name}' was deleted and created again: this session's group no longer exists"
+                    )));
+                }
                 // Checks first, then writes: the parks go to the group's own system stream.
                 if !parks.is_empty() {
                     self.append(txn, &parked_stream(name), ExpectedVersion::Any, parks)?;

@@ -402,7 +402,7 @@ impl Dispatcher {
         };
         self.wake();
         let parks = parks.into_iter().map(|item| park_copy(self.name(), item)).collect::<Result<Vec<_>>>()?;
-        self.db.engine()?.settle_group(self.name(), seq, target, replay, parks)
+        self.db.engine()?.settle_group(self.name(), self.id.incarnation, seq, target, replay, parks)
     }
 
     pub(super) fn park_due(&self) -> Result<()> {

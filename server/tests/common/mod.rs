@@ -129,6 +129,7 @@ impl Node {
     pub async fn channel(&self) -> Result<Channel, tonic::transport::Error> {
         let mut endpoint = Endpoint::from_shared(self.url()).unwrap();
         if let Some(ca) = &self.options.tls_ca {
+            graveyard::client::install_crypto_provider();
             endpoint = endpoint.tls_config(
                 ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)).domain_name("127.0.0.1"),
             )?;
@@ -366,4 +367,11 @@ pub fn detail(status: &Status, code: &str) -> pb::ErrorDetail {
         .unwrap_or_else(|| panic!("status without an error detail: {status:?}"));
     assert_eq!(detail.code, code, "unexpected error: {status:?}");
     detail
+}
+
+/// The options of cluster members keeping their commit logs in the Cassandra at `contact`, in
+/// `keyspace` (`--storage cql`; each member's `--node-id` names its log).
+pub fn on_cassandra(contact: &str, keyspace: &str) -> NodeOptions {
+    let args = ["--storage", "cql", "--cql-contact-points", contact, "--cql-keyspace", keyspace];
+    NodeOptions { args: args.map(String::from).to_vec(), ..Default::default() }
 }

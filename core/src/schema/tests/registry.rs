@@ -223,10 +223,22 @@ fn self_references_stay_unversioned_and_validate_recursive_data() {
 fn install_refuses_a_version_overtaken_since_it_was_prepared() {
     let registry = SchemaRegistry::new();
     let first = prepared(&registry, &address());
-    let second = prepared(&registry, &address());
+    let other = address().field(Field::new("city", FieldType::String));
+    let second = prepared(&registry, &other);
     registry.install(first).unwrap();
     let err = registry.install(second).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Internal);
+    assert_eq!(registry.latest_version("Address"), Some(1));
+}
+
+/// A version loaded from the store while its upsert was being made (a catch-up of a shared
+/// log read it first) is the upsert's own: installing the same definition changes nothing.
+#[test]
+fn installing_a_version_loaded_meanwhile_is_harmless() {
+    let registry = SchemaRegistry::new();
+    let upserting = prepared(&registry, &address());
+    registry.load(1, address()).unwrap();
+    assert_eq!(registry.install(upserting).unwrap().version(), 1);
     assert_eq!(registry.latest_version("Address"), Some(1));
 }
 
@@ -236,7 +248,12 @@ fn loads_must_come_in_order() {
     assert_eq!(registry.load(2, address()).unwrap_err().code(), ErrorCode::Corruption);
     assert_eq!(registry.latest_version("Address"), None);
     registry.load(1, address()).unwrap();
-    assert_eq!(registry.load(1, address()).unwrap_err().code(), ErrorCode::Corruption);
+    // The same version again (loaded, then installed or loaded once more) is harmless; another
+    // definition under a held version is not.
+    registry.load(1, address()).unwrap();
+    let other = address().field(Field::new("city", FieldType::String));
+    assert_eq!(registry.load(1, other).unwrap_err().code(), ErrorCode::Corruption);
+    assert_eq!(registry.latest_version("Address"), Some(1));
 }
 
 #[test]
