@@ -121,6 +121,10 @@ commitlog_sync: batch
 # serial level that complete a round left in progress without a write of their own.
 paxos_variant: v2
 auto_snapshot: false
+# Room for the prepared statements of many keyspaces (a test run makes one per scenario): with
+# the default (10 MiB at this heap) Cassandra evicted statements the driver had just prepared
+# again, and a node's open failed reading its log.
+prepared_statements_cache_size: 64MiB
 # A ring started here is new and empty: a joining node has nothing to stream, so it joins at
 # once instead of bootstrapping (which waits 30 s of ring delay per node).
 auto_bootstrap: false

@@ -678,6 +678,29 @@ fn key(lsn: u64) -> (i64, i64) {
     ((lsn / BUCKET) as i64, lsn as i64)
 }
 
+/// Whether Cassandra forgot a prepared statement again after the driver prepared it anew (its
+/// cache of prepared statements evicts when many keyspaces share a cluster): worth another try.
+fn unprepared(e: &ExecutionError) -> bool {
+    use scylla::errors::{DbError, RequestAttemptError};
+    matches!(e, ExecutionError::LastAttemptError(RequestAttemptError::DbError(DbError::Unprepared { .. }, _)))
+}
+
+/// Runs `request` again, up to 3 more times, while Cassandra answers that its statement is not
+/// prepared (the driver prepares it again before each attempt's end).
+async fn prepared_again<T, F, Fut>(mut request: F) -> std::result::Result<T, ExecutionError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, ExecutionError>>,
+{
+    let mut tries = 0;
+    loop {
+        match request().await {
+            Err(e) if unprepared(&e) && tries < 3 => tries += 1,
+            done => return done,
+        }
+    }
+}
+
 /// Up to `REPLAY_PAGE` records of `from`'s bucket, from `from` on.
 async fn read_page(
     session: Arc<Session>,
@@ -687,8 +710,7 @@ async fn read_page(
 ) -> Result<Vec<Head>> {
     let (bucket, lsn) = key(from);
     let what = "reading the commit log";
-    let rows = session
-        .execute_unpaged(&statements.select_from, (&log, bucket, lsn))
+    let rows = prepared_again(|| session.execute_unpaged(&statements.select_from, (&log, bucket, lsn)))
         .await
         .map_err(|e| unavailable(what, e))?
         .into_rows_result()
@@ -707,8 +729,7 @@ async fn read_one(
 ) -> Result<Option<Head>> {
     let (bucket, at) = key(lsn);
     let what = "reading the commit log";
-    Ok(session
-        .execute_unpaged(&statements.select_one, (&log, bucket, at))
+    Ok(prepared_again(|| session.execute_unpaged(&statements.select_one, (&log, bucket, at)))
         .await
         .map_err(|e| unavailable(what, e))?
         .into_rows_result()
