@@ -846,7 +846,7 @@ fn an_import_killed_midway_resumes_without_writing_twice() {
     // without ids (their ids come from their lines).
     let mut text = String::new();
     let mut next = [0u64; 3];
-    for run in 0..300 {
+    for run in 0..900 {
         let stream = run % 3;
         for _ in 0..700 {
             let revision = next[stream];
@@ -899,7 +899,7 @@ fn an_import_killed_midway_resumes_without_writing_twice() {
         "--data-dir",
         data.to_str().unwrap(),
     ])));
-    assert_eq!(head[0]["position"], 300 * 700 - 1, "nothing written twice");
+    assert_eq!(head[0]["position"], 900 * 700 - 1, "nothing written twice");
 }
 
 #[test]
