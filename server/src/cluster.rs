@@ -12,13 +12,18 @@
 //!   here (the client knows whether its request may be retried; a node does not);
 //! - with the logs in Cassandra, a stream's owner is the member whose log holds it, and the
 //!   request goes to whoever serves that log: the owner, or while it is down the member that
-//!   took its log over (failover.rs).
+//!   took its log over (failover.rs);
+//! - a request about a log itself (`$all`, its head, its listings) names the member whose log
+//!   it is in the header [`LOG_HEADER`], and goes wherever that log is served, the same way;
+//!   without the header it is about the log of the node asked.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use graveyard::client::{call_error, node_client, NodeClient, TransportOptions, FORWARDED_HEADER};
+use graveyard::client::{
+    call_error, node_client, NodeClient, TransportOptions, FORWARDED_HEADER, LOG_HEADER,
+};
 use graveyard::cluster::Ring;
 use graveyard::wire::v1 as pb;
 use graveyard::{Db, Error, ErrorCode, Store};
@@ -120,23 +125,51 @@ impl Cluster {
     /// Where a request about `stream` is served.
     pub async fn route(&self, stream: &str, metadata: &MetadataMap) -> Result<Route, Status> {
         let owner = &self.ring.owner(stream).id;
+        self.route_to_log(owner, metadata, || format!("stream '{stream}'")).await
+    }
+
+    /// Where a request about a log itself is served: the log of the member named by
+    /// [`LOG_HEADER`], or this node's own when there is none. INVALID_ARGUMENT when the header
+    /// names no member.
+    pub async fn route_log(&self, metadata: &MetadataMap) -> Result<Route, Status> {
+        let Some(named) = metadata.get(LOG_HEADER) else { return Ok(Route::Local(self.own.clone())) };
+        let member = named.to_str().ok().and_then(|id| self.ring.members().iter().find(|m| m.id == id));
+        let Some(member) = member else {
+            let named = String::from_utf8_lossy(named.as_bytes());
+            let error = Error::InvalidArgument(format!(
+                "the header {LOG_HEADER} names '{named}', which is not a member of the cluster"
+            ));
+            self.metrics.record_error(error.code());
+            return Err(graveyard::wire::error_to_status(&error));
+        };
+        self.route_to_log(&member.id, metadata, || format!("the log of node {}", member.id)).await
+    }
+
+    /// Where a request about `owner`'s log (`what` names it for an error) is served.
+    async fn route_to_log(
+        &self,
+        owner: &str,
+        metadata: &MetadataMap,
+        what: impl FnOnce() -> String,
+    ) -> Result<Route, Status> {
         let holder = match &self.failover {
             Some(failover) => failover.holder(owner),
-            None => owner.clone(),
+            None => owner.to_owned(),
         };
         if holder == self.node_id {
             return self.serve_log(owner).await.map(Route::Local);
         }
         if Cluster::is_forwarded(metadata) {
             let from = metadata.get(FORWARDED_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("?");
-            let gives = if holder == *owner {
+            let gives = if holder == owner {
                 format!("gives it to node {owner}: the nodes disagree on the members")
             } else {
                 format!("has it served by node {holder} while node {owner} is down: the nodes do not yet agree on who is down")
             };
             return Err(self.refuse(format!(
-                "node {from} forwarded a request for stream '{stream}' to node {}, whose view of the cluster \
-                 {gives}; a request is never forwarded twice",
+                "node {from} forwarded a request for {} to node {}, whose view of the cluster {gives}; a \
+                 request is never forwarded twice",
+                what(),
                 self.node_id
             )));
         }
@@ -224,10 +257,15 @@ impl Cluster {
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
         self.metrics.record_forward();
+        // What the peer must see of the caller's request: its deadline, and whose log it is about.
         let deadline = request.metadata().get("grpc-timeout").cloned();
+        let log = request.metadata().get(LOG_HEADER).cloned();
         let mut forwarded = self.mark(request.into_inner());
         if let Some(deadline) = deadline {
             forwarded.metadata_mut().insert("grpc-timeout", deadline);
+        }
+        if let Some(log) = log {
+            forwarded.metadata_mut().insert(LOG_HEADER, log);
         }
         let span = telemetry::forward(method, &self.node_id, &peer.id, forwarded.metadata_mut());
         let answer = call(peer.client, forwarded).instrument(span.clone()).await;

@@ -56,12 +56,12 @@ const MAX_SUBSCRIPTION_PAGE: u64 = 65_536;
 /// it bounds what one slow client costs the node.
 const STREAM_BUFFER: usize = 64;
 
-/// Serves a request on the member that serves the log of `key` (a stream name): when that is
-/// another member, returns its answer from the enclosing RPC; else evaluates to the store to
-/// serve it from. `relay` for RPCs that answer a stream.
-macro_rules! on_owner {
-    ($self:ident, $request:ident, $key:expr, $rpc:ident) => {
-        match $self.cluster.route($key, $request.metadata()).await? {
+/// Serves a request where `$route` (a `Route`) says: when that is another member, returns its
+/// answer from the enclosing RPC; else evaluates to the store to serve it from. `relay` for RPCs
+/// that answer a stream.
+macro_rules! served_at {
+    ($self:ident, $request:ident, $route:expr, $rpc:ident) => {
+        match $route {
             Route::Local(local) => local,
             Route::Forward(peer) => {
                 return $self
@@ -71,8 +71,8 @@ macro_rules! on_owner {
             }
         }
     };
-    ($self:ident, $request:ident, $key:expr, $rpc:ident, relay $buffer:expr, $span:expr) => {
-        match $self.cluster.route($key, $request.metadata()).await? {
+    ($self:ident, $request:ident, $route:expr, $rpc:ident, relay $buffer:expr, $span:expr) => {
+        match $route {
             Route::Local(local) => local,
             Route::Forward(peer) => {
                 let answer =
@@ -85,6 +85,27 @@ macro_rules! on_owner {
                 return Ok(Response::new($self.relay(peer.id, answer.into_inner(), $buffer, $span)));
             }
         }
+    };
+}
+
+/// Serves a request on the member that serves the log of `key` (a stream name).
+macro_rules! on_owner {
+    ($self:ident, $request:ident, $key:expr, $rpc:ident $(, $relay:tt $buffer:expr, $span:expr)?) => {
+        served_at!(
+            $self,
+            $request,
+            $self.cluster.route($key, $request.metadata()).await?,
+            $rpc
+            $(, $relay $buffer, $span)?
+        )
+    };
+}
+
+/// Serves a request about a log itself (`$all`, its head, its listings) on the member that
+/// serves the log its `LOG_HEADER` names (this node's own without it).
+macro_rules! on_log {
+    ($self:ident, $request:ident, $rpc:ident $(, $relay:tt $buffer:expr, $span:expr)?) => {
+        served_at!($self, $request, $self.cluster.route_log($request.metadata()).await?, $rpc $(, $relay $buffer, $span)?)
     };
 }
 
@@ -113,7 +134,8 @@ enum GroupAt {
 }
 
 pub struct GraveyardService {
-    /// This node's own store: what is per node ($all, its head, its stream and group lists).
+    /// This node's own store: its schemas (every store of the node holds the same versions), its
+    /// keys, its health. Requests about a log ($all, its head, its listings) go by `on_log!`.
     db: Db,
     cluster: Arc<Cluster>,
     metrics: Arc<Metrics>,
@@ -476,11 +498,11 @@ impl Graveyard for GraveyardService {
     async fn read_all(&self, request: Request<pb::ReadAllRequest>) -> RpcResult<Self::ReadAllStream> {
         let span = telemetry::serve("ReadAll", request.metadata(), &self.cluster.node_id, None);
         telemetry::traced(span, async move {
+            let local = on_log!(self, request, read_all, relay READ_BUFFER, Span::current());
             let request = request.into_inner();
             let direction = wire::direction_from_wire(request.direction).map_err(|e| self.fail(e))?;
             let filter = wire::filter_from_wire(request.filter);
-            let pager =
-                Pager::new(self.db.clone(), ReadTarget::All(filter), direction, request.from, request.limit);
+            let pager = Pager::new(local.db, ReadTarget::All(filter), direction, request.from, request.limit);
             self.stream_pages(pager, ReadKind::All)
         })
         .await
@@ -530,12 +552,13 @@ impl Graveyard for GraveyardService {
     ) -> RpcResult<Self::SubscribeToAllStream> {
         let span = telemetry::serve("SubscribeToAll", request.metadata(), &self.cluster.node_id, None);
         telemetry::traced(span, async move {
+            let local = on_log!(self, request, subscribe_to_all, relay STREAM_BUFFER, Span::none());
             let request = request.into_inner();
             let subscription = wire::start_from_wire(request.start)
                 .and_then(|start| {
                     let filter = wire::filter_from_wire(request.filter);
                     let page_size = subscription_page(request.page_size)?;
-                    self.db.subscribe_to_all(SubscribeOptions { start, filter, page_size })
+                    local.db.subscribe_to_all(SubscribeOptions { start, filter, page_size })
                 })
                 .map_err(|e| self.fail(e))?;
             Ok(Response::new(self.pump_subscription(subscription, SubscriptionKind::All)))
@@ -547,10 +570,11 @@ impl Graveyard for GraveyardService {
         &self,
         request: Request<pb::ListStreamsRequest>,
     ) -> RpcResult<pb::ListStreamsResponse> {
+        let local = on_log!(self, request, list_streams);
         let request = request.into_inner();
         let options =
             ListStreamsOptions { prefix: request.prefix, after: request.after, limit: request.limit };
-        let streams = self.db.list_streams(&options).map_err(|e| self.fail(e))?;
+        let streams = local.db.list_streams(&options).map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::ListStreamsResponse { streams: streams.into_iter().map(Into::into).collect() }))
     }
 
@@ -658,9 +682,10 @@ impl Graveyard for GraveyardService {
 
     async fn get_head_position(
         &self,
-        _request: Request<pb::GetHeadPositionRequest>,
+        request: Request<pb::GetHeadPositionRequest>,
     ) -> RpcResult<pb::GetHeadPositionResponse> {
-        let head_position = self.db.head_position().map_err(|e| self.fail(e))?;
+        let local = on_log!(self, request, get_head_position);
+        let head_position = local.db.head_position().map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::GetHeadPositionResponse { head_position }))
     }
 
@@ -678,14 +703,15 @@ impl Graveyard for GraveyardService {
                 return Err(self.fail(Error::InvalidArgument(taken)));
             }
         }
-        // A group on a stream lives with its stream; a group on $all on the node asked.
+        // A group on a stream lives with its stream; a group on $all with the log it reads (the
+        // one its LOG_HEADER names, else the node asked's own).
         let local = if let Some(pb::GroupTarget { target: Some(pb::group_target::Target::Stream(stream)) }) =
             &request.get_ref().target
         {
             let stream = stream.clone();
             on_owner!(self, request, &stream, create_group)
         } else {
-            self.cluster.own.clone()
+            on_log!(self, request, create_group)
         };
         let request = request.into_inner();
         let info = (|| {
@@ -727,9 +753,10 @@ impl Graveyard for GraveyardService {
 
     async fn list_groups(
         &self,
-        _request: Request<pb::ListGroupsRequest>,
+        request: Request<pb::ListGroupsRequest>,
     ) -> RpcResult<pb::ListGroupsResponse> {
-        let names = self.db.list_groups().map_err(|e| self.fail(e))?;
+        let local = on_log!(self, request, list_groups);
+        let names = local.db.list_groups().map_err(|e| self.fail(e))?;
         Ok(Response::new(pb::ListGroupsResponse { names }))
     }
 

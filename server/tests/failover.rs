@@ -14,11 +14,14 @@
 //! acknowledged at, with no revision skipped: the writers never saw a revision lost or written
 //! twice, whoever served the stream. A subscriber to one of the moved streams is told each time
 //! its node stops serving the stream (never a silent end), subscribes again after the last
-//! revision it got, and receives every revision once, in order.
+//! revision it got, and receives every revision once, in order. So does a subscriber to the
+//! killed member's `$all` (served by the member that took its log over, in its positions), and
+//! its head, `$all` and listings are read meanwhile; a consumer group on that `$all` goes on
+//! through the same moves, every position acknowledged at least once.
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,8 +29,8 @@ use std::time::{Duration, Instant};
 use common::TestCluster;
 use graveyard::wire::v1 as pb;
 use graveyard::{
-    Client, ClientOptions, ErrorCode, EventData, ExpectedVersion, SubscribeOptions, SubscriptionMessage,
-    SubscriptionStart, Uuid,
+    Client, ClientOptions, ErrorCode, EventData, ExpectedVersion, Filter, GroupSettings, GroupTarget,
+    ListStreamsOptions, ReadAllOptions, SubscribeOptions, SubscriptionMessage, SubscriptionStart, Uuid,
 };
 use graveyard_cql::testing::Cassandra;
 
@@ -125,6 +128,7 @@ impl Load {
 
 /// What a subscriber that resubscribes after every drop received.
 struct Subscriber {
+    /// Revisions of a stream, or positions of a log's `$all`.
     revisions: Arc<Mutex<Vec<u64>>>,
     drops: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
@@ -132,27 +136,33 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    fn start(client: &Client, stream: &str) -> Subscriber {
+    /// Subscribes to `stream`, or with `None` to the `$all` of the client's node.
+    fn start(client: &Client, stream: Option<&str>) -> Subscriber {
         let (revisions, drops, stop) = (
             Arc::<Mutex<Vec<u64>>>::default(),
             Arc::new(AtomicUsize::new(0)),
             Arc::new(AtomicBool::new(false)),
         );
         let task = tokio::spawn({
-            let (client, stream) = (client.clone(), stream.to_owned());
+            let (client, stream) = (client.clone(), stream.map(str::to_owned));
+            let name = stream.clone().unwrap_or_else(|| "$all".to_owned());
             let (revisions, drops, stop) = (revisions.clone(), drops.clone(), stop.clone());
             async move {
                 while !stop.load(Ordering::Relaxed) {
                     let last = revisions.lock().unwrap().last().copied();
                     let start = last.map_or(SubscriptionStart::Start, SubscriptionStart::After);
                     let options = SubscribeOptions { start, ..SubscribeOptions::from_start() };
-                    let mut subscription = match client.subscribe_to_stream(&stream, options).await {
+                    let subscribed = match &stream {
+                        Some(stream) => client.subscribe_to_stream(stream, options).await,
+                        None => client.subscribe_to_all(options).await,
+                    };
+                    let mut subscription = match subscribed {
                         Ok(subscription) => subscription,
                         Err(e) if e.code() == ErrorCode::Unavailable => {
                             tokio::time::sleep(Duration::from_millis(100)).await;
                             continue;
                         }
-                        Err(e) => panic!("subscribing to {stream}: {e}"),
+                        Err(e) => panic!("subscribing to {name}: {e}"),
                     };
                     loop {
                         let next = tokio::select! {
@@ -162,22 +172,85 @@ impl Subscriber {
                             }
                         };
                         match next {
-                            Some(Ok(SubscriptionMessage::Event(event))) => {
-                                revisions.lock().unwrap().push(event.revision)
-                            }
+                            Some(Ok(SubscriptionMessage::Event(event))) => revisions
+                                .lock()
+                                .unwrap()
+                                .push(if stream.is_some() { event.revision } else { event.position }),
                             Some(Ok(SubscriptionMessage::CaughtUp)) => {}
                             Some(Err(e)) => {
-                                assert_eq!(e.code(), ErrorCode::Unavailable, "{stream}: {e}");
+                                assert_eq!(e.code(), ErrorCode::Unavailable, "{name}: {e}");
                                 drops.fetch_add(1, Ordering::Relaxed);
                                 break;
                             }
-                            None => panic!("{stream}: the subscription ended without saying why"),
+                            None => panic!("{name}: the subscription ended without saying why"),
                         }
                     }
                 }
             }
         });
         Subscriber { revisions, drops, stop, task }
+    }
+}
+
+/// A member of a consumer group that joins again after every drop, acknowledging each delivery.
+struct GroupConsumer {
+    /// Positions acknowledged (at least once: a delivery not settled when its node died comes again).
+    acked: Arc<Mutex<HashSet<u64>>>,
+    deliveries: Arc<AtomicUsize>,
+    drops: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl GroupConsumer {
+    fn start(client: &Client, group: &str) -> GroupConsumer {
+        let acked = Arc::<Mutex<HashSet<u64>>>::default();
+        let (deliveries, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let (client, group) = (client.clone(), group.to_owned());
+            let (acked, deliveries, drops, stop) =
+                (acked.clone(), deliveries.clone(), drops.clone(), stop.clone());
+            async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let member = match client.join_group(&group, "worker").await {
+                        Ok(member) => member,
+                        Err(e) if e.code() == ErrorCode::Unavailable => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                        Err(e) => panic!("joining {group}: {e}"),
+                    };
+                    while !stop.load(Ordering::Relaxed) {
+                        let next = tokio::select! {
+                            next = member.next() => next,
+                            () = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                        };
+                        let acknowledged = match next {
+                            Ok(delivery) => {
+                                deliveries.fetch_add(1, Ordering::Relaxed);
+                                member
+                                    .ack(std::slice::from_ref(&delivery))
+                                    .await
+                                    .map(|()| delivery.event.position)
+                            }
+                            Err(e) => Err(e),
+                        };
+                        match acknowledged {
+                            Ok(position) => {
+                                acked.lock().unwrap().insert(position);
+                            }
+                            Err(e) => {
+                                assert_eq!(e.code(), ErrorCode::Unavailable, "{group}: {e}");
+                                drops.fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        GroupConsumer { acked, deliveries, drops, stop, task }
     }
 }
 
@@ -198,7 +271,17 @@ async fn a_dead_members_streams_move_to_the_next_member_and_come_back() {
         );
     }
     let load = Load::start(&client, &streams);
-    let subscriber = Subscriber::start(&client, &streams[0]);
+    let subscriber = Subscriber::start(&client, Some(&streams[0]));
+    // n1's $all, through a client whose home is n1: served by whoever serves n1's log.
+    let on_n1 = client.on_node("n1").unwrap();
+    let all_subscriber = Subscriber::start(&on_n1, None);
+    // A consumer group on n1's $all, its cursor and deliveries in n1's log in Cassandra.
+    let settings = GroupSettings::default();
+    on_n1
+        .create_group("n1-all", GroupTarget::All(Filter::default()), SubscriptionStart::Start, settings)
+        .await
+        .unwrap();
+    let consumer = GroupConsumer::start(&on_n1, "n1-all");
     load.progress("n1-", 50, Duration::from_secs(60), "before any fault").await;
     load.progress("n3-", 50, Duration::from_secs(60), "before any fault").await;
 
@@ -208,6 +291,15 @@ async fn a_dead_members_streams_move_to_the_next_member_and_come_back() {
     eprintln!("100 appends on n1's streams acknowledged {took:?} after n1 was killed");
     let n2 = health(&mut cluster, "n2").await;
     assert_eq!(n2.serving_for, vec!["n1".to_owned()], "n2 serves n1's log");
+    // n1's $all, its head and its listings go on too, in n1's positions, served by n2.
+    let head = on_n1.head_position().await.unwrap();
+    let all = on_n1.read_all(ReadAllOptions::forwards()).await.unwrap();
+    assert_eq!(all.len() as u64, head, "n1's $all read with n1 dead is gapless up to its head");
+    assert!(all.iter().enumerate().all(|(i, e)| e.position == i as u64));
+    assert!(all.iter().all(|e| client.owner(&e.stream).id == "n1"), "only n1's log");
+    let listed = on_n1.list_streams(&ListStreamsOptions::new(100)).await.unwrap();
+    let n1_streams = streams.iter().filter(|s| client.owner(s).id == "n1").count();
+    assert_eq!(listed.iter().filter(|s| s.name.starts_with("n1-")).count(), n1_streams);
 
     // 2. Cassandra dies and comes back: appends fail meanwhile and go on by themselves after.
     tokio::task::block_in_place(|| cassandra.kill());
@@ -278,6 +370,45 @@ async fn a_dead_members_streams_move_to_the_next_member_and_come_back() {
     let drops = subscriber.drops.load(Ordering::Relaxed);
     eprintln!("the subscriber got {} revisions across {drops} drops", received.len());
     assert!(drops >= 2, "the subscriber was told of the kill and of the handback ({drops} drops)");
+
+    // The subscriber to n1's $all got every position of n1's log once, in order, across the
+    // same moves.
+    let head = on_n1.head_position().await.unwrap();
+    let started = Instant::now();
+    while all_subscriber.revisions.lock().unwrap().last() != Some(&(head - 1)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the $all subscriber never got position {}",
+            head - 1
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    all_subscriber.stop.store(true, Ordering::Relaxed);
+    all_subscriber.task.await.unwrap();
+    let received = all_subscriber.revisions.lock().unwrap().clone();
+    assert_eq!(received, (0..head).collect::<Vec<_>>(), "every position of n1's log once, in order");
+    let drops = all_subscriber.drops.load(Ordering::Relaxed);
+    eprintln!("the $all subscriber got {} positions across {drops} drops", received.len());
+    assert!(drops >= 2, "the $all subscriber was told of the kill and of the handback ({drops} drops)");
+
+    // The group on n1's $all went on through the kill (served by n2 from n1's log) and the
+    // handback: every position acknowledged, at least once.
+    let started = Instant::now();
+    while consumer.acked.lock().unwrap().len() as u64 != head {
+        let missing = head - consumer.acked.lock().unwrap().len() as u64;
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the group never acknowledged {missing} positions"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    consumer.stop.store(true, Ordering::Relaxed);
+    consumer.task.await.unwrap();
+    assert!(consumer.acked.lock().unwrap().iter().all(|p| *p < head));
+    let (deliveries, drops) =
+        (consumer.deliveries.load(Ordering::Relaxed), consumer.drops.load(Ordering::Relaxed));
+    eprintln!("the group on n1's $all acknowledged {head} positions in {deliveries} deliveries across {drops} drops");
+    assert!(drops >= 2, "the group's member was told of the kill and of the handback ({drops} drops)");
 
     // Exactly once, in order, through every member (each forwards to the one serving the log),
     // and from n1 itself, which now holds what n2 wrote for it.

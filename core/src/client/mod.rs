@@ -5,9 +5,11 @@
 //! What is global and what belongs to one node (see `docs/semantics.md`, "Cluster"):
 //! - streams (appends, reads, subscriptions, metadata, deletes, snapshots) live on their owner;
 //! - schemas are replicated to every node, so every owner validates against the same versions;
-//! - `$all`, the head position and consumer groups on `$all` are those of one node: the node this
-//!   client calls its *home* (the first endpoint that answered), or the one chosen with
-//!   [`Client::on_node`]. A position is a position in that node's log.
+//! - `$all`, the head position and consumer groups on `$all` are those of one node's log: the node
+//!   this client calls its *home* (the first endpoint that answered), or the one chosen with
+//!   [`Client::on_node`]. A position is a position in that node's log. Such requests name the log
+//!   ([`LOG_HEADER`]): when the node is down they are tried on the others, which serve them from
+//!   its log when they took it over (logs in Cassandra) or forward them to the member that did.
 //! - a consumer group on a stream lives with its stream; a group is found by name on any node.
 
 mod session;
@@ -25,7 +27,7 @@ use tonic::{Status, Streaming};
 
 pub use transport::{
     call_error, install_crypto_provider, node_client, BearerToken, NodeClient, TransportOptions,
-    FORWARDED_HEADER, MAX_MESSAGE_BYTES,
+    FORWARDED_HEADER, LOG_HEADER, MAX_MESSAGE_BYTES,
 };
 
 use crate::cluster::{Member, Ring};
@@ -79,9 +81,9 @@ struct Shared {
     /// The endpoints given to `connect`, asked again when every known node fails.
     seeds: Vec<String>,
     view: RwLock<Arc<View>>,
-    /// The member that answered first at connect: node-scoped requests go to it, and only to
-    /// it, for the client's life. Its `$all` positions mean nothing on another member, so a
-    /// refresh never moves it; if it leaves the ring, those requests fail with UNAVAILABLE.
+    /// The member that answered first at connect: node-scoped requests are about its log, for
+    /// the client's life. Its `$all` positions mean nothing in another member's log, so a refresh
+    /// never moves it; if it leaves the ring, those requests fail with UNAVAILABLE.
     home: String,
     /// Set by `close`: every request after it fails with CLOSED.
     closed: AtomicBool,
@@ -135,8 +137,13 @@ enum Route<'a> {
     /// The owner of this stream first; on a retry another node, which forwards it in one hop with
     /// its own (possibly newer) view of the ring.
     Stream(&'a str),
-    /// The node for node-scoped requests, and no other: its `$all` is not another node's.
+    /// A request about the log of the client's node (`$all`, its head, its listings), which
+    /// names that log ([`LOG_HEADER`]): the node first; on a retry another member, which serves
+    /// the log if it took it over or forwards the request to whoever serves it. Never another
+    /// node's own log: its `$all` is not this one's.
     Node,
+    /// The client's node itself and no other: a request about the node, not its log (its keys).
+    Only,
     /// Any node: the home first, then the others.
     Any,
 }
@@ -224,6 +231,19 @@ impl Client {
         Ok(())
     }
 
+    /// `message` as a request about the log of this client's node ([`LOG_HEADER`]), so that
+    /// whichever member it reaches answers for that log.
+    fn scoped<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let node = self.node.as_deref().unwrap_or(&self.shared.home);
+        // Member ids are checked by their nodes to travel in a header; one that cannot is
+        // asked of the node it reaches, which is that member on a first attempt.
+        if let Ok(value) = tonic::metadata::AsciiMetadataValue::try_from(node) {
+            request.metadata_mut().insert(LOG_HEADER, value);
+        }
+        request
+    }
+
     fn view(&self) -> Arc<View> {
         self.shared.view.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -234,26 +254,23 @@ impl Client {
         let scoped = self.node.as_deref().unwrap_or(&self.shared.home);
         let first = match route {
             Route::Stream(stream) => view.ring.owner(stream).id.as_str(),
-            Route::Node | Route::Any => scoped,
+            Route::Node | Route::Only | Route::Any => scoped,
         };
-        // An owner found unreachable a moment ago is asked last, not first.
+        if matches!(route, Route::Node | Route::Only) && view.node(scoped).is_none() {
+            return Err(Error::Unavailable(format!("node {scoped} is no longer a member of the cluster")));
+        }
+        // A node found unreachable a moment ago is asked last, not first.
         let attempt = match route {
-            Route::Stream(_) if view.nodes.len() > 1 && self.shared.recently_unreachable(first) => {
+            Route::Stream(_) | Route::Node
+                if view.nodes.len() > 1 && self.shared.recently_unreachable(first) =>
+            {
                 attempt + 1
             }
+            Route::Only => 0,
             _ => attempt,
         };
         let index = view.nodes.iter().position(|(m, _)| m.id == first).unwrap_or(0);
-        let index = match route {
-            Route::Node => {
-                let (member, client) = view.node(scoped).ok_or_else(|| {
-                    Error::Unavailable(format!("node {scoped} is no longer a member of the cluster"))
-                })?;
-                return Ok((member.id.clone(), client.clone()));
-            }
-            Route::Stream(_) | Route::Any => (index + attempt as usize) % view.nodes.len(),
-        };
-        let (member, client) = &view.nodes[index];
+        let (member, client) = &view.nodes[(index + attempt as usize) % view.nodes.len()];
         Ok((member.id.clone(), client.clone()))
     }
 
@@ -388,8 +405,9 @@ impl Client {
             filter: Some(options.filter.into()),
         };
         let pages = self
-            .call(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
-                collect_pages(c.read_all(request).await?.into_inner()).await
+            .call(Route::Node, Retry::Idempotent, request, |mut c, request| {
+                let request = self.scoped(request);
+                async move { collect_pages(c.read_all(request).await?.into_inner()).await }
             })
             .await?;
         events_from_wire(pages)
@@ -404,8 +422,9 @@ impl Client {
             limit: options.limit,
         };
         let response = self
-            .call(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
-                c.list_streams(request).await
+            .call(Route::Node, Retry::Idempotent, request, |mut c, request| {
+                let request = self.scoped(request);
+                async move { c.list_streams(request).await }
             })
             .await?;
         Ok(response.into_inner().streams.into_iter().map(Into::into).collect())
@@ -479,7 +498,7 @@ impl Client {
     /// loopback only, since it carries the key. Not retried.
     pub async fn rotate_master_key(&self, new_key: &crate::crypto::Key) -> Result<()> {
         let request = pb::RotateMasterKeyRequest { new_key: new_key.expose().to_vec() };
-        self.call(Route::Node, Retry::Once, request, |mut c, request| async move {
+        self.call(Route::Only, Retry::Once, request, |mut c, request| async move {
             c.rotate_master_key(request).await
         })
         .await?;
@@ -508,12 +527,10 @@ impl Client {
     /// The number of events in this client's node's `$all` log: the position its next event gets.
     pub async fn head_position(&self) -> Result<u64> {
         let response = self
-            .call(
-                Route::Node,
-                Retry::Idempotent,
-                pb::GetHeadPositionRequest {},
-                |mut c, request| async move { c.get_head_position(request).await },
-            )
+            .call(Route::Node, Retry::Idempotent, pb::GetHeadPositionRequest {}, |mut c, request| {
+                let request = self.scoped(request);
+                async move { c.get_head_position(request).await }
+            })
             .await?;
         Ok(response.into_inner().head_position)
     }
@@ -549,8 +566,9 @@ impl Client {
             page_size: Some(options.page_size),
         };
         let (node, inner) = self
-            .call_named(Route::Node, Retry::Idempotent, request, |mut c, request| async move {
-                c.subscribe_to_all(request).await
+            .call_named(Route::Node, Retry::Idempotent, request, |mut c, request| {
+                let request = self.scoped(request);
+                async move { c.subscribe_to_all(request).await }
             })
             .await?;
         Ok(ClientSubscription::new(inner.into_inner(), node, "$all".to_owned(), "position"))
@@ -613,7 +631,10 @@ impl Client {
             settings: Some(settings.into()),
         };
         let response = self
-            .call(route, Retry::Once, request, |mut c, request| async move { c.create_group(request).await })
+            .call(route, Retry::Once, request, |mut c, request| {
+                let request = self.scoped(request);
+                async move { c.create_group(request).await }
+            })
             .await?;
         required(response.into_inner().group, "CreateGroupResponse.group")?.try_into()
     }
@@ -648,16 +669,20 @@ impl Client {
         required(response.into_inner().group, "GetGroupResponse.group")?.try_into()
     }
 
-    /// The names of the groups of every node, sorted. UNAVAILABLE if a node cannot be asked: a
-    /// partial list would hide groups.
+    /// The names of the groups of every member's log, sorted (a member that is down is asked
+    /// through the one serving its log). UNAVAILABLE if a log cannot be asked: a partial list
+    /// would hide groups.
     pub async fn list_groups(&self) -> Result<Vec<String>> {
         self.check_open()?;
-        let view = self.view();
         let mut names = BTreeSet::new();
-        for (member, client) in &view.nodes {
-            let mut client = client.clone();
-            let response =
-                client.list_groups(pb::ListGroupsRequest {}).await.map_err(|s| call_error(&member.id, &s))?;
+        for member in self.members() {
+            let on = self.on_node(&member.id)?;
+            let response = on
+                .call(Route::Node, Retry::Idempotent, pb::ListGroupsRequest {}, |mut c, request| {
+                    let request = on.scoped(request);
+                    async move { c.list_groups(request).await }
+                })
+                .await?;
             names.extend(response.into_inner().names);
         }
         Ok(names.into_iter().collect())
@@ -675,20 +700,22 @@ impl Client {
         response.into_inner().try_into()
     }
 
-    /// Joins a group as `member` (wherever the group lives: nodes forward the session).
+    /// Joins a group as `member` (wherever the group lives: nodes forward the session). Tried
+    /// on another node while the one asked is unreachable (a join that failed there left no
+    /// session).
     pub async fn join_group(&self, group: &str, member: &str) -> Result<ClientGroupMember> {
-        let (node, client) = self.pick(&self.view(), Route::Node, 0)?;
-        let (requests, outgoing) = mpsc::unbounded_channel();
         let join = pb::consume_request::Join { group: group.to_owned(), member: member.to_owned() };
         let join = pb::ConsumeRequest { request: Some(pb::consume_request::Request::Join(join)) };
-        requests.send(join).expect("the receiver is alive");
-        let mut c = client;
-        let mut incoming = c
-            .consume(UnboundedReceiverStream::new(outgoing))
-            .await
-            .map_err(|s| call_error(&node, &s))?
-            .into_inner();
-        let info = match incoming.message().await.map_err(|s| call_error(&node, &s))? {
+        let open = |mut c: NodeClient, join| async move {
+            let (requests, outgoing) = mpsc::unbounded_channel();
+            requests.send(join).expect("the receiver is alive");
+            let mut incoming = c.consume(UnboundedReceiverStream::new(outgoing)).await?.into_inner();
+            let first = incoming.message().await?;
+            Ok((requests, incoming, first))
+        };
+        let (node, (requests, incoming, first)) =
+            self.call_named(Route::Node, Retry::Idempotent, join, open).await?;
+        let info = match first {
             Some(pb::ConsumeResponse { response: Some(pb::consume_response::Response::Joined(joined)) }) => {
                 required(joined.group, "Joined.group")?.try_into()?
             }

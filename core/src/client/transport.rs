@@ -20,6 +20,13 @@ use crate::wire::v1::graveyard_client::GraveyardClient;
 /// it serves the request itself or fails: a request is never forwarded twice.
 pub const FORWARDED_HEADER: &str = "graveyard-forwarded-by";
 
+/// The header naming the member whose log a node-scoped request is about (`$all`, the head
+/// position, the stream and group listings, a group created on `$all`). Any member answers it:
+/// the member itself, or (with the logs in Cassandra) while it is down the member that took its
+/// log over; the others forward it there, so a position stays a position of the same log. Without
+/// it, the node asked answers for its own log.
+pub const LOG_HEADER: &str = "graveyard-log";
+
 /// Largest message a client (or a node forwarding) sends or accepts: an append of 4 events of
 /// the core's default maximum size plus 1 MiB, which a node accepts, with room to spare; a read
 /// page is about 1 MiB plus one event.

@@ -389,6 +389,40 @@ pub async fn all_is_the_log_of_one_node(base: &NodeOptions) {
         assert_eq!(scoped.head_position().await.unwrap(), 1);
     }
     assert!(matches!(client.on_node("n9"), Err(Error::InvalidArgument(_))));
+
+    // Any member answers for the log a request names (LOG_HEADER), forwarding it to the member
+    // that serves that log: n1 asked about n2's log answers with n2's, and a forwarded one names
+    // the same log, so nothing moves from one log to another.
+    client.append(&stream_on(&ring, "n2", "log"), ExpectedVersion::Any, vec![event(2)]).await.unwrap();
+    let mut through_n1 = cluster.nodes[0].client().await;
+    let about = |log: &str| {
+        let mut request = tonic::Request::new(pb::GetHeadPositionRequest {});
+        request.metadata_mut().insert(graveyard::client::LOG_HEADER, log.parse().unwrap());
+        request
+    };
+    let head = |response: tonic::Response<pb::GetHeadPositionResponse>| response.into_inner().head_position;
+    assert_eq!(head(through_n1.get_head_position(about("n2")).await.unwrap()), 2, "n2's log, through n1");
+    assert_eq!(head(through_n1.get_head_position(about("n1")).await.unwrap()), 1, "n1's own log");
+    assert_eq!(head(through_n1.get_head_position(pb::GetHeadPositionRequest {}).await.unwrap()), 1);
+    let mut read = tonic::Request::new(pb::ReadAllRequest { limit: Some(100), ..Default::default() });
+    read.metadata_mut().insert(graveyard::client::LOG_HEADER, "n2".parse().unwrap());
+    let events = collect(through_n1.read_all(read).await.unwrap().into_inner()).await.unwrap();
+    let positions: Vec<u64> = events.iter().map(|e| e.position).collect();
+    assert_eq!(positions, [0, 1], "n2's $all, relayed by n1");
+    assert!(events.iter().all(|e| ring.owner(&e.stream).id == "n2"));
+    let status = through_n1.get_head_position(about("n9")).await.unwrap_err();
+    let refused = detail(&status, "INVALID_ARGUMENT");
+    assert!(
+        refused.message.contains("'n9'") && refused.message.contains("not a member"),
+        "{}",
+        refused.message
+    );
+    // A node never forwards twice: asked, as forwarded, about a log another serves, it refuses.
+    let mut twice = about("n3");
+    twice.metadata_mut().insert(graveyard::client::FORWARDED_HEADER, "n2".parse().unwrap());
+    let status = through_n1.get_head_position(twice).await.unwrap_err();
+    let refused = detail(&status, "UNAVAILABLE");
+    assert!(refused.message.contains("the log of node n3"), "{}", refused.message);
 }
 
 pub async fn a_cluster_with_tls_and_a_token(base: &NodeOptions) {
