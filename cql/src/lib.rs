@@ -39,7 +39,7 @@ use graveyard::{Error, Result, TornTail};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::ExecutionError;
+use scylla::errors::{DbError, ExecutionError, PrepareError, RequestAttemptError};
 use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
 use scylla::response::query_result::QueryResult;
 use scylla::statement::prepared::PreparedStatement;
@@ -251,6 +251,83 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Unavailable(format!("Cassandra: {what}: {e}"))
 }
 
+/// The pauses between tries of a step that may pass later (a node starting, a write whose
+/// outcome is unknown): doubling from the first, at most 2 s, for as long as `patience` allows.
+struct Backoff {
+    started: Instant,
+    patience: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(first: Duration, patience: Duration) -> Backoff {
+        Backoff { started: Instant::now(), patience, next: first }
+    }
+
+    /// Whether another pause still ends within the patience.
+    fn fits(&self) -> bool {
+        self.started.elapsed() + self.next < self.patience
+    }
+
+    fn pause(&mut self) -> Duration {
+        let pause = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(2));
+        pause
+    }
+}
+
+/// A failure of a setup step. Cassandra's refusals of what was asked (no permission, a
+/// replication it does not accept) are said with their own code and are final; anything else
+/// (a node starting, a timeout, a schema settling) is UNAVAILABLE, which `setup` tries again.
+fn setup_failure(what: &str, e: impl Into<Refused>) -> Error {
+    let refused = e.into();
+    let message = format!("Cassandra: {what}: {}", refused.message);
+    match refused.db {
+        Some(DbError::Unauthorized) => Error::PermissionDenied(message),
+        Some(DbError::AuthenticationError) => Error::Unauthenticated(message),
+        Some(DbError::SyntaxError | DbError::Invalid | DbError::ConfigError) => {
+            Error::InvalidArgument(message)
+        }
+        _ => Error::Unavailable(message),
+    }
+}
+
+/// A driver error, with Cassandra's own error when it is one.
+struct Refused {
+    message: String,
+    db: Option<DbError>,
+}
+
+fn db_error(e: &RequestAttemptError) -> Option<DbError> {
+    match e {
+        RequestAttemptError::DbError(db, _) => Some(db.clone()),
+        _ => None,
+    }
+}
+
+impl From<ExecutionError> for Refused {
+    fn from(e: ExecutionError) -> Refused {
+        let db = match &e {
+            ExecutionError::LastAttemptError(attempt) => db_error(attempt),
+            ExecutionError::PrepareError(PrepareError::AllAttemptsFailed { first_attempt }) => {
+                db_error(first_attempt)
+            }
+            _ => None,
+        };
+        Refused { message: e.to_string(), db }
+    }
+}
+
+impl From<PrepareError> for Refused {
+    fn from(e: PrepareError) -> Refused {
+        let db = match &e {
+            PrepareError::AllAttemptsFailed { first_attempt } => db_error(first_attempt),
+            _ => None,
+        };
+        Refused { message: e.to_string(), db }
+    }
+}
+
 struct Statements {
     insert_head: PreparedStatement,
     insert_part: PreparedStatement,
@@ -446,14 +523,10 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
     let session = builder.build().await.map_err(|e| unavailable("connecting", e))?;
     // Once it answers, what fails is passing (a ring still starting, a schema settling, a
     // timeout under load) and every step is idempotent: tried again for `settle_for`.
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), options.settle_for);
     loop {
         match schema_and_statements(&session, &options).await {
-            Err(Error::Unavailable(_)) if started.elapsed() + delay < options.settle_for => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
+            Err(Error::Unavailable(_)) if backoff.fits() => tokio::time::sleep(backoff.pause()).await,
             done => return done.map(|(statements, incarnation)| (session, statements, incarnation)),
         }
     }
@@ -520,20 +593,23 @@ async fn schema_and_statements(session: &Session, options: &CqlOptions) -> Resul
         .min_by_key(|node| node.host_id)
         .cloned()
         .ok_or_else(|| Error::Unavailable("Cassandra: no node is connected".into()))?;
+    // A schema change waits for every live replica: given a few request timeouts, bounded all
+    // the same so that a wedged coordinator is tried again (every step is idempotent).
     let on_coordinator = ExecutionProfile::builder()
         .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(NodeIdentifier::Node(coordinator), None))
+        .request_timeout(Some(options.request_timeout * 3))
         .build()
         .into_handle();
     for ddl in &ddl {
         let mut statement = Statement::new(ddl.as_str());
         statement.set_execution_profile_handle(Some(on_coordinator.clone()));
-        session.query_unpaged(statement, ()).await.map_err(|e| unavailable("creating the schema", e))?;
+        session.query_unpaged(statement, ()).await.map_err(|e| setup_failure("creating the schema", e))?;
         session.await_schema_agreement().await.map_err(|e| unavailable("waiting for schema agreement", e))?;
     }
 
     let prepare = |cql: String| async move {
         let mut statement =
-            session.prepare(cql).await.map_err(|e| unavailable("preparing a statement", e))?;
+            session.prepare(cql).await.map_err(|e| setup_failure("preparing a statement", e))?;
         statement.set_consistency(options.consistency);
         statement.set_serial_consistency(Some(options.serial_consistency));
         statement.set_request_timeout(Some(options.request_timeout));
@@ -550,7 +626,7 @@ async fn schema_and_statements(session: &Session, options: &CqlOptions) -> Resul
         let (mark, read_mark) = (&mark, &read_mark);
         async move {
             let what = format!("writing the mark '{name}'");
-            session.execute_unpaged(mark, (&name, value)).await.map_err(|e| unavailable(&what, e))?;
+            session.execute_unpaged(mark, (&name, value)).await.map_err(|e| setup_failure(&what, e))?;
             let found = session
                 .execute_unpaged(read_mark, (&name,))
                 .await
@@ -814,9 +890,8 @@ impl CqlLog {
         let size = record.len() as i64;
         // One copy of the record for every attempt.
         let inline = Arc::new(if parts == 0 { record.to_vec() } else { Vec::new() });
-        let started = Instant::now();
         let settle_for = shared.options.settle_for;
-        let mut delay = Duration::from_millis(50);
+        let mut backoff = Backoff::new(Duration::from_millis(50), settle_for);
         let mut sent = false;
         loop {
             let (session, statements, log, inline) =
@@ -858,7 +933,7 @@ impl CqlLog {
                 )))
                 }
                 // Absent, as settled now: writing again is safe (the write is conditional).
-                Ok(None) | Err(_) if started.elapsed() < settle_for => {}
+                Ok(None) | Err(_) if backoff.fits() => {}
                 // An attempt may still be running on its coordinator: only a reopen, which reads
                 // the tail at the serial level, can tell.
                 Ok(None) | Err(_) => {
@@ -873,8 +948,7 @@ impl CqlLog {
                     ))));
                 }
             }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_secs(2));
+            std::thread::sleep(backoff.pause());
         }
     }
 

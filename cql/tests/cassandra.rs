@@ -11,7 +11,7 @@ use graveyard::{
     Db, ErrorCode, EventData, ExpectedVersion, Options, ReadAllOptions, ReadOptions, RecordedEvent, Uuid,
 };
 use graveyard_cql::testing::Cassandra;
-use graveyard_cql::{CqlLogSource, CqlOptions};
+use graveyard_cql::{CqlLogSource, CqlOptions, Replication};
 
 fn cql_log(cassandra: &Cassandra, keyspace: &str, log: &str) -> Arc<CqlLogSource> {
     let mut options = CqlOptions::new(vec![cassandra.contact()], keyspace, log);
@@ -269,6 +269,16 @@ fn keyspaces_that_are_not_ours_are_refused(cassandra: &Cassandra) {
         let bad = CqlLogSource::connect(CqlOptions::new(vec![contact.clone()], name, "n"));
         assert_eq!(bad.err().map(|e| e.code()), Some(ErrorCode::InvalidArgument), "{name}");
     }
+    // A replication Cassandra refuses (a datacenter it does not have) is said with its reason
+    // and its own code: not UNAVAILABLE, which setup tries again as if Cassandra were starting.
+    let mut options = CqlOptions::new(vec![contact.clone()], "gy_nowhere", "n");
+    options.replication = Replication::NetworkTopology(vec![("no_such_dc".into(), 3)]);
+    let err = match CqlLogSource::connect(options) {
+        Err(e) => e,
+        Ok(_) => panic!("a keyspace in a datacenter that does not exist was made"),
+    };
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("no_such_dc"), "{err}");
 }
 
 /// Writers append while Cassandra is killed with SIGKILL: appends fail from then on (none

@@ -94,6 +94,9 @@ struct Shared {
     /// to whoever serves the stream now (with logs in Cassandra, the member that took the log
     /// over), instead of each paying a failed connection to the owner first.
     unreachable: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Whether `unreachable` may hold a member: while it does not, a call that reached its node
+    /// (nearly every call) takes no lock.
+    any_unreachable: AtomicBool,
 }
 
 /// How long a member whose call failed in the transport is asked last for its streams.
@@ -101,20 +104,26 @@ const AVOID_UNREACHABLE: Duration = Duration::from_secs(3);
 
 impl Shared {
     fn recently_unreachable(&self, node: &str) -> bool {
+        if !self.any_unreachable.load(Ordering::Acquire) {
+            return false;
+        }
         let unreachable = self.unreachable.lock().unwrap_or_else(|p| p.into_inner());
         unreachable.get(node).is_some_and(|at| at.elapsed() < AVOID_UNREACHABLE)
     }
 
     /// Records how a call to `node` went: a failure of the transport marks it, an answer clears it.
     fn reached(&self, node: &str, reached: bool) {
+        if reached && !self.any_unreachable.load(Ordering::Acquire) {
+            return;
+        }
         let mut unreachable = self.unreachable.lock().unwrap_or_else(|p| p.into_inner());
         if reached {
-            if !unreachable.is_empty() {
-                unreachable.remove(node);
-            }
+            unreachable.remove(node);
         } else {
             unreachable.insert(node.to_owned(), std::time::Instant::now());
         }
+        // Under the lock, so that a concurrent insert is never hidden by a stale `false`.
+        self.any_unreachable.store(!unreachable.is_empty(), Ordering::Release);
     }
 }
 
@@ -185,6 +194,7 @@ impl Client {
             closed: AtomicBool::new(false),
             sessions: session::Sessions::default(),
             unreachable: Default::default(),
+            any_unreachable: AtomicBool::new(false),
         };
         Ok(Client { shared: Arc::new(shared), node: None })
     }
