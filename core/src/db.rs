@@ -282,6 +282,15 @@ impl Db {
         Ok(self.engine()?.recovery().clone())
     }
 
+    /// Why the store takes no writes now, or `None` when it does. A store stops when its commit
+    /// log cannot be written or synced, or LMDB cannot be synced: every write then fails with the
+    /// reason. One whose log is kept elsewhere (Cassandra) and was out of reach resumes by itself
+    /// once the log answers again; any other reason lasts until the store is reopened. Reads
+    /// go on meanwhile.
+    pub fn stopped(&self) -> Result<Option<String>> {
+        Ok(self.engine()?.stopped())
+    }
+
     /// The directory of the store.
     pub fn path(&self) -> Result<std::path::PathBuf> {
         Ok(self.engine()?.path().to_path_buf())

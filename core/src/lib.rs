@@ -43,7 +43,7 @@ pub mod wire;
 pub use wire::google;
 
 #[cfg(feature = "client")]
-pub use client::{Client, ClientDelivery, ClientGroupMember, ClientOptions, ClientSubscription};
+pub use client::{Client, ClientDelivery, ClientGroupMember, ClientOptions, ClientSubscription, NodeHealth};
 pub use commit_log::TornTail;
 pub use db::Db;
 pub use engine::Recovery;

@@ -181,6 +181,24 @@ fn two_writers_on_one_log_take_turns(cassandra: &Cassandra) {
     assert_eq!(err.code(), ErrorCode::SchemaViolation, "{err}");
     assert_eq!(b.get_schema("Checked", None).unwrap().version, 1);
 
+    // Both store the same new schema, b without having read a's version of it: b's upsert meets
+    // a's version in the log and takes it as its own (the same definition: version 1, unchanged),
+    // and a different definition from b becomes version 2 on top of it, enforced by a.
+    let cart = Schema::new("Cart").field(Field::new("items", FieldType::Integer).required());
+    let stored = a.upsert_schema(&cart).unwrap();
+    assert_eq!((stored.version, stored.changed), (1, true));
+    let again = b.upsert_schema(&cart).unwrap();
+    assert_eq!((again.version, again.changed), (1, false), "b found a's version: nothing new stored");
+    let wider = cart.clone().field(Field::new("note", FieldType::String));
+    let a_sees = a.get_schema("Cart", None).unwrap().version;
+    assert_eq!(a_sees, 1);
+    let next = a.upsert_schema(&wider).unwrap();
+    assert_eq!(next.version, 2);
+    let from_b = b.upsert_schema(&wider.clone().field(Field::new("total", FieldType::Integer))).unwrap();
+    assert_eq!(from_b.version, 3, "b's other definition goes after a's version 2, which it caught up with");
+    a.catch_up().unwrap();
+    assert_eq!(a.get_schema("Cart", None).unwrap().version, 3);
+
     // Many turns: both write the same stream expecting the revision they believe is next; every
     // success is a distinct revision, and the loser of each race learns the true head.
     let (mut wins, mut conflicts) = (0, 0);

@@ -184,12 +184,15 @@ fn a_log_replicated_on_three_cassandra_nodes() {
     );
     let err = db.append("after", ExpectedVersion::Any, vec![ev(0)]).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+    let stopped = db.stopped().unwrap().expect("the store says it takes no writes");
+    assert!(stopped.contains("commit log"), "{stopped}");
     acknowledged.extend(load.acknowledged);
 
     // The quorum back: the same store resumes by itself (it settles the record in doubt) and
     // holds every acknowledged event; reopened, and rebuilt from nothing, it is the same history.
     cassandra.restart_node(2);
     graveyard_cql::testing::append_until_resumed(&db, "after");
+    assert_eq!(db.stopped().unwrap(), None, "resumed");
     assert_all_there(&db, &acknowledged, "resumed with the quorum back");
     let history = stored(&db);
     db.close();

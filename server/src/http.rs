@@ -329,9 +329,22 @@ async fn node(State(admin): State<Arc<Admin>>) -> ApiResult {
     let mut members = Vec::new();
     for (member, share) in admin.ring.ownership() {
         let this = member.id == admin.node_id;
-        let asked = async { store.on_node(&member.id)?.head_position().await };
+        // The member itself, never another serving its log: an answer says it is up.
+        let asked = async {
+            let client = store
+                .client()
+                .ok_or_else(|| Error::Internal("the console's store is not a client".into()))?;
+            client.on_node(&member.id)?.node_health().await
+        };
         let (healthy, head_position, error) = match tokio::time::timeout(MEMBER_TIMEOUT, asked).await {
-            Ok(Ok(head)) => (true, Some(head), None),
+            Ok(Ok(health)) => {
+                let unwell = match (&health.stopped, health.draining) {
+                    (Some(why), _) => Some(format!("takes no writes: {why}")),
+                    (None, true) => Some("shutting down".to_owned()),
+                    (None, false) => None,
+                };
+                (unwell.is_none(), Some(health.head_position), unwell)
+            }
             Ok(Err(e)) => (false, None, Some(e.to_string())),
             Err(_) => (false, None, Some(format!("no answer within {MEMBER_TIMEOUT:?}"))),
         };

@@ -213,6 +213,15 @@ impl Metrics {
         let build = Family::<[(&'static str, &'static str); 1], Gauge>::default();
         build.get_or_create(&[("version", env!("CARGO_PKG_VERSION"))]).set(1);
         scrape.register("graveyard_build_info", "The node's build; always 1", build);
+        if let Ok(stopped) = db.stopped() {
+            let gauge = Gauge::<i64>::default();
+            gauge.set(i64::from(stopped.is_some()));
+            scrape.register(
+                "graveyard_store_stopped",
+                "1 while the node's own store takes no writes (its commit log cannot be written or is out of reach; the node's log says why), else 0",
+                gauge,
+            );
+        }
 
         if let Ok(head) = db.head_position() {
             let gauge = Gauge::<i64>::default();

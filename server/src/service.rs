@@ -916,6 +916,7 @@ impl Graveyard for GraveyardService {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             head_position,
             serving_for: self.cluster.failover.as_ref().map(|f| f.serving_for()).unwrap_or_default(),
+            stopped: self.db.stopped().map_err(|e| self.fail(e))?.unwrap_or_default(),
         }))
     }
 }
@@ -1338,9 +1339,6 @@ pub async fn catch_up_schemas(db: Db, cluster: Arc<Cluster>, mut draining: watch
     }
 }
 
-/// Stores the versions of a schema this node lacks, from the whole history sent by the member
-/// that orders its upserts. Upserting them in order gives them the same numbers here, since this
-/// node's history is a prefix of it; anything else is a divergence, refused.
 /// Copies every version of schema `name` that `from` holds into `to`, where they are missing;
 /// how many were stored. Between the stores of one node: its own, and those of members' logs it
 /// serves, which must enforce the same versions.
@@ -1350,6 +1348,11 @@ pub fn copy_schema(from: &Db, to: &Db, name: &str) -> Result<u32, Error> {
     store_schema_history(to, &versions)
 }
 
+/// Stores the versions of a schema `db` lacks, from its whole history (from the member that
+/// orders its upserts, or another store of this node). Upserting them in order gives them the
+/// same numbers here, since this store's history is a prefix of it; anything else is a
+/// divergence, refused. A version another writer of the same shared log stored meanwhile is
+/// taken as stored (`Db::upsert_schema` finds it unchanged).
 fn store_schema_history(db: &Db, versions: &[graveyard::schema::RegisteredSchema]) -> Result<u32, Error> {
     let Some(first) = versions.first() else { return Ok(0) };
     let name = &first.schema.name;

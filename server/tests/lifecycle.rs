@@ -126,6 +126,7 @@ async fn metrics_count_appends_errors_and_subscriptions() {
         "graveyard_read_events_total{target=\"stream\"} 3",
         "graveyard_read_requests_total{target=\"all\"} 0",
         "graveyard_build_info{version=\"0.1.0\"} 1",
+        "graveyard_store_stopped 0",
         "graveyard_head_position 3",
         "graveyard_group_lag_events{group=\"billing\"} 3",
         "graveyard_group_in_flight{group=\"billing\"} 0",

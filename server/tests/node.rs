@@ -206,6 +206,7 @@ async fn every_rpc_round_trips() {
     assert_eq!(health.status(), pb::health_response::Status::Serving);
     assert_eq!(health.node_id, "node-1");
     assert_eq!(health.head_position, 5);
+    assert_eq!(health.stopped, "", "the store takes writes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

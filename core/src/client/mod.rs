@@ -545,6 +545,25 @@ impl Client {
         Ok(response.into_inner().head_position)
     }
 
+    /// Asks this client's node (the home, or the one of [`Client::on_node`]) how it is, and no
+    /// other: an answer says that node is up. Not retried.
+    pub async fn node_health(&self) -> Result<NodeHealth> {
+        let response = self
+            .call(Route::Only, Retry::Once, pb::HealthRequest {}, |mut c, request| async move {
+                c.health(request).await
+            })
+            .await?
+            .into_inner();
+        Ok(NodeHealth {
+            draining: response.status() == pb::health_response::Status::Draining,
+            node_id: response.node_id,
+            version: response.version,
+            head_position: response.head_position,
+            serving_for: response.serving_for,
+            stopped: Some(response.stopped).filter(|why| !why.is_empty()),
+        })
+    }
+
     // ---- subscriptions ------------------------------------------------------------------------
 
     /// Subscribes to a stream on its owner: `options.start` is a revision, `options.page_size`
@@ -876,6 +895,22 @@ impl ClientSubscription {
     pub fn close(&mut self) {
         self.inner = None;
     }
+}
+
+/// What a node says of itself ([`Client::node_health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeHealth {
+    pub node_id: String,
+    /// The node's version.
+    pub version: String,
+    /// The node is shutting down: it finishes what is in flight and takes nothing new for long.
+    pub draining: bool,
+    /// Events in the node's own log.
+    pub head_position: u64,
+    /// Members whose logs this node serves because it found them down (logs in Cassandra).
+    pub serving_for: Vec<String>,
+    /// Why the node's own store takes no writes now ([`crate::Db::stopped`]), or `None`.
+    pub stopped: Option<String>,
 }
 
 /// One event handed to a [`ClientGroupMember`].

@@ -77,6 +77,10 @@ impl Store {
     }
 }
 
+/// Attempts of one schema upsert, each after another writer of the shared log stored the
+/// version it prepared.
+const MAX_SCHEMA_TRIES: u32 = 4;
+
 pub(crate) struct Engine {
     options: Options,
     /// Canonical directory: the registry key.
@@ -99,6 +103,8 @@ pub(crate) struct Engine {
     /// Held for the engine's life: the exclusive lock that keeps other processes out.
     lock: Option<File>,
     recovery: Recovery,
+    /// Why the writer takes no writes now (see `Durable::broken`), or `None`.
+    stopped: Arc<Mutex<Option<String>>>,
 }
 
 /// What opening a store found in its commit log.
@@ -271,12 +277,14 @@ impl Engine {
             logged: 0,
             checkpointed: std::time::Instant::now(),
             broken: None,
+            stopped: Arc::default(),
             crash_after,
             checkpoint_bytes,
         };
         // What was replayed, and what open wrote (a new store, a migration, finished shreds),
         // is made the new checkpoint before anything is served.
         durable.checkpoint(&store)?;
+        let stopped = durable.stopped.clone();
         drop(open_pin);
         if checkpoint.is_none() {
             // SAFETY: as for NO_SYNC at open (open_store): from now on a checkpoint exists.
@@ -321,6 +329,7 @@ impl Engine {
             schema_writes: Mutex::new(()),
             lock: Some(lock),
             recovery,
+            stopped,
         })
     }
 
@@ -339,6 +348,11 @@ impl Engine {
     /// What the last open found in the commit log.
     pub fn recovery(&self) -> &Recovery {
         &self.recovery
+    }
+
+    /// Why the store takes no writes now, or `None` when it does.
+    pub fn stopped(&self) -> Option<String> {
+        self.stopped.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn store(&self) -> &Store {
@@ -518,6 +532,22 @@ impl Engine {
 
     pub fn upsert_schema(&self, definition: &Schema) -> Result<SchemaUpsert> {
         let _serial = self.schema_writes.lock().unwrap_or_else(|p| p.into_inner());
+        // `schema_writes` keeps the upserts of this store in turn, but another writer of a
+        // shared commit log may store the same next version first: the append then meets its
+        // version (WRONG_EXPECTED_VERSION) after the writer applied it to the registry, and the
+        // upsert is prepared again against it (unchanged if it was this same definition).
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.upsert_schema_once(definition) {
+                // (A store alone on its log never gets here: `schema_writes` is held.)
+                Err(Error::WrongExpectedVersion { .. }) if tries < MAX_SCHEMA_TRIES => {}
+                done => return done,
+            }
+        }
+    }
+
+    fn upsert_schema_once(&self, definition: &Schema) -> Result<SchemaUpsert> {
         let prepared = match self.schemas.prepare(definition)? {
             Upsert::Unchanged(latest) => {
                 return Ok(SchemaUpsert {

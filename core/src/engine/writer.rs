@@ -193,7 +193,11 @@ pub(crate) struct Durable {
     /// log failed, a failed commit's record could not be erased, a sync of LMDB failed):
     /// nothing more is written or checkpointed until the store is reopened, which restores the
     /// last checkpoint and replays what the log holds whole.
+    /// Changed only through `stop` and `resumed`, which keep `stopped` in step.
     pub broken: Option<Broken>,
+    /// Why the store takes no writes (`broken`'s reason), for `Db::stopped` to read from any
+    /// thread.
+    pub stopped: Arc<Mutex<Option<String>>>,
     /// Commits left before the crash hook aborts the process.
     pub crash_after: Option<u64>,
     /// Bytes logged that make a checkpoint due.
@@ -269,6 +273,19 @@ impl Durable {
         self.finish(store, (checkpoint.lsn, pin))
     }
 
+    /// The store takes no more writes, for `broken`'s reason.
+    fn stop(&mut self, broken: Broken) {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(broken.why.clone());
+        self.broken = Some(broken);
+    }
+
+    /// The store takes writes again (a shared log settled by a catch-up).
+    fn resumed(&mut self) {
+        if self.broken.take().is_some() {
+            *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
     /// What a checkpoint starts from, taken between two commits: the meta pages of the last
     /// commit (in the file already: LMDB writes them before its commit returns) and a pin on
     /// it, taken before the next write transaction can reuse any of its pages.
@@ -279,7 +296,7 @@ impl Durable {
         // The log's records before the checkpoint must all be on disk for the scan at open to
         // reach it (a store that does not sync each commit syncs them here).
         if let Err(e) = self.log.sync() {
-            self.broken = Some(Broken::by("syncing the commit log", &e));
+            self.stop(Broken::by("syncing the commit log", &e));
             return Err(e);
         }
         let checkpoint = Checkpoint::take(&self.dir, self.page_size, self.log.next_lsn())?;
@@ -315,9 +332,7 @@ impl Durable {
                 // A failed sync of LMDB may have lost pages a later sync would then report as
                 // written: no checkpoint may rely on LMDB's file until the store is reopened
                 // (the log holds everything since the last checkpoint).
-                Ok(Err(e)) => {
-                    self.broken = Some(Broken::local(format!("syncing LMDB for a checkpoint failed: {e}")))
-                }
+                Ok(Err(e)) => self.stop(Broken::local(format!("syncing LMDB for a checkpoint failed: {e}"))),
                 Err(_) => self.logged += logged.max(self.checkpoint_bytes),
             }
         }
@@ -587,11 +602,10 @@ impl Writer {
         };
         if let Err(e) = txn.commit() {
             // The log moved past records LMDB does not hold: only a reopen replays them.
-            self.durable.broken =
-                Some(Broken::local(format!("applying records of the commit log failed: {e}")));
+            self.durable.stop(Broken::local(format!("applying records of the commit log failed: {e}")));
             return Err(e.into());
         }
-        self.durable.broken = None;
+        self.durable.resumed();
         self.durable.logged += bytes;
         if count > 0 {
             self.state = super::recover_writer_state(&store)?;
@@ -680,7 +694,7 @@ impl Writer {
                 // batch's size alone, and are tried again job by job.
                 self.log_refused = matches!(e, Error::Unavailable(_));
                 if self.durable.log.failed() {
-                    self.durable.broken = Some(Broken::by("writing the commit log", &e));
+                    self.durable.stop(Broken::by("writing the commit log", &e));
                 }
                 return Err(e);
             }
@@ -695,7 +709,7 @@ impl Writer {
         if let Err(e) = txn.commit() {
             // The writes after this one are made without it, so it must never be replayed.
             if let Err(undo) = self.durable.log.undo_last(lsn) {
-                self.durable.broken = Some(Broken::local(format!(
+                self.durable.stop(Broken::local(format!(
                     "a commit failed ({e}) and its record could not be erased from the commit log ({undo})"
                 )));
             }

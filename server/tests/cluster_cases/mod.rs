@@ -140,6 +140,15 @@ pub async fn the_client_routes_to_owners_and_recovers_after_a_restart(base: &Nod
     detail(&status, "UNAVAILABLE");
     // Streams on the other nodes do not notice.
     client.append(&up, ExpectedVersion::Any, vec![event(7)]).await.unwrap();
+    // A node's health is asked of that node only: n2 does not answer, n3 says how it is.
+    let error = client.on_node("n2").unwrap().node_health().await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+    let n3 = client.on_node("n3").unwrap().node_health().await.unwrap();
+    assert_eq!((n3.node_id.as_str(), n3.draining, n3.stopped.as_deref()), ("n3", false, None));
+    assert!(n3.head_position >= 1, "n3 holds {up}");
+    // n2's $all is nobody else's: on nodes keeping their logs on their disks it waits for n2.
+    let error = client.on_node("n2").unwrap().head_position().await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
 
     cluster.node("n2").restart().await;
     // Nothing acknowledged was lost; the stream takes writes again.
