@@ -279,12 +279,12 @@ impl Backoff {
 /// A failure of a setup step. Cassandra's refusals of what was asked (no permission, a
 /// replication it does not accept) are said with their own code and are final; anything else
 /// (a node starting, a timeout, a schema settling) is UNAVAILABLE, which `setup` tries again.
+/// (Credentials refused are a failure to connect, said as such before any step.)
 fn setup_failure(what: &str, e: impl Into<Refused>) -> Error {
     let refused = e.into();
     let message = format!("Cassandra: {what}: {}", refused.message);
     match refused.db {
         Some(DbError::Unauthorized) => Error::PermissionDenied(message),
-        Some(DbError::AuthenticationError) => Error::Unauthenticated(message),
         Some(DbError::SyntaxError | DbError::Invalid | DbError::ConfigError) => {
             Error::InvalidArgument(message)
         }
@@ -526,14 +526,32 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
     let mut backoff = Backoff::new(Duration::from_millis(100), options.settle_for);
     loop {
         match schema_and_statements(&session, &options).await {
-            Err(Error::Unavailable(_)) if backoff.fits() => tokio::time::sleep(backoff.pause()).await,
-            done => return done.map(|(statements, incarnation)| (session, statements, incarnation)),
+            Ok((statements, incarnation)) => return Ok((session, statements, incarnation)),
+            Err(failed) if failed.passing && backoff.fits() => tokio::time::sleep(backoff.pause()).await,
+            Err(failed) => return Err(failed.error),
         }
     }
 }
 
+/// A setup step's failure, and whether it may pass if tried again.
+struct SetupError {
+    error: Error,
+    passing: bool,
+}
+
+/// What Cassandra is not (UNAVAILABLE) may pass; what it refused is final.
+impl From<Error> for SetupError {
+    fn from(error: Error) -> SetupError {
+        let passing = matches!(error, Error::Unavailable(_));
+        SetupError { error, passing }
+    }
+}
+
 /// Makes or checks the keyspace, its tables and this log's marks, and prepares the statements.
-async fn schema_and_statements(session: &Session, options: &CqlOptions) -> Result<(Statements, Uuid)> {
+async fn schema_and_statements(
+    session: &Session,
+    options: &CqlOptions,
+) -> std::result::Result<(Statements, Uuid), SetupError> {
     let ks = &options.keyspace;
 
     // A keyspace that holds anything else is not ours to write in.
@@ -552,7 +570,8 @@ async fn schema_and_statements(session: &Session, options: &CqlOptions) -> Resul
         return Err(Error::IncompatibleFormat(format!(
             "keyspace '{ks}' holds tables that are not GraveyardDB's ({}): choose another keyspace",
             foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        )));
+        ))
+        .into());
     }
 
     let replication = match &options.replication {
@@ -560,7 +579,9 @@ async fn schema_and_statements(session: &Session, options: &CqlOptions) -> Resul
         Replication::NetworkTopology(dcs) => {
             for (dc, _) in dcs {
                 if dc.contains('\'') {
-                    return Err(Error::InvalidArgument(format!("datacenter name '{dc}' holds a quote")));
+                    return Err(
+                        Error::InvalidArgument(format!("datacenter name '{dc}' holds a quote")).into()
+                    );
                 }
             }
             let dcs: Vec<String> = dcs.iter().map(|(dc, n)| format!("'{dc}': {n}")).collect();
@@ -603,7 +624,16 @@ async fn schema_and_statements(session: &Session, options: &CqlOptions) -> Resul
     for ddl in &ddl {
         let mut statement = Statement::new(ddl.as_str());
         statement.set_execution_profile_handle(Some(on_coordinator.clone()));
-        session.query_unpaged(statement, ()).await.map_err(|e| setup_failure("creating the schema", e))?;
+        session.query_unpaged(statement, ()).await.map_err(|e| {
+            // Cassandra also refuses a datacenter it does not know yet (its nodes still
+            // joining): tried again for settle_for, then said as the refusal it is.
+            let config = matches!(
+                &e,
+                ExecutionError::LastAttemptError(RequestAttemptError::DbError(DbError::ConfigError, _))
+            );
+            let error = setup_failure("creating the schema", e);
+            SetupError { passing: config || matches!(error, Error::Unavailable(_)), error }
+        })?;
         session.await_schema_agreement().await.map_err(|e| unavailable("waiting for schema agreement", e))?;
     }
 
@@ -644,7 +674,7 @@ async fn schema_and_statements(session: &Session, options: &CqlOptions) -> Resul
     if version != SCHEMA_VERSION {
         return Err(Error::IncompatibleFormat(format!(
             "keyspace '{ks}' holds GraveyardDB's tables at schema version {version}; this build knows {SCHEMA_VERSION}"
-        )));
+        )).into());
     }
     let incarnation = settle_mark(format!("log:{}", options.log), Uuid::new_v4().to_string()).await?;
     let incarnation = Uuid::parse_str(&incarnation).map_err(|_| {

@@ -288,9 +288,10 @@ fn keyspaces_that_are_not_ours_are_refused(cassandra: &Cassandra) {
         assert_eq!(bad.err().map(|e| e.code()), Some(ErrorCode::InvalidArgument), "{name}");
     }
     // A replication Cassandra refuses (a datacenter it does not have) is said with its reason
-    // and its own code: not UNAVAILABLE, which setup tries again as if Cassandra were starting.
+    // and its own code, once settle_for has passed (its nodes could still be joining).
     let mut options = CqlOptions::new(vec![contact.clone()], "gy_nowhere", "n");
     options.replication = Replication::NetworkTopology(vec![("no_such_dc".into(), 3)]);
+    options.settle_for = Duration::from_secs(2);
     let err = match CqlLogSource::connect(options) {
         Err(e) => e,
         Ok(_) => panic!("a keyspace in a datacenter that does not exist was made"),

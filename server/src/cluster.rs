@@ -129,18 +129,27 @@ impl Cluster {
     }
 
     /// Where a request about a log itself is served: the log of the member named by
-    /// [`LOG_HEADER`], or this node's own when there is none. INVALID_ARGUMENT when the header
-    /// names no member.
+    /// [`LOG_HEADER`], or this node's own when there is none (served like the others: once this
+    /// node serves its log again after a restart). A name this node does not know as a member is
+    /// UNAVAILABLE (the members lists disagree, as while a member is added), a header that is not
+    /// text INVALID_ARGUMENT.
     pub async fn route_log(&self, metadata: &MetadataMap) -> Result<Route, Status> {
-        let Some(named) = metadata.get(LOG_HEADER) else { return Ok(Route::Local(self.own.clone())) };
-        let member = named.to_str().ok().and_then(|id| self.ring.members().iter().find(|m| m.id == id));
-        let Some(member) = member else {
-            let named = String::from_utf8_lossy(named.as_bytes());
-            let error = Error::InvalidArgument(format!(
-                "the header {LOG_HEADER} names '{named}', which is not a member of the cluster"
-            ));
+        let Some(named) = metadata.get(LOG_HEADER) else {
+            return self
+                .route_to_log(&self.node_id, metadata, || format!("the log of node {}", self.node_id))
+                .await;
+        };
+        let Ok(id) = named.to_str() else {
+            let error = Error::InvalidArgument(format!("the header {LOG_HEADER} is not text"));
             self.metrics.record_error(error.code());
             return Err(graveyard::wire::error_to_status(&error));
+        };
+        let Some(member) = self.ring.members().iter().find(|m| m.id == id) else {
+            return Err(self.refuse(format!(
+                "the header {LOG_HEADER} names '{id}', which node {} does not know as a member: the nodes \
+                 disagree on the members",
+                self.node_id
+            )));
         };
         self.route_to_log(&member.id, metadata, || format!("the log of node {}", member.id)).await
     }
@@ -320,6 +329,11 @@ impl Cluster {
                 Ok(_) => return Ok(Some(peer)),
                 Err(status) => match call_error(&peer.id, &status) {
                     Error::NotFound(_) => {}
+                    // A member whose log another serves (it is down): its groups are in that
+                    // member's store of its log, asked here too (or this node's, see
+                    // `local_group`).
+                    Error::Unavailable(_)
+                        if self.failover.as_ref().is_some_and(|f| f.holder(&peer.id) != peer.id) => {}
                     Error::Unavailable(_) => unreachable.push(peer.id),
                     _ => return Err(self.unreachable(&peer.id, status)),
                 },

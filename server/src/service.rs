@@ -697,9 +697,16 @@ impl Graveyard for GraveyardService {
         // the client asked checks the others (two creates racing on two nodes can still both
         // succeed; the docs say so).
         if !Cluster::is_forwarded(request.metadata()) {
-            if let Some(peer) = self.cluster.find_group(&request.get_ref().name).await? {
-                let taken =
-                    format!("a consumer group named '{}' exists on node {}", request.get_ref().name, peer.id);
+            let name = &request.get_ref().name;
+            // This node's stores too: the group may be in another of them than the one the
+            // create goes to (its own, and those of the logs it serves).
+            let here = self.cluster.local_group(name).await?.map(|_| self.cluster.node_id.clone());
+            let there = match here {
+                Some(node) => Some(node),
+                None => self.cluster.find_group(name).await?.map(|peer| peer.id),
+            };
+            if let Some(node) = there {
+                let taken = format!("a consumer group named '{name}' exists on node {node}");
                 return Err(self.fail(Error::InvalidArgument(taken)));
             }
         }
