@@ -37,6 +37,49 @@ pub(crate) struct Checkpoint {
     metas: Vec<u8>,
 }
 
+/// How much of LMDB's file a checkpoint writes out at a time before its sync: small enough that
+/// a batch's `fdatasync` of the commit log waits behind little of it (server benchmark, 64
+/// clients, p99 of an append over 3 to 8 runs each: 1 MiB slices 4.5-6.3 ms, 256 KiB 4.4-6.0 ms,
+/// 64 KiB 5.4-6.2 ms, 4 MiB 6.6-8.1 ms, 16 MiB 10.7-11.4 ms, no slices 7.0-10.9 ms).
+const WRITE_BACK_SLICE: u64 = 256 * 1024;
+
+/// Writes the pages of LMDB's file that are dirty in the page cache out to disk, a slice at a
+/// time, each waited for before the next, instead of leaving them all to the checkpoint's sync.
+/// Between two checkpoints every commit writes its pages to new places (the pin on the last
+/// checkpoint keeps LMDB from reusing freed ones), so a sync has hundreds of MB to write under
+/// load (measured: 228 MB/s of writes at 29k appends/s); sent to the disk at once, they queued
+/// every commit's `fdatasync` of the log behind them. Durability still comes from the sync that
+/// follows (this flushes neither the file's metadata nor the disk's cache); an error here is
+/// one of that sync: pages may be lost.
+pub(crate) fn write_back_paced(dir: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let path = dir.join(DATA_FILE);
+        let file = File::open(&path).map_err(|e| io("opening", &path, e))?;
+        let len = file.metadata().map_err(|e| io("reading the size of", &path, e))?.len();
+        let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        let mut offset = 0;
+        while offset < len {
+            let slice = WRITE_BACK_SLICE.min(len - offset);
+            let (Ok(at), Ok(count)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(slice))
+            else {
+                break;
+            };
+            // SAFETY: `file` is open for the whole call; the range lies within the file.
+            if unsafe { libc::sync_file_range(file.as_raw_fd(), at, count, flags) } != 0 {
+                return Err(io("writing out", &path, std::io::Error::last_os_error()));
+            }
+            offset += slice;
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = dir;
+    Ok(())
+}
+
 impl Checkpoint {
     /// The checkpoint of the store in `dir`, if it has one.
     pub(crate) fn read(dir: &Path) -> Result<Option<Checkpoint>> {
@@ -107,5 +150,26 @@ impl Checkpoint {
         }
         file.write_all_at(&self.metas, 0).map_err(|e| io("restoring the checkpoint in", &path, e))?;
         file.sync_data().map_err(|e| io("syncing", &path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The write-back covers a file of any size (a last slice shorter than the others) and
+    /// fails, as the sync after it would, when LMDB's file cannot be reached.
+    #[test]
+    fn writes_back_the_data_file_or_says_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        #[cfg(target_os = "linux")]
+        {
+            let err = write_back_paced(dir.path()).unwrap_err();
+            assert!(err.to_string().contains("opening") && err.to_string().contains(DATA_FILE), "{err}");
+        }
+        let data = vec![7u8; (3 * WRITE_BACK_SLICE + 4096 + 5) as usize];
+        fs::write(dir.path().join(DATA_FILE), &data).unwrap();
+        write_back_paced(dir.path()).unwrap();
+        assert_eq!(fs::read(dir.path().join(DATA_FILE)).unwrap(), data);
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Select, TryRecvError};
 use heed::{PutFlags, RoTxn, RwTxn, WithoutTls};
 
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{self, Checkpoint};
 use super::format::{
     self, index_key, u64_key, GroupRecord, Progress, ReplayRecord, SealedLayout, SnapshotRecord, StreamState,
     TargetRecord, INDEX_CHUNK,
@@ -352,6 +352,7 @@ impl Durable {
         let (env, dir) = (store.env.clone(), self.dir.clone());
         let thread = std::thread::Builder::new().name("graveyard-checkpoint".into()).spawn(
             move || -> Result<Taken> {
+                checkpoint::write_back_paced(&dir)?;
                 env.force_sync()?;
                 checkpoint.write(&dir)?;
                 Ok((checkpoint.lsn, pin))
