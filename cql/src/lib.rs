@@ -627,11 +627,9 @@ async fn schema_and_statements(
         session.query_unpaged(statement, ()).await.map_err(|e| {
             // Cassandra also refuses a datacenter it does not know yet (its nodes still
             // joining): tried again for settle_for, then said as the refusal it is.
-            let config = matches!(
-                &e,
-                ExecutionError::LastAttemptError(RequestAttemptError::DbError(DbError::ConfigError, _))
-            );
-            let error = setup_failure("creating the schema", e);
+            let refused = Refused::from(e);
+            let config = matches!(refused.db, Some(DbError::ConfigError));
+            let error = setup_failure("creating the schema", refused);
             SetupError { passing: config || matches!(error, Error::Unavailable(_)), error }
         })?;
         session.await_schema_agreement().await.map_err(|e| unavailable("waiting for schema agreement", e))?;
