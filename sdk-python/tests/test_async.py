@@ -85,6 +85,10 @@ def test_the_core_operations_as_coroutines(store_path: str) -> None:
             assert [e.revision for e in await db.read_stream("order-1").to_list()] == [1, 2]
             info = await db.stream_info("order-1")
             assert (info.current, info.next_revision, info.deleted) == (2, 3, False)
+            listed = await db.list_streams(prefix="order-", limit=10)
+            assert [(s.name, s.next_revision) for s in listed] == [("order-1", 3)]
+            with pytest.raises(graveyard.InvalidArgumentError):
+                await db.list_streams(limit=0)
             await db.delete_stream("order-1", expected_version=2)
             assert (await db.stream_info("order-1")).deleted is True
             await db.tombstone_stream("user-1")

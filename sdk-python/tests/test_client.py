@@ -303,6 +303,34 @@ def test_metadata_stream_info_soft_delete_and_tombstone(store: Client) -> None:
         store.stream_info("never")
 
 
+def test_list_streams_pages_by_name_with_each_stream_s_state(store: Client) -> None:
+    assert store.list_streams() == []
+    for name in ["order-2", "order-1", "user-1", "order-3"]:
+        store.append(name, [counted(1), counted(2)])
+    store.delete_stream("order-2")
+    store.tombstone_stream("order-3")
+    first = store.list_streams(prefix="order-", limit=2)
+    assert [s.name for s in first] == ["order-1", "order-2"], "byte order, prefix only"
+    rest = store.list_streams(prefix="order-", after=first[-1].name, limit=2)
+    assert [s.name for s in rest] == ["order-3"]
+    one, two, three = first + rest
+    assert (one.next_revision, one.last_position, one.deleted, one.deleted_before, one.tombstoned) == (
+        2,
+        3,
+        False,
+        0,
+        False,
+    )
+    assert (two.deleted, two.deleted_before, two.tombstoned, two.shredded) == (True, 2, False, False)
+    assert (three.tombstoned, three.next_revision) == (True, 2)
+    assert [s.name for s in store.list_streams()] == ["order-1", "order-2", "order-3", "user-1"]
+    for limit in (0, 10_001):
+        with pytest.raises(graveyard.InvalidArgumentError):
+            store.list_streams(limit=limit)
+    with pytest.raises(ValueError, match="limit"):
+        store.list_streams(limit=-1)
+
+
 def test_snapshots(store: Client) -> None:
     assert store.get_snapshot("s") is None
     store.append("s", [counted(1), counted(2)])

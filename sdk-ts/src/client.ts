@@ -15,6 +15,7 @@ import {
   type SchemaUpsert,
   type Snapshot,
   type StreamInfo,
+  type StreamSummary,
   type StreamMetadata,
   type SubscriptionStart,
   RecordedEvent,
@@ -30,6 +31,7 @@ import {
   replayInfoFromJson,
   schemaUpsertFromJson,
   streamInfoFromJson,
+  streamSummariesFromJson,
   streamMetadataFromJson,
   streamMetadataToJson,
   subscriptionStartCode,
@@ -268,6 +270,22 @@ export class Graveyard implements AsyncDisposable {
   /** The position the next event of $all gets. */
   async headPosition(options: CallOptions = {}): Promise<bigint> {
     return call(options.signal, (t) => this.#native.headPosition(t));
+  }
+
+  /**
+   * One page of the streams this store holds (on a cluster, those of this client's node:
+   * `onNode` lists the others): names starting with `prefix`, in byte order, after `after` (the
+   * last name of the previous page), at most `limit` (1 to 10,000; default 1,000). A page
+   * shorter than `limit` is the last.
+   */
+  async listStreams(
+    options: CallOptions & { prefix?: string; after?: string; limit?: bigint | number } = {},
+  ): Promise<StreamSummary[]> {
+    const limit = BigInt(options.limit ?? 1000);
+    const page = await call(options.signal, (t) =>
+      this.#native.listStreams(options.prefix ?? "", options.after ?? null, limit, t),
+    );
+    return streamSummariesFromJson(parseJsonLossless(page));
   }
 
   async streamInfo(stream: string, options: CallOptions = {}): Promise<StreamInfo> {

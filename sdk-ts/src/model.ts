@@ -641,6 +641,39 @@ export function streamMetadataFromJson(json: unknown): StreamMetadata {
   };
 }
 
+/** One stream of a listing (`listStreams`): tombstoned, deleted and shredded ones included. */
+export interface StreamSummary {
+  name: string;
+  /** The revision the next appended event will get. */
+  nextRevision: bigint;
+  /** The position of its last event in $all; undefined when it never had one. */
+  lastPosition: bigint | undefined;
+  /** Soft-deleted and not written since. */
+  deleted: boolean;
+  /** Revisions below this were hidden by its last soft delete (0n when never deleted). */
+  deletedBefore: bigint;
+  tombstoned: boolean;
+  shredded: boolean;
+}
+
+export function streamSummariesFromJson(json: unknown): StreamSummary[] {
+  if (!Array.isArray(json)) {
+    return malformed('stream listing', json);
+  }
+  return json.map((item: unknown) => {
+    const o = object(item, 'stream summary');
+    return {
+      name: str(o.name, 'name'),
+      nextRevision: u64(o.next_revision, 'next_revision'),
+      lastPosition: o.last_position == null ? undefined : u64(o.last_position, 'last_position'),
+      deleted: bool(o.deleted, 'deleted'),
+      deletedBefore: u64(o.deleted_before, 'deleted_before'),
+      tombstoned: bool(o.tombstoned, 'tombstoned'),
+      shredded: bool(o.shredded, 'shredded'),
+    };
+  });
+}
+
 /** The state of a stream. */
 export interface StreamInfo {
   current: CurrentRevision;

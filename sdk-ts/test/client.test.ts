@@ -210,6 +210,36 @@ void test("metadata, stream info, soft delete and tombstone", async (t) => {
   await assert.rejects(store.readStream("s").toArray(), StreamDeletedError);
 });
 
+void test("listStreams pages through the streams by name with each one's state", async (t) => {
+  const store = await openTemp(t);
+  assert.deepEqual(await store.listStreams(), []);
+  for (const name of ["order-2", "order-1", "user-1", "order-3"]) {
+    await store.append(name, [json(1), json(2)]);
+  }
+  await store.deleteStream("order-2");
+  await store.tombstoneStream("order-3");
+  const first = await store.listStreams({ prefix: "order-", limit: 2 });
+  assert.deepEqual(first.map((s) => s.name), ["order-1", "order-2"], "byte order, the prefix only");
+  const rest = await store.listStreams({ prefix: "order-", after: first[1].name, limit: 2n });
+  assert.deepEqual(rest.map((s) => s.name), ["order-3"]);
+  assert.deepEqual(first[0], {
+    name: "order-1",
+    nextRevision: 2n,
+    lastPosition: 3n,
+    deleted: false,
+    deletedBefore: 0n,
+    tombstoned: false,
+    shredded: false,
+  });
+  assert.deepEqual([first[1].deleted, first[1].deletedBefore, first[1].tombstoned], [true, 2n, false]);
+  assert.deepEqual([rest[0].tombstoned, rest[0].nextRevision], [true, 2n]);
+  assert.deepEqual((await store.listStreams()).map((s) => s.name), ["order-1", "order-2", "order-3", "user-1"]);
+  for (const limit of [0, 10_001, -1n]) {
+    await assert.rejects(store.listStreams({ limit }), InvalidArgumentError);
+  }
+  await assert.rejects(store.listStreams({ limit: 1.5 }), RangeError);
+});
+
 void test("snapshots", async (t) => {
   const store = await openTemp(t);
   assert.equal(await store.getSnapshot("s"), undefined);

@@ -281,6 +281,24 @@ impl NativeStore {
         promise(env, token(cancel), async move { store.head_position().await }, |_, p| Ok(BigInt::from(p)))
     }
 
+    /// One page of the streams of this store (of this node's log on a cluster) as JSON.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn list_streams<'e>(
+        &self,
+        env: &'e Env,
+        prefix: String,
+        after: Option<String>,
+        limit: BigInt,
+        cancel: Option<&NativeCancel>,
+    ) -> Result<Object<'e>> {
+        let limit = guard(env, || u64_of(&limit, "a listing's limit"))?;
+        let options = graveyard::ListStreamsOptions { prefix, after, limit };
+        let store = self.store.clone();
+        promise(env, token(cancel), async move { store.list_streams(&options).await }, |_, page| {
+            Ok(boundary::to_json(&page))
+        })
+    }
+
     /// The stream's info as JSON.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn stream_info<'e>(

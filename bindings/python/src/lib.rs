@@ -25,7 +25,9 @@ use graveyard::boundary::batch::{Batch, BatchedMember, BatchedSubscription};
 use graveyard::boundary::{self, args, codes, packed};
 use graveyard::runtime;
 use graveyard::schema::Schema;
-use graveyard::{ClientOptions, Error, ExpectedVersion, GroupSettings, GroupTarget, Options, Store};
+use graveyard::{
+    ClientOptions, Error, ExpectedVersion, GroupSettings, GroupTarget, ListStreamsOptions, Options, Store,
+};
 use zeroize::Zeroizing;
 
 mod buffer;
@@ -362,6 +364,27 @@ impl NativeStore {
     }
 
     /// Stream info, as JSON.
+    /// One page of the streams of this store (of this node's log on a cluster), as JSON.
+    pub fn list_streams(&self, prefix: String, after: Option<String>, limit: u64) -> Result<String> {
+        let options = ListStreamsOptions { prefix, after, limit };
+        Ok(boundary::to_json(&self.store.list_streams_blocking(&options)?))
+    }
+
+    pub fn list_streams_submit(
+        &self,
+        queue: u64,
+        token: u64,
+        prefix: String,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<()> {
+        let store = self.store.clone();
+        let options = ListStreamsOptions { prefix, after, limit };
+        completions::spawn(queue, token, async move {
+            Ok::<_, Error>(boundary::to_json(&store.list_streams(&options).await?))
+        })
+    }
+
     pub fn stream_info(&self, stream: String) -> Result<String> {
         Ok(boundary::to_json(&self.store.stream_info_blocking(&stream)?))
     }

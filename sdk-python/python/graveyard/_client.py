@@ -28,6 +28,7 @@ from ._model import (
     Snapshot,
     StreamInfo,
     StreamMetadata,
+    StreamSummary,
     SubscriptionStart,
     direction_code,
     durability_code,
@@ -154,6 +155,21 @@ def _u64(value: int | None, what: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
         raise ValueError(f"{what} is an int from 0 to 2**64-1, not {value!r}")
     return value
+
+
+def _listing_limit(limit: int) -> int:
+    # The core refuses 0 and more than 10,000 (INVALID_ARGUMENT); this only keeps the native
+    # call to an int it can take.
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit < 1 << 64:
+        raise ValueError(f"limit is an int from 1 to 10,000, not {limit!r}")
+    return limit
+
+
+def _summaries(text: str) -> list[StreamSummary]:
+    page = json.loads(text)
+    if not isinstance(page, list):
+        raise InternalError(f"a stream listing is not a list: {text[:100]!r}")
+    return [StreamSummary.from_json(item) for item in page]
 
 
 def _limit(max_count: int | None) -> int | None:
@@ -489,6 +505,14 @@ class Client(_Base):
         """The position the next event of $all gets."""
         return int(_mapped(self._native.head_position))
 
+    def list_streams(self, *, prefix: str = "", after: str | None = None, limit: int = 1000) -> list[StreamSummary]:
+        """One page of the streams this store holds (on a cluster, those of this client's node:
+        ``on_node`` lists the others): names starting with ``prefix``, in byte order, after
+        ``after`` (the last name of the previous page), at most ``limit`` (1 to 10,000). A page
+        shorter than ``limit`` is the last."""
+        n = _listing_limit(limit)
+        return _summaries(_mapped(lambda: self._native.list_streams(prefix, after, n)))
+
     def stream_info(self, stream: str) -> StreamInfo:
         return StreamInfo.from_json(json.loads(_mapped(lambda: self._native.stream_info(stream))))
 
@@ -767,6 +791,12 @@ class AsyncClient(_Base):
 
     async def head_position(self) -> int:
         return int(await _mapped_async(self._native.head_position_submit))
+
+    async def list_streams(
+        self, *, prefix: str = "", after: str | None = None, limit: int = 1000
+    ) -> list[StreamSummary]:
+        n = _listing_limit(limit)
+        return _summaries(await _mapped_async(lambda q, t: self._native.list_streams_submit(q, t, prefix, after, n)))
 
     async def stream_info(self, stream: str) -> StreamInfo:
         return StreamInfo.from_json(

@@ -59,6 +59,7 @@ __all__ = [
     "Snapshot",
     "StreamInfo",
     "StreamMetadata",
+    "StreamSummary",
     "StreamTarget",
     "SubscriptionStart",
     "current_revision_from_json",
@@ -469,6 +470,37 @@ class StreamMetadata:
             max_count=_optional_u64(o, "max_count"),
             max_age=_optional_millis(o, "max_age_ms"),
             truncate_before=_optional_u64(o, "truncate_before"),
+        )
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    """One stream of a listing (``Client.list_streams``): tombstoned, deleted and shredded
+    streams included, with their state."""
+
+    name: str
+    next_revision: int
+    """The revision the next appended event will get."""
+    last_position: int | None
+    """The position of its last event in ``$all``; ``None`` when it never had one."""
+    deleted: bool
+    """Soft-deleted and not written since."""
+    deleted_before: int
+    """Revisions below this were hidden by its last soft delete (0 when never deleted)."""
+    tombstoned: bool
+    shredded: bool
+
+    @classmethod
+    def from_json(cls, value: object) -> StreamSummary:
+        o = _object(value, "stream summary")
+        return cls(
+            name=_str(o.get("name"), "name"),
+            next_revision=_u64(o.get("next_revision"), "next_revision"),
+            last_position=_optional_u64(o, "last_position"),
+            deleted=_bool(o.get("deleted"), "deleted"),
+            deleted_before=_u64(o.get("deleted_before"), "deleted_before"),
+            tombstoned=_bool(o.get("tombstoned"), "tombstoned"),
+            shredded=_bool(o.get("shredded"), "shredded"),
         )
 
 
