@@ -355,6 +355,25 @@ func (c *Client) HeadPosition(ctx context.Context) (uint64, error) {
 	return uint64(out), nil
 }
 
+// ListStreams returns one page of the streams this store holds (on a cluster, those of the
+// client's node: OnNode lists the others), in byte order of their names. A page shorter than
+// the limit is the last; the next one starts After the last name of this one.
+func (c *Client) ListStreams(ctx context.Context, opts ListStreamsOptions) ([]StreamSummary, error) {
+	limit := opts.Limit
+	if limit == 0 {
+		limit = 1000
+	}
+	page := []StreamSummary{}
+	p, pl := cStr(opts.Prefix)
+	a, al := cOptStr(opts.After)
+	err := jsonCall(ctx, &page, func(t C.gy_handle, b *C.gy_buf, e *C.gy_error) C.int32_t {
+		return C.gy_list_streams(c.h, p, pl, a, al, C.uint64_t(limit), t, b, e)
+	})
+	runtime.KeepAlive(opts.Prefix)
+	runtime.KeepAlive(opts.After)
+	return page, err
+}
+
 // StreamInfo is a stream's state. ErrNotFound when it never had events or metadata.
 func (c *Client) StreamInfo(ctx context.Context, stream string) (StreamInfo, error) {
 	var info StreamInfo

@@ -596,6 +596,45 @@ func TestStreamInfoMetadataAndDelete(t *testing.T) {
 	wantCode(t, err, graveyard.CodeInvalidArgument)
 }
 
+func TestListStreams(t *testing.T) {
+	c := openStore(t)
+	ctx := testCtx(t)
+	if page, err := c.ListStreams(ctx, graveyard.ListStreamsOptions{}); err != nil || len(page) != 0 {
+		t.Fatalf("an empty store: %v %v", page, err)
+	}
+	for _, name := range []string{"order-2", "order-1", "user-1", "order-3"} {
+		mustAppend(t, c, name, graveyard.NoStream, numbered("E", 2)...)
+	}
+	if err := c.DeleteStream(ctx, "order-2", graveyard.Any); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.TombstoneStream(ctx, "order-3", graveyard.Any); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.ListStreams(ctx, graveyard.ListStreamsOptions{Prefix: "order-", Limit: 2})
+	if err != nil || len(first) != 2 || first[0].Name != "order-1" || first[1].Name != "order-2" {
+		t.Fatalf("first page: %+v %v", first, err)
+	}
+	rest, err := c.ListStreams(ctx, graveyard.ListStreamsOptions{Prefix: "order-", After: first[1].Name, Limit: 2})
+	if err != nil || len(rest) != 1 || rest[0].Name != "order-3" || !rest[0].Tombstoned || rest[0].NextRevision != 2 {
+		t.Fatalf("next page: %+v %v", rest, err)
+	}
+	one := first[0]
+	if one.NextRevision != 2 || one.LastPosition == nil || *one.LastPosition != 3 || one.Deleted || one.DeletedBefore != 0 ||
+		one.Tombstoned || one.Shredded {
+		t.Fatalf("order-1: %+v", one)
+	}
+	if two := first[1]; !two.Deleted || two.DeletedBefore != 2 || two.Tombstoned {
+		t.Fatalf("order-2: %+v", two)
+	}
+	all, err := c.ListStreams(ctx, graveyard.ListStreamsOptions{})
+	if err != nil || len(all) != 4 || all[3].Name != "user-1" {
+		t.Fatalf("every stream: %+v %v", all, err)
+	}
+	_, err = c.ListStreams(ctx, graveyard.ListStreamsOptions{Limit: 10_001})
+	wantCode(t, err, graveyard.CodeInvalidArgument)
+}
+
 func TestSnapshots(t *testing.T) {
 	c := openStore(t)
 	ctx := testCtx(t)

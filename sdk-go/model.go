@@ -232,6 +232,32 @@ func (m *StreamMetadata) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// ListStreamsOptions selects one page of ListStreams.
+type ListStreamsOptions struct {
+	// Prefix keeps the names starting with it ("": every name).
+	Prefix string
+	// After is the last name of the previous page ("": the first page).
+	After string
+	// Limit is the most names of the page, 1 to 10,000 (0: 1,000).
+	Limit uint64
+}
+
+// StreamSummary is one stream of a listing: tombstoned, deleted and shredded streams included,
+// with their state.
+type StreamSummary struct {
+	Name string `json:"name"`
+	// NextRevision is the revision the next appended event will get.
+	NextRevision uint64 `json:"next_revision"`
+	// LastPosition is the position of its last event in $all; nil when it never had one.
+	LastPosition *uint64 `json:"last_position"`
+	// Deleted: soft-deleted and not written since.
+	Deleted bool `json:"deleted"`
+	// DeletedBefore: revisions below it were hidden by its last soft delete (0 when never deleted).
+	DeletedBefore uint64 `json:"deleted_before"`
+	Tombstoned    bool   `json:"tombstoned"`
+	Shredded      bool   `json:"shredded"`
+}
+
 // StreamInfo is what a stream's state is.
 type StreamInfo struct {
 	Current      CurrentRevision `json:"current"`

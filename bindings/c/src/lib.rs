@@ -374,6 +374,34 @@ pub extern "C" fn gy_head_position(
     })
 }
 
+/// One page of the streams of this store (of this node's log on a cluster) as a JSON array of
+/// summaries: names starting with `prefix`, in byte order, after `after` (a null pointer: from
+/// the first), at most `limit` (1 to 10,000).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn gy_list_streams(
+    store_h: GyHandle,
+    prefix: *const u8,
+    prefix_len: usize,
+    after: *const u8,
+    after_len: usize,
+    limit: u64,
+    cancel: GyHandle,
+    out: *mut GyBuf,
+    err: *mut GyError,
+) -> i32 {
+    guard(err, || {
+        check_out(out, "out")?;
+        let s = store(store_h)?;
+        let options = graveyard::ListStreamsOptions {
+            prefix: text(prefix, prefix_len, "prefix")?.to_owned(),
+            after: optional_text(after, after_len, "after")?.map(str::to_owned),
+            limit,
+        };
+        json_out(out, &call!(cancel, s.list_streams / list_streams_blocking(&options))?)
+    })
+}
+
 /// A stream's info as JSON.
 #[no_mangle]
 pub extern "C" fn gy_stream_info(

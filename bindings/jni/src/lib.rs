@@ -269,6 +269,16 @@ export!(Java_io_graveyard_internal_Native_streamInfo(env, h: jlong, stream: JStr
     op!(env, future, store(h)?, stream_info / stream_info_blocking(&stream) => |i| Out::Json(boundary::to_json(&i)))
 });
 
+export!(Java_io_graveyard_internal_Native_listStreams(env, h: jlong, prefix: JString<'l>, after: JString<'l>,
+        limit: jlong, future: JObject<'l>) -> JObject<'l> {
+    let options = graveyard::ListStreamsOptions {
+        prefix: string(env, &prefix, "prefix")?,
+        after: optional_string(env, &after)?,
+        limit: unsigned(limit, "a listing's limit")?,
+    };
+    op!(env, future, store(h)?, list_streams / list_streams_blocking(&options) => |p: Vec<_>| Out::Json(boundary::to_json(&p)))
+});
+
 export!(Java_io_graveyard_internal_Native_setStreamMetadata(env, h: jlong, stream: JString<'l>,
         metadata_json: JString<'l>, future: JObject<'l>) -> JObject<'l> {
     let stream = string(env, &stream, "stream")?;

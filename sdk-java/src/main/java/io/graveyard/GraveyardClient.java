@@ -169,6 +169,22 @@ public final class GraveyardClient implements AutoCloseable {
 
     // ---- stream lifecycle --------------------------------------------------------------------
 
+    /**
+     * One page of the streams this store holds (on a cluster, those of this client's node:
+     * {@link #onNode} lists the others): names starting with {@code prefix}, in byte order, after
+     * {@code after} (the last name of the previous page; null for the first page), at most
+     * {@code limit} (1 to 10,000). A page shorter than the limit is the last.
+     */
+    public List<StreamSummary> listStreams(String prefix, String after, long limit) {
+        Objects.requireNonNull(prefix, "prefix");
+        return sync((h, f) -> Native.listStreams(h, prefix, after, limit, f), Wire::streamSummaries);
+    }
+
+    public CompletableFuture<List<StreamSummary>> listStreamsAsync(String prefix, String after, long limit) {
+        Objects.requireNonNull(prefix, "prefix");
+        return async((h, f) -> Native.listStreams(h, prefix, after, limit, f), Wire::streamSummaries);
+    }
+
     /** The state of a stream: NOT_FOUND if it was never written nor given metadata. */
     public StreamInfo streamInfo(String stream) {
         Objects.requireNonNull(stream, "stream");

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.UUID;
 
 /**
@@ -401,6 +402,19 @@ final class Wire {
         JsonNode n = readTree(raw);
         return new StreamInfo(Errors.current(n.get("current")), n.get("next_revision").asLong(),
                 n.get("deleted").asBoolean(), n.get("shredded").asBoolean(), metadata(n.get("metadata")));
+    }
+
+    /** A JSON array of {@code {"name", "next_revision", "last_position" (or null), "deleted", "deleted_before", "tombstoned", "shredded"}}. */
+    static List<StreamSummary> streamSummaries(Object raw) {
+        List<StreamSummary> out = new ArrayList<>();
+        for (JsonNode n : readTree(raw)) {
+            JsonNode last = n.get("last_position");
+            out.add(new StreamSummary(n.get("name").asText(), n.get("next_revision").asLong(),
+                    last == null || last.isNull() ? OptionalLong.empty() : OptionalLong.of(last.asLong()),
+                    n.get("deleted").asBoolean(), n.get("deleted_before").asLong(), n.get("tombstoned").asBoolean(),
+                    n.get("shredded").asBoolean()));
+        }
+        return out;
     }
 
     static SchemaUpsert schemaUpsert(Object raw) {

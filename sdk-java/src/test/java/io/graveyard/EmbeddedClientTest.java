@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -190,6 +191,29 @@ class EmbeddedClientTest {
         assertThrows(StreamDeletedException.class, () -> client.append("s", ExpectedVersion.any(), json("E", "{}")));
         // Its events stay in $all.
         assertEquals(6, client.readAll().size());
+    }
+
+    @Test
+    void listStreamsPagesByNameWithEachStreamsState() {
+        assertEquals(List.of(), client.listStreams("", null, 1000));
+        for (String name : List.of("order-2", "order-1", "user-1", "order-3")) {
+            client.append(name, ExpectedVersion.noStream(), json("E", "{}"), json("E", "{}"));
+        }
+        client.deleteStream("order-2", ExpectedVersion.any());
+        client.tombstoneStream("order-3", ExpectedVersion.any());
+        List<StreamSummary> first = client.listStreams("order-", null, 2);
+        assertEquals(List.of("order-1", "order-2"), first.stream().map(StreamSummary::name).toList());
+        assertEquals(new StreamSummary("order-1", 2, OptionalLong.of(3), false, 0, false, false), first.get(0));
+        assertTrue(first.get(1).deleted());
+        assertEquals(2, first.get(1).deletedBefore());
+        List<StreamSummary> rest = client.listStreamsAsync("order-", first.get(1).name(), 2).join();
+        assertEquals(List.of("order-3"), rest.stream().map(StreamSummary::name).toList());
+        assertTrue(rest.get(0).tombstoned());
+        assertEquals(List.of("order-1", "order-2", "order-3", "user-1"),
+                client.listStreams("", null, 10).stream().map(StreamSummary::name).toList());
+        assertThrows(InvalidArgumentException.class, () -> client.listStreams("", null, 0));
+        assertThrows(InvalidArgumentException.class, () -> client.listStreams("", null, -1));
+        assertThrows(NullPointerException.class, () -> client.listStreams(null, null, 1));
     }
 
     @Test

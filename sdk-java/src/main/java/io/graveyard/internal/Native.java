@@ -66,6 +66,9 @@ public final class Native {
     public static native Object readAll(long store, int direction, long from, long limit, String filterJson,
             CompletableFuture<Object> future);
 
+    public static native Object listStreams(long store, String prefix, String after, long limit,
+            CompletableFuture<Object> future);
+
     public static native Object streamInfo(long store, String stream, CompletableFuture<Object> future);
 
     public static native Object setStreamMetadata(long store, String stream, String metadataJson,
