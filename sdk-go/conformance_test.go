@@ -71,7 +71,7 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("node", func(t *testing.T) {
 		if !isExecutable(server) {
-			t.Skipf("the server binary %s is not built (cargo build --release -p graveyard-server)", server)
+			missing(t, "the server binary %s is not built (cargo build --release -p graveyard-server)", server)
 		}
 		runConformance(t, runner, filepath.Join(repo, "conformance"), executor, "--node", "--server", server)
 	})

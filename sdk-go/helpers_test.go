@@ -163,9 +163,19 @@ func settleGoroutines(want int) int {
 
 // ---- real nodes ---------------------------------------------------------------------------------
 
+// missing stops a test that needs something not built: a failure, since a skipped test proves
+// nothing, unless GRAVEYARD_ALLOW_SKIPS=1 asks for a partial run.
+func missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("GRAVEYARD_ALLOW_SKIPS") == "1" {
+		t.Skipf(format, args...)
+	}
+	t.Fatalf(format+" (GRAVEYARD_ALLOW_SKIPS=1 skips the test instead)", args...)
+}
+
 // serverBinary is the node binary of the workspace build, target/release/graveyard under
 // CARGO_TARGET_DIR (relative to the repository root, the parent of sdk-go) or ../target; the
-// test is skipped when it is not built.
+// test fails (see missing) when it is not built.
 func serverBinary(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("..")
@@ -182,7 +192,7 @@ func serverBinary(t testing.TB) string {
 	}
 	bin := filepath.Join(target, "release", "graveyard")
 	if info, err := os.Stat(bin); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-		t.Skipf("the node binary %s is not built (cargo build --release -p graveyard-server --bin graveyard): "+
+		missing(t, "the node binary %s is not built (cargo build --release -p graveyard-server --bin graveyard): "+
 			"the tests of real nodes need it", bin)
 	}
 	return bin

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -36,12 +35,6 @@ class ClusterTest {
     static final List<Process> nodes = new ArrayList<>();
     static String endpoints;
 
-    static Path binary() {
-        String configured = System.getProperty("graveyard.server.binary");
-        Path path = configured != null ? Path.of(configured) : Path.of("../target/release/graveyard");
-        return path.toAbsolutePath().normalize();
-    }
-
     static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
@@ -49,7 +42,7 @@ class ClusterTest {
     }
 
     static Process start(String id, int port, String members, Path tokenFile, String... extra) throws IOException {
-        List<String> command = new ArrayList<>(List.of(binary().toString(), "serve", "--listen", "127.0.0.1:" + port,
+        List<String> command = new ArrayList<>(List.of(ServerBinary.path().toString(), "serve", "--listen", "127.0.0.1:" + port,
                 "--data", dir.resolve(id).toString(), "--node-id", id, "--members", members));
         if (tokenFile != null) {
             command.addAll(List.of("--token-file", tokenFile.toString()));
@@ -86,8 +79,7 @@ class ClusterTest {
 
     @BeforeAll
     static void startNodes() throws Exception {
-        assumeTrue(Files.isExecutable(binary()), "the server binary " + binary()
-                + " is not built (cargo build --release --bins); the cluster test needs it");
+        ServerBinary.require();
         int p1 = freePort();
         int p2 = freePort();
         String members = "n1=127.0.0.1:" + p1 + ",n2=127.0.0.1:" + p2;

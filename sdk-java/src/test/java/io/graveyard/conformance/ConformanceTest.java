@@ -1,6 +1,7 @@
 package io.graveyard.conformance;
 
-import org.junit.jupiter.api.Assumptions;
+import io.graveyard.ServerBinary;
+
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
@@ -51,7 +52,7 @@ class ConformanceTest {
     static Path runner() {
         String configured = System.getProperty("graveyard.conformance.binary");
         Path path = configured != null ? Path.of(configured)
-                : NodeBackend.binary().resolveSibling("graveyard-conformance");
+                : ServerBinary.path().resolveSibling("graveyard-conformance");
         return path.toAbsolutePath().normalize();
     }
 
@@ -61,8 +62,7 @@ class ConformanceTest {
                 DynamicTest.dynamicTest("embedded, blocking methods", () -> run("")),
                 DynamicTest.dynamicTest("embedded, async twins", () -> run("--async")),
                 DynamicTest.dynamicTest("one node, Graveyard.connect", () -> {
-                    Assumptions.assumeTrue(Files.isExecutable(NodeBackend.binary()), "the server binary "
-                            + NodeBackend.binary() + " is not built (cargo build --release -p graveyard-server)");
+                    ServerBinary.require();
                     run("--node");
                 }));
     }
@@ -77,7 +77,7 @@ class ConformanceTest {
         // the JNI checks surefire runs the tests with, and the server binary for --node.
         List<String> executor = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xcheck:jni", "-cp", System.getProperty("java.class.path"),
-                "-Dgraveyard.server.binary=" + NodeBackend.binary(), Executor.class.getName()));
+                "-Dgraveyard.server.binary=" + ServerBinary.path(), Executor.class.getName()));
         if (!flag.isEmpty()) {
             executor.add(flag);
         }

@@ -4,6 +4,7 @@ import io.graveyard.ConnectOptions;
 import io.graveyard.Graveyard;
 import io.graveyard.GraveyardClient;
 import io.graveyard.GraveyardException;
+import io.graveyard.ServerBinary;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -35,11 +36,6 @@ final class NodeBackend implements Executor.Backend {
         this.port = port;
     }
 
-    static Path binary() {
-        String configured = System.getProperty("graveyard.server.binary");
-        return (configured != null ? Path.of(configured) : Path.of("../target/release/graveyard")).toAbsolutePath().normalize();
-    }
-
     static NodeBackend start(Path dir, Long maxEventSize, byte[] masterKey) throws Exception {
         int port;
         try (ServerSocket socket = new ServerSocket(0)) {
@@ -51,7 +47,7 @@ final class NodeBackend implements Executor.Backend {
     }
 
     private void startProcess() throws IOException {
-        List<String> command = new ArrayList<>(List.of(binary().toString(), "serve", "--listen", "127.0.0.1:" + port,
+        List<String> command = new ArrayList<>(List.of(ServerBinary.path().toString(), "serve", "--listen", "127.0.0.1:" + port,
                 "--data", dir.resolve("data").toString()));
         if (maxEventSize != null) {
             command.addAll(List.of("--max-event-size", maxEventSize.toString()));

@@ -6,10 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import io.graveyard.Durability;
+import io.graveyard.EventData;
+import io.graveyard.ExpectedVersion;
+import io.graveyard.Graveyard;
+import io.graveyard.GraveyardClient;
+import io.graveyard.OpenOptions;
+import io.graveyard.SchemaViolationException;
+import io.graveyard.Violation;
 import io.graveyard.schema.fixtures.OrderPlaced;
 import io.graveyard.schema.fixtures.User;
 
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,29 +25,40 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The derived schemas and the JSON of valid and invalid objects, judged by the real Rust core.
- * Runs when {@code GRAVEYARD_SCHEMA_CHECKER} names an executable that takes a directory, compiles
- * each {@code <base>.schema.json} there as a standalone schema and validates each
- * {@code <base>.data.<label>.json} against it, printing one JSON line per file:
- * {@code {"file", "ok", "error"?, "violations"?, "defaults"?}} (a small binary over
- * {@code graveyard::schema::{Schema, CompiledSchema}}; skipped without it).
+ * The derived schemas and the JSON of valid and invalid objects, judged by the real Rust core
+ * through the SDK's own embedded store: each schema is upserted into a store of its own (the core
+ * compiles it, or the upsert throws with its reasons), and each object is appended as an event of
+ * its entity's type (the core stores it, defaults filled, or refuses it with its violations).
  */
 class CoreValidationTest {
 
-    private final Map<String, Object> data = new LinkedHashMap<>();
-    private final List<Class<?>> schemas = new ArrayList<>();
+    @TempDir
+    Path dir;
+
+    /** What the store did with one object: its data as stored, or the violations it was refused for. */
+    private record Judged(JsonNode stored, List<Violation> violations) {
+        boolean ok() {
+            return stored != null;
+        }
+    }
+
+    private final Map<Class<?>, Map<String, byte[]>> data = new LinkedHashMap<>();
 
     private void schema(Class<?> type, Object... labelsAndObjects) {
-        schemas.add(type);
+        Map<String, byte[]> objects = data.computeIfAbsent(type, t -> new LinkedHashMap<>());
         for (int i = 0; i < labelsAndObjects.length; i += 2) {
-            data.put(base(type) + ".data." + labelsAndObjects[i] + ".json", labelsAndObjects[i + 1]);
+            objects.put((String) labelsAndObjects[i], Entities.toJson(labelsAndObjects[i + 1]));
         }
+    }
+
+    /** Data written by hand, beyond what Java writes. */
+    private void raw(Class<?> type, String label, String json) {
+        data.get(type).put(label, json.getBytes(StandardCharsets.UTF_8));
     }
 
     private static String base(Class<?> type) {
@@ -48,11 +66,7 @@ class CoreValidationTest {
     }
 
     @Test
-    void theCoreAcceptsTheSchemasAndJudgesTheData() throws Exception {
-        String checker = System.getenv("GRAVEYARD_SCHEMA_CHECKER");
-        Assumptions.assumeTrue(checker != null && new File(checker).canExecute(),
-            "GRAVEYARD_SCHEMA_CHECKER is not set to the schema checker binary");
-
+    void theCoreAcceptsTheSchemasAndJudgesTheData() {
         RoundTripTest.All extremes = new RoundTripTest.All();
         extremes.l = Long.MIN_VALUE;
         extremes.ff = -Float.MAX_VALUE;
@@ -77,70 +91,69 @@ class CoreValidationTest {
         schema(SchemaDerivationTest.Times.class);
         schema(RoundTripTest.Rec.class);
         schema(PatternsTest.Holder.class);
-
-        Path dir = Files.createTempDirectory("graveyard-schemas");
-        for (Class<?> type : schemas) {
-            Files.writeString(dir.resolve(base(type) + ".schema.json"), Entities.schemaJson(type));
-        }
-        for (Map.Entry<String, Object> entry : data.entrySet()) {
-            Files.write(dir.resolve(entry.getKey()), Entities.toJson(entry.getValue()));
-        }
-        // Data written by hand, beyond what Java writes.
-        String all = base(RoundTripTest.All.class);
-        Files.writeString(dir.resolve(all + ".data.outOfRange.json"), new String(Entities.toJson(tooBig),
-            StandardCharsets.UTF_8).replace("\"i\":3", "\"i\":2147483648").replace("\"b\":1", "\"b\":-129")
+        raw(RoundTripTest.All.class, "outOfRange", new String(Entities.toJson(tooBig), StandardCharsets.UTF_8)
+            .replace("\"i\":3", "\"i\":2147483648").replace("\"b\":1", "\"b\":-129")
             .replace("\"c\":\"é\"", "\"c\":\"ab\"").replace("\"uuid\":\"", "\"uuid\":\"x"));
-        String every = base(SchemaDerivationTest.EveryElement.class);
-        Files.writeString(dir.resolve(every + ".data.empty.json"), "{\"user-name\": \"abc\"}");
+        raw(SchemaDerivationTest.EveryElement.class, "empty", "{\"user-name\": \"abc\"}");
 
-        Process process = new ProcessBuilder(checker, dir.toString()).redirectError(ProcessBuilder.Redirect.INHERIT)
-            .start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, process.exitValue(), output);
-        Map<String, JsonNode> results = new LinkedHashMap<>();
-        for (String line : output.split("\n")) {
-            if (!line.isBlank()) {
-                JsonNode result = tree(line);
-                results.put(result.get("file").asText(), result);
+        Map<String, Judged> results = new LinkedHashMap<>();
+        Map<String, byte[]> written = new LinkedHashMap<>();
+        for (Map.Entry<Class<?>, Map<String, byte[]>> entry : data.entrySet()) {
+            Class<?> type = entry.getKey();
+            // A store per schema: each is judged alone, as the first version of its name.
+            try (GraveyardClient client = Graveyard.open(dir.resolve(base(type)),
+                    OpenOptions.defaults().durability(Durability.NO_FSYNC_UNSAFE))) {
+                assertEquals(1, client.upsertSchema(type).version(), type.getName());
+                for (Map.Entry<String, byte[]> object : entry.getValue().entrySet()) {
+                    String key = base(type) + "." + object.getKey();
+                    written.put(key, object.getValue());
+                    results.put(key, judge(client, type, object.getKey(), object.getValue()));
+                }
             }
         }
 
-        for (Class<?> type : schemas) {
-            JsonNode result = results.get(base(type) + ".schema.json");
-            assertTrue(result != null && result.get("ok").asBoolean(), type + ": " + result);
+        String all = base(RoundTripTest.All.class);
+        for (String key : List.of(base(User.class) + ".valid", base(OrderPlaced.class) + ".valid", all + ".valid",
+            all + ".extremes", base(SchemaDerivationTest.Primitives.class) + ".valid",
+            base(SchemaDerivationTest.Boxes.class) + ".empty")) {
+            Judged result = results.get(key);
+            assertTrue(result.ok(), key + ": " + result);
+            // Stored as written: the core filled in no default.
+            assertEquals(tree(written.get(key)), result.stored(), key);
         }
-        for (String file : List.of(base(User.class) + ".data.valid.json", base(OrderPlaced.class) + ".data.valid.json",
-            all + ".data.valid.json", all + ".data.extremes.json",
-            base(SchemaDerivationTest.Primitives.class) + ".data.valid.json",
-            base(SchemaDerivationTest.Boxes.class) + ".data.empty.json")) {
-            JsonNode result = results.get(file);
-            assertTrue(result.get("ok").asBoolean(), file + ": " + result);
-            assertEquals(0, result.get("defaults").asInt(), file + ": " + result);
-        }
-        assertViolations(results.get(base(User.class) + ".data.invalid.json"),
+        assertViolations(results.get(base(User.class) + ".invalid"),
             "name min_length", "email pattern", "age max", "address.city required", "tags max_length");
-        assertViolations(results.get(base(OrderPlaced.class) + ".data.invalid.json"),
+        assertViolations(results.get(base(OrderPlaced.class) + ".invalid"),
             "lines min_length", "total min", "currency pattern");
-        assertViolations(results.get(all + ".data.outOfRange.json"),
-            "b min", "i max", "c max_length", "uuid pattern");
-        JsonNode filled = results.get(every + ".data.empty.json");
-        assertTrue(filled.get("ok").asBoolean(), filled.toString());
+        assertViolations(results.get(all + ".outOfRange"), "b min", "i max", "c max_length", "uuid pattern");
+        Judged filled = results.get(base(SchemaDerivationTest.EveryElement.class) + ".empty");
+        assertTrue(filled.ok(), filled.toString());
         assertEquals(tree("{\"user-name\": \"abc\", \"ratio\": 1.5, \"level\": 3, \"enabled\": true, "
             + "\"color\": \"GREEN\", \"letters\": [\"a\"], \"origin\": {\"x\": 1.0, \"y\": 2.0}, \"initial\": \"x\", "
             + "\"since\": \"2024-01-01T00:00:00Z\", \"big\": 12345678901234567890, \"price\": 1.50, \"empty\": \"\"}"),
-            filled.get("data"));
+            filled.stored());
         // The store's data, defaults filled, reads back.
-        SchemaDerivationTest.EveryElement read = Entities.fromJson(filled.get("data").toString().getBytes(
+        SchemaDerivationTest.EveryElement read = Entities.fromJson(filled.stored().toString().getBytes(
             StandardCharsets.UTF_8), SchemaDerivationTest.EveryElement.class);
         assertEquals(3, read.level);
     }
 
-    private static void assertViolations(JsonNode result, String... expected) {
-        assertTrue(!result.get("ok").asBoolean(), result.toString());
+    /** Appends one object as an event of its entity's type to a stream of its own, and reads back what was stored. */
+    private static Judged judge(GraveyardClient client, Class<?> type, String label, byte[] json) {
+        String stream = "judged-" + label;
+        try {
+            client.append(stream, ExpectedVersion.noStream(), EventData.json(Entities.eventType(type), json));
+        } catch (SchemaViolationException e) {
+            return new Judged(null, e.getViolations());
+        }
+        return new Judged(tree(client.readStream(stream).get(0).data()), List.of());
+    }
+
+    private static void assertViolations(Judged result, String... expected) {
+        assertTrue(!result.ok(), result.toString());
         TreeSet<String> actual = new TreeSet<>();
-        for (JsonNode violation : result.get("violations")) {
-            actual.add(violation.get("path").asText() + " " + violation.get("rule").asText());
+        for (Violation violation : result.violations()) {
+            actual.add(violation.path() + " " + violation.rule());
         }
         assertEquals(new TreeSet<>(List.of(expected)), actual, result.toString());
     }
