@@ -469,6 +469,8 @@ impl ListStreamsOptions {
     /// Most streams one page may hold: a page is answered from one read transaction and
     /// crosses the wire as one message.
     pub const MAX_LIMIT: u64 = 10_000;
+    /// The page an SDK asks for when its caller names no limit.
+    pub const DEFAULT_LIMIT: u64 = 1_000;
 
     pub fn new(limit: u64) -> ListStreamsOptions {
         ListStreamsOptions { limit, ..ListStreamsOptions::default() }

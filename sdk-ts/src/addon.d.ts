@@ -48,7 +48,7 @@ export declare class NativeStore {
   readAll(direction: number, from?: bigint | undefined | null, limit?: bigint | undefined | null, filter?: string | undefined | null, cancel?: NativeCancel | undefined | null): Promise<Buffer>
   headPosition(cancel?: NativeCancel | undefined | null): Promise<bigint>
   /** One page of the streams of this store (of this node's log on a cluster) as JSON. */
-  listStreams(prefix: string, after: string | undefined | null, limit: bigint, cancel?: NativeCancel | undefined | null): Promise<string>
+  listStreams(prefix: string, after?: string | undefined | null, limit?: bigint | undefined | null, cancel?: NativeCancel | undefined | null): Promise<string>
   /** The stream's info as JSON. */
   streamInfo(stream: string, cancel?: NativeCancel | undefined | null): Promise<string>
   setStreamMetadata(stream: string, metadata: string, cancel?: NativeCancel | undefined | null): Promise<void>

@@ -281,7 +281,8 @@ export class Graveyard implements AsyncDisposable {
   async listStreams(
     options: CallOptions & { prefix?: string; after?: string; limit?: bigint | number } = {},
   ): Promise<StreamSummary[]> {
-    const limit = BigInt(options.limit ?? 1000);
+    // Absent: the core's default (1,000).
+    const limit = options.limit === undefined ? null : BigInt(options.limit);
     const page = await call(options.signal, (t) =>
       this.#native.listStreams(options.prefix ?? "", options.after ?? null, limit, t),
     );

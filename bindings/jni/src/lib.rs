@@ -271,11 +271,11 @@ export!(Java_io_graveyard_internal_Native_streamInfo(env, h: jlong, stream: JStr
 
 export!(Java_io_graveyard_internal_Native_listStreams(env, h: jlong, prefix: JString<'l>, after: JString<'l>,
         limit: jlong, future: JObject<'l>) -> JObject<'l> {
-    let options = graveyard::ListStreamsOptions {
-        prefix: string(env, &prefix, "prefix")?,
-        after: optional_string(env, &after)?,
-        limit: unsigned(limit, "a listing's limit")?,
-    };
+    let options = args::list_streams_options(
+        string(env, &prefix, "prefix")?,
+        optional_string(env, &after)?,
+        optional(limit, "a listing's limit")?,
+    );
     op!(env, future, store(h)?, list_streams / list_streams_blocking(&options) => |p: Vec<_>| Out::Json(boundary::to_json(&p)))
 });
 

@@ -288,11 +288,11 @@ impl NativeStore {
         env: &'e Env,
         prefix: String,
         after: Option<String>,
-        limit: BigInt,
+        limit: Option<BigInt>,
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
-        let limit = guard(env, || u64_of(&limit, "a listing's limit"))?;
-        let options = graveyard::ListStreamsOptions { prefix, after, limit };
+        let limit = guard(env, || limit.map(|l| u64_of(&l, "a listing's limit")).transpose())?;
+        let options = args::list_streams_options(prefix, after, limit);
         let store = self.store.clone();
         promise(env, token(cancel), async move { store.list_streams(&options).await }, |_, page| {
             Ok(boundary::to_json(&page))

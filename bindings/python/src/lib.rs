@@ -25,9 +25,7 @@ use graveyard::boundary::batch::{Batch, BatchedMember, BatchedSubscription};
 use graveyard::boundary::{self, args, codes, packed};
 use graveyard::runtime;
 use graveyard::schema::Schema;
-use graveyard::{
-    ClientOptions, Error, ExpectedVersion, GroupSettings, GroupTarget, ListStreamsOptions, Options, Store,
-};
+use graveyard::{ClientOptions, Error, ExpectedVersion, GroupSettings, GroupTarget, Options, Store};
 use zeroize::Zeroizing;
 
 mod buffer;
@@ -365,8 +363,8 @@ impl NativeStore {
 
     /// Stream info, as JSON.
     /// One page of the streams of this store (of this node's log on a cluster), as JSON.
-    pub fn list_streams(&self, prefix: String, after: Option<String>, limit: u64) -> Result<String> {
-        let options = ListStreamsOptions { prefix, after, limit };
+    pub fn list_streams(&self, prefix: String, after: Option<String>, limit: Option<u64>) -> Result<String> {
+        let options = args::list_streams_options(prefix, after, limit);
         Ok(boundary::to_json(&self.store.list_streams_blocking(&options)?))
     }
 
@@ -376,10 +374,10 @@ impl NativeStore {
         token: u64,
         prefix: String,
         after: Option<String>,
-        limit: u64,
+        limit: Option<u64>,
     ) -> Result<()> {
         let store = self.store.clone();
-        let options = ListStreamsOptions { prefix, after, limit };
+        let options = args::list_streams_options(prefix, after, limit);
         completions::spawn(queue, token, async move {
             Ok::<_, Error>(boundary::to_json(&store.list_streams(&options).await?))
         })

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::crypto::Key;
 use crate::error::{Error, Result};
-use crate::{Filter, Options, ReadAllOptions, ReadOptions, SubscribeOptions};
+use crate::{Filter, ListStreamsOptions, Options, ReadAllOptions, ReadOptions, SubscribeOptions};
 
 use super::{codes, from_json};
 
@@ -41,6 +41,13 @@ pub fn read_all_options(
 ) -> Result<ReadAllOptions> {
     let ReadOptions { direction, from, limit } = read_options(direction, from, limit)?;
     Ok(ReadAllOptions { direction, from, limit, filter: filter(filter_json)? })
+}
+
+/// The options of a listing of streams: names starting with `prefix`, after `after` (none: from
+/// the first), at most `limit` (none: [`ListStreamsOptions::DEFAULT_LIMIT`]; the core refuses 0
+/// and more than [`ListStreamsOptions::MAX_LIMIT`]).
+pub fn list_streams_options(prefix: String, after: Option<String>, limit: Option<u64>) -> ListStreamsOptions {
+    ListStreamsOptions { prefix, after, limit: limit.unwrap_or(ListStreamsOptions::DEFAULT_LIMIT) }
 }
 
 /// The options of a subscription: its start (kind and checkpoint, docs/boundary.md), events
@@ -162,6 +169,10 @@ mod tests {
         assert_eq!(s.start, SubscriptionStart::After(7));
         assert_eq!(timeout_ms(Some(-1)).unwrap(), None);
         assert_eq!(timeout_ms(Some(5)).unwrap(), Some(Duration::from_millis(5)));
+        let l = list_streams_options("o-".into(), Some("o-1".into()), None);
+        assert_eq!((l.prefix.as_str(), l.after.as_deref(), l.limit), ("o-", Some("o-1"), 1_000));
+        // A limit given is the caller's, even 0: the core refuses that one.
+        assert_eq!(list_streams_options(String::new(), None, Some(0)).limit, 0);
     }
 
     #[test]

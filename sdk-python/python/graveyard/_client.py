@@ -157,9 +157,11 @@ def _u64(value: int | None, what: str) -> int | None:
     return value
 
 
-def _listing_limit(limit: int) -> int:
-    # The core refuses 0 and more than 10,000 (INVALID_ARGUMENT); this only keeps the native
-    # call to an int it can take.
+def _listing_limit(limit: int | None) -> int | None:
+    # None is the core's default (1,000); the core refuses 0 and more than 10,000
+    # (INVALID_ARGUMENT): this only keeps the native call to an int it can take.
+    if limit is None:
+        return None
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit < 1 << 64:
         raise ValueError(f"limit is an int from 1 to 10,000, not {limit!r}")
     return limit
@@ -505,11 +507,13 @@ class Client(_Base):
         """The position the next event of $all gets."""
         return int(_mapped(self._native.head_position))
 
-    def list_streams(self, *, prefix: str = "", after: str | None = None, limit: int = 1000) -> list[StreamSummary]:
+    def list_streams(
+        self, *, prefix: str = "", after: str | None = None, limit: int | None = None
+    ) -> list[StreamSummary]:
         """One page of the streams this store holds (on a cluster, those of this client's node:
         ``on_node`` lists the others): names starting with ``prefix``, in byte order, after
-        ``after`` (the last name of the previous page), at most ``limit`` (1 to 10,000). A page
-        shorter than ``limit`` is the last."""
+        ``after`` (the last name of the previous page), at most ``limit`` (1 to 10,000; None: the
+        core's default, 1,000). A page shorter than the limit is the last."""
         n = _listing_limit(limit)
         return _summaries(_mapped(lambda: self._native.list_streams(prefix, after, n)))
 
@@ -793,7 +797,7 @@ class AsyncClient(_Base):
         return int(await _mapped_async(self._native.head_position_submit))
 
     async def list_streams(
-        self, *, prefix: str = "", after: str | None = None, limit: int = 1000
+        self, *, prefix: str = "", after: str | None = None, limit: int | None = None
     ) -> list[StreamSummary]:
         n = _listing_limit(limit)
         return _summaries(await _mapped_async(lambda q, t: self._native.list_streams_submit(q, t, prefix, after, n)))

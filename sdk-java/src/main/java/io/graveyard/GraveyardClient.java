@@ -177,12 +177,36 @@ public final class GraveyardClient implements AutoCloseable {
      */
     public List<StreamSummary> listStreams(String prefix, String after, long limit) {
         Objects.requireNonNull(prefix, "prefix");
-        return sync((h, f) -> Native.listStreams(h, prefix, after, limit, f), Wire::streamSummaries);
+        long checked = listingLimit(limit);
+        return sync((h, f) -> Native.listStreams(h, prefix, after, checked, f), Wire::streamSummaries);
+    }
+
+    /** {@link #listStreams(String, String, long)} with the core's default limit (1,000). */
+    public List<StreamSummary> listStreams(String prefix, String after) {
+        Objects.requireNonNull(prefix, "prefix");
+        return sync((h, f) -> Native.listStreams(h, prefix, after, DEFAULT_LIMIT, f), Wire::streamSummaries);
     }
 
     public CompletableFuture<List<StreamSummary>> listStreamsAsync(String prefix, String after, long limit) {
         Objects.requireNonNull(prefix, "prefix");
-        return async((h, f) -> Native.listStreams(h, prefix, after, limit, f), Wire::streamSummaries);
+        long checked = listingLimit(limit);
+        return async((h, f) -> Native.listStreams(h, prefix, after, checked, f), Wire::streamSummaries);
+    }
+
+    public CompletableFuture<List<StreamSummary>> listStreamsAsync(String prefix, String after) {
+        Objects.requireNonNull(prefix, "prefix");
+        return async((h, f) -> Native.listStreams(h, prefix, after, DEFAULT_LIMIT, f), Wire::streamSummaries);
+    }
+
+    /** What the native layer reads as "no limit given": the core's default then applies. */
+    private static final long DEFAULT_LIMIT = -1;
+
+    /** A negative limit is refused here: the native layer would read -1 as the default. */
+    private static long listingLimit(long limit) {
+        if (limit < 0) {
+            throw new InvalidArgumentException("a listing's limit cannot be negative: " + limit);
+        }
+        return limit;
     }
 
     /** The state of a stream: NOT_FOUND if it was never written nor given metadata. */

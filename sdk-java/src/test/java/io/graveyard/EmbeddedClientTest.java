@@ -196,6 +196,7 @@ class EmbeddedClientTest {
     @Test
     void listStreamsPagesByNameWithEachStreamsState() {
         assertEquals(List.of(), client.listStreams("", null, 1000));
+        assertEquals(List.of(), client.listStreams("", null));
         for (String name : List.of("order-2", "order-1", "user-1", "order-3")) {
             client.append(name, ExpectedVersion.noStream(), json("E", "{}"), json("E", "{}"));
         }
@@ -211,6 +212,7 @@ class EmbeddedClientTest {
         assertTrue(rest.get(0).tombstoned());
         assertEquals(List.of("order-1", "order-2", "order-3", "user-1"),
                 client.listStreams("", null, 10).stream().map(StreamSummary::name).toList());
+        assertEquals(client.listStreams("", null, 10), client.listStreamsAsync("", null).join());
         assertThrows(InvalidArgumentException.class, () -> client.listStreams("", null, 0));
         assertThrows(InvalidArgumentException.class, () -> client.listStreams("", null, -1));
         assertThrows(NullPointerException.class, () -> client.listStreams(null, null, 1));
