@@ -3,7 +3,7 @@
 # sdk-python/requirements-dev.txt, from PyPI), ruff, the wheel built by maturin (the uniffi
 # module of bindings/python and the graveyard package) and installed into that venv, mypy
 # --strict on the package as installed, the tests and the benchmark, then pytest against the
-# installed wheel (it fails when no test ran), a smoke run of the benchmark, then
+# installed wheel (it fails when no test ran, or when one skipped), a smoke run of the benchmark, then
 # scripts/test-python-package.sh (pip install of the wheel into an empty virtual environment, a
 # program on an embedded store and a real node).
 set -euo pipefail

@@ -359,11 +359,17 @@ func (c *Client) HeadPosition(ctx context.Context) (uint64, error) {
 // client's node: OnNode lists the others), in byte order of their names. A page shorter than
 // the limit is the last; the next one starts After the last name of this one.
 func (c *Client) ListStreams(ctx context.Context, opts ListStreamsOptions) ([]StreamSummary, error) {
+	// 0 (Go's zero value) asks for the core's default, which the C ABI takes as -1; a limit
+	// past int64 is clamped, and refused by the core as past 10,000.
+	limit := C.int64_t(-1)
+	if opts.Limit != 0 {
+		limit = C.int64_t(min(opts.Limit, 1<<63-1))
+	}
 	page := []StreamSummary{}
 	p, pl := cStr(opts.Prefix)
 	a, al := cOptStr(opts.After)
 	err := jsonCall(ctx, &page, func(t C.gy_handle, b *C.gy_buf, e *C.gy_error) C.int32_t {
-		return C.gy_list_streams(c.h, p, pl, a, al, C.uint64_t(opts.Limit), t, b, e)
+		return C.gy_list_streams(c.h, p, pl, a, al, limit, t, b, e)
 	})
 	runtime.KeepAlive(opts.Prefix)
 	runtime.KeepAlive(opts.After)

@@ -631,8 +631,10 @@ func TestListStreams(t *testing.T) {
 	if err != nil || len(all) != 4 || all[3].Name != "user-1" {
 		t.Fatalf("every stream: %+v %v", all, err)
 	}
-	_, err = c.ListStreams(ctx, graveyard.ListStreamsOptions{Limit: 10_001})
-	wantCode(t, err, graveyard.CodeInvalidArgument)
+	for _, limit := range []uint64{10_001, 1<<63 - 1, 1 << 63, 1<<64 - 1} {
+		_, err = c.ListStreams(ctx, graveyard.ListStreamsOptions{Limit: limit})
+		wantCode(t, err, graveyard.CodeInvalidArgument)
+	}
 }
 
 func TestSnapshots(t *testing.T) {

@@ -19,9 +19,9 @@ const conformanceTimeout = 10 * time.Minute
 // TestConformance runs the language-neutral scenarios of ../conformance/*.json through the Go
 // SDK: the shared runner, graveyard-conformance (the one parser and matcher of every SDK), drives
 // the executor of internal/conformance/executor over the protocol of conformance/README.md,
-// twice: on embedded stores (Open), then on one real node per scenario (Connect; skipped, with
-// the reason, when the server binary is not built). Each run fails with the runner's report of
-// every failing step.
+// twice: on embedded stores (Open), then on one real node per scenario (Connect; a failure when
+// the server binary is not built, unless GRAVEYARD_ALLOW_SKIPS=1). Each run fails with the
+// runner's report of every failing step.
 //
 // CONFORMANCE_FILTER=<text> runs only the files whose name holds the text. The runner and the
 // server are looked for in $CARGO_TARGET_DIR/release (relative to the repository's root when
@@ -34,7 +34,6 @@ func TestConformance(t *testing.T) {
 	repo := filepath.Dir(sdk)
 	release := filepath.Join(targetDir(repo), "release")
 	runner := filepath.Join(release, "graveyard-conformance")
-	server := filepath.Join(release, "graveyard")
 	if !isExecutable(runner) {
 		t.Fatalf("the conformance runner %s is not built: cargo build --release -p graveyard-conformance", runner)
 	}
@@ -70,9 +69,7 @@ func TestConformance(t *testing.T) {
 		runConformance(t, runner, filepath.Join(repo, "conformance"), executor)
 	})
 	t.Run("node", func(t *testing.T) {
-		if !isExecutable(server) {
-			missing(t, "the server binary %s is not built (cargo build --release -p graveyard-server)", server)
-		}
+		server := serverBinary(t)
 		runConformance(t, runner, filepath.Join(repo, "conformance"), executor, "--node", "--server", server)
 	})
 }

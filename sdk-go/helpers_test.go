@@ -182,16 +182,8 @@ func serverBinary(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := filepath.Join(root, "target")
-	if dir := os.Getenv("CARGO_TARGET_DIR"); dir != "" {
-		if filepath.IsAbs(dir) {
-			target = dir
-		} else {
-			target = filepath.Join(root, dir)
-		}
-	}
-	bin := filepath.Join(target, "release", "graveyard")
-	if info, err := os.Stat(bin); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+	bin := filepath.Join(targetDir(root), "release", "graveyard")
+	if !isExecutable(bin) {
 		missing(t, "the node binary %s is not built (cargo build --release -p graveyard-server --bin graveyard): "+
 			"the tests of real nodes need it", bin)
 	}

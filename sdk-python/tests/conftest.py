@@ -18,10 +18,20 @@ import graveyard
 _skipped: list[str] = []
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped:
+def _note_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    # An expected failure reports as skipped too: it ran, and is not one.
+    if report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         _skipped.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_skip(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    # A module skipped whole (importorskip, allow_module_level) is skipped at collection.
+    _note_skip(report)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

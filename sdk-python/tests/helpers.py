@@ -50,11 +50,16 @@ def ev(type_: str, n: int) -> EventData:
 # ---- nodes ------------------------------------------------------------------------------------
 
 
-def release_binary(name: str) -> Path | None:
-    """A binary of the workspace's release build (target/release, or $CARGO_TARGET_DIR/release)."""
+def release_path(name: str) -> Path:
+    """Where the workspace's release build puts `name` (target/release, or $CARGO_TARGET_DIR/release)."""
     configured = os.environ.get("CARGO_TARGET_DIR")
     target = (REPO / configured).resolve() if configured else REPO / "target"
-    binary = target / "release" / name
+    return target / "release" / name
+
+
+def release_binary(name: str) -> Path | None:
+    """A file of the workspace's release build, if it is built."""
+    binary = release_path(name)
     return binary if binary.is_file() else None
 
 

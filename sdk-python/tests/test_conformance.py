@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import release_binary
 
 REPO = Path(__file__).resolve().parents[2]
 """The repository root (sdk-python/tests/../..)."""
@@ -27,14 +28,6 @@ EXECUTOR = Path(__file__).resolve().parent / "conformance_executor.py"
 
 TIMEOUT = 10 * 60.0
 """Bounds one run, in seconds: a run that hangs (a deadlock in the binding) fails instead of stalling CI."""
-
-
-def release_binary(name: str) -> Path | None:
-    """A binary of the workspace's release build (target/release, or $CARGO_TARGET_DIR/release)."""
-    configured = os.environ.get("CARGO_TARGET_DIR")
-    target = (REPO / configured).resolve() if configured else REPO / "target"
-    binary = target / "release" / name
-    return binary if binary.is_file() else None
 
 
 def run_conformance(args: list[str]) -> None:

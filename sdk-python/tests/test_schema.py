@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, NewType, Optional, Union
 
 import annotated_types as at
 import pytest
+from helpers import release_path
 
 import graveyard._schema
 from graveyard._schema import (
@@ -1425,9 +1426,8 @@ def test_the_module_imports_and_works_without_pydantic() -> None:
 # The core's own checks, through the C ABI of a built library
 # ---------------------------------------------------------------------------------------------
 
-# The workspace's release build (target/release, or $CARGO_TARGET_DIR/release), or GRAVEYARD_C_LIB.
-_TARGET = (REPO / os.environ["CARGO_TARGET_DIR"]).resolve() if os.environ.get("CARGO_TARGET_DIR") else REPO / "target"
-LIBRARY = Path(os.environ.get("GRAVEYARD_C_LIB", str(_TARGET / "release" / "libgraveyard_c.so")))
+# The workspace's release build, or GRAVEYARD_C_LIB.
+LIBRARY = Path(os.environ.get("GRAVEYARD_C_LIB", str(release_path("libgraveyard_c.so"))))
 SCHEMA_VIOLATION = 3
 
 

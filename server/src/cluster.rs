@@ -140,9 +140,7 @@ impl Cluster {
                 .await;
         };
         let Ok(id) = named.to_str() else {
-            let error = Error::InvalidArgument(format!("the header {LOG_HEADER} is not text"));
-            self.metrics.record_error(error.code());
-            return Err(graveyard::wire::error_to_status(&error));
+            return Err(self.fail(Error::InvalidArgument(format!("the header {LOG_HEADER} is not text"))));
         };
         let Some(member) = self.ring.members().iter().find(|m| m.id == id) else {
             return Err(self.refuse(format!(
@@ -236,10 +234,7 @@ impl Cluster {
             match local.db.group_info(name) {
                 Ok(_) => return Ok(Some(local)),
                 Err(Error::NotFound(_)) => {}
-                Err(e) => {
-                    self.metrics.record_error(e.code());
-                    return Err(graveyard::wire::error_to_status(&e));
-                }
+                Err(e) => return Err(self.fail(e)),
             }
         }
         Ok(None)
@@ -306,8 +301,7 @@ impl Cluster {
             }
             other => other,
         };
-        self.metrics.record_error(error.code());
-        graveyard::wire::error_to_status(&error)
+        self.fail(error)
     }
 
     /// `request`, marked as forwarded by this node.
@@ -417,6 +411,10 @@ impl Cluster {
         names.sort();
         names.dedup();
         (names, unreachable)
+    }
+
+    fn fail(&self, error: Error) -> Status {
+        crate::wire_errors::failure(&self.metrics, error)
     }
 
     fn refuse(&self, message: String) -> Status {

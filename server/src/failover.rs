@@ -54,6 +54,11 @@ const REOPEN_AFTER: Duration = Duration::from_secs(5);
 /// How often a log this node stands by for (not serving it) is brought up to date.
 const STANDBY_CATCH_UP: Duration = Duration::from_secs(2);
 
+/// A member unanswered `since` then is down by `now`: a shorter silence is a slow answer.
+fn silent_too_long(since: Instant, now: Instant) -> bool {
+    now.duration_since(since) >= DOWN_AFTER
+}
+
 /// What this node knows of the other members and the logs it holds.
 pub struct Failover {
     node_id: String,
@@ -287,7 +292,7 @@ impl Failover {
                     state.serves.remove(&member);
                     let since = *state.failing.entry(member.clone()).or_insert(now);
                     let dead = if state.seen.contains(&member) {
-                        now.duration_since(since) >= DOWN_AFTER
+                        silent_too_long(since, now)
                     } else {
                         now.duration_since(self.started) >= FIRST_ANSWER_WITHIN
                     };
@@ -307,7 +312,7 @@ impl Failover {
                 Some(serves) => serves.contains(&self.node_id),
                 None => {
                     !state.down.contains(*m)
-                        && state.failing.get(*m).is_none_or(|since| now.duration_since(*since) < DOWN_AFTER)
+                        && state.failing.get(*m).is_none_or(|since| !silent_too_long(*since, now))
                 }
             })
             .cloned()

@@ -36,6 +36,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::cluster::{Cluster, Local, Peer, Route};
 use crate::metrics::{Metrics, ReadKind, SubscriptionKind};
 use crate::telemetry;
+use crate::wire_errors::{failure, protocol_failure};
 use opentelemetry::trace::SpanContext;
 use tracing::{Instrument, Span};
 
@@ -363,37 +364,6 @@ impl AppendSession {
     }
 }
 
-/// Counts, logs (by code, never event data) and converts an error of the core.
-fn failure(metrics: &Metrics, error: Error) -> Status {
-    // A store of this node is closed only when the node stops or hands a log it took over back
-    // to its member: for the caller, the stream is served elsewhere now (CLOSED would say its
-    // own client was closed).
-    let error = match error {
-        Error::Closed => Error::Unavailable(
-            "this node no longer serves the stream's log (it is stopping, or the log's member is back): \
-             try again, or subscribe again, on the cluster"
-                .into(),
-        ),
-        other => other,
-    };
-    let code = error.code();
-    metrics.record_error(code);
-    match code {
-        ErrorCode::Internal | ErrorCode::Corruption | ErrorCode::Io | ErrorCode::IncompatibleFormat => {
-            tracing::error!(%code, error = %error, "request failed")
-        }
-        _ => tracing::debug!(%code, error = %error, "request failed"),
-    }
-    wire::error_to_status(&error)
-}
-
-/// A failure that is not an error of the core (a malformed session), counted like one.
-fn protocol_failure(metrics: &Metrics, code: ErrorCode, message: String) -> Status {
-    metrics.record_error(code);
-    tracing::debug!(%code, error = %message, "request refused");
-    wire::code_status(code, message)
-}
-
 fn shutting_down(metrics: &Metrics) -> Status {
     protocol_failure(
         metrics,
@@ -700,12 +670,11 @@ impl Graveyard for GraveyardService {
             let name = &request.get_ref().name;
             // This node's stores too: the group may be in another of them than the one the
             // create goes to (its own, and those of the logs it serves).
-            let here = self.cluster.local_group(name).await?.map(|_| self.cluster.node_id.clone());
-            let there = match here {
-                Some(node) => Some(node),
+            let holder = match self.cluster.local_group(name).await? {
+                Some(_) => Some(self.cluster.node_id.clone()),
                 None => self.cluster.find_group(name).await?.map(|peer| peer.id),
             };
-            if let Some(node) = there {
+            if let Some(node) = holder {
                 let taken = format!("a consumer group named '{name}' exists on node {node}");
                 return Err(self.fail(Error::InvalidArgument(taken)));
             }

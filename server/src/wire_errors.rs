@@ -4,11 +4,15 @@
 //! are the caller's mistake: they leave here as INVALID_ARGUMENT (gRPC code RESOURCE_EXHAUSTED
 //! for the size, by gRPC convention), with an `ErrorDetail` like every other error, counted in
 //! `graveyard_errors_total` and logged. A client that retries INTERNAL no longer retries them.
+//!
+//! Also how every error a request fails with leaves the node: counted, logged by code (never
+//! event data) and converted ([`failure`], [`protocol_failure`]), by the service and the cluster
+//! alike.
 
 use std::sync::Arc;
 
 use graveyard::wire;
-use graveyard::ErrorCode;
+use graveyard::{Error, ErrorCode};
 use tonic::{Code, Status};
 
 use crate::metrics::Metrics;
@@ -57,4 +61,35 @@ pub fn layer(
         }
         refuse(&metrics, status).into_http()
     })
+}
+
+/// Counts, logs (by code, never event data) and converts an error of the core.
+pub fn failure(metrics: &Metrics, error: Error) -> Status {
+    // A store of this node is closed only when the node stops or hands a log it took over back
+    // to its member: for the caller, the stream is served elsewhere now (CLOSED would say its
+    // own client was closed).
+    let error = match error {
+        Error::Closed => Error::Unavailable(
+            "this node no longer serves the stream's log (it is stopping, or the log's member is back): \
+             try again, or subscribe again, on the cluster"
+                .into(),
+        ),
+        other => other,
+    };
+    let code = error.code();
+    metrics.record_error(code);
+    match code {
+        ErrorCode::Internal | ErrorCode::Corruption | ErrorCode::Io | ErrorCode::IncompatibleFormat => {
+            tracing::error!(%code, error = %error, "request failed")
+        }
+        _ => tracing::debug!(%code, error = %error, "request failed"),
+    }
+    wire::error_to_status(&error)
+}
+
+/// A failure that is not an error of the core (a malformed session), counted like one.
+pub fn protocol_failure(metrics: &Metrics, code: ErrorCode, message: String) -> Status {
+    metrics.record_error(code);
+    tracing::debug!(%code, error = %message, "request refused");
+    wire::code_status(code, message)
 }

@@ -170,13 +170,13 @@ int32_t gy_head_position(gy_handle store_h, gy_handle cancel, uint64_t *out, gy_
 
 // One page of the streams of this store (of this node's log on a cluster) as a JSON array of
 // summaries: names starting with `prefix`, in byte order, after `after` (a null pointer: from
-// the first), at most `limit` (at most 10,000; 0: the default, 1,000).
+// the first), at most `limit` (1 to 10,000; -1: the default, 1,000).
 int32_t gy_list_streams(gy_handle store_h,
                         const uint8_t *prefix,
                         size_t prefix_len,
                         const uint8_t *after,
                         size_t after_len,
-                        uint64_t limit,
+                        int64_t limit,
                         gy_handle cancel,
                         gy_buf *out,
                         gy_error *err);

@@ -376,7 +376,7 @@ pub extern "C" fn gy_head_position(
 
 /// One page of the streams of this store (of this node's log on a cluster) as a JSON array of
 /// summaries: names starting with `prefix`, in byte order, after `after` (a null pointer: from
-/// the first), at most `limit` (at most 10,000; 0: the default, 1,000).
+/// the first), at most `limit` (1 to 10,000; -1: the default, 1,000).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn gy_list_streams(
@@ -385,7 +385,7 @@ pub extern "C" fn gy_list_streams(
     prefix_len: usize,
     after: *const u8,
     after_len: usize,
-    limit: u64,
+    limit: i64,
     cancel: GyHandle,
     out: *mut GyBuf,
     err: *mut GyError,
@@ -396,7 +396,7 @@ pub extern "C" fn gy_list_streams(
         let options = args::list_streams_options(
             text(prefix, prefix_len, "prefix")?.to_owned(),
             optional_text(after, after_len, "after")?.map(str::to_owned),
-            (limit != 0).then_some(limit),
+            optional(limit, "a listing's limit")?,
         );
         json_out(out, &call!(cancel, s.list_streams / list_streams_blocking(&options))?)
     })

@@ -291,7 +291,7 @@ impl NativeStore {
         limit: Option<BigInt>,
         cancel: Option<&NativeCancel>,
     ) -> Result<Object<'e>> {
-        let limit = guard(env, || limit.map(|l| u64_of(&l, "a listing's limit")).transpose())?;
+        let limit = guard(env, || optional_u64(limit.as_ref(), "a listing's limit"))?;
         let options = args::list_streams_options(prefix, after, limit);
         let store = self.store.clone();
         promise(env, token(cancel), async move { store.list_streams(&options).await }, |_, page| {

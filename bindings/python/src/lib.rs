@@ -361,7 +361,6 @@ impl NativeStore {
         completions::spawn(queue, token, async move { store.head_position().await })
     }
 
-    /// Stream info, as JSON.
     /// One page of the streams of this store (of this node's log on a cluster), as JSON.
     pub fn list_streams(&self, prefix: String, after: Option<String>, limit: Option<u64>) -> Result<String> {
         let options = args::list_streams_options(prefix, after, limit);

@@ -157,16 +157,6 @@ def _u64(value: int | None, what: str) -> int | None:
     return value
 
 
-def _listing_limit(limit: int | None) -> int | None:
-    # None is the core's default (1,000); the core refuses 0 and more than 10,000
-    # (INVALID_ARGUMENT): this only keeps the native call to an int it can take.
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit < 1 << 64:
-        raise ValueError(f"limit is an int from 1 to 10,000, not {limit!r}")
-    return limit
-
-
 def _summaries(text: str) -> list[StreamSummary]:
     page = json.loads(text)
     if not isinstance(page, list):
@@ -514,7 +504,8 @@ class Client(_Base):
         ``on_node`` lists the others): names starting with ``prefix``, in byte order, after
         ``after`` (the last name of the previous page), at most ``limit`` (1 to 10,000; None: the
         core's default, 1,000). A page shorter than the limit is the last."""
-        n = _listing_limit(limit)
+        # None: the core's default (1,000); 0 and more than 10,000 are its INVALID_ARGUMENT.
+        n = _u64(limit, "limit")
         return _summaries(_mapped(lambda: self._native.list_streams(prefix, after, n)))
 
     def stream_info(self, stream: str) -> StreamInfo:
@@ -799,7 +790,8 @@ class AsyncClient(_Base):
     async def list_streams(
         self, *, prefix: str = "", after: str | None = None, limit: int | None = None
     ) -> list[StreamSummary]:
-        n = _listing_limit(limit)
+        # None: the core's default (1,000); 0 and more than 10,000 are its INVALID_ARGUMENT.
+        n = _u64(limit, "limit")
         return _summaries(await _mapped_async(lambda q, t: self._native.list_streams_submit(q, t, prefix, after, n)))
 
     async def stream_info(self, stream: str) -> StreamInfo:

@@ -25,8 +25,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Rust runner ({@code graveyard-conformance}, the one parser and matcher of every SDK) drives
  * {@link Executor} in a child JVM over the protocol of conformance/README.md, three times: on
  * embedded stores through the blocking methods, through their {@code ...Async} twins, then on one
- * real node through {@code Graveyard.connect} (skipped, with the reason, when the server binary is
- * not built). Each run fails with every failing step, as the runner prints it.
+ * real node through {@code Graveyard.connect} (a failure when the server binary is not built, unless
+ * {@code GRAVEYARD_ALLOW_SKIPS=1}). Each run fails with every failing step, as the runner prints it.
  *
  * <p>{@code CONFORMANCE_FILTER=<text>} (environment) or {@code -Dconformance.filter=<text>} runs
  * only the files whose name holds the text; {@code -Dconformance.dir=<dir>} reads the scenarios

@@ -18,9 +18,7 @@ import io.graveyard.schema.fixtures.OrderPlaced;
 import io.graveyard.schema.fixtures.User;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
