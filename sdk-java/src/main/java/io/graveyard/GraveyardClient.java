@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
@@ -176,37 +177,30 @@ public final class GraveyardClient implements AutoCloseable {
      * {@code limit} (1 to 10,000). A page shorter than the limit is the last.
      */
     public List<StreamSummary> listStreams(String prefix, String after, long limit) {
-        Objects.requireNonNull(prefix, "prefix");
-        long checked = listingLimit(limit);
-        return sync((h, f) -> Native.listStreams(h, prefix, after, checked, f), Wire::streamSummaries);
+        return sync(listStreamsCall(prefix, after, OptionalLong.of(limit)), Wire::streamSummaries);
     }
 
     /** {@link #listStreams(String, String, long)} with the core's default limit (1,000). */
     public List<StreamSummary> listStreams(String prefix, String after) {
-        Objects.requireNonNull(prefix, "prefix");
-        return sync((h, f) -> Native.listStreams(h, prefix, after, DEFAULT_LIMIT, f), Wire::streamSummaries);
+        return sync(listStreamsCall(prefix, after, OptionalLong.empty()), Wire::streamSummaries);
     }
 
     public CompletableFuture<List<StreamSummary>> listStreamsAsync(String prefix, String after, long limit) {
-        Objects.requireNonNull(prefix, "prefix");
-        long checked = listingLimit(limit);
-        return async((h, f) -> Native.listStreams(h, prefix, after, checked, f), Wire::streamSummaries);
+        return async(listStreamsCall(prefix, after, OptionalLong.of(limit)), Wire::streamSummaries);
     }
 
     public CompletableFuture<List<StreamSummary>> listStreamsAsync(String prefix, String after) {
-        Objects.requireNonNull(prefix, "prefix");
-        return async((h, f) -> Native.listStreams(h, prefix, after, DEFAULT_LIMIT, f), Wire::streamSummaries);
+        return async(listStreamsCall(prefix, after, OptionalLong.empty()), Wire::streamSummaries);
     }
 
-    /** What the native layer reads as "no limit given": the core's default then applies. */
-    private static final long DEFAULT_LIMIT = -1;
-
-    /** A negative limit is refused here: the native layer would read -1 as the default. */
-    private static long listingLimit(long limit) {
-        if (limit < 0) {
-            throw new InvalidArgumentException("a listing's limit cannot be negative: " + limit);
+    /** An absent limit crosses as -1, which the native layer reads as the core's default; a negative one is refused here. */
+    private static Call listStreamsCall(String prefix, String after, OptionalLong limit) {
+        Objects.requireNonNull(prefix, "prefix");
+        long nativeLimit = limit.orElse(-1);
+        if (limit.isPresent() && nativeLimit < 0) {
+            throw new InvalidArgumentException("a listing's limit cannot be negative: " + nativeLimit);
         }
-        return limit;
+        return (h, f) -> Native.listStreams(h, prefix, after, nativeLimit, f);
     }
 
     /** The state of a stream: NOT_FOUND if it was never written nor given metadata. */
