@@ -359,12 +359,9 @@ func (c *Client) HeadPosition(ctx context.Context) (uint64, error) {
 // client's node: OnNode lists the others), in byte order of their names. A page shorter than
 // the limit is the last; the next one starts After the last name of this one.
 func (c *Client) ListStreams(ctx context.Context, opts ListStreamsOptions) ([]StreamSummary, error) {
-	// 0 (Go's zero value) asks for the core's default, which the C ABI takes as -1; a limit
-	// past int64 is clamped, and refused by the core as past 10,000.
-	limit := C.int64_t(-1)
-	if opts.Limit != 0 {
-		limit = C.int64_t(min(opts.Limit, 1<<63-1))
-	}
+	// 0 asks for the core's default page; a limit past int64 is refused by the core as past
+	// 10,000.
+	limit := optionalCount(opts.Limit)
 	page := []StreamSummary{}
 	p, pl := cStr(opts.Prefix)
 	a, al := cOptStr(opts.After)

@@ -10,6 +10,7 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -22,6 +23,22 @@ func init() {
 		abiError = fmt.Errorf("graveyard: the linked libgraveyard_c speaks ABI version %d, this package needs %d: "+
 			"rebuild or reinstall the library that matches this version of the SDK", got, want)
 	}
+}
+
+// clampInt64 takes a uint64 count or position to the int64 the C ABI carries. A value past
+// int64 is clamped rather than wrapped to a negative (which the ABI reads as unset): the core
+// then refuses it as past its bound, or finds nothing there.
+func clampInt64(n uint64) int64 {
+	return int64(min(n, math.MaxInt64))
+}
+
+// optionalCount passes a count where Go's zero value asks for the core's default: the C ABI
+// takes an unset number as -1.
+func optionalCount(n uint64) C.int64_t {
+	if n == 0 {
+		return -1
+	}
+	return C.int64_t(clampInt64(n))
 }
 
 // Version is the version of the linked GraveyardDB library.

@@ -30,12 +30,12 @@ func Backwards() ReadOption {
 
 // From starts the read at a revision (ReadStream) or a position (ReadAll), inclusive.
 func From(n uint64) ReadOption {
-	return func(c *readConfig) { c.from = int64(min(n, 1<<63-1)) }
+	return func(c *readConfig) { c.from = clampInt64(n) }
 }
 
 // Limit reads at most n events.
 func Limit(n uint64) ReadOption {
-	return func(c *readConfig) { c.limit = int64(min(n, 1<<63-1)) }
+	return func(c *readConfig) { c.limit = clampInt64(n) }
 }
 
 // PageSize sets how many events an iterator fetches per call into the store (default 512).

@@ -401,10 +401,7 @@ func (c *Client) Groups(ctx context.Context) ([]string, error) {
 // ReplayParked hands up to limit (0: all) parked events back to the group's members.
 func (c *Client) ReplayParked(ctx context.Context, name string, limit uint64) (ReplayInfo, error) {
 	var info ReplayInfo
-	l := C.int64_t(-1)
-	if limit > 0 {
-		l = C.int64_t(min(limit, 1<<63-1))
-	}
+	l := optionalCount(limit)
 	err := c.groupCall(ctx, name, &info, func(n *C.uint8_t, nl C.size_t, tok C.gy_handle, b *C.gy_buf, e *C.gy_error) C.int32_t {
 		return C.gy_replay_parked(c.h, n, nl, l, tok, b, e)
 	})
