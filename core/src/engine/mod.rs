@@ -387,11 +387,15 @@ impl Engine {
         let (Some(jobs), Some(committer)) = (&self.jobs, &self.committer) else { return Err(Error::Closed) };
         let (tx, rx) = oneshot::channel();
         let job = Job { command, reply: tx };
-        match committer.try_lock() {
+        let refusals = match committer.try_lock() {
             Ok(mut writer) => writer.lead(job),
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().lead(job),
-            Err(std::sync::TryLockError::WouldBlock) => jobs.send(job).map_err(|_| Error::Closed)?,
-        }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                jobs.send(job).map_err(|_| Error::Closed)?;
+                Default::default()
+            }
+        };
+        refusals.deliver();
         opened(rx.recv())
     }
 

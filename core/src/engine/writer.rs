@@ -142,6 +142,20 @@ pub(crate) struct Answer {
     pub spent: Command,
 }
 
+/// The refusals of a batch, answered after the writer's lock is released (see `commit_batch`).
+#[must_use = "the callers wait for their answers: deliver them"]
+#[derive(Default)]
+pub(crate) struct Refusals(Vec<(oneshot::Sender<Answer>, Answer)>);
+
+impl Refusals {
+    pub fn deliver(self) {
+        for (reply, answer) in self.0 {
+            // A caller that stopped waiting (an async call dropped) needs no answer.
+            let _ = reply.send(answer);
+        }
+    }
+}
+
 /// What the writer keeps in memory between transactions. Copied before each batch and put
 /// back if the batch aborts, so memory never runs ahead of the disk.
 #[derive(Clone, Copy, Debug)]
@@ -399,13 +413,17 @@ impl Writer {
             select.ready();
             let mut writer = lock();
             let closed = writer.take_queued(&mut batch);
+            let mut refusals = Refusals::default();
             if !batch.is_empty() {
-                writer.commit_batch(&mut batch);
+                refusals = writer.commit_batch(&mut batch);
             }
+            drop(writer);
+            refusals.deliver();
             // The loop ends when every sender is gone: the engine is closing. Jobs already
             // queued were still applied, so a close never drops an accepted write.
             if closed && batch.is_empty() {
                 // Closing: the next open then has nothing to replay.
+                let mut writer = lock();
                 let store = writer.store.clone();
                 if writer.durable.logged > 0 || writer.durable.running.is_some() {
                     let _ = writer.durable.checkpoint(&store);
@@ -416,11 +434,11 @@ impl Writer {
     }
 
     /// Commits the jobs queued before `job`, then `job`, on the caller's thread.
-    pub fn lead(&mut self, job: Job) {
+    pub fn lead(&mut self, job: Job) -> Refusals {
         let mut batch = Vec::with_capacity(8);
         self.take_queued(&mut batch);
         batch.push(job);
-        self.commit_batch(&mut batch);
+        self.commit_batch(&mut batch)
     }
 
     /// Moves queued jobs into `batch`, up to a batch's size; true when the queue is closed and
@@ -436,9 +454,32 @@ impl Writer {
         false
     }
 
-    fn commit_batch(&mut self, batch: &mut Vec<Job>) {
-        self.process(batch);
+    /// Commits the batch and answers its callers, all but those refused for a stale expected
+    /// version, whose answers are left to be delivered once the writer's lock is released.
+    /// Such a caller usually reads again and retries, and of callers racing
+    /// on one stream only one retry can win: the first can then commit at once instead of
+    /// waiting for the others to be woken (a futex wake and a context switch each): 64
+    /// threads racing on one stream made 3.2-3.8k successful appends/s, against 2.1-2.4k with
+    /// every answer under the lock (bench race-64, five runs of each build alternated). The
+    /// other answers stay under the lock: their callers' next appends then form one batch,
+    /// where a first caller committing alone would split it in two commits rewriting the
+    /// same pages (append-64: 75k appends/s with every answer after the lock, 95k under it).
+    fn commit_batch(&mut self, batch: &mut Vec<Job>) -> Refusals {
+        let mut refusals = Refusals::default();
+        self.process(batch, &mut refusals);
         self.tend();
+        refusals
+    }
+
+    /// Answers a job: after the lock when it expected a version the stream has passed, else
+    /// at once.
+    fn answer(job: Job, result: Result<Reply>, refusals: &mut Refusals) {
+        let answer = Answer { result, spent: job.command };
+        if matches!(&answer.result, Err(Error::WrongExpectedVersion { .. })) {
+            refusals.0.push((job.reply, answer));
+        } else {
+            let _ = job.reply.send(answer);
+        }
     }
 
     /// Finishes or starts a checkpoint, when one is due.
@@ -447,7 +488,7 @@ impl Writer {
         self.durable.tend(&store);
     }
 
-    fn process(&mut self, batch: &mut Vec<Job>) {
+    fn process(&mut self, batch: &mut Vec<Job>, refusals: &mut Refusals) {
         if let Err(error) = self.resume() {
             for job in batch.drain(..) {
                 let _ = job.reply.send(Answer { result: Err(error.clone_storage()), spent: job.command });
@@ -487,7 +528,7 @@ impl Writer {
                 // acknowledged also sees the head past it.
                 self.publish();
                 for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.reply.send(Answer { result, spent: job.command });
+                    Self::answer(job, result, refusals);
                 }
             }
             // A failure of the log (one that stops writes, or a log that cannot be reached) is
@@ -501,7 +542,7 @@ impl Writer {
                 let was = std::mem::replace(&mut self.alone, true);
                 for job in batch.drain(..) {
                     let mut single = vec![job];
-                    self.process(&mut single);
+                    self.process(&mut single, refusals);
                 }
                 self.alone = was;
             }
