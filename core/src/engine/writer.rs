@@ -454,9 +454,9 @@ impl Writer {
         false
     }
 
-    /// Commits the batch and answers its callers, all but those refused for a stale expected
-    /// version, whose answers are left to be delivered once the writer's lock is released.
-    /// Such a caller usually reads again and retries, and of callers racing
+    /// Commits the batch and answers its callers, all but those refused for their expected
+    /// version (WRONG_EXPECTED_VERSION), whose answers are left to be delivered once the
+    /// writer's lock is released. Such a caller usually reads again and retries, and of callers racing
     /// on one stream only one retry can win: the first can then commit at once instead of
     /// waiting for the others to be woken (a futex wake and a context switch each): 64
     /// threads racing on one stream made 3.2-3.8k successful appends/s, against 2.1-2.4k with
@@ -471,8 +471,8 @@ impl Writer {
         refusals
     }
 
-    /// Answers a job: after the lock when it expected a version the stream has passed, else
-    /// at once.
+    /// Answers a job: after the lock when it was refused for its expected version, else at
+    /// once.
     fn answer(job: Job, result: Result<Reply>, refusals: &mut Refusals) {
         let answer = Answer { result, spent: job.command };
         if matches!(&answer.result, Err(Error::WrongExpectedVersion { .. })) {
