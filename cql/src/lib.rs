@@ -512,7 +512,12 @@ impl CqlLogSource {
 async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
     let mut builder = SessionBuilder::new()
         .known_nodes(&options.contact_points)
-        .connection_timeout(options.request_timeout);
+        .connection_timeout(options.request_timeout)
+        // A schema change waits for the ring to agree (the driver's default bound is 60 s),
+        // here for one request timeout: a wait that cannot end (its coordinator left the
+        // driver's view of the ring) is then one failed try of an idempotent step, tried again
+        // within `settle_for`, where waiting it out took all of `settle_for` (seen in CI).
+        .schema_agreement_timeout(options.request_timeout);
     if let Some((user, password)) = &options.credentials {
         builder = builder.user(user, password);
     }
@@ -553,6 +558,13 @@ async fn schema_and_statements(
     options: &CqlOptions,
 ) -> std::result::Result<(Statements, Uuid), SetupError> {
     let ks = &options.keyspace;
+
+    // The ring read again on every try: on a Cassandra still starting the driver's first read
+    // can fail (seen: "prepared query not found" on system_schema), leaving it with a placeholder
+    // host id for the contact point until a later read replaces it. A coordinator picked from
+    // that view is a node the driver then no longer knows, and its schema change cannot be
+    // awaited.
+    session.refresh_metadata().await.map_err(|e| unavailable("reading the ring's metadata", e))?;
 
     // A keyspace that holds anything else is not ours to write in.
     let existing: Vec<String> = session
@@ -611,13 +623,18 @@ async fn schema_and_statements(
         .get_nodes_info()
         .iter()
         .filter(|node| node.is_connected())
-        .min_by_key(|node| node.host_id)
-        .cloned()
+        .map(|node| node.host_id)
+        .min()
         .ok_or_else(|| Error::Unavailable("Cassandra: no node is connected".into()))?;
     // A schema change waits for every live replica: given a few request timeouts, bounded all
-    // the same so that a wedged coordinator is tried again (every step is idempotent).
+    // the same so that a wedged coordinator is tried again (every step is idempotent). Named by
+    // host id, looked up in the driver's current view at each statement: a node it has since
+    // dropped fails this try instead of being used through a stale handle.
     let on_coordinator = ExecutionProfile::builder()
-        .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(NodeIdentifier::Node(coordinator), None))
+        .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(
+            NodeIdentifier::HostId(coordinator),
+            None,
+        ))
         .request_timeout(Some(options.request_timeout * 3))
         .build()
         .into_handle();

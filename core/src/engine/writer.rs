@@ -135,6 +135,14 @@ pub(crate) struct Job {
     pub reply: oneshot::Sender<Answer>,
 }
 
+impl Job {
+    /// Gives the caller its result, and its request back.
+    fn answer(self, result: Result<Reply>) {
+        // A caller that stopped waiting (an async call dropped) needs no answer.
+        let _ = self.reply.send(Answer { result, spent: self.command });
+    }
+}
+
 /// What a caller gets back: the result, and its own request, so that the caller's thread frees
 /// the request's buffers. Freeing a batch's worth of records was 6% of the writer's time.
 pub(crate) struct Answer {
@@ -145,13 +153,12 @@ pub(crate) struct Answer {
 /// The refusals of a batch, answered after the writer's lock is released (see `commit_batch`).
 #[must_use = "the callers wait for their answers: deliver them"]
 #[derive(Default)]
-pub(crate) struct Refusals(Vec<(oneshot::Sender<Answer>, Answer)>);
+pub(crate) struct Refusals(Vec<(Job, Result<Reply>)>);
 
 impl Refusals {
     pub fn deliver(self) {
-        for (reply, answer) in self.0 {
-            // A caller that stopped waiting (an async call dropped) needs no answer.
-            let _ = reply.send(answer);
+        for (job, result) in self.0 {
+            job.answer(result);
         }
     }
 }
@@ -474,11 +481,10 @@ impl Writer {
     /// Answers a job: after the lock when it was refused for its expected version, else at
     /// once.
     fn answer(job: Job, result: Result<Reply>, refusals: &mut Refusals) {
-        let answer = Answer { result, spent: job.command };
-        if matches!(&answer.result, Err(Error::WrongExpectedVersion { .. })) {
-            refusals.0.push((job.reply, answer));
+        if matches!(&result, Err(Error::WrongExpectedVersion { .. })) {
+            refusals.0.push((job, result));
         } else {
-            let _ = job.reply.send(answer);
+            job.answer(result);
         }
     }
 
@@ -491,7 +497,7 @@ impl Writer {
     fn process(&mut self, batch: &mut Vec<Job>, refusals: &mut Refusals) {
         if let Err(error) = self.resume() {
             for job in batch.drain(..) {
-                let _ = job.reply.send(Answer { result: Err(error.clone_storage()), spent: job.command });
+                job.answer(Err(error.clone_storage()));
             }
             return;
         }
@@ -548,7 +554,7 @@ impl Writer {
             }
             Err(e) => {
                 for job in batch.drain(..) {
-                    let _ = job.reply.send(Answer { result: Err(e.clone_storage()), spent: job.command });
+                    job.answer(Err(e.clone_storage()));
                 }
             }
         }
