@@ -557,6 +557,11 @@ func TestGroupMembersShareWork(t *testing.T) {
 	seen := map[uint64]string{}
 	byMember := map[string]int{}
 	var dupes []string
+	// An event goes to the member asking for work, so a member whose goroutine ran first could
+	// take all of them (seen in CI): each member, once it has its first event, asks again only
+	// after the other has one.
+	firsts := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
+	other := map[string]string{"a": "b", "b": "a"}
 	done, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -582,10 +587,17 @@ func TestGroupMembersShareWork(t *testing.T) {
 				}
 				seen[d.Event.Revision] = name
 				byMember[name]++
+				if byMember[name] == 1 {
+					close(firsts[name])
+				}
 				if len(seen) == total {
 					stop()
 				}
 				mu.Unlock()
+				select {
+				case <-firsts[other[name]]:
+				case <-done.Done():
+				}
 			}
 		}()
 	}

@@ -514,10 +514,11 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
         .known_nodes(&options.contact_points)
         .connection_timeout(options.request_timeout)
         // A schema change waits for the ring to agree (the driver's default bound is 60 s),
-        // here for one request timeout: a wait that cannot end (its coordinator left the
-        // driver's view of the ring) is then one failed try of an idempotent step, tried again
-        // within `settle_for`, where waiting it out took all of `settle_for` (seen in CI).
-        .schema_agreement_timeout(options.request_timeout);
+        // here for a third of `settle_for` (at least one request timeout): a wait that cannot
+        // end (its coordinator left the driver's view of the ring) is then one failed try of an
+        // idempotent step, tried again, where waiting it out took all of `settle_for` (seen in
+        // CI). A try that finds the change made waits again, so a slow ring still gets its time.
+        .schema_agreement_timeout(options.request_timeout.max(options.settle_for / 3));
     if let Some((user, password)) = &options.credentials {
         builder = builder.user(user, password);
     }
@@ -530,7 +531,22 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
     // timeout under load) and every step is idempotent: tried again for `settle_for`.
     let mut backoff = Backoff::new(Duration::from_millis(100), options.settle_for);
     loop {
-        match schema_and_statements(&session, &options).await {
+        // A try is bounded too (by what is left of `settle_for`, at least one request timeout):
+        // its steps have timeouts of their own, which add up past `settle_for`. Cut anywhere,
+        // it is tried again from the start.
+        let left = options.settle_for.saturating_sub(backoff.started.elapsed()).max(options.request_timeout);
+        let tried = tokio::time::timeout(left, schema_and_statements(&session, &options))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SetupError {
+                    error: Error::Unavailable(format!(
+                        "Cassandra: setting up the keyspace did not finish within {} ms",
+                        left.as_millis()
+                    )),
+                    passing: true,
+                })
+            });
+        match tried {
             Ok((statements, incarnation)) => return Ok((session, statements, incarnation)),
             Err(failed) if failed.passing && backoff.fits() => tokio::time::sleep(backoff.pause()).await,
             Err(failed) => return Err(failed.error),
