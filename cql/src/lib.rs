@@ -264,9 +264,14 @@ impl Backoff {
         Backoff { started: Instant::now(), patience, next: first }
     }
 
+    /// What is left of the patience.
+    fn left(&self) -> Duration {
+        self.patience.saturating_sub(self.started.elapsed())
+    }
+
     /// Whether another pause still ends within the patience.
     fn fits(&self) -> bool {
-        self.started.elapsed() + self.next < self.patience
+        self.next < self.left()
     }
 
     fn pause(&mut self) -> Duration {
@@ -534,7 +539,7 @@ async fn setup(options: CqlOptions) -> Result<(Session, Statements, Uuid)> {
         // A try is bounded too (by what is left of `settle_for`, at least one request timeout):
         // its steps have timeouts of their own, which add up past `settle_for`. Cut anywhere,
         // it is tried again from the start.
-        let left = options.settle_for.saturating_sub(backoff.started.elapsed()).max(options.request_timeout);
+        let left = backoff.left().max(options.request_timeout);
         let tried = tokio::time::timeout(left, schema_and_statements(&session, &options))
             .await
             .unwrap_or_else(|_| {
