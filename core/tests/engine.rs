@@ -712,3 +712,78 @@ fn reader_slots_exhausted_is_unavailable_and_map_sizes_are_rounded() {
         ErrorCode::InvalidArgument
     );
 }
+
+/// Stream states are written behind: held in memory after their commit and written to the
+/// `streams` table at the next checkpoint (docs/format.md). Reads, pages of `list_streams`
+/// (merging states held with states stored, newer winning), appends' checks and a reopen must
+/// all see the newest state of every stream, whichever of the two places holds it.
+#[test]
+fn stream_states_written_behind_read_back_everywhere() {
+    use graveyard::ListStreamsOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let name = |i: usize| format!("wb-{i:03}");
+    let mut model = std::collections::BTreeMap::new();
+    let check = |db: &Db, model: &std::collections::BTreeMap<String, u64>, when: &str| {
+        for (stream, &next) in model {
+            assert_eq!(db.stream_info(stream).unwrap().next_revision, next, "{when}: {stream}");
+            let events = db.read_stream(stream, ReadOptions::forwards()).unwrap();
+            assert_eq!(events.len() as u64, next, "{when}: {stream}");
+            assert_eq!(events.last().unwrap().revision, next - 1, "{when}: {stream}");
+        }
+        // Paged by `after`, in small pages, so that pages start and end on states of both kinds.
+        for limit in [1, 7, 1000] {
+            let mut listed = Vec::new();
+            let mut after = None;
+            loop {
+                let options = ListStreamsOptions { prefix: "wb-".into(), after: after.clone(), limit };
+                let page = db.list_streams(&options).unwrap();
+                assert!(page.len() as u64 <= limit);
+                let Some(last) = page.last() else { break };
+                after = Some(last.name.clone());
+                listed.extend(page.into_iter().map(|s| (s.name, s.next_revision)));
+            }
+            let expected: Vec<(String, u64)> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            assert_eq!(listed, expected, "{when}: pages of {limit}");
+        }
+        let under = db
+            .list_streams(&ListStreamsOptions {
+                prefix: "wb-1".into(),
+                after: Some("wb-120".into()),
+                limit: 1000,
+            })
+            .unwrap();
+        let expected: Vec<&String> =
+            model.keys().filter(|k| k.starts_with("wb-1") && k.as_str() > "wb-120").collect();
+        assert_eq!(under.iter().map(|s| &s.name).collect::<Vec<_>>(), expected, "{when}: prefix and after");
+    };
+    {
+        let db = Db::open(dir.path()).unwrap();
+        for i in 0..100 {
+            db.append(&name(i), ExpectedVersion::NoStream, vec![ev(0)]).unwrap();
+            model.insert(name(i), 1);
+        }
+        check(&db, &model, "all held");
+        // A checkpoint is due 2 s after a write; the first commit after that writes the
+        // states held to the table.
+        std::thread::sleep(std::time::Duration::from_millis(2300));
+        db.append(&name(0), ExpectedVersion::Exact(0), vec![ev(1)]).unwrap();
+        *model.get_mut(&name(0)).unwrap() = 2;
+        // Newer states of half the stored streams, and new streams: held again.
+        for i in 50..150 {
+            let expected = match model.get(&name(i)) {
+                Some(&next) => ExpectedVersion::Exact(next - 1),
+                None => ExpectedVersion::NoStream,
+            };
+            db.append(&name(i), expected, vec![ev(1), ev(2)]).unwrap();
+            *model.entry(name(i)).or_insert(0) += 2;
+        }
+        check(&db, &model, "some stored, some held");
+        // The checks of an append see the held state: a stale expectation is refused.
+        let err = db.append(&name(60), ExpectedVersion::Exact(0), vec![ev(9)]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::WrongExpectedVersion);
+        db.close();
+    }
+    let db = Db::open(dir.path()).unwrap();
+    check(&db, &model, "after a reopen");
+    db.append(&name(149), ExpectedVersion::Exact(1), vec![ev(3)]).unwrap();
+}

@@ -15,6 +15,7 @@ mod keys;
 mod log;
 mod ops;
 mod read;
+mod states;
 mod validate;
 mod writer;
 
@@ -66,10 +67,26 @@ pub(crate) struct Store {
     pending_shreds: Table,
     /// The data keys, in an encrypted store.
     keyring: Option<keys::Keyring>,
+    /// Stream states committed but not yet written to `streams` (states.rs).
+    late: states::LateStates,
 }
 
 impl Store {
-    fn stream_state(&self, txn: &RoTxn, stream: &str) -> Result<Option<StreamState>> {
+    /// A read transaction and the newest state of `stream` it may read. The state written
+    /// behind is taken before the transaction opens, so that it is never newer than the
+    /// transaction (states.rs).
+    fn read_state(&self, stream: &str) -> Result<(RoTxn<'_, WithoutTls>, Option<StreamState>)> {
+        let late = self.late.get(stream.as_bytes());
+        let txn = self.env.read_txn()?;
+        let state = match late {
+            Some(state) => Some(state),
+            None => self.table_state(&txn, stream)?,
+        };
+        Ok((txn, state))
+    }
+
+    /// The state of `stream` in the `streams` table alone: `late` may hold a newer one.
+    fn table_state(&self, txn: &RoTxn, stream: &str) -> Result<Option<StreamState>> {
         match self.streams.get(txn, stream.as_bytes())? {
             Some(bytes) => StreamState::decode(bytes).map(Some),
             None => Ok(None),
@@ -307,6 +324,7 @@ impl Engine {
             log_refused: false,
             schemas: schemas.clone(),
             wrote_nothing: false,
+            batch_states: HashMap::new(),
         };
         let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()
@@ -807,6 +825,7 @@ fn open_store(options: &Options, dir: &Path, checkpoint: Option<&checkpoint::Che
         groups,
         pending_shreds,
         keyring: None,
+        late: states::LateStates::default(),
     };
     let mut replayed = 0;
     let mut wtxn = store.env.write_txn()?;

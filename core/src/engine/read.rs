@@ -131,8 +131,8 @@ pub(crate) fn collect(
 }
 
 /// The state of a stream that may be read: NOT_FOUND / STREAM_DELETED otherwise.
-fn readable_state(store: &Store, txn: &RoTxn, stream: &str) -> Result<StreamState> {
-    match store.stream_state(txn, stream)? {
+fn readable_state(stream: &str, state: Option<StreamState>) -> Result<StreamState> {
+    match state {
         // Users coming from other event stores read the global log as a stream: say where it is.
         None if stream == "$all" => Err(Error::NotFound(
             "stream '$all' does not exist: the global log is read with read_all (ReadAll over gRPC), \
@@ -146,8 +146,8 @@ fn readable_state(store: &Store, txn: &RoTxn, stream: &str) -> Result<StreamStat
 }
 
 pub(crate) fn stream_info(store: &Store, stream: &str) -> Result<StreamInfo> {
-    let txn = store.env.read_txn()?;
-    let state = readable_state(store, &txn, stream)?;
+    let (_txn, state) = store.read_state(stream)?;
+    let state = readable_state(stream, state)?;
     Ok(StreamInfo {
         current: state.current(),
         next_revision: state.next_revision,
@@ -157,10 +157,10 @@ pub(crate) fn stream_info(store: &Store, stream: &str) -> Result<StreamInfo> {
     })
 }
 
-/// A page of the `streams` table: names starting with the prefix, after `after`, in byte
-/// order (the table's key order, so a page is one cursor walk).
+/// A page of the stream states: names starting with the prefix, after `after`, in byte order
+/// (the `streams` table's key order, so a page is one cursor walk, merged with the states
+/// written behind, which are newer where a name is in both).
 pub(crate) fn list_streams(store: &Store, options: &ListStreamsOptions) -> Result<Vec<StreamSummary>> {
-    let txn = store.env.read_txn()?;
     let prefix = options.prefix.as_bytes();
     // Start at the prefix, or just past `after` when that is further on (LMDB refuses an
     // empty key, so no prefix starts unbounded).
@@ -169,29 +169,58 @@ pub(crate) fn list_streams(store: &Store, options: &ListStreamsOptions) -> Resul
         _ if prefix.is_empty() => Bound::Unbounded,
         _ => Bound::Included(prefix),
     };
+    let limit = usize::try_from(options.limit).unwrap_or(usize::MAX);
+    // Taken before the transaction opens, as every read of a state (states.rs).
+    let mut late = store.late.range(start, prefix, limit).into_iter().peekable();
+    let txn = store.env.read_txn()?;
+    let mut rows = store.streams.range(&txn, &(start, Bound::Unbounded))?;
+    let mut row = next_row(&mut rows, prefix)?;
     let mut out = Vec::new();
-    for item in store.streams.range(&txn, &(start, Bound::Unbounded))? {
-        if out.len() as u64 >= options.limit {
-            break;
+    while out.len() < limit {
+        let late_first = match (&row, late.peek()) {
+            (None, None) => break,
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some((name, _)), Some((late_name, _))) => &late_name[..] <= *name,
+        };
+        if late_first {
+            let (name, state) = late.next().expect("peeked");
+            if row.as_ref().is_some_and(|(row_name, _)| *row_name == &name[..]) {
+                row = next_row(&mut rows, prefix)?;
+            }
+            out.push(summary(&name, &state)?);
+        } else {
+            let (name, state) = row.take().expect("matched");
+            out.push(summary(name, &state)?);
+            row = next_row(&mut rows, prefix)?;
         }
-        let (name, state) = item?;
-        if !name.starts_with(prefix) {
-            break;
-        }
-        let state = StreamState::decode(state)?;
-        let name = std::str::from_utf8(name)
-            .map_err(|_| Error::Corruption("a stream name in the streams table is not UTF-8".into()))?;
-        out.push(StreamSummary {
-            name: name.to_owned(),
-            next_revision: state.next_revision,
-            last_position: (state.last_position != NO_POSITION).then_some(state.last_position),
-            deleted: state.deleted,
-            deleted_before: state.deleted_before,
-            tombstoned: state.tombstoned,
-            shredded: state.shredded,
-        });
     }
     Ok(out)
+}
+
+/// The next row of the `streams` table while names start with `prefix`.
+fn next_row<'t>(
+    rows: &mut impl Iterator<Item = heed::Result<(&'t [u8], &'t [u8])>>,
+    prefix: &[u8],
+) -> Result<Option<(&'t [u8], StreamState)>> {
+    match rows.next().transpose()? {
+        Some((name, state)) if name.starts_with(prefix) => Ok(Some((name, StreamState::decode(state)?))),
+        _ => Ok(None),
+    }
+}
+
+fn summary(name: &[u8], state: &StreamState) -> Result<StreamSummary> {
+    let name = std::str::from_utf8(name)
+        .map_err(|_| Error::Corruption("a stream name in the streams table is not UTF-8".into()))?;
+    Ok(StreamSummary {
+        name: name.to_owned(),
+        next_revision: state.next_revision,
+        last_position: (state.last_position != NO_POSITION).then_some(state.last_position),
+        deleted: state.deleted,
+        deleted_before: state.deleted_before,
+        tombstoned: state.tombstoned,
+        shredded: state.shredded,
+    })
 }
 
 /// Calls `f` with each event of the stream read, in order, until `f` returns false or the
@@ -202,8 +231,8 @@ pub(crate) fn visit_stream(
     options: ReadOptions,
     f: &mut dyn FnMut(EventRef<'_>) -> bool,
 ) -> Result<u64> {
-    let txn = store.env.read_txn()?;
-    let state = readable_state(store, &txn, stream)?;
+    let (txn, state) = store.read_state(stream)?;
+    let state = readable_state(stream, state)?;
     if state.current() == crate::types::CurrentRevision::NoStream {
         return Err(Error::NotFound(format!("stream '{stream}' has no events")));
     }
@@ -430,8 +459,8 @@ pub(crate) fn visit_all(
 }
 
 pub(crate) fn get_snapshot(store: &Store, stream: &str) -> Result<Option<Snapshot>> {
-    let txn = store.env.read_txn()?;
-    let state = match store.stream_state(&txn, stream)? {
+    let (txn, state) = store.read_state(stream)?;
+    let state = match state {
         None => return Ok(None),
         Some(s) if s.tombstoned => return Err(Error::StreamDeleted { stream: stream.to_string() }),
         Some(s) if s.shredded => return Ok(None),

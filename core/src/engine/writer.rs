@@ -8,6 +8,7 @@
 //! the writer then retries each job in a transaction of its own so one oversized job cannot
 //! fail its neighbours.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -23,6 +24,7 @@ use super::format::{
 };
 use super::keys::DataKey;
 use super::ops::{Ops, T};
+use super::states::{Held, MAX_HELD};
 use super::validate::PreparedEvent;
 use super::Store;
 use crate::commit_log::CommitLog;
@@ -192,6 +194,8 @@ pub(crate) struct Writer {
     pub schemas: Arc<SchemaRegistry>,
     /// Set when the last batch's transaction had nothing to write (so it never met the log).
     pub wrote_nothing: bool,
+    /// The stream states the transaction being built wrote, for `Store::late` once it commits.
+    pub batch_states: HashMap<Box<[u8]>, Held>,
 }
 
 /// What makes commits durable: the commit log, and the checkpoints of LMDB behind it.
@@ -314,6 +318,9 @@ impl Durable {
         if let Some(broken) = &self.broken {
             return Err(broken.error("no checkpoint until the store is reopened"));
         }
+        // LMDB must hold every record before the checkpoint's LSN, the stream states written
+        // behind included. A failure loses nothing: they stay held, and the log has them.
+        store.late.flush(store)?;
         // The log's records before the checkpoint must all be on disk for the scan at open to
         // reach it (a store that does not sync each commit syncs them here).
         if let Err(e) = self.log.sync() {
@@ -491,6 +498,11 @@ impl Writer {
     /// Finishes or starts a checkpoint, when one is due.
     pub(crate) fn tend(&mut self) {
         let store = self.store.clone();
+        if store.late.len() >= MAX_HELD {
+            // Memory is bounded; a failure is tried again after the next batch (the states stay
+            // held and readable meanwhile).
+            let _ = store.late.flush(&store);
+        }
         self.durable.tend(&store);
     }
 
@@ -636,6 +648,9 @@ impl Writer {
         }
         let store = self.store.clone();
         let mut txn = store.env.write_txn()?;
+        // The states written behind go to the table first: the records replayed may hold newer
+        // ones, which the states held would otherwise hide.
+        store.late.write_into(&store, &mut txn)?;
         let mut bytes = 0u64;
         let caught = self.durable.log.catch_up(&mut |lsn, record| {
             bytes += record.len() as u64;
@@ -653,6 +668,7 @@ impl Writer {
             self.durable.stop(Broken::local(format!("applying records of the commit log failed: {e}")));
             return Err(e.into());
         }
+        store.late.clear();
         self.durable.resumed();
         self.durable.logged += bytes;
         if count > 0 {
@@ -694,6 +710,7 @@ impl Writer {
                 .and_then(|(txn, results)| self.commit(txn).map(|()| results));
         if outcome.is_err() {
             self.state = saved;
+            self.batch_states.clear();
         }
         outcome
     }
@@ -705,6 +722,7 @@ impl Writer {
         batch: &mut [Job],
     ) -> Result<(RwTxn<'s>, Vec<Result<Reply>>)> {
         self.ops.clear();
+        self.batch_states.clear();
         let outcome = (|| {
             let mut txn = store.env.write_txn()?;
             let mut results = Vec::with_capacity(batch.len());
@@ -763,6 +781,8 @@ impl Writer {
             }
             return Err(e.into());
         }
+        // Committed: readers may now follow the batch's states to its events.
+        self.store.late.commit(&mut self.batch_states);
         Ok(())
     }
 
@@ -772,7 +792,7 @@ impl Writer {
                 self.append(txn, stream, *expected, events).map(Reply::Appended)
             }
             Command::Retry { stream, expected, ids, refusal } => {
-                let state = self.store.stream_state(txn, stream).map_err(Failure::Storage)?;
+                let state = self.stream_state(txn, stream).map_err(Failure::Storage)?;
                 let mut positions = Vec::with_capacity(ids.len());
                 for id in ids.iter() {
                     match self.store.event_ids.get(txn, id.as_bytes())? {
@@ -788,7 +808,7 @@ impl Writer {
                 reject(refusal.clone())
             }
             Command::SetMetadata { stream, metadata } => {
-                let mut state = match self.store.stream_state(txn, stream).map_err(Failure::Storage)? {
+                let mut state = match self.stream_state(txn, stream).map_err(Failure::Storage)? {
                     Some(s) if s.tombstoned => {
                         return reject(Error::StreamDeleted { stream: stream.clone() })
                     }
@@ -796,7 +816,7 @@ impl Writer {
                     None => self.new_stream(txn)?,
                 };
                 state.set_metadata(metadata);
-                self.put_state(txn, stream, &state)?;
+                self.put_state(stream, &state)?;
                 Ok(Reply::Done)
             }
             Command::Delete { stream, expected, tombstone } => {
@@ -901,7 +921,7 @@ impl Writer {
         events: &mut [PreparedEvent],
     ) -> JobResult<AppendResult> {
         let store = self.store.clone();
-        let existing = store.stream_state(txn, stream).map_err(Failure::Storage)?;
+        let existing = self.stream_state(txn, stream).map_err(Failure::Storage)?;
         if existing.is_some_and(|s| s.tombstoned) {
             return reject(Error::StreamDeleted { stream: stream.to_string() });
         }
@@ -1007,7 +1027,7 @@ impl Writer {
             state.last_position = position;
         }
         state.deleted = false;
-        self.put_state(txn, stream, &state)?;
+        self.put_state(stream, &state)?;
         Ok(AppendResult {
             first_revision,
             last_revision: state.next_revision - 1,
@@ -1018,7 +1038,7 @@ impl Writer {
 
     /// The data key of the stream a parked copy came from (`None` when it was shredded since).
     fn owner_key(&self, txn: &RwTxn, owner: &str) -> JobResult<(u64, Option<DataKey>)> {
-        let Some(state) = self.store.stream_state(txn, owner).map_err(Failure::Storage)? else {
+        let Some(state) = self.stream_state(txn, owner).map_err(Failure::Storage)? else {
             return reject(Error::Internal(format!(
                 "a parked copy comes from stream '{owner}', which does not exist"
             )));
@@ -1107,7 +1127,7 @@ impl Writer {
         expected: ExpectedVersion,
         tombstone: bool,
     ) -> JobResult<()> {
-        let existing = self.store.stream_state(txn, stream).map_err(Failure::Storage)?;
+        let existing = self.stream_state(txn, stream).map_err(Failure::Storage)?;
         let mut state = match existing {
             Some(s) if s.tombstoned => return reject(Error::StreamDeleted { stream: stream.to_string() }),
             Some(s) => s,
@@ -1132,11 +1152,11 @@ impl Writer {
             state.deleted_before = state.next_revision;
         }
         self.remove(txn, T::Snapshots, &u64_key(state.id))?;
-        self.put_state(txn, stream, &state)
+        self.put_state(stream, &state)
     }
 
     fn save_snapshot(&mut self, txn: &mut RwTxn, stream: &str, revision: u64, data: &[u8]) -> JobResult<()> {
-        let state = match self.store.stream_state(txn, stream).map_err(Failure::Storage)? {
+        let state = match self.stream_state(txn, stream).map_err(Failure::Storage)? {
             Some(s) if s.tombstoned || s.shredded => {
                 return reject(Error::StreamDeleted { stream: stream.to_string() })
             }
@@ -1165,12 +1185,12 @@ impl Writer {
         if self.store.keyring.is_none() {
             return reject(not_encrypted());
         }
-        let Some(mut state) = self.store.stream_state(txn, stream).map_err(Failure::Storage)? else {
+        let Some(mut state) = self.stream_state(txn, stream).map_err(Failure::Storage)? else {
             return reject(Error::NotFound(format!("stream '{stream}' does not exist")));
         };
         if !state.shredded {
             state.shredded = true;
-            self.put_state(txn, stream, &state)?;
+            self.put_state(stream, &state)?;
             // Unreadable from now on anyway; gone rather than left as ciphertext.
             self.remove(txn, T::Snapshots, &u64_key(state.id))?;
         }
@@ -1189,7 +1209,7 @@ impl Writer {
 
     /// The next revision of `stream` as of this transaction: 0 when it was never written.
     fn stream_end(&self, txn: &RwTxn, stream: &str) -> JobResult<u64> {
-        Ok(self.store.stream_state(txn, stream).map_err(Failure::Storage)?.map_or(0, |s| s.next_revision))
+        Ok(self.stream_state(txn, stream).map_err(Failure::Storage)?.map_or(0, |s| s.next_revision))
     }
 
     fn put_group(&mut self, txn: &mut RwTxn, name: &str, record: &GroupRecord) -> JobResult<()> {
@@ -1206,10 +1226,26 @@ impl Writer {
         Ok(StreamState::new(id))
     }
 
-    fn put_state(&mut self, txn: &mut RwTxn, stream: &str, state: &StreamState) -> JobResult<()> {
+    /// Logs the stream's new state, and keeps it for `Store::late` rather than writing it to the
+    /// `streams` table (states.rs).
+    fn put_state(&mut self, stream: &str, state: &StreamState) -> JobResult<()> {
         let bytes = format::encode(state).map_err(Failure::Storage)?;
-        self.put(txn, T::Streams, PutFlags::empty(), stream.as_bytes(), &bytes)?;
+        self.ops.put(T::Streams, stream.as_bytes(), &bytes);
+        self.batch_states.insert(stream.as_bytes().into(), (*state, Box::from(&bytes[..])));
         Ok(())
+    }
+
+    /// The newest state of `stream`: as this transaction wrote it, else as committed (written
+    /// behind, else in the table).
+    fn stream_state(&self, txn: &RwTxn, stream: &str) -> Result<Option<StreamState>> {
+        let name = stream.as_bytes();
+        if let Some((state, _)) = self.batch_states.get(name) {
+            return Ok(Some(*state));
+        }
+        match self.store.late.get(name) {
+            Some(state) => Ok(Some(state)),
+            None => self.store.table_state(txn, stream),
+        }
     }
 
     /// A write of this transaction, recorded for the commit log.
