@@ -46,6 +46,14 @@ const MAX_JSON_DEPTH: Setting = Setting {
     help: "deepest nesting of arrays and objects accepted in data labelled application/json; raise it \
            only if every consumer's JSON parser reads that deep [default: 500]",
 };
+const DURABILITY: Setting = Setting {
+    flag: "--durability",
+    env: "GRAVEYARD_DURABILITY",
+    value_name: "fsync|no-fsync-unsafe",
+    help: "when an append is acknowledged: fsync, once its commit is on disk (survives a power \
+           cut); or no-fsync-unsafe, once it is in the operating system's buffers (survives a \
+           crash of the node, not of the machine: for tests and throwaway data) [default: fsync]",
+};
 const NODE_ID: Setting = Setting {
     flag: "--node-id",
     env: "GRAVEYARD_NODE_ID",
@@ -203,11 +211,12 @@ const CQL_TLS_SERVER_NAME: Setting = Setting {
            [default: each node's IP address]",
 };
 
-const SETTINGS: [&Setting; 27] = [
+const SETTINGS: [&Setting; 28] = [
     &LISTEN,
     &DATA,
     &MAX_EVENT_SIZE,
     &MAX_JSON_DEPTH,
+    &DURABILITY,
     &NODE_ID,
     &MEMBERS,
     &TLS_CERT,
@@ -241,6 +250,8 @@ pub struct Settings {
     pub max_event_size: usize,
     /// `Options::max_json_depth` of the store.
     pub max_json_depth: usize,
+    /// `Options::durability` of the store.
+    pub durability: graveyard::Durability,
     pub node_id: String,
     /// Every member, this node included, placed on the consistent-hash ring (the placement of
     /// streams in step 2 of the cluster; built now so that a bad member list is refused now).
@@ -439,6 +450,14 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
         },
         None => graveyard::DEFAULT_MAX_JSON_DEPTH,
     };
+    let durability = match get(&DURABILITY)? {
+        None => graveyard::Durability::Fsync,
+        Some(raw) => match raw.value.trim() {
+            "fsync" => graveyard::Durability::Fsync,
+            "no-fsync-unsafe" => graveyard::Durability::NoFsyncUnsafe,
+            other => return Err(refuse(format!("{} '{other}' is not fsync or no-fsync-unsafe", raw.source))),
+        },
+    };
     let node_id_raw = get(&NODE_ID)?;
     if let Some(raw) = &node_id_raw {
         check_node_id(&raw.value).map_err(|e| refuse(format!("{}: {}", raw.source, core_message(e))))?;
@@ -525,12 +544,21 @@ fn parse(args: &ServeArgs) -> Result<Settings, ConfigError> {
     }
 
     let cql = cql_settings(&get, &node_id, get(&NODE_ID)?.is_some(), master_key.is_some())?;
+    if let (Some(_), Some(raw)) = (&cql, get(&DURABILITY)?) {
+        // Silently meaningless otherwise: Cassandra's own settings decide when its writes are durable.
+        return Err(refuse(format!(
+            "{} is for the store's own commit log; with --storage cql every commit is acknowledged \
+             once Cassandra has it (its commitlog_sync decides when that is on disk)",
+            raw.source
+        )));
+    }
 
     Ok(Settings {
         listen,
         data,
         max_event_size,
         max_json_depth,
+        durability,
         node_id,
         ring,
         tls,
@@ -1003,6 +1031,32 @@ mod tests {
         let err = serve(&["serve"], &[("GRAVEYARD_MAX_JSON_DEPTH", "0")]).unwrap_err().0;
         assert!(err.contains("GRAVEYARD_MAX_JSON_DEPTH"), "{err}");
         assert!(usage().contains("--max-json-depth <LEVELS>"));
+    }
+
+    #[test]
+    fn durability_is_fsync_unless_asked_otherwise() {
+        use graveyard::Durability;
+        assert_eq!(serve(&["serve"], &[]).unwrap().durability, Durability::Fsync);
+        let unsafe_ = serve(&["serve", "--durability", "no-fsync-unsafe"], &[]).unwrap();
+        assert_eq!(unsafe_.durability, Durability::NoFsyncUnsafe);
+        let from_env = serve(&["serve"], &[("GRAVEYARD_DURABILITY", " no-fsync-unsafe ")]).unwrap();
+        assert_eq!(from_env.durability, Durability::NoFsyncUnsafe);
+        let flag_wins =
+            serve(&["serve", "--durability=fsync"], &[("GRAVEYARD_DURABILITY", "no-fsync-unsafe")]);
+        assert_eq!(flag_wins.unwrap().durability, Durability::Fsync);
+        let empty = serve(&["serve", "--durability", ""], &[]).unwrap_err().0;
+        assert!(empty.contains("--durability"), "{empty}");
+        for bad in ["nosync", "FSYNC", "no-fsync"] {
+            let err = serve(&["serve", "--durability", bad], &[]).unwrap_err().0;
+            assert!(err.contains("--durability") && err.contains("fsync or no-fsync-unsafe"), "{err}");
+        }
+        let cql = ["serve", "--storage", "cql", "--node-id", "c1", "--durability", "no-fsync-unsafe"];
+        let err = serve(&cql, &[]).unwrap_err().0;
+        assert!(err.contains("--durability") && err.contains("--storage cql"), "{err}");
+        assert!(
+            usage().contains("--durability <fsync|no-fsync-unsafe>")
+                && usage().contains("GRAVEYARD_DURABILITY")
+        );
     }
 
     #[test]

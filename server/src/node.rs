@@ -62,7 +62,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let signal = shutdown_signal()?;
     let mut options = Options::new(&settings.data)
         .max_event_size(settings.max_event_size)
-        .max_json_depth(settings.max_json_depth);
+        .max_json_depth(settings.max_json_depth)
+        .durability(settings.durability);
+    if settings.durability == graveyard::Durability::NoFsyncUnsafe {
+        tracing::warn!(
+            "--durability no-fsync-unsafe: appends are acknowledged before they are on disk; a crash of \
+             the machine can lose the last ones"
+        );
+    }
     if let Some(master_key) = &settings.master_key {
         options = options.master_key(master_key.key());
     }
@@ -207,6 +214,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         metrics = ?settings.metrics_listen,
         admin = ?settings.admin_listen,
         reflection = settings.reflection,
+        durability = ?settings.durability,
         // Whether, not where: a collector's URL may carry credentials.
         traces = settings.otlp.is_some(),
         version = env!("CARGO_PKG_VERSION"),
