@@ -787,3 +787,53 @@ fn stream_states_written_behind_read_back_everywhere() {
     check(&db, &model, "after a reopen");
     db.append(&name(149), ExpectedVersion::Exact(1), vec![ev(3)]).unwrap();
 }
+
+/// A read of a stream sees every event of it that a read of `$all` returned before, although
+/// the stream's state is written behind (held in memory) while its events are in LMDB: a commit
+/// and the states it wrote take effect for readers as one step. Writers race the reader on many
+/// streams; the reader takes the newest event of `$all`, then the stream's info and its
+/// events, which must reach that event's revision.
+#[test]
+fn a_stream_read_sees_what_a_read_of_all_returned() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_fast(dir.path());
+    let stop = AtomicBool::new(false);
+    let (checked, failure) = std::thread::scope(|scope| {
+        for w in 0..4u64 {
+            let (db, stop) = (&db, &stop);
+            scope.spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let stream = format!("race-{}", (i * 4 + w) % 997);
+                    db.append(&stream, ExpectedVersion::Any, vec![ev(i)]).unwrap();
+                    i += 1;
+                }
+            });
+        }
+        // Judged after the writers stop: a failed check must not leave them running.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut checked = 0u64;
+        let mut failure = None;
+        while failure.is_none() && std::time::Instant::now() < deadline {
+            let newest = db.read_all(ReadAllOptions::backwards().limit(1)).unwrap();
+            let Some(event) = newest.first() else { continue };
+            let info = db.stream_info(&event.stream).unwrap();
+            let last = db.read_stream(&event.stream, ReadOptions::backwards().limit(1)).unwrap();
+            if info.next_revision <= event.revision || last[0].revision < event.revision {
+                failure = Some(format!(
+                    "{} revision {} was read from $all, then the stream's next revision was {} and its last \
+                     event revision {}",
+                    event.stream, event.revision, info.next_revision, last[0].revision
+                ));
+            }
+            checked += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        (checked, failure)
+    });
+    if let Some(failure) = failure {
+        panic!("{failure}");
+    }
+    assert!(checked > 100, "only {checked} checks ran");
+}

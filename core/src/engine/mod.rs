@@ -72,12 +72,14 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// A read transaction and the newest state of `stream` it may read. The state written
-    /// behind is taken before the transaction opens, so that it is never newer than the
-    /// transaction (states.rs).
+    /// A read transaction and the state of `stream` as of that transaction: the one written
+    /// behind, taken with the transaction opened under the same view (states.rs), else the
+    /// table's.
     fn read_state(&self, stream: &str) -> Result<(RoTxn<'_, WithoutTls>, Option<StreamState>)> {
-        let late = self.late.get(stream.as_bytes());
+        let view = self.late.view();
+        let late = view.get(stream.as_bytes());
         let txn = self.env.read_txn()?;
+        drop(view);
         let state = match late {
             Some(state) => Some(state),
             None => self.table_state(&txn, stream)?,
@@ -982,15 +984,25 @@ fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path)
 /// a catch-up, those another writer stored. Nothing is compiled here; each version compiles on
 /// first use.
 pub(super) fn load_schemas(store: &Store, registry: &SchemaRegistry) -> Result<()> {
+    let prefix = schema::SCHEMA_STREAM_PREFIX.as_bytes();
+    // The names in the table and those only written behind (none at open or after a
+    // catch-up, which are the callers today; this stays right if that changes).
+    let view = store.late.view();
+    let mut names: std::collections::BTreeSet<Vec<u8>> = view
+        .range(std::ops::Bound::Included(prefix), prefix, usize::MAX)
+        .into_iter()
+        .map(|(k, _)| k.into())
+        .collect();
     let rtxn = store.env.read_txn()?;
-    let mut streams = Vec::new();
-    for item in store.streams.prefix_iter(&rtxn, schema::SCHEMA_STREAM_PREFIX.as_bytes())? {
-        let (key, _) = item?;
-        streams.push(
-            String::from_utf8(key.to_vec()).map_err(|_| format::corrupt("a stream name is not UTF-8"))?,
-        );
+    drop(view);
+    for item in store.streams.prefix_iter(&rtxn, prefix)? {
+        names.insert(item?.0.to_vec());
     }
     drop(rtxn);
+    let mut streams = Vec::with_capacity(names.len());
+    for name in names {
+        streams.push(String::from_utf8(name).map_err(|_| format::corrupt("a stream name is not UTF-8"))?);
+    }
     for stream in streams {
         let name = &stream[schema::SCHEMA_STREAM_PREFIX.len()..];
         let held = registry.latest_version(name).unwrap_or(0);

@@ -170,9 +170,13 @@ pub(crate) fn list_streams(store: &Store, options: &ListStreamsOptions) -> Resul
         _ => Bound::Included(prefix),
     };
     let limit = usize::try_from(options.limit).unwrap_or(usize::MAX);
-    // Taken before the transaction opens, as every read of a state (states.rs).
-    let mut late = store.late.range(start, prefix, limit).into_iter().peekable();
+    // Taken with the transaction opened under the same view, as every read of a state
+    // (states.rs): one page is one view of the store.
+    let view = store.late.view();
+    let late = view.range(start, prefix, limit);
     let txn = store.env.read_txn()?;
+    drop(view);
+    let mut late = late.into_iter().peekable();
     let mut rows = store.streams.range(&txn, &(start, Bound::Unbounded))?;
     let mut row = next_row(&mut rows, prefix)?;
     let mut out = Vec::new();

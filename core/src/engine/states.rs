@@ -12,10 +12,13 @@
 //! two flushes then costs one page write, not one per commit.
 //!
 //! Reads look here first, then in LMDB: a state here is always at least as new as the one in
-//! the table. A reader takes the state here *before* it opens its LMDB read transaction (see
-//! `Store::read_state`): this map only moves forward after LMDB commits, so the state a reader
-//! takes from it names no event its later transaction lacks (an older state is a consistent,
-//! earlier view of the stream).
+//! the table. A reader looks here and opens its LMDB read transaction under this map's read
+//! lock (`view`), and the writer commits a transaction and brings this map level with it under
+//! the write lock (`commit`, `commit_flushed`): so a reader's state and transaction are one
+//! view of the store, as when both were in LMDB. Otherwise a reader could find a state newer
+//! than its transaction (naming an event it cannot see), or a state older than events a read
+//! of `$all` just returned. Readers wait for at most one commit of LMDB (tens of microseconds;
+//! never for the log's fdatasync, which comes before).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -34,26 +37,19 @@ pub(crate) const MAX_HELD: usize = 1 << 16;
 /// A state as kept here: decoded for reads, encoded (the bytes the log has) for the table.
 pub(crate) type Held = (StreamState, Box<[u8]>);
 
+type Map = BTreeMap<Box<[u8]>, Held>;
+
 /// The states committed since the `streams` table last received them, by stream name.
 #[derive(Default)]
-pub(crate) struct LateStates(RwLock<BTreeMap<Box<[u8]>, Held>>);
+pub(crate) struct LateStates(RwLock<Map>);
 
-impl LateStates {
-    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<Box<[u8]>, Held>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner())
-    }
+/// The states held, read-locked: no commit takes effect while a reader holds it.
+pub(crate) struct View<'a>(RwLockReadGuard<'a, Map>);
 
-    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<Box<[u8]>, Held>> {
-        self.0.write().unwrap_or_else(|p| p.into_inner())
-    }
-
+impl View<'_> {
     /// The newest committed state of `stream` when the table does not hold it yet.
     pub(crate) fn get(&self, stream: &[u8]) -> Option<StreamState> {
-        self.read().get(stream).map(|(state, _)| *state)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.read().len()
+        self.0.get(stream).map(|(state, _)| *state)
     }
 
     /// The states held of names from `start` on that begin with `prefix`, in name order, at
@@ -64,51 +60,82 @@ impl LateStates {
         prefix: &[u8],
         limit: usize,
     ) -> Vec<(Box<[u8]>, StreamState)> {
-        let held = self.read();
-        held.range::<[u8], _>((start, Bound::Unbounded))
+        self.0
+            .range::<[u8], _>((start, Bound::Unbounded))
             .take_while(|(name, _)| name.starts_with(prefix))
             .take(limit)
             .map(|(name, (state, _))| (name.clone(), *state))
             .collect()
     }
+}
 
-    /// Takes in the states of a batch LMDB has just committed (never before: a reader could
-    /// then follow a state to an event its transaction does not hold).
-    pub(crate) fn commit(&self, batch: &mut HashMap<Box<[u8]>, Held>) {
-        if batch.is_empty() {
-            return;
-        }
+impl LateStates {
+    /// For a read: look here, open the read transaction, then drop the view.
+    pub(crate) fn view(&self) -> View<'_> {
+        View(self.0.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Map> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The writer's own look-up (it is the only one that changes the map).
+    pub(crate) fn get(&self, stream: &[u8]) -> Option<StreamState> {
+        self.view().get(stream)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.view().0.len()
+    }
+
+    /// Commits a batch's transaction and takes in the states it wrote, as one step for
+    /// readers. Nothing is taken in when the commit fails.
+    pub(crate) fn commit(
+        &self,
+        commit: impl FnOnce() -> heed::Result<()>,
+        batch: &mut HashMap<Box<[u8]>, Held>,
+    ) -> heed::Result<()> {
         let mut held = self.write();
+        commit()?;
         for (name, state) in batch.drain() {
             held.insert(name, state);
         }
+        Ok(())
     }
 
-    /// Puts every state held into `txn`'s `streams` table (not logged: the log has them).
-    /// `clear` once that transaction has committed.
+    /// Puts every state held into `txn`'s `streams` table (not logged: the log has them), for
+    /// `commit_flushed`.
     pub(crate) fn write_into(&self, store: &Store, txn: &mut RwTxn) -> heed::Result<()> {
-        for (name, (_, bytes)) in self.read().iter() {
+        for (name, (_, bytes)) in self.view().0.iter() {
             store.streams.put(txn, name, bytes)?;
         }
         Ok(())
     }
 
-    /// Forgets the states held, once the table holds them (after the commit of `write_into`'s
-    /// transaction, so that no reader meanwhile finds neither).
-    pub(crate) fn clear(&self) {
-        self.write().clear();
+    /// Commits a catch-up's transaction, which `write_into` filled before the records another
+    /// writer appended were replayed into it, and forgets the states held, as one step for
+    /// readers: none then finds a state held here hiding a newer one those records put in the
+    /// table.
+    pub(crate) fn commit_flushed(&self, commit: impl FnOnce() -> heed::Result<()>) -> heed::Result<()> {
+        let mut held = self.write();
+        commit()?;
+        held.clear();
+        Ok(())
     }
 
     /// Writes the states held to the `streams` table in a transaction of their own. Called by
     /// the writer between batches, with no write transaction open.
     pub(crate) fn flush(&self, store: &Store) -> Result<()> {
-        if self.read().is_empty() {
+        if self.len() == 0 {
             return Ok(());
         }
         let mut txn = store.env.write_txn()?;
         self.write_into(store, &mut txn)?;
+        // Unlike a catch-up's, this commit puts in the table exactly the states held here, so
+        // a reader finds the same state in either: readers are not held up while it commits
+        // (it writes many pages), only while the map is cleared after it.
         txn.commit()?;
-        self.clear();
+        self.write().clear();
         Ok(())
     }
 }

@@ -318,15 +318,16 @@ impl Durable {
         if let Some(broken) = &self.broken {
             return Err(broken.error("no checkpoint until the store is reopened"));
         }
-        // LMDB must hold every record before the checkpoint's LSN, the stream states written
-        // behind included. A failure loses nothing: they stay held, and the log has them.
-        store.late.flush(store)?;
         // The log's records before the checkpoint must all be on disk for the scan at open to
-        // reach it (a store that does not sync each commit syncs them here).
+        // reach it (a store that does not sync each commit syncs them here, so first: whatever
+        // fails after this, the log is synced every time a checkpoint is due).
         if let Err(e) = self.log.sync() {
             self.stop(Broken::by("syncing the commit log", &e));
             return Err(e);
         }
+        // LMDB must hold every record before the checkpoint's LSN, the stream states written
+        // behind included. A failure loses nothing: they stay held, and the log has them.
+        store.late.flush(store)?;
         let checkpoint = Checkpoint::take(&self.dir, self.page_size, self.log.next_lsn())?;
         self.reserve = None;
         let pin = store.env.clone().static_read_txn()?;
@@ -498,10 +499,16 @@ impl Writer {
     /// Finishes or starts a checkpoint, when one is due.
     pub(crate) fn tend(&mut self) {
         let store = self.store.clone();
-        if store.late.len() >= MAX_HELD {
-            // Memory is bounded; a failure is tried again after the next batch (the states stay
-            // held and readable meanwhile).
-            let _ = store.late.flush(&store);
+        let held = store.late.len();
+        if held >= MAX_HELD && self.durable.broken.is_none() {
+            // Memory is bounded. A failure is tried again after the next batch (the states stay
+            // held and readable meanwhile), until twice the bound: then writes stop, as for any
+            // failure that keeps the store from keeping LMDB level with its log.
+            if let Err(e) = store.late.flush(&store) {
+                if held >= 2 * MAX_HELD {
+                    self.durable.stop(Broken::by("writing the stream states held to LMDB", &e));
+                }
+            }
         }
         self.durable.tend(&store);
     }
@@ -663,12 +670,11 @@ impl Writer {
                 return Err(e);
             }
         };
-        if let Err(e) = txn.commit() {
+        if let Err(e) = store.late.commit_flushed(|| txn.commit()) {
             // The log moved past records LMDB does not hold: only a reopen replays them.
             self.durable.stop(Broken::local(format!("applying records of the commit log failed: {e}")));
             return Err(e.into());
         }
-        store.late.clear();
         self.durable.resumed();
         self.durable.logged += bytes;
         if count > 0 {
@@ -772,7 +778,7 @@ impl Writer {
                 std::process::abort();
             }
         }
-        if let Err(e) = txn.commit() {
+        if let Err(e) = self.store.late.commit(|| txn.commit(), &mut self.batch_states) {
             // The writes after this one are made without it, so it must never be replayed.
             if let Err(undo) = self.durable.log.undo_last(lsn) {
                 self.durable.stop(Broken::local(format!(
@@ -781,8 +787,6 @@ impl Writer {
             }
             return Err(e.into());
         }
-        // Committed: readers may now follow the batch's states to its events.
-        self.store.late.commit(&mut self.batch_states);
         Ok(())
     }
 
