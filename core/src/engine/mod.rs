@@ -76,15 +76,22 @@ impl Store {
     /// behind, taken with the transaction opened under the same view (states.rs), else the
     /// table's.
     fn read_state(&self, stream: &str) -> Result<(RoTxn<'_, WithoutTls>, Option<StreamState>)> {
-        let view = self.late.view();
-        let late = view.get(stream.as_bytes());
-        let txn = self.env.read_txn()?;
-        drop(view);
+        let (late, txn) = self.read_with_late(|view| view.get(stream.as_bytes()))?;
         let state = match late {
             Some(state) => Some(state),
             None => self.table_state(&txn, stream)?,
         };
         Ok((txn, state))
+    }
+
+    /// What `look` takes from the states written behind, and a read transaction opened under
+    /// the same view, so that the two are one view of the store (states.rs).
+    fn read_with_late<T>(&self, look: impl FnOnce(&states::View) -> T) -> Result<(T, RoTxn<'_, WithoutTls>)> {
+        let view = self.late.view();
+        let taken = look(&view);
+        let txn = self.env.read_txn()?;
+        drop(view);
+        Ok((taken, txn))
     }
 
     /// The state of `stream` in the `streams` table alone: `late` may hold a newer one.
@@ -987,14 +994,9 @@ pub(super) fn load_schemas(store: &Store, registry: &SchemaRegistry) -> Result<(
     let prefix = schema::SCHEMA_STREAM_PREFIX.as_bytes();
     // The names in the table and those only written behind (none at open or after a
     // catch-up, which are the callers today; this stays right if that changes).
-    let view = store.late.view();
-    let mut names: std::collections::BTreeSet<Vec<u8>> = view
-        .range(std::ops::Bound::Included(prefix), prefix, usize::MAX)
-        .into_iter()
-        .map(|(k, _)| k.into())
-        .collect();
-    let rtxn = store.env.read_txn()?;
-    drop(view);
+    let (held, rtxn) =
+        store.read_with_late(|view| view.range(std::ops::Bound::Included(prefix), prefix, usize::MAX))?;
+    let mut names: std::collections::BTreeSet<Vec<u8>> = held.into_iter().map(|(k, _)| k.into()).collect();
     for item in store.streams.prefix_iter(&rtxn, prefix)? {
         names.insert(item?.0.to_vec());
     }

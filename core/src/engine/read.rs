@@ -172,10 +172,7 @@ pub(crate) fn list_streams(store: &Store, options: &ListStreamsOptions) -> Resul
     let limit = usize::try_from(options.limit).unwrap_or(usize::MAX);
     // Taken with the transaction opened under the same view, as every read of a state
     // (states.rs): one page is one view of the store.
-    let view = store.late.view();
-    let late = view.range(start, prefix, limit);
-    let txn = store.env.read_txn()?;
-    drop(view);
+    let (late, txn) = store.read_with_late(|view| view.range(start, prefix, limit))?;
     let mut late = late.into_iter().peekable();
     let mut rows = store.streams.range(&txn, &(start, Bound::Unbounded))?;
     let mut row = next_row(&mut rows, prefix)?;
