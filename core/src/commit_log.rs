@@ -41,6 +41,20 @@ pub trait CommitLog: Send {
     /// [`failed`]: CommitLog::failed
     fn append(&mut self, record: &[u8]) -> Result<u64>;
 
+    /// Appends one record and returns its LSN, leaving the wait for it to be durable to
+    /// [`settle`](CommitLog::settle): the writer commits LMDB meanwhile (showing nothing to
+    /// readers until the record is settled). A log that cannot split the two makes the record
+    /// durable here, as `append` does. An error is `append`'s.
+    fn write(&mut self, record: &[u8]) -> Result<u64> {
+        self.append(record)
+    }
+
+    /// Waits until the record [`write`](CommitLog::write) appended is durable. An error leaves
+    /// the log [`failed`](CommitLog::failed): whether the record is there is not known.
+    fn settle(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Erases the last record appended, of LSN `lsn`: its LMDB commit failed, so the writes
     /// after it are made without it and it must never be replayed.
     fn undo_last(&mut self, lsn: u64) -> Result<()>;

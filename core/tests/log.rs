@@ -250,3 +250,84 @@ fn a_segment_replaced_while_empty_is_never_removed_by_a_checkpoint() {
     let db = Db::open(dir.path()).unwrap();
     assert_eq!(revisions(&db), (0..12).collect::<Vec<_>>(), "{:?}", db.recovery());
 }
+
+const SETTLE_CHILD_ENV: &str = "GRAVEYARD_SETTLE_CHILD";
+const SETTLE_DELAY_ENV: &str = "GRAVEYARD_TEST_SETTLE_DELAY_MS";
+const SETTLE_DELAY_MS: u64 = 300;
+
+/// Run by `an_append_is_shown_only_once_its_record_is_durable` in a child with the writer's
+/// settle delay: an append commits in LMDB, then the writer waits `SETTLE_DELAY_MS` before the
+/// `fdatasync` of its record. Every kind of read runs meanwhile; one that shows the append
+/// before that wait is over showed an event that was not durable.
+#[test]
+fn settle_child() {
+    use graveyard::{ListStreamsOptions, ReadAllOptions};
+    let Ok(dir) = std::env::var(SETTLE_CHILD_ENV) else { return };
+    let db = Db::open(&dir).unwrap();
+    db.append("old", ExpectedVersion::NoStream, vec![event(0)]).unwrap();
+    let delay = std::time::Duration::from_millis(SETTLE_DELAY_MS);
+    // One append to an existing stream, one creating a stream, each watched alone.
+    for (stream, expected) in [("old", ExpectedVersion::Exact(0)), ("new", ExpectedVersion::NoStream)] {
+        let head = db.head_position().unwrap();
+        let start = std::time::Instant::now();
+        let appender = {
+            let db = db.clone();
+            std::thread::spawn(move || db.append(stream, expected, vec![event(1)]).unwrap())
+        };
+        let shown = || {
+            let all = db.read_all(ReadAllOptions::forwards()).unwrap();
+            let last = db.read_all(ReadAllOptions::backwards().limit(1)).unwrap();
+            let from_head = db.read_all(ReadAllOptions::backwards().from(head).limit(1)).unwrap();
+            let events = db.read_stream(stream, ReadOptions::forwards()).map_or(0, |e| e.len());
+            let info = db.stream_info(stream).map(|i| i.next_revision).unwrap_or(0);
+            let listed = db.list_streams(&ListStreamsOptions::new(10)).unwrap();
+            let listed = listed.iter().find(|s| s.name == stream).map_or(0, |s| s.next_revision);
+            let before = if stream == "old" { 1 } else { 0 };
+            [
+                all.len() as u64 > head,
+                last.first().is_some_and(|e| e.position >= head),
+                from_head.first().is_some_and(|e| e.position >= head),
+                events > before,
+                info > before as u64,
+                listed > before as u64,
+                db.head_position().unwrap() > head,
+            ]
+        };
+        let mut reads = 0;
+        while !appender.is_finished() {
+            let seen = shown();
+            reads += 1;
+            if seen.iter().any(|&s| s) {
+                assert!(
+                    start.elapsed() >= delay,
+                    "a read showed the append to {stream} before its record was durable: {seen:?}"
+                );
+            }
+        }
+        appender.join().unwrap();
+        assert!(reads > 10, "the reads did not overlap the append ({reads})");
+        assert_eq!(shown(), [true; 7], "an acknowledged append to {stream} is not shown by every read");
+    }
+    db.close();
+    println!("SETTLE OK");
+}
+
+#[test]
+fn an_append_is_shown_only_once_its_record_is_durable() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["settle_child", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(SETTLE_CHILD_ENV, dir.path())
+        .env(SETTLE_DELAY_ENV, SETTLE_DELAY_MS.to_string())
+        .env_remove(CRASH_AFTER_LOG_ENV)
+        .env_remove(CHECKPOINT_BYTES_ENV)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("SETTLE OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,11 +1,13 @@
 //! The commit log: where a write becomes durable.
 //!
 //! Each committed batch of the writer is one record appended to the current segment and made
-//! durable by one `fdatasync` before the batch's LMDB transaction commits (without a sync of
-//! its own) and its callers are answered. LMDB is synced only at checkpoints; after a crash the
-//! engine rolls LMDB back to the last checkpoint and replays the records after it (see
-//! `checkpoint.rs`). So an acknowledged write costs one sequential sync instead of LMDB's two,
-//! and a reader sees a write as soon as it is acknowledged (the LMDB commit comes first).
+//! durable by one `fdatasync` before its callers are answered; the batch's LMDB transaction
+//! commits without a sync of its own, after the sync or, for a batch of appends, while the
+//! device writes the record out (`write`, then `settle`; see writer.rs, `commit`). LMDB is
+//! synced only at checkpoints; after a crash the engine rolls LMDB back to the last checkpoint
+//! and replays the records after it (see `checkpoint.rs`). So an acknowledged write costs one
+//! sequential sync instead of LMDB's two, and a reader sees a write as soon as it is
+//! acknowledged (the LMDB commit comes first).
 //!
 //! Segments are files filled with zeros before use (the next one prepared on a thread of its
 //! own while the current one fills), so a record overwrites blocks the file already has and
@@ -52,6 +54,8 @@ pub(crate) struct Log {
     /// Offset and LSN of the last record written, for `undo_last`.
     last: Option<(u64, u64)>,
     failed: bool,
+    /// A record was written and its `fdatasync` is still due (`settle`).
+    unsettled: bool,
     scratch: Vec<u8>,
 }
 
@@ -184,6 +188,7 @@ impl Log {
             next_lsn,
             last: None,
             failed: false,
+            unsettled: false,
             scratch: Vec::new(),
         })
     }
@@ -196,6 +201,16 @@ impl Log {
     /// Appends one record and (unless the store was opened without fsync) makes it durable.
     /// Returns its LSN.
     pub(crate) fn append(&mut self, payload: &[u8]) -> Result<u64> {
+        let lsn = self.write(payload)?;
+        self.settle()?;
+        Ok(lsn)
+    }
+
+    /// Appends one record and starts writing it out, without waiting for it: `settle` waits.
+    /// Returns its LSN.
+    pub(crate) fn write(&mut self, payload: &[u8]) -> Result<u64> {
+        // One record at most is in flight: `settle` syncs only the current segment.
+        self.settle()?;
         let len = u32::try_from(payload.len())
             .map_err(|_| Error::invalid("a commit larger than 4 GiB cannot be logged"))?;
         let need = (HEADER + payload.len()) as u64;
@@ -220,7 +235,8 @@ impl Log {
     }
 
     /// Writes the record in `scratch` (its header, and its payload when small) and `payload`
-    /// at the write offset, then syncs it unless the store does not sync each commit.
+    /// at the write offset, and starts writing it out unless the store does not sync each
+    /// commit.
     fn write_record(&mut self, payload: &[u8]) -> Result<()> {
         let path = || self.dir.join(segment_name(self.first_lsn));
         // Header and payload in one write: the payload is often large, a copy costs more
@@ -235,9 +251,38 @@ impl Log {
                 .map_err(|e| io("writing", &path(), e))?;
         }
         if self.sync {
-            self.file.sync_data().map_err(|e| io("syncing", &path(), e))?;
+            // The device starts on the record now, while the writer commits LMDB, and the
+            // `fdatasync` of `settle` then waits for less: on this machine's disk a loop of
+            // write, 40 µs of work and fdatasync took 118 µs per record with this, 158 without.
+            #[cfg(target_os = "linux")]
+            {
+                use std::os::fd::AsRawFd;
+                let len = (HEADER + payload.len()) as libc::off64_t;
+                let flags = libc::SYNC_FILE_RANGE_WRITE;
+                // SAFETY: `file` is open for the whole call; the range lies within the file.
+                if unsafe {
+                    libc::sync_file_range(self.file.as_raw_fd(), self.offset as libc::off64_t, len, flags)
+                } != 0
+                {
+                    return Err(io("writing out", &path(), std::io::Error::last_os_error()));
+                }
+            }
+            self.unsettled = true;
         }
         Ok(())
+    }
+
+    /// Waits until the record `write` started is durable: its `fdatasync`. A failure leaves the
+    /// log failed, as for any write of it.
+    pub(crate) fn settle(&mut self) -> Result<()> {
+        if !self.unsettled {
+            return Ok(());
+        }
+        let path = self.dir.join(segment_name(self.first_lsn));
+        let synced = self.file.sync_data().map_err(|e| io("syncing", &path, e));
+        self.failed |= synced.is_err();
+        self.unsettled = false;
+        synced
     }
 
     /// Erases the last record appended, whose transaction failed to commit: it must never be
@@ -246,6 +291,8 @@ impl Log {
         match self.last.take() {
             Some((offset, last)) if last == lsn => {
                 self.zero_from(offset)?;
+                // Zeroed durably: nothing of it is left to sync.
+                self.unsettled = false;
                 self.offset = offset;
                 self.next_lsn = lsn;
                 Ok(())
@@ -282,7 +329,7 @@ impl Log {
     /// commit, before a checkpoint that relies on the log's records up to it.
     pub(crate) fn sync(&mut self) -> Result<()> {
         if self.sync || self.size == 0 {
-            return Ok(());
+            return self.settle();
         }
         let path = self.dir.join(segment_name(self.first_lsn));
         let synced = self.file.sync_data().map_err(|e| io("syncing", &path, e));
@@ -362,6 +409,12 @@ impl CommitLog for Log {
     }
     fn append(&mut self, record: &[u8]) -> Result<u64> {
         Log::append(self, record)
+    }
+    fn write(&mut self, record: &[u8]) -> Result<u64> {
+        Log::write(self, record)
+    }
+    fn settle(&mut self) -> Result<()> {
+        Log::settle(self)
     }
     fn undo_last(&mut self, lsn: u64) -> Result<()> {
         Log::undo_last(self, lsn)

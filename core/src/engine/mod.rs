@@ -306,6 +306,7 @@ impl Engine {
             stopped: Arc::default(),
             crash_after,
             checkpoint_bytes,
+            settle_delay: hook(writer::SETTLE_DELAY_ENV).map(std::time::Duration::from_millis),
         };
         // What was replayed, and what open wrote (a new store, a migration, finished shreds),
         // is made the new checkpoint before anything is served.
@@ -334,6 +335,7 @@ impl Engine {
             schemas: schemas.clone(),
             wrote_nothing: false,
             batch_states: HashMap::new(),
+            bounded: true,
         };
         let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()
@@ -679,7 +681,7 @@ impl Engine {
         options: &ReadAllOptions,
         f: &mut dyn FnMut(EventRef<'_>) -> bool,
     ) -> Result<u64> {
-        read::visit_all(self.store(), options, f)
+        read::visit_all(self.store(), *self.head.borrow(), options, f)
     }
 
     pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {

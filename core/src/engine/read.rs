@@ -412,8 +412,11 @@ impl<'a, 't> Chain<'a, 't> {
 
 /// Calls `f` with each event of $all read, in order, until `f` returns false or the limit is
 /// reached; returns how many events `f` saw.
+/// `head`, taken before the transaction opens, bounds the visit: LMDB may hold events after it
+/// whose commit is not yet durable (writer.rs, `commit`).
 pub(crate) fn visit_all(
     store: &Store,
+    head: u64,
     options: &ReadAllOptions,
     f: &mut dyn FnMut(EventRef<'_>) -> bool,
 ) -> Result<u64> {
@@ -437,7 +440,8 @@ pub(crate) fn visit_all(
     match options.direction {
         Direction::Forwards => {
             let from = u64_key(options.from.unwrap_or(0));
-            for item in store.events.range(&txn, &(Bound::Included(&from[..]), Bound::Unbounded))? {
+            let end = u64_key(head);
+            for item in store.events.range(&txn, &(Bound::Included(&from[..]), Bound::Excluded(&end[..])))? {
                 let (key, bytes) = item?;
                 if !visit(key, bytes)? {
                     break;
@@ -445,9 +449,11 @@ pub(crate) fn visit_all(
             }
         }
         Direction::Backwards => {
-            let upper = options.from.map(u64_key);
-            let range: (Bound<&[u8]>, Bound<&[u8]>) =
-                (Bound::Unbounded, upper.as_ref().map_or(Bound::Unbounded, |k| Bound::Included(&k[..])));
+            let upper = match options.from {
+                Some(from) if from < head => Bound::Included(u64_key(from)),
+                _ => Bound::Excluded(u64_key(head)),
+            };
+            let range: (Bound<&[u8]>, Bound<&[u8]>) = (Bound::Unbounded, upper.as_ref().map(|k| &k[..]));
             for item in store.events.rev_range(&txn, &range)? {
                 let (key, bytes) = item?;
                 if !visit(key, bytes)? {

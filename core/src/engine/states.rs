@@ -14,11 +14,12 @@
 //! Reads look here first, then in LMDB: a state here is always at least as new as the one in
 //! the table. A reader looks here and opens its LMDB read transaction under this map's read
 //! lock (`view`), and the writer commits a transaction and brings this map level with it under
-//! the write lock (`commit`, `commit_flushed`): so a reader's state and transaction are one
-//! view of the store, as when both were in LMDB. Otherwise a reader could find a state newer
-//! than its transaction (naming an event it cannot see), or a state older than events a read
-//! of `$all` just returned. Readers wait for at most one commit of LMDB (tens of microseconds;
-//! never for the log's fdatasync, which comes before).
+//! the write lock (`commit`, `commit_flushed`), or, for a batch of appends, commits it first and
+//! takes its states in once its record is durable (`take_in`, before the head moves): so a
+//! reader never finds a state newer than its transaction (naming an event it cannot see), nor
+//! one older than events a read of `$all` just returned (`$all` stops at the head). A state
+//! older than the transaction hides only events not yet durable. Readers wait for at most one
+//! commit of LMDB (tens of microseconds; never for the log's fdatasync).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -101,6 +102,15 @@ impl LateStates {
             held.insert(name, state);
         }
         Ok(())
+    }
+
+    /// Takes in the states of a batch LMDB committed before its record was durable, once it
+    /// is (writer.rs, `commit`): readers then see them.
+    pub(crate) fn take_in(&self, batch: &mut HashMap<Box<[u8]>, Held>) {
+        let mut held = self.write();
+        for (name, state) in batch.drain() {
+            held.insert(name, state);
+        }
     }
 
     /// Puts every state held into `txn`'s `streams` table (not logged: the log has them), for

@@ -43,10 +43,13 @@ const MAX_BATCH_JOBS: usize = 4096;
 pub(crate) const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
 /// Test hooks of the crash tests (core/tests/log.rs, crash.rs): the process aborts once the
-/// record of its n-th commit is durable in the log, before LMDB commits it; checkpoints come
+/// record of its n-th commit is written to the log, before LMDB commits it; checkpoints come
 /// after this many bytes logged instead of `CHECKPOINT_BYTES`.
 pub(crate) const CRASH_AFTER_LOG_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_LOG";
 pub(crate) const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
+/// Test hook (core/tests/log.rs): milliseconds the writer waits between committing a batch in
+/// LMDB and waiting for its record to be durable, so a test can read in that window.
+pub(crate) const SETTLE_DELAY_ENV: &str = "GRAVEYARD_TEST_SETTLE_DELAY_MS";
 
 pub(crate) enum Command {
     Append {
@@ -196,6 +199,12 @@ pub(crate) struct Writer {
     pub wrote_nothing: bool,
     /// The stream states the transaction being built wrote, for `Store::late` once it commits.
     pub batch_states: HashMap<Box<[u8]>, Held>,
+    /// Set while every write of the transaction being built is one that readers reach only
+    /// below a bound the writer moves once the record is durable: events below the head,
+    /// a stream's events and index entries below its state's revision, event ids and the stream
+    /// id counter (the writer's alone). Such a transaction commits in LMDB while its record is
+    /// still being written out (`commit`).
+    pub bounded: bool,
 }
 
 /// What makes commits durable: the commit log, and the checkpoints of LMDB behind it.
@@ -227,6 +236,8 @@ pub(crate) struct Durable {
     pub crash_after: Option<u64>,
     /// Bytes logged that make a checkpoint due.
     pub checkpoint_bytes: u64,
+    /// The wait of `SETTLE_DELAY_ENV`.
+    pub settle_delay: Option<Duration>,
 }
 
 impl Drop for Durable {
@@ -729,6 +740,7 @@ impl Writer {
     ) -> Result<(RwTxn<'s>, Vec<Result<Reply>>)> {
         self.ops.clear();
         self.batch_states.clear();
+        self.bounded = true;
         let outcome = (|| {
             let mut txn = store.env.write_txn()?;
             let mut results = Vec::with_capacity(batch.len());
@@ -748,9 +760,15 @@ impl Writer {
         outcome
     }
 
-    /// Makes the transaction's writes durable in the log, then commits it in LMDB (no sync of
-    /// its own), which shows them to readers: an acknowledged write is visible at once, a
+    /// Makes the transaction's writes durable in the log and commits it in LMDB (no sync of
+    /// its own), then shows them to readers: an acknowledged write is visible at once, a
     /// visible one is durable.
+    ///
+    /// A transaction of `bounded` writes commits in LMDB while the device writes its record
+    /// out, and the stream states it wrote are taken in (which, with the head published after
+    /// this, shows it) once the record is durable: the commit's work hides behind the sync
+    /// instead of adding to it. Any other transaction commits once its record is durable, and
+    /// takes its states in under the same lock, since readers see its writes at once.
     fn commit(&mut self, txn: RwTxn) -> Result<()> {
         self.wrote_nothing = self.ops.is_empty();
         if self.ops.is_empty() {
@@ -758,7 +776,13 @@ impl Writer {
             txn.abort();
             return Ok(());
         }
-        let lsn = match self.durable.log.append(self.ops.bytes()) {
+        let early = self.bounded;
+        let logged = if early {
+            self.durable.log.write(self.ops.bytes())
+        } else {
+            self.durable.log.append(self.ops.bytes())
+        };
+        let lsn = match logged {
             Ok(lsn) => lsn,
             Err(e) => {
                 // Unreachable (a log kept elsewhere): applying the jobs one by one would only
@@ -778,7 +802,12 @@ impl Writer {
                 std::process::abort();
             }
         }
-        if let Err(e) = self.store.late.commit(|| txn.commit(), &mut self.batch_states) {
+        let committed = if early {
+            txn.commit()
+        } else {
+            self.store.late.commit(|| txn.commit(), &mut self.batch_states)
+        };
+        if let Err(e) = committed {
             // The writes after this one are made without it, so it must never be replayed.
             if let Err(undo) = self.durable.log.undo_last(lsn) {
                 self.durable.stop(Broken::local(format!(
@@ -786,6 +815,19 @@ impl Writer {
                 )));
             }
             return Err(e.into());
+        }
+        if early {
+            if let Some(delay) = self.durable.settle_delay {
+                std::thread::sleep(delay);
+            }
+            if let Err(e) = self.durable.log.settle() {
+                // LMDB holds writes no reader is shown (their states are not taken in, the head
+                // does not move) and that may not be in the log: nothing more is written until a
+                // reopen puts LMDB back at its last checkpoint and replays what the log holds.
+                self.durable.stop(Broken::by("syncing the commit log", &e));
+                return Err(e);
+            }
+            self.store.late.take_in(&mut self.batch_states);
         }
         Ok(())
     }
@@ -1254,6 +1296,11 @@ impl Writer {
 
     /// A write of this transaction, recorded for the commit log.
     fn put(&mut self, txn: &mut RwTxn, t: T, flags: PutFlags, key: &[u8], value: &[u8]) -> heed::Result<()> {
+        self.bounded &= match t {
+            T::Events | T::StreamIndex | T::EventIds => true,
+            T::Meta => key == format::META_NEXT_STREAM_ID,
+            _ => false,
+        };
         self.store.table(t).put_with_flags(txn, flags, key, value)?;
         self.ops.put(t, key, value);
         Ok(())
@@ -1262,6 +1309,8 @@ impl Writer {
     /// A delete of this transaction, recorded for the commit log when there was something to
     /// delete.
     fn remove(&mut self, txn: &mut RwTxn, t: T, key: &[u8]) -> heed::Result<bool> {
+        // Readers would miss what a delete takes away before it is durable.
+        self.bounded = false;
         let deleted = self.store.table(t).delete(txn, key)?;
         if deleted {
             self.ops.delete(t, key);
