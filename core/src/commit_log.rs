@@ -3,8 +3,9 @@
 //! the `graveyard-cql` crate, which replicates every commit before it is acknowledged.
 //!
 //! The engine hands each committed batch to the log as one record (its physical writes to
-//! LMDB, see docs/format.md) and commits it to LMDB only once `append` has returned: a record
-//! the log holds is the truth, LMDB is brought up to date behind it. At open the engine restores
+//! LMDB, see docs/format.md) and shows it to readers only once the record is durable (after
+//! `append`, or after `write` and `settle`): a record the log holds is the truth, LMDB is
+//! brought up to date behind it. At open the engine restores
 //! its last checkpoint and replays every record from the checkpoint's LSN on; a store directory
 //! lost with its disk is rebuilt by replaying a remote log from LSN 0.
 //!

@@ -837,3 +837,45 @@ fn a_stream_read_sees_what_a_read_of_all_returned() {
     }
     assert!(checked > 100, "only {checked} checks ran");
 }
+
+/// A visit's callback may write, to the store it visits: a visit of `$all` holds nothing the
+/// writer needs to answer (it once held the head's lock, which the writer takes to move it).
+#[test]
+fn a_visit_may_append_from_its_callback() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    db.append("a", ExpectedVersion::NoStream, vec![ev(0), ev(1), ev(2)]).unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let visitor = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            let mut copied = 0;
+            let seen = db
+                .visit_all(&ReadAllOptions::forwards().limit(3), |event| {
+                    let expected = if copied == 0 {
+                        ExpectedVersion::NoStream
+                    } else {
+                        ExpectedVersion::Exact(copied - 1)
+                    };
+                    db.append("copies", expected, vec![ev(event.position)]).unwrap();
+                    copied += 1;
+                    true
+                })
+                .unwrap();
+            db.visit_stream("a", ReadOptions::forwards(), |event| {
+                let metadata = StreamMetadata { max_count: Some(10 + event.revision), ..Default::default() };
+                db.set_stream_metadata("a", metadata).unwrap();
+                true
+            })
+            .unwrap();
+            let _ = done.send((seen, copied));
+        })
+    };
+    // A deadlock fails the test instead of hanging it.
+    let (seen, copied) =
+        finished.recv_timeout(std::time::Duration::from_secs(60)).expect("the visits deadlocked");
+    visitor.join().unwrap();
+    assert_eq!((seen, copied), (3, 3));
+    assert_eq!(db.read_stream("copies", ReadOptions::forwards()).unwrap().len(), 3);
+    assert_eq!(db.head_position().unwrap(), 6);
+}

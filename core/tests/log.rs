@@ -13,6 +13,7 @@ use graveyard::{Db, EventData, ExpectedVersion, ReadOptions};
 const CHILD_ENV: &str = "GRAVEYARD_LOG_CHILD";
 const CRASH_AFTER_LOG_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_LOG";
 const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
+const CRASH_AFTER_COMMIT_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_COMMIT";
 
 fn event(n: u64) -> EventData {
     padded(n, 40)
@@ -31,12 +32,21 @@ struct Child {
     pad: usize,
     pause_ms: u64,
     crash_after_log: Option<u64>,
+    crash_after_commit: Option<u64>,
     checkpoint_bytes: Option<u64>,
 }
 
 impl Child {
     fn appends(count: u64) -> Child {
-        Child { count, first_pad: 40, pad: 40, pause_ms: 0, crash_after_log: None, checkpoint_bytes: None }
+        Child {
+            count,
+            first_pad: 40,
+            pad: 40,
+            pause_ms: 0,
+            crash_after_log: None,
+            crash_after_commit: None,
+            checkpoint_bytes: None,
+        }
     }
 }
 
@@ -84,9 +94,13 @@ fn run(dir: &Path, child: Child) -> Vec<u64> {
         .args(["log_child", "--exact", "--nocapture", "--test-threads", "1"])
         .env(CHILD_ENV, format!("{}|{count}|{first_pad}|{pad}|{pause_ms}", dir.display()))
         .env_remove(CRASH_AFTER_LOG_ENV)
+        .env_remove(CRASH_AFTER_COMMIT_ENV)
         .env_remove(CHECKPOINT_BYTES_ENV);
     if let Some(n) = child.crash_after_log {
         command.env(CRASH_AFTER_LOG_ENV, n.to_string());
+    }
+    if let Some(n) = child.crash_after_commit {
+        command.env(CRASH_AFTER_COMMIT_ENV, n.to_string());
     }
     if let Some(n) = child.checkpoint_bytes {
         command.env(CHECKPOINT_BYTES_ENV, n.to_string());
@@ -147,6 +161,44 @@ fn records(dir: &Path) -> (PathBuf, Vec<(usize, usize)>) {
         at += 16 + len;
     }
     (segments[0].clone(), found)
+}
+
+/// A batch of appends commits in LMDB before its record is synced (writer.rs, `commit`). A
+/// crash in between: the record reached the disk (a process killed: the page cache keeps it),
+/// or it did not (a power cut: emulated by erasing it), while LMDB's file may hold the commit
+/// either way. Neither the commit's events nor its stream state may survive without the record.
+#[test]
+fn a_commit_in_lmdb_whose_record_was_not_synced_survives_only_with_its_record() {
+    let _turn = turn();
+    for lost in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let acked = run(dir.path(), Child { crash_after_commit: Some(3), ..Child::appends(5) });
+        assert_eq!(acked, vec![0, 1], "lost {lost}");
+        let (segment, found) = records(dir.path());
+        assert_eq!(found.len(), 3, "lost {lost}: {found:?}");
+        if lost {
+            let (at, len) = found[2];
+            let mut bytes = std::fs::read(&segment).unwrap();
+            bytes[at..at + len].fill(0);
+            std::fs::write(&segment, &bytes).unwrap();
+        }
+        let db = Db::open(dir.path()).unwrap();
+        let recovery = db.recovery().unwrap();
+        let kept: Vec<u64> = if lost { vec![0, 1] } else { vec![0, 1, 2] };
+        assert_eq!(recovery.replayed, kept.len() as u64, "lost {lost}: {recovery:?}");
+        assert_eq!(revisions(&db), kept, "lost {lost}");
+        let all = db.read_all(graveyard::ReadAllOptions::forwards()).unwrap();
+        assert_eq!(all.len(), kept.len(), "lost {lost}: $all");
+        assert_eq!(db.stream_info("s").unwrap().next_revision, kept.len() as u64, "lost {lost}");
+        // The next append takes the next revision and position, and survives a reopen.
+        let next = kept.len() as u64;
+        let appended = db.append("s", ExpectedVersion::Exact(next - 1), vec![event(next)]).unwrap();
+        assert_eq!(appended.first_position, next, "lost {lost}");
+        db.close();
+        let db = Db::open(dir.path()).unwrap();
+        assert_eq!(revisions(&db), (0..=next).collect::<Vec<_>>(), "lost {lost}");
+        db.close();
+    }
 }
 
 #[test]
@@ -321,6 +373,7 @@ fn an_append_is_shown_only_once_its_record_is_durable() {
         .env(SETTLE_CHILD_ENV, dir.path())
         .env(SETTLE_DELAY_ENV, SETTLE_DELAY_MS.to_string())
         .env_remove(CRASH_AFTER_LOG_ENV)
+        .env_remove(CRASH_AFTER_COMMIT_ENV)
         .env_remove(CHECKPOINT_BYTES_ENV)
         .output()
         .unwrap();

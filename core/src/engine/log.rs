@@ -328,6 +328,9 @@ impl Log {
     /// Makes every record appended so far durable: for a store that does not sync each
     /// commit, before a checkpoint that relies on the log's records up to it.
     pub(crate) fn sync(&mut self) -> Result<()> {
+        if self.failed {
+            return Err(Error::Io("an earlier write or sync of the commit log failed".into()));
+        }
         if self.sync || self.size == 0 {
             return self.settle();
         }

@@ -7,7 +7,8 @@
 //! - Positions in `events` are 0..head with no gap: the writer assigns them in commit order
 //!   and LMDB commits are atomic, so a crash leaves a prefix of acknowledged batches.
 //! - Reads never take the writer's path: they open an LMDB read transaction on the caller's
-//!   thread and see the last committed state.
+//!   thread and see the last state shown: `$all` up to the head, a stream up to its state
+//!   (LMDB may hold a batch of appends whose record is not yet durable; writer.rs, `commit`).
 
 mod checkpoint;
 mod format;
@@ -307,6 +308,7 @@ impl Engine {
             crash_after,
             checkpoint_bytes,
             settle_delay: hook(writer::SETTLE_DELAY_ENV).map(std::time::Duration::from_millis),
+            crash_after_commit: hook(writer::CRASH_AFTER_COMMIT_ENV),
         };
         // What was replayed, and what open wrote (a new store, a migration, finished shreds),
         // is made the new checkpoint before anything is served.
@@ -681,7 +683,10 @@ impl Engine {
         options: &ReadAllOptions,
         f: &mut dyn FnMut(EventRef<'_>) -> bool,
     ) -> Result<u64> {
-        read::visit_all(self.store(), *self.head.borrow(), options, f)
+        // Its own statement: the watch's guard must not be held through the visit, whose
+        // callback may write (the writer takes the guard's lock to move the head).
+        let head = *self.head.borrow();
+        read::visit_all(self.store(), head, options, f)
     }
 
     pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {

@@ -47,6 +47,9 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
 /// after this many bytes logged instead of `CHECKPOINT_BYTES`.
 pub(crate) const CRASH_AFTER_LOG_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_LOG";
 pub(crate) const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
+/// Test hook (core/tests/log.rs): the process aborts once its n-th batch of appends has
+/// committed in LMDB, before its record is synced (`commit`).
+pub(crate) const CRASH_AFTER_COMMIT_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_COMMIT";
 /// Test hook (core/tests/log.rs): milliseconds the writer waits between committing a batch in
 /// LMDB and waiting for its record to be durable, so a test can read in that window.
 pub(crate) const SETTLE_DELAY_ENV: &str = "GRAVEYARD_TEST_SETTLE_DELAY_MS";
@@ -202,7 +205,8 @@ pub(crate) struct Writer {
     /// Set while every write of the transaction being built is one that readers reach only
     /// below a bound the writer moves once the record is durable: events below the head,
     /// a stream's events and index entries below its state's revision, event ids and the stream
-    /// id counter (the writer's alone). Such a transaction commits in LMDB while its record is
+    /// id counter (the writer's alone). Stream states (metadata included) never clear it: they
+    /// reach readers only when taken into `late`, after the sync. Such a transaction commits in LMDB while its record is
     /// still being written out (`commit`).
     pub bounded: bool,
 }
@@ -238,6 +242,8 @@ pub(crate) struct Durable {
     pub checkpoint_bytes: u64,
     /// The wait of `SETTLE_DELAY_ENV`.
     pub settle_delay: Option<Duration>,
+    /// Batches of appends left before the hook of `CRASH_AFTER_COMMIT_ENV` aborts the process.
+    pub crash_after_commit: Option<u64>,
 }
 
 impl Drop for Durable {
@@ -817,6 +823,12 @@ impl Writer {
             return Err(e.into());
         }
         if early {
+            if let Some(left) = self.durable.crash_after_commit.as_mut() {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    std::process::abort();
+                }
+            }
             if let Some(delay) = self.durable.settle_delay {
                 std::thread::sleep(delay);
             }
