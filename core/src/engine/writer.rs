@@ -782,7 +782,9 @@ impl Writer {
             txn.abort();
             return Ok(());
         }
-        let early = self.bounded;
+        // Not on a log others write: a catch-up there rebuilds the writer's state from LMDB,
+        // which must then hold nothing the log may lack.
+        let early = self.bounded && !self.durable.log.shared();
         let logged = if early {
             self.durable.log.write(self.ops.bytes())
         } else {
@@ -836,7 +838,8 @@ impl Writer {
                 // LMDB holds writes no reader is shown (their states are not taken in, the head
                 // does not move) and that may not be in the log: nothing more is written until a
                 // reopen puts LMDB back at its last checkpoint and replays what the log holds.
-                self.durable.stop(Broken::by("syncing the commit log", &e));
+                // Local whatever the error: only a reopen, never a catch-up, may resume writes.
+                self.durable.stop(Broken::local(format!("syncing the commit log failed: {e}")));
                 return Err(e);
             }
             self.store.late.take_in(&mut self.batch_states);
