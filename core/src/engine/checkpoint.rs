@@ -22,7 +22,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::log::{io, sync_dir};
+use super::log::{io, sync_dir, write_out};
 use crate::error::{Error, Result};
 
 pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
@@ -52,31 +52,18 @@ const WRITE_BACK_SLICE: u64 = 256 * 1024;
 /// follows (this flushes neither the file's metadata nor the disk's cache); an error here is
 /// one of that sync: pages may be lost.
 pub(crate) fn write_back_paced(dir: &Path) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let path = dir.join(DATA_FILE);
-        let file = File::open(&path).map_err(|e| io("opening", &path, e))?;
-        let len = file.metadata().map_err(|e| io("reading the size of", &path, e))?.len();
-        let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
-            | libc::SYNC_FILE_RANGE_WRITE
-            | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-        let mut offset = 0;
-        while offset < len {
-            let slice = WRITE_BACK_SLICE.min(len - offset);
-            let (Ok(at), Ok(count)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(slice))
-            else {
-                break;
-            };
-            // SAFETY: `file` is open for the whole call; the range lies within the file.
-            if unsafe { libc::sync_file_range(file.as_raw_fd(), at, count, flags) } != 0 {
-                return Err(io("writing out", &path, std::io::Error::last_os_error()));
-            }
-            offset += slice;
-        }
+    if !cfg!(target_os = "linux") {
+        return Ok(());
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = dir;
+    let path = dir.join(DATA_FILE);
+    let file = File::open(&path).map_err(|e| io("opening", &path, e))?;
+    let len = file.metadata().map_err(|e| io("reading the size of", &path, e))?.len();
+    let mut offset = 0;
+    while offset < len {
+        let slice = WRITE_BACK_SLICE.min(len - offset);
+        write_out(&file, || path.clone(), offset, slice, true)?;
+        offset += slice;
+    }
     Ok(())
 }
 

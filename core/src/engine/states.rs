@@ -98,19 +98,14 @@ impl LateStates {
     ) -> heed::Result<()> {
         let mut held = self.write();
         commit()?;
-        for (name, state) in batch.drain() {
-            held.insert(name, state);
-        }
+        held.extend(batch.drain());
         Ok(())
     }
 
     /// Takes in the states of a batch LMDB committed before its record was durable, once it
     /// is (writer.rs, `commit`): readers then see them.
     pub(crate) fn take_in(&self, batch: &mut HashMap<Box<[u8]>, Held>) {
-        let mut held = self.write();
-        for (name, state) in batch.drain() {
-            held.insert(name, state);
-        }
+        self.write().extend(batch.drain());
     }
 
     /// Puts every state held into `txn`'s `streams` table (not logged: the log has them), for
