@@ -276,7 +276,12 @@ fn records_across_segments_are_replayed_and_covered_segments_removed() {
     let db = Db::open(dir.path()).unwrap();
     assert_eq!(db.recovery().unwrap().replayed, 8);
     assert_eq!(revisions(&db), (0..8).collect::<Vec<_>>());
-    // The open's checkpoint covers every earlier segment: only the current one is left.
+    // The open's checkpoint covers every earlier segment: only the current one is left, once
+    // their removal (on a thread of its own) is done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while segments(dir.path()).len() > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(segments(dir.path()).len(), 1, "{:?}", segments(dir.path()));
     db.close();
     let db = Db::open(dir.path()).unwrap();
@@ -383,4 +388,126 @@ fn an_append_is_shown_only_once_its_record_is_durable() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+const QUEUED_CHILD_ENV: &str = "GRAVEYARD_QUEUED_CHILD";
+const FAIL_SETTLE_ENV: &str = "GRAVEYARD_TEST_FAIL_SETTLE";
+
+/// Run by `appends_queued_behind_a_batch_being_synced_*` in a child with the writer's settle
+/// delay: append A commits in LMDB and waits `SETTLE_DELAY_MS` for its record; B (to A's
+/// stream, expecting A's revision) and C (a new stream) are queued meanwhile and commit
+/// together in the next batch. A reader polls throughout: each state it sees must be one a
+/// commit made, shown no sooner than its record was durable. With `fail` (the hook fails A's
+/// sync), every append must fail and the store, reopened, holds A (its record was written
+/// whole) and nothing of B or C, and goes on from A.
+#[test]
+fn queued_child() {
+    use graveyard::ReadAllOptions;
+    let Ok(spec) = std::env::var(QUEUED_CHILD_ENV) else { return };
+    let (dir, fail) = spec.split_once('|').unwrap();
+    let fail = fail == "fail";
+    let db = Db::open(dir).unwrap();
+    let start = std::time::Instant::now();
+    let delay = std::time::Duration::from_millis(SETTLE_DELAY_MS);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (db, done) = (db.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok(before) = db.head_position() else { break };
+                let s = db.read_stream("s", ReadOptions::forwards()).map_or(0, |e| e.len());
+                let t = db.read_stream("t", ReadOptions::forwards()).map_or(0, |e| e.len());
+                let all = db.read_all(ReadAllOptions::forwards()).unwrap().len() as u64;
+                let head = db.head_position().unwrap();
+                let state = (before, s, t, all, head);
+                // B and C (one batch) show together, $all between the heads around it, each
+                // stream at least what the head before it had shown.
+                let consistent = matches!(head, 0 | 1 | 3)
+                    && (before..=head).contains(&all)
+                    && (s < 2 || t == 1)
+                    && s >= usize::from(before >= 1) + usize::from(before >= 3);
+                assert!(consistent, "a read saw a state no commit made: {state:?}");
+                // A's record is durable after one delay at the earliest, B's and C's after two.
+                let shown = if s == 2 || t == 1 || head == 3 { 2 } else { u32::from(s == 1 || head == 1) };
+                assert!(start.elapsed() >= delay * shown, "{state:?} shown before it was durable");
+                if seen.last() != Some(&head) {
+                    seen.push(head);
+                }
+            }
+            seen
+        })
+    };
+    let append = |stream: &'static str, expected: ExpectedVersion, n: u64| {
+        let db = db.clone();
+        std::thread::spawn(move || db.append(stream, expected, vec![event(n)]))
+    };
+    let a = append("s", ExpectedVersion::NoStream, 0);
+    std::thread::sleep(delay / 3);
+    let b = append("s", ExpectedVersion::Exact(0), 1);
+    let c = append("t", ExpectedVersion::NoStream, 2);
+    let (a, b, c) = (a.join().unwrap(), b.join().unwrap(), c.join().unwrap());
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.join().unwrap();
+    if !fail {
+        assert_eq!(a.unwrap().first_revision, 0);
+        let b = b.unwrap();
+        assert_eq!((b.first_revision, b.first_position), (1, 1));
+        assert_eq!(c.unwrap().first_position, 2);
+        assert_eq!(seen, [0, 1, 3], "the reader missed a step");
+        db.close();
+        println!("QUEUED OK");
+        return;
+    }
+    for (name, outcome) in [("A", &a), ("B", &b), ("C", &c)] {
+        assert!(outcome.is_err(), "{name} was acknowledged though A's sync failed: {outcome:?}");
+    }
+    assert_eq!(seen, [0], "a read showed an append whose sync failed");
+    db.close();
+    // The reopened store's syncs succeed.
+    std::env::remove_var(FAIL_SETTLE_ENV);
+    let db = Db::open(dir).unwrap();
+    let s = db.read_stream("s", ReadOptions::forwards()).unwrap();
+    assert_eq!(s.iter().map(|e| e.revision).collect::<Vec<_>>(), [0], "B survived the failed sync before it");
+    assert!(db.read_stream("t", ReadOptions::forwards()).map_or(true, |e| e.is_empty()), "C survived");
+    assert_eq!(db.head_position().unwrap(), 1);
+    // The store goes on from A.
+    let next = db.append("s", ExpectedVersion::Exact(0), vec![event(3)]).unwrap();
+    assert_eq!((next.first_revision, next.first_position), (1, 1));
+    db.close();
+    println!("QUEUED OK");
+}
+
+fn queued(fail: bool) {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["queued_child", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(QUEUED_CHILD_ENV, format!("{}|{}", dir.path().display(), if fail { "fail" } else { "ok" }))
+        .env(SETTLE_DELAY_ENV, SETTLE_DELAY_MS.to_string())
+        .env_remove(CRASH_AFTER_LOG_ENV)
+        .env_remove(CRASH_AFTER_COMMIT_ENV)
+        .env_remove(CHECKPOINT_BYTES_ENV)
+        .env_remove(FAIL_SETTLE_ENV);
+    if fail {
+        command.env(FAIL_SETTLE_ENV, "1");
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("QUEUED OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn appends_queued_behind_a_batch_being_synced_follow_it() {
+    queued(false);
+}
+
+#[test]
+fn appends_queued_behind_a_batch_whose_sync_fails_fail_with_it() {
+    queued(true);
 }

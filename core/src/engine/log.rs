@@ -13,7 +13,7 @@
 //! own while the current one fills), so a record overwrites blocks the file already has and
 //! its `fdatasync` flushes data only, never the file's size or block map. A segment starts at
 //! 1 MiB and each next one doubles, up to 64 MiB: a small store costs little disk. Segments a
-//! checkpoint has covered are removed.
+//! checkpoint has covered are removed, on a thread of their own.
 //!
 //! A record: `len: u32 | crc: u32 | lsn: u64 | payload[len]`, little-endian; the CRC-32C
 //! covers `len`, `lsn` and the payload. Records are numbered without gap (the LSN), a record
@@ -50,6 +50,8 @@ pub(crate) struct Log {
     sealed: Vec<u64>,
     /// The next segment's file, being filled with zeros on a thread of its own, and its size.
     prepared: Option<(std::thread::JoinHandle<Result<PathBuf>>, u64)>,
+    /// The removal of segments a checkpoint covered, on a thread of its own (`release_before`).
+    removing: Option<std::thread::JoinHandle<Removal>>,
     next_lsn: u64,
     /// Offset and LSN of the last record written, for `undo_last`.
     last: Option<(u64, u64)>,
@@ -58,6 +60,9 @@ pub(crate) struct Log {
     unsettled: bool,
     scratch: Vec<u8>,
 }
+
+/// How a removal of segments went: on failure, the segments (first LSNs) left, and why.
+type Removal = std::result::Result<(), (Vec<u64>, Error)>;
 
 pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Io(format!("{what} {}: {e}", path.display()))
@@ -168,6 +173,7 @@ impl Log {
                     log.zero_from(end as u64)?;
                 }
                 log.release_before(from_lsn)?;
+                log.reap()?;
                 return Ok((log, torn));
             }
             index += 1;
@@ -185,6 +191,7 @@ impl Log {
             offset: 0,
             sealed: Vec::new(),
             prepared: None,
+            removing: None,
             next_lsn,
             last: None,
             failed: false,
@@ -373,24 +380,72 @@ impl Log {
 
     /// After a checkpoint that covers every record before `lsn`: removes the segments holding
     /// only such records.
+    ///
+    /// They are removed on a thread of their own: removing a full segment (64 MiB of cached
+    /// pages and blocks to free) took 13-15 ms, for which every writer waited (the p99 of
+    /// bench batch-100). A removal that fails puts its segments back, for the next call to
+    /// try again; one cut short by a crash is finished by the next open.
     pub(crate) fn release_before(&mut self, lsn: u64) -> Result<()> {
-        let mut released = false;
-        while let Some(&first) = self.sealed.first() {
+        let mut covered = Vec::new();
+        while !self.sealed.is_empty() {
             // A sealed segment's records end where the next segment (or the current) starts.
             let next_first = self.sealed.get(1).copied().unwrap_or(self.first_lsn);
             if next_first > lsn {
                 break;
             }
-            self.sealed.remove(0);
-            let path = self.dir.join(segment_name(first));
-            fs::remove_file(&path).map_err(|e| io("removing", &path, e))?;
-            released = true;
+            covered.push(self.sealed.remove(0));
         }
-        if released {
-            sync_dir(&self.dir)?;
+        // The previous removal is done long before the next checkpoint, whose wait for it
+        // is then only a join.
+        let earlier = self.reap();
+        if !covered.is_empty() {
+            let dir = self.dir.clone();
+            let removal = std::thread::Builder::new().name("graveyard-log".into()).spawn({
+                let covered = covered.clone();
+                move || remove_segments(&dir, covered)
+            });
+            match removal {
+                Ok(thread) => self.removing = Some(thread),
+                // No thread: removed here.
+                Err(_) => self.removed(remove_segments(&self.dir.clone(), covered))?,
+            }
         }
-        Ok(())
+        earlier
     }
+
+    /// Waits for the segments' removal under way, if any, and reports how it went.
+    fn reap(&mut self) -> Result<()> {
+        match self.removing.take() {
+            Some(thread) => self.removed(thread.join().unwrap_or_else(|_| {
+                Err((Vec::new(), Error::Internal("removing log segments panicked".into())))
+            })),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts the segments a removal left back among the sealed ones (older than all of them).
+    fn removed(&mut self, outcome: Removal) -> Result<()> {
+        outcome.map_err(|(left, e)| {
+            self.sealed.splice(0..0, left);
+            e
+        })
+    }
+}
+
+/// Removes the segments named by their first LSN, then makes that durable; on failure, the
+/// segments not removed and why.
+fn remove_segments(dir: &Path, firsts: Vec<u64>) -> Removal {
+    for (i, &first) in firsts.iter().enumerate() {
+        let path = dir.join(segment_name(first));
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            // Gone already: a removal that failed after its unlink is tried again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err((firsts[i..].to_vec(), io("removing", &path, e))),
+        }
+    }
+    // Undone by a crash before this, which the next open's removal finishes.
+    sync_dir(dir).map_err(|e| (Vec::new(), e))
 }
 
 /// The engine's own log, as the writer uses any log (the inherent methods do the work).
@@ -423,10 +478,12 @@ impl CommitLog for Log {
 
 impl Drop for Log {
     fn drop(&mut self) {
-        // A segment half prepared is removed at the next open.
+        // A segment half prepared is removed at the next open. A removal outliving the log
+        // could remove segments of the store opened again meanwhile, as it lists them.
         if let Some((thread, _)) = self.prepared.take() {
             let _ = thread.join();
         }
+        let _ = self.reap();
     }
 }
 

@@ -309,6 +309,7 @@ impl Engine {
             checkpoint_bytes,
             settle_delay: hook(writer::SETTLE_DELAY_ENV).map(std::time::Duration::from_millis),
             crash_after_commit: hook(writer::CRASH_AFTER_COMMIT_ENV),
+            fail_settle: hook(writer::FAIL_SETTLE_ENV),
         };
         // What was replayed, and what open wrote (a new store, a migration, finished shreds),
         // is made the new checkpoint before anything is served.

@@ -51,8 +51,12 @@ pub(crate) const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
 /// committed in LMDB, before its record is synced (`commit`).
 pub(crate) const CRASH_AFTER_COMMIT_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_COMMIT";
 /// Test hook (core/tests/log.rs): milliseconds the writer waits between committing a batch in
-/// LMDB and waiting for its record to be durable, so a test can read in that window.
+/// LMDB and waiting for its record to be durable, so a test can read, or queue appends, in that
+/// window.
 pub(crate) const SETTLE_DELAY_ENV: &str = "GRAVEYARD_TEST_SETTLE_DELAY_MS";
+/// Test hook (core/tests/log.rs): the sync of the n-th batch of appends reports a failure (its
+/// record was written whole, as when the device's error came after the write).
+pub(crate) const FAIL_SETTLE_ENV: &str = "GRAVEYARD_TEST_FAIL_SETTLE";
 
 pub(crate) enum Command {
     Append {
@@ -244,6 +248,8 @@ pub(crate) struct Durable {
     pub settle_delay: Option<Duration>,
     /// Batches of appends left before the hook of `CRASH_AFTER_COMMIT_ENV` aborts the process.
     pub crash_after_commit: Option<u64>,
+    /// Batches of appends left before the hook of `FAIL_SETTLE_ENV` reports their sync failed.
+    pub fail_settle: Option<u64>,
 }
 
 impl Drop for Durable {
@@ -359,6 +365,17 @@ impl Durable {
         self.pin = Some(pin);
         self.reserve = Some(store.env.clone().static_read_txn()?);
         self.log.release_before(lsn)
+    }
+
+    /// Waits for the record last written to the log to be durable.
+    fn settle(&mut self) -> Result<()> {
+        if let Some(left) = self.fail_settle.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                return Err(Error::Io("the test hook failed the commit log's sync".into()));
+            }
+        }
+        self.log.settle()
     }
 
     /// Between two batches: finishes a checkpoint whose thread is done, and starts one when due.
@@ -769,12 +786,6 @@ impl Writer {
     /// Makes the transaction's writes durable in the log and commits it in LMDB (no sync of
     /// its own), then shows them to readers: an acknowledged write is visible at once, a
     /// visible one is durable.
-    ///
-    /// A transaction of `bounded` writes commits in LMDB while the device writes its record
-    /// out, and the stream states it wrote are taken in (which, with the head published after
-    /// this, shows it) once the record is durable: the commit's work hides behind the sync
-    /// instead of adding to it. Any other transaction commits once its record is durable, and
-    /// takes its states in under the same lock, since readers see its writes at once.
     fn commit(&mut self, txn: RwTxn) -> Result<()> {
         self.wrote_nothing = self.ops.is_empty();
         if self.ops.is_empty() {
@@ -784,12 +795,53 @@ impl Writer {
         }
         // Not on a log others write: a catch-up there rebuilds the writer's state from LMDB,
         // which must then hold nothing the log may lack.
-        let early = self.bounded && !self.durable.log.shared();
-        let logged = if early {
-            self.durable.log.write(self.ops.bytes())
+        if self.bounded && !self.durable.log.shared() {
+            self.commit_early(txn)
         } else {
-            self.durable.log.append(self.ops.bytes())
-        };
+            self.commit_synced(txn)
+        }
+    }
+
+    /// Commits in LMDB once the record is durable, and takes the transaction's stream states
+    /// in under the same lock: readers see its writes at once.
+    fn commit_synced(&mut self, txn: RwTxn) -> Result<()> {
+        let logged = self.durable.log.append(self.ops.bytes());
+        let lsn = self.logged(logged)?;
+        let committed = self.store.late.commit(|| txn.commit(), &mut self.batch_states);
+        self.committed(lsn, committed)
+    }
+
+    /// A transaction of `bounded` writes commits in LMDB while the device writes its record
+    /// out, and the stream states it wrote are taken in (which, with the head published after
+    /// this, shows it) once the record is durable: the commit's work hides behind the sync
+    /// instead of adding to it.
+    fn commit_early(&mut self, txn: RwTxn) -> Result<()> {
+        let written = self.durable.log.write(self.ops.bytes());
+        let lsn = self.logged(written)?;
+        self.committed(lsn, txn.commit())?;
+        if let Some(left) = self.durable.crash_after_commit.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                std::process::abort();
+            }
+        }
+        if let Some(delay) = self.durable.settle_delay {
+            std::thread::sleep(delay);
+        }
+        if let Err(e) = self.durable.settle() {
+            // LMDB holds writes no reader is shown (their states are not taken in, the head
+            // does not move) and that may not be in the log: nothing more is written until a
+            // reopen puts LMDB back at its last checkpoint and replays what the log holds.
+            // Local whatever the error: only a reopen, never a catch-up, may resume writes.
+            self.durable.stop(Broken::local(format!("syncing the commit log failed: {e}")));
+            return Err(e);
+        }
+        self.store.late.take_in(&mut self.batch_states);
+        Ok(())
+    }
+
+    /// The LSN of the record just written to the log, or what its failure means.
+    fn logged(&mut self, logged: Result<u64>) -> Result<u64> {
         let lsn = match logged {
             Ok(lsn) => lsn,
             Err(e) => {
@@ -810,11 +862,11 @@ impl Writer {
                 std::process::abort();
             }
         }
-        let committed = if early {
-            txn.commit()
-        } else {
-            self.store.late.commit(|| txn.commit(), &mut self.batch_states)
-        };
+        Ok(lsn)
+    }
+
+    /// The outcome of LMDB's commit of the record at `lsn`: a failed one's record is erased.
+    fn committed(&mut self, lsn: u64, committed: heed::Result<()>) -> Result<()> {
         if let Err(e) = committed {
             // The writes after this one are made without it, so it must never be replayed.
             if let Err(undo) = self.durable.log.undo_last(lsn) {
@@ -823,26 +875,6 @@ impl Writer {
                 )));
             }
             return Err(e.into());
-        }
-        if early {
-            if let Some(left) = self.durable.crash_after_commit.as_mut() {
-                *left = left.saturating_sub(1);
-                if *left == 0 {
-                    std::process::abort();
-                }
-            }
-            if let Some(delay) = self.durable.settle_delay {
-                std::thread::sleep(delay);
-            }
-            if let Err(e) = self.durable.log.settle() {
-                // LMDB holds writes no reader is shown (their states are not taken in, the head
-                // does not move) and that may not be in the log: nothing more is written until a
-                // reopen puts LMDB back at its last checkpoint and replays what the log holds.
-                // Local whatever the error: only a reopen, never a catch-up, may resume writes.
-                self.durable.stop(Broken::local(format!("syncing the commit log failed: {e}")));
-                return Err(e);
-            }
-            self.store.late.take_in(&mut self.batch_states);
         }
         Ok(())
     }
