@@ -45,13 +45,15 @@ pub(crate) struct Log {
     first_lsn: u64,
     size: u64,
     offset: u64,
-    /// Earlier segments still needed by recovery (records at or after the last checkpoint),
-    /// by first LSN, oldest first.
+    /// Earlier segments, by first LSN, oldest first: those still needed by recovery (records
+    /// at or after the last checkpoint), after any a checkpoint covered whose removal failed
+    /// (`release_before` tries them again).
     sealed: Vec<u64>,
     /// The next segment's file, being filled with zeros on a thread of its own, and its size.
     prepared: Option<(std::thread::JoinHandle<Result<PathBuf>>, u64)>,
-    /// The removal of segments a checkpoint covered, on a thread of its own (`release_before`).
-    removing: Option<std::thread::JoinHandle<Removal>>,
+    /// The removal of segments a checkpoint covered, on a thread of its own, and the segments
+    /// (`release_before`).
+    removing: Option<(std::thread::JoinHandle<Removal>, Vec<u64>)>,
     next_lsn: u64,
     /// Offset and LSN of the last record written, for `undo_last`.
     last: Option<(u64, u64)>,
@@ -378,14 +380,16 @@ impl Log {
         Ok(())
     }
 
-    /// After a checkpoint that covers every record before `lsn`: removes the segments holding
-    /// only such records.
+    /// After a checkpoint that covers every record before `lsn`: starts removing the segments
+    /// holding only such records.
     ///
     /// They are removed on a thread of their own: removing a full segment (64 MiB of cached
-    /// pages and blocks to free) took 13-15 ms, for which every writer waited (the p99 of
-    /// bench batch-100). A removal that fails puts its segments back, for the next call to
-    /// try again; one cut short by a crash is finished by the next open.
+    /// pages and blocks to free) took 13-15 ms, for which every writer waited. The removal
+    /// started by the previous call is waited for first (it is long done by then: checkpoints
+    /// are seconds apart); the segments it could not remove are removed with this call's, and
+    /// its error is this call's. A removal cut short by a crash is finished by the next open.
     pub(crate) fn release_before(&mut self, lsn: u64) -> Result<()> {
+        let earlier = self.reap();
         let mut covered = Vec::new();
         while !self.sealed.is_empty() {
             // A sealed segment's records end where the next segment (or the current) starts.
@@ -395,9 +399,6 @@ impl Log {
             }
             covered.push(self.sealed.remove(0));
         }
-        // The previous removal is done long before the next checkpoint, whose wait for it
-        // is then only a join.
-        let earlier = self.reap();
         if !covered.is_empty() {
             let dir = self.dir.clone();
             let removal = std::thread::Builder::new().name("graveyard-log".into()).spawn({
@@ -405,7 +406,7 @@ impl Log {
                 move || remove_segments(&dir, covered)
             });
             match removal {
-                Ok(thread) => self.removing = Some(thread),
+                Ok(thread) => self.removing = Some((thread, covered)),
                 // No thread: removed here.
                 Err(_) => self.removed(remove_segments(&self.dir.clone(), covered))?,
             }
@@ -413,17 +414,18 @@ impl Log {
         earlier
     }
 
-    /// Waits for the segments' removal under way, if any, and reports how it went.
+    /// Waits for the removal under way, if any, and reports how it went.
     fn reap(&mut self) -> Result<()> {
         match self.removing.take() {
-            Some(thread) => self.removed(thread.join().unwrap_or_else(|_| {
-                Err((Vec::new(), Error::Internal("removing log segments panicked".into())))
+            Some((thread, covered)) => self.removed(thread.join().unwrap_or_else(|_| {
+                Err((covered, Error::Internal("removing log segments panicked".into())))
             })),
             None => Ok(()),
         }
     }
 
-    /// Puts the segments a removal left back among the sealed ones (older than all of them).
+    /// Puts the segments a removal left back among the sealed ones: they are older than all
+    /// of them (no segment was sealed while they were being removed, or `reap` ran first).
     fn removed(&mut self, outcome: Removal) -> Result<()> {
         outcome.map_err(|(left, e)| {
             self.sealed.splice(0..0, left);

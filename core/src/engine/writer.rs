@@ -55,7 +55,7 @@ pub(crate) const CRASH_AFTER_COMMIT_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_COMM
 /// window.
 pub(crate) const SETTLE_DELAY_ENV: &str = "GRAVEYARD_TEST_SETTLE_DELAY_MS";
 /// Test hook (core/tests/log.rs): the sync of the n-th batch of appends reports a failure (its
-/// record was written whole, as when the device's error came after the write).
+/// record was written and synced whole, as when the device's error came after the write).
 pub(crate) const FAIL_SETTLE_ENV: &str = "GRAVEYARD_TEST_FAIL_SETTLE";
 
 pub(crate) enum Command {
@@ -369,13 +369,16 @@ impl Durable {
 
     /// Waits for the record last written to the log to be durable.
     fn settle(&mut self) -> Result<()> {
+        let settled = self.log.settle();
         if let Some(left) = self.fail_settle.as_mut() {
             *left = left.saturating_sub(1);
             if *left == 0 {
+                // The writer stops the store as for a real failure; the log's own flag, which
+                // only a reopen clears too, stays clear.
                 return Err(Error::Io("the test hook failed the commit log's sync".into()));
             }
         }
-        self.log.settle()
+        settled
     }
 
     /// Between two batches: finishes a checkpoint whose thread is done, and starts one when due.
