@@ -87,15 +87,34 @@ fn turn() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// This test binary, to run only the child test `name`, with none of the engine's test hooks
+/// but those the caller sets.
+fn child_command(name: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args([name, "--exact", "--nocapture", "--test-threads", "1"]);
+    for hook in
+        [CRASH_AFTER_LOG_ENV, CRASH_AFTER_COMMIT_ENV, CHECKPOINT_BYTES_ENV, SETTLE_DELAY_ENV, FAIL_SETTLE_ENV]
+    {
+        command.env_remove(hook);
+    }
+    command
+}
+
+/// Runs a child that must finish and print `done`.
+fn run_to_end(mut command: Command, done: &str) {
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(done),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn run(dir: &Path, child: Child) -> Vec<u64> {
     let Child { count, first_pad, pad, pause_ms, .. } = child;
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["log_child", "--exact", "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, format!("{}|{count}|{first_pad}|{pad}|{pause_ms}", dir.display()))
-        .env_remove(CRASH_AFTER_LOG_ENV)
-        .env_remove(CRASH_AFTER_COMMIT_ENV)
-        .env_remove(CHECKPOINT_BYTES_ENV);
+    let mut command = child_command("log_child");
+    command.env(CHILD_ENV, format!("{}|{count}|{first_pad}|{pad}|{pause_ms}", dir.display()));
     if let Some(n) = child.crash_after_log {
         command.env(CRASH_AFTER_LOG_ENV, n.to_string());
     }
@@ -373,21 +392,9 @@ fn settle_child() {
 fn an_append_is_shown_only_once_its_record_is_durable() {
     let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["settle_child", "--exact", "--nocapture", "--test-threads", "1"])
-        .env(SETTLE_CHILD_ENV, dir.path())
-        .env(SETTLE_DELAY_ENV, SETTLE_DELAY_MS.to_string())
-        .env_remove(CRASH_AFTER_LOG_ENV)
-        .env_remove(CRASH_AFTER_COMMIT_ENV)
-        .env_remove(CHECKPOINT_BYTES_ENV)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("SETTLE OK"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut command = child_command("settle_child");
+    command.env(SETTLE_CHILD_ENV, dir.path()).env(SETTLE_DELAY_ENV, SETTLE_DELAY_MS.to_string());
+    run_to_end(command, "SETTLE OK");
 }
 
 const QUEUED_CHILD_ENV: &str = "GRAVEYARD_QUEUED_CHILD";
@@ -496,25 +503,14 @@ fn queued_child() {
 fn queued(fail: bool) {
     let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(std::env::current_exe().unwrap());
+    let mut command = child_command("queued_child");
     command
-        .args(["queued_child", "--exact", "--nocapture", "--test-threads", "1"])
         .env(QUEUED_CHILD_ENV, format!("{}|{}", dir.path().display(), if fail { "fail" } else { "ok" }))
-        .env(SETTLE_DELAY_ENV, QUEUED_DELAY_MS.to_string())
-        .env_remove(CRASH_AFTER_LOG_ENV)
-        .env_remove(CRASH_AFTER_COMMIT_ENV)
-        .env_remove(CHECKPOINT_BYTES_ENV)
-        .env_remove(FAIL_SETTLE_ENV);
+        .env(SETTLE_DELAY_ENV, QUEUED_DELAY_MS.to_string());
     if fail {
         command.env(FAIL_SETTLE_ENV, "1");
     }
-    let output = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("QUEUED OK"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_to_end(command, "QUEUED OK");
 }
 
 #[test]

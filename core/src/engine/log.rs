@@ -408,7 +408,7 @@ impl Log {
             match removal {
                 Ok(thread) => self.removing = Some((thread, covered)),
                 // No thread: removed here.
-                Err(_) => self.removed(remove_segments(&self.dir.clone(), covered))?,
+                Err(_) => self.removed(remove_segments(&self.dir, covered))?,
             }
         }
         earlier
