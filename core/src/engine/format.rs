@@ -135,7 +135,34 @@ where
         rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rancor::Error>,
     >,
 {
-    rkyv::to_bytes::<rancor::Error>(value).map_err(|e| Error::Internal(format!("encoding a record: {e}")))
+    encode_in(value, AlignedVec::new())
+}
+
+fn encode_in<T>(value: &T, buffer: AlignedVec) -> Result<AlignedVec>
+where
+    T: for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rancor::Error>,
+    >,
+{
+    rkyv::api::high::to_bytes_in::<_, rancor::Error>(value, buffer)
+        .map_err(|e| Error::Internal(format!("encoding a record: {e}")))
+}
+
+impl EventRecord {
+    /// Encodes the record into one allocation of its final size. Grown from empty, the buffer
+    /// was reallocated (and copied) several times per event: 6% of every sample, a sixth of
+    /// the callers' time, in bench batch-100.
+    pub(crate) fn encode(&self) -> Result<AlignedVec> {
+        // With `unaligned`, nothing is padded: the root and each field's bytes (a string of
+        // at most 8 bytes is inline, so this may be a few bytes over).
+        let len = std::mem::size_of::<ArchivedEventRecord>()
+            + self.stream.len()
+            + self.event_type.len()
+            + self.content_type.len()
+            + self.metadata.len()
+            + self.data.len();
+        encode_in(self, AlignedVec::with_capacity(len))
+    }
 }
 
 /// Sets the fields only the writer knows in an encoded event record: callers encode records
@@ -377,7 +404,13 @@ mod tests {
             metadata: b"meta".to_vec(),
             data: b"{\"a\":1}".to_vec(),
         };
-        let mut bytes = encode(&record).unwrap();
+        let mut bytes = record.encode().unwrap();
+        assert!(
+            bytes.len() <= bytes.capacity() && bytes.capacity() <= bytes.len() + 24,
+            "{} of {}",
+            bytes.len(),
+            bytes.capacity()
+        );
         place_event(&mut bytes, 0x0102_0304_0506_0708, u64::MAX - 3, 42, -5);
         let a = access_event(&bytes).unwrap();
         assert_eq!(a.stream_id.to_native(), 0x0102_0304_0506_0708);

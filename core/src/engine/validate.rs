@@ -225,7 +225,7 @@ fn prepare_event(
     } else {
         (0, event.metadata, event.data)
     };
-    let record = format::encode(&EventRecord {
+    let record = EventRecord {
         stream_id: 0,
         revision: 0,
         prev_position: format::NO_POSITION,
@@ -238,7 +238,8 @@ fn prepare_event(
         content_type: event.content_type,
         metadata,
         data,
-    })?;
+    }
+    .encode()?;
     let seal_at = if sealed {
         // SAFETY: `record` is what `rkyv::to_bytes` made of an `EventRecord` just above, in the
         // layout the archive type describes; validating it again (bytecheck) would only cost
