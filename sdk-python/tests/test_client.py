@@ -237,10 +237,12 @@ def test_reads_page_underneath(store: Client) -> None:
     assert [e.revision for e in store.read_stream_page("odd-1", max_count=2)] == [0, 1]
     assert [e.revision for e in store.read_stream_page("odd-1", direction="backwards", from_revision=2)] == [2, 1, 0]
     assert store.read_all_page(from_position=10) == []
-    # An iterator: next() and partial reads; leaving a loop early reads no further page.
+    # An iterator: next() and partial reads. The first page is read by a call, each next one
+    # started as the page before it is handed out; leaving a loop early starts no further read.
     reads = store.read_all(page_size=2)
     assert next(reads).position == 0
     calls = 0
+    ahead = 0
     native = store._native
 
     class Spy:
@@ -252,11 +254,19 @@ def test_reads_page_underneath(store: Client) -> None:
             calls += 1
             return native.read_all(*args)
 
+        def read_all_submit(self, *args: Any) -> Any:
+            nonlocal ahead
+            ahead += 1
+            return native.read_all_submit(*args)
+
     store._native = Spy()
     for n, _ in enumerate(store.read_all(page_size=2), 1):
         if n == 3:
             break
-    assert calls == 2, "two pages of 2 for 3 events"
+    assert (calls, ahead) == (1, 2), "page 1 read, page 2 read ahead, page 3 started while page 2 was handed out"
+    # The reads ahead return the pages a plain read would, across every page of a scan.
+    assert [e.position for e in store.read_all(page_size=3)] == list(range(10))
+    assert ahead == 2 + 3, "pages 2, 3 and 4 (3, 3 and 1 events) read ahead, none after the short one"
     store._native = native
     # A stream with no visible events: nothing from the iterator, NotFoundError from a page read.
     assert store.read_stream("nothing").to_list() == []

@@ -4,6 +4,7 @@ convert arguments and results; every rule is the core's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -12,7 +13,7 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from . import _native
-from ._completions import Start, submit
+from ._completions import Blocking, Start, submit
 from ._errors import GraveyardError, InternalError, NotFoundError, error_from
 from ._model import (
     AppendResult,
@@ -176,13 +177,18 @@ def _mapped(call: Callable[[], T]) -> T:
         raise _error_of(e) from None
 
 
-async def _mapped_async(start: Start) -> Any:
-    """Runs a native call from a coroutine (see _completions): its value, or its error raised."""
+def _started(start: Start) -> asyncio.Future[Any]:
+    """Starts a native call from a coroutine (see _completions): a future of its value, or of
+    its error. A failure to start raises here."""
     try:
-        future = submit(start)
+        return submit(start)
     except (_native.NativeError, _native.InternalError) as e:
         raise _error_of(e) from None
-    return await future
+
+
+async def _mapped_async(start: Start) -> Any:
+    """Runs a native call from a coroutine (see _completions): its value, or its error raised."""
+    return await _started(start)
 
 
 def _error_of(e: Exception) -> GraveyardError:
@@ -319,6 +325,10 @@ class _Base:
         return bool(_mapped(self._native.is_encrypted))
 
 
+_Request = tuple[int | None, int]
+"""Where a page read starts (None: the first or last event) and how many events it asks for."""
+
+
 class _Cursor:
     """Where the next page of a read starts, and how many events it asks for: each page from
     where the last ended, until ``max_count`` or a short page."""
@@ -327,10 +337,18 @@ class _Cursor:
         self.start, self.left, self.page_size, self.backwards = start, left, page_size, backwards
         self.done = False
 
-    def request(self) -> tuple[int | None, int] | None:
+    def request(self) -> _Request | None:
         if self.done or (self.left is not None and self.left <= 0):
             return None
         return self.start, min(self.left, self.page_size) if self.left is not None else self.page_size
+
+    def take(self, raw: bytes, asked: int, cursor: Callable[[RecordedEvent], int]) -> tuple[Page, _Request | None]:
+        """The page read for ``request()``, and the request of the one after it (None: the read
+        is over). Where that one starts comes from this page's last event alone (a page makes
+        its events as they are reached), so it can be read while this one is handled."""
+        page = decode_indexed_page(raw)
+        self.advance(page, asked, cursor)
+        return page, self.request()
 
     def advance(self, page: Sequence[RecordedEvent], asked: int, cursor: Callable[[RecordedEvent], int]) -> None:
         if len(page) < asked:
@@ -354,6 +372,7 @@ class EventPages(Iterator[RecordedEvent]):
     def __init__(
         self,
         read: Callable[[int | None, int], bytes],
+        submit: Callable[[int | None, int], Start],
         cursor: Callable[[RecordedEvent], int],
         start: int | None,
         max_count: int | None,
@@ -363,25 +382,37 @@ class EventPages(Iterator[RecordedEvent]):
     ) -> None:
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size is an int of 1 or more, not {page_size!r}")
-        self._read, self._cursor = read, cursor
+        self._read, self._submit, self._cursor = read, submit, cursor
         self._start, self._left, self._page_size = start, _limit(max_count), page_size
         self._backwards, self._not_found_is_empty = backwards, not_found_is_empty
         self._events: Iterator[RecordedEvent] = (e for page in self.pages() for e in page)
 
     def pages(self) -> Iterator[Page]:
         cursor = _Cursor(self._start, self._left, self._page_size, self._backwards)
+        # The first page is read by a plain call; each next one is started before this one is
+        # handed out and read on the core's threads meanwhile (see Blocking), so a loop through
+        # many pages decodes one while the next is read. A loop left early drops that read.
+        queue: Blocking | None = None
+        ahead: int | None = None
         while (request := cursor.request()) is not None:
             start, n = request
             try:
-                page = decode_indexed_page(_mapped(lambda: self._read(start, n)))  # noqa: B023 - called at once
+                if queue is not None and ahead is not None:
+                    raw = queue.wait(ahead)
+                else:
+                    raw = _mapped(lambda: self._read(start, n))  # noqa: B023 - called at once
             except NotFoundError:
                 # No visible events is an empty stream to an iterator.
                 if self._not_found_is_empty:
                     return
                 raise
+            page, following = cursor.take(raw, n, self._cursor)
+            ahead = None
+            if following is not None:
+                queue = queue or Blocking()
+                ahead = _mapped(lambda: queue.start(self._submit(*following)))  # noqa: B023 - called at once
             if page:
                 yield page
-            cursor.advance(page, n, self._cursor)
 
     def to_list(self) -> list[RecordedEvent]:
         return [e for page in self.pages() for e in page]
@@ -436,6 +467,7 @@ class Client(_Base):
         code = direction_code(direction)
         return EventPages(
             lambda start, n: self._native.read_stream(stream, code, start, n),
+            lambda start, n: lambda q, t: self._native.read_stream_submit(q, t, stream, code, start, n),
             lambda e: e.revision,
             _u64(from_revision, "from_revision"),
             max_count,
@@ -469,6 +501,7 @@ class Client(_Base):
         code, text = direction_code(direction), filter_json_text(filter)
         return EventPages(
             lambda start, n: self._native.read_all(code, start, n, text),
+            lambda start, n: lambda q, t: self._native.read_all_submit(q, t, code, start, n, text),
             lambda e: e.position,
             _u64(from_position, "from_position"),
             max_count,
@@ -653,17 +686,28 @@ class AsyncEventPages(AsyncIterator[RecordedEvent]):
 
     async def pages(self) -> AsyncIterator[Page]:
         cursor = _Cursor(self._start, self._left, self._page_size, self._backwards)
-        while (request := cursor.request()) is not None:
-            start, n = request
-            try:
-                page = decode_indexed_page(await _mapped_async(self._read(start, n)))
-            except NotFoundError:
-                if self._not_found_is_empty:
-                    return
-                raise
-            if page:
-                yield page
-            cursor.advance(page, n, self._cursor)
+        # As EventPages: the next page's read is started (on the core's threads) before this
+        # page is handed out.
+        ahead: asyncio.Future[Any] | None = None
+        try:
+            while (request := cursor.request()) is not None:
+                start, n = request
+                try:
+                    raw = await (ahead if ahead is not None else _started(self._read(start, n)))
+                except NotFoundError:
+                    if self._not_found_is_empty:
+                        return
+                    raise
+                page, following = cursor.take(raw, n, self._cursor)
+                ahead = None if following is None else _started(self._read(*following))
+                if page:
+                    yield page
+        finally:
+            if ahead is not None:
+                if ahead.done() and not ahead.cancelled():
+                    # Failed or not, nobody will ask: asyncio would report an error never retrieved.
+                    ahead.exception()
+                ahead.cancel()
 
     async def to_list(self) -> list[RecordedEvent]:
         return [e async for page in self.pages() for e in page]

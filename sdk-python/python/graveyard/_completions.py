@@ -15,6 +15,7 @@ while CPython finalized).
 from __future__ import annotations
 
 import asyncio
+import select
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -78,3 +79,38 @@ def submit(start: Start) -> asyncio.Future[Any]:
     if completions is None:
         completions = _by_loop[loop] = _Completions(loop)
     return completions.submit(start)
+
+
+class Blocking:
+    """A queue of ended native calls for blocking code: ``start`` a call (its ``*_submit``
+    returns at once, the core works on its own threads), then ``wait`` for its outcome with the
+    GIL released. The blocking iterators read their next page this way while the caller's loop
+    decodes the current one. A read on a Python thread of its own did not overlap: that thread
+    needed the GIL, held by the decoding loop, both to start the call and to return its page
+    (measured: a scan 3-6% slower than with no read ahead)."""
+
+    def __init__(self) -> None:
+        self._native: Any = _generated.NativeCompletions()
+        self._id: int = self._native.id()
+        self._poll = select.poll()
+        self._poll.register(self._native.fd(), select.POLLIN)
+        self._ended: dict[int, Any] = {}
+        self._next = 0
+
+    def start(self, start: Start) -> int:
+        """Starts a call; its token for ``wait``. A failure to start raises here."""
+        token = self._next
+        self._next += 1
+        start(self._id, token)
+        return token
+
+    def wait(self, token: int) -> Any:
+        """The value of the call ``token`` names, or its GraveyardError raised."""
+        while token not in self._ended:
+            self._poll.poll()
+            for done in self._native.drain():
+                self._ended[done.token] = done.outcome
+        outcome = self._ended.pop(token)
+        if isinstance(outcome, _generated.NativeOutcome.FAILED):
+            raise error_from(outcome.code, outcome.message, outcome.details)
+        return getattr(outcome, "value", None)
