@@ -25,6 +25,8 @@ use graveyard::{
 const CHILD_ENV: &str = "GRAVEYARD_CRASH_CHILD";
 /// The engine's test hook for its checkpoint threshold.
 const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
+/// The engine's test hook for its largest log segment.
+const SEGMENT_BYTES_ENV: &str = "GRAVEYARD_TEST_SEGMENT_BYTES";
 /// Prefix-related names on purpose: a stream must never pick up the events of another.
 const STREAMS: [&str; 4] = ["crash-a", "crash-a-1", "crash-ab", "crash-b"];
 const WRITERS: usize = 4;
@@ -247,6 +249,9 @@ fn run_child(dir: &Path, seed: u64, encrypted: bool, delay: Duration) -> ChildRu
         // land during checkpoints too (the sync of LMDB, the checkpoint file's rename, the
         // removal of covered log segments).
         .env(CHECKPOINT_BYTES_ENV, if seed.is_multiple_of(2) { "65536" } else { "" })
+        // Half the children fill 256 KiB segments instead of 64 MiB ones: kills then land while
+        // covered segments are kept as spares and reused, and the store grows over old records.
+        .env(SEGMENT_BYTES_ENV, if seed % 4 < 2 { "262144" } else { "" })
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -14,6 +14,7 @@ const CHILD_ENV: &str = "GRAVEYARD_LOG_CHILD";
 const CRASH_AFTER_LOG_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_LOG";
 const CHECKPOINT_BYTES_ENV: &str = "GRAVEYARD_TEST_CHECKPOINT_BYTES";
 const CRASH_AFTER_COMMIT_ENV: &str = "GRAVEYARD_TEST_CRASH_AFTER_COMMIT";
+const SEGMENT_BYTES_ENV: &str = "GRAVEYARD_TEST_SEGMENT_BYTES";
 
 fn event(n: u64) -> EventData {
     padded(n, 40)
@@ -34,6 +35,7 @@ struct Child {
     crash_after_log: Option<u64>,
     crash_after_commit: Option<u64>,
     checkpoint_bytes: Option<u64>,
+    segment_bytes: Option<u64>,
 }
 
 impl Child {
@@ -46,6 +48,7 @@ impl Child {
             crash_after_log: None,
             crash_after_commit: None,
             checkpoint_bytes: None,
+            segment_bytes: None,
         }
     }
 }
@@ -92,9 +95,14 @@ fn turn() -> std::sync::MutexGuard<'static, ()> {
 fn child_command(name: &str) -> Command {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command.args([name, "--exact", "--nocapture", "--test-threads", "1"]);
-    for hook in
-        [CRASH_AFTER_LOG_ENV, CRASH_AFTER_COMMIT_ENV, CHECKPOINT_BYTES_ENV, SETTLE_DELAY_ENV, FAIL_SETTLE_ENV]
-    {
+    for hook in [
+        CRASH_AFTER_LOG_ENV,
+        CRASH_AFTER_COMMIT_ENV,
+        CHECKPOINT_BYTES_ENV,
+        SEGMENT_BYTES_ENV,
+        SETTLE_DELAY_ENV,
+        FAIL_SETTLE_ENV,
+    ] {
         command.env_remove(hook);
     }
     command
@@ -123,6 +131,9 @@ fn run(dir: &Path, child: Child) -> Vec<u64> {
     }
     if let Some(n) = child.checkpoint_bytes {
         command.env(CHECKPOINT_BYTES_ENV, n.to_string());
+    }
+    if let Some(n) = child.segment_bytes {
+        command.env(SEGMENT_BYTES_ENV, n.to_string());
     }
     let output = command.output().unwrap();
     assert!(!output.status.success(), "the child was meant to die");
@@ -325,6 +336,106 @@ fn a_segment_replaced_while_empty_is_never_removed_by_a_checkpoint() {
     assert_eq!(acked, (0..12).collect::<Vec<_>>());
     let db = Db::open(dir.path()).unwrap();
     assert_eq!(revisions(&db), (0..12).collect::<Vec<_>>(), "{:?}", db.recovery());
+}
+
+/// The log's segments, by first LSN, and the bytes of each.
+fn segment_bytes(dir: &Path) -> Vec<(u64, Vec<u8>)> {
+    segments(dir)
+        .iter()
+        .map(|name| {
+            let first = name.trim_end_matches(".log").parse().unwrap();
+            (first, std::fs::read(dir.join("log").join(name)).unwrap())
+        })
+        .collect()
+}
+
+/// Where the records of a segment end: the offset of the zeros after its last record.
+fn records_end(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while at + 16 <= bytes.len() && bytes[at..at + 16].iter().any(|&b| b != 0) {
+        at += 16 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    }
+    at
+}
+
+/// A whole record (length, checksum) at or after `from` numbered before `before`: its offset and
+/// length.
+fn old_record(bytes: &[u8], from: usize, before: u64) -> Option<(usize, usize)> {
+    (from..bytes.len().saturating_sub(16)).find_map(|at| {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap());
+        let lsn = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
+        let payload = bytes.get(at + 16..at + 16 + len).filter(|_| len > 0 && lsn < before)?;
+        let sum = crc32c::crc32c_append(crc32c::crc32c(&bytes[at..at + 4]), &bytes[at + 8..at + 16]);
+        (crc32c::crc32c_append(sum, payload) == crc).then_some((at, 16 + len))
+    })
+}
+
+/// 1 MiB segments of about ten 100 KB commits each, checkpoints every 200 KB logged: full
+/// segments the checkpoints cover are kept as spares and reused with their old records in them.
+fn reused(count: u64) -> Child {
+    Child {
+        pad: 100_000,
+        first_pad: 100_000,
+        pause_ms: 5,
+        checkpoint_bytes: Some(200_000),
+        segment_bytes: Some(1 << 20),
+        ..Child::appends(count)
+    }
+}
+
+#[test]
+fn covered_segments_are_reused_and_their_old_records_never_served() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let acked = run(dir.path(), reused(65));
+    assert_eq!(acked, (0..65).collect::<Vec<_>>());
+    let log = std::fs::read_dir(dir.path().join("log")).unwrap();
+    let spares =
+        log.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("spare-")).count();
+    assert!(spares <= 2, "at most two spares are kept, found {spares}");
+    // Reused: after a segment's last record and its zeros come old records, not zeros.
+    let segments = segment_bytes(dir.path());
+    let over_old =
+        segments.iter().filter(|(_, bytes)| bytes[records_end(bytes) + 16..].iter().any(|&b| b != 0)).count();
+    assert!(over_old > 0, "no segment of {} was reused", segments.len());
+    // The open serves exactly the acknowledged commits, and reports no torn record: the old
+    // records after the end are neither replayed nor mistaken for a crash's damage.
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.recovery().unwrap().torn, None);
+    assert_eq!(revisions(&db), (0..65).collect::<Vec<_>>());
+    db.close();
+    // Another child goes on over the same store, reusing its segments, and is killed.
+    let acked = run(dir.path(), reused(40));
+    assert_eq!(acked, (65..105).collect::<Vec<_>>());
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.recovery().unwrap().torn, None);
+    assert_eq!(revisions(&db), (0..105).collect::<Vec<_>>());
+    db.close();
+}
+
+/// A crash can keep a commit's record but not the zeros written after it; in a reused segment an
+/// old record may then follow the last one. It ends the records, as zeros would: it is neither
+/// replayed nor corruption, and the next commit overwrites it.
+#[test]
+fn an_old_record_after_the_last_one_of_a_reused_segment_ends_the_log() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), reused(65)), (0..65).collect::<Vec<_>>());
+    let (first, mut bytes) = segment_bytes(dir.path()).pop().unwrap();
+    let end = records_end(&bytes);
+    let (at, len) = old_record(&bytes, end + 16, first).expect("the last segment is a reused one");
+    let old = bytes[at..at + len].to_vec();
+    bytes[end..end + len].copy_from_slice(&old);
+    std::fs::write(dir.path().join("log").join(format!("{first:020}.log")), &bytes).unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.recovery().unwrap().torn, None);
+    assert_eq!(revisions(&db), (0..65).collect::<Vec<_>>());
+    db.append("s", ExpectedVersion::Exact(64), vec![event(65)]).unwrap();
+    db.close();
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(revisions(&db), (0..66).collect::<Vec<_>>());
+    db.close();
 }
 
 const SETTLE_CHILD_ENV: &str = "GRAVEYARD_SETTLE_CHILD";

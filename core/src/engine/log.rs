@@ -9,18 +9,27 @@
 //! sequential sync instead of LMDB's two, and a reader sees a write as soon as it is
 //! acknowledged (the LMDB commit comes first).
 //!
-//! Segments are files filled with zeros before use (the next one prepared on a thread of its
-//! own while the current one fills), so a record overwrites blocks the file already has and
-//! its `fdatasync` flushes data only, never the file's size or block map. A segment starts at
-//! 1 MiB and each next one doubles, up to 64 MiB: a small store costs little disk. Segments a
-//! checkpoint has covered are removed, on a thread of their own.
+//! A segment's blocks all exist before its first record (so a record overwrites blocks the file
+//! already has and its `fdatasync` flushes data only, never the file's size or block map): it
+//! is a file filled with zeros (prepared on a thread of its own while the current one fills),
+//! or a full segment a checkpoint covered, kept as a spare instead of being removed and reused
+//! with its old records still in it. A segment starts at 1 MiB and each next one doubles, up to
+//! 64 MiB: a small store costs little disk. Segments a checkpoint has covered are removed, on a
+//! thread of their own, except up to `MAX_SPARES` full ones.
+//!
+//! Why spares: filling a new segment with zeros wrote as many bytes to the disk as the records
+//! that then filled it, and under load (bench batch-100) the disk's bandwidth is what bounds
+//! the writer. A spare costs one small synced write (its first header zeroed) instead of 64 MiB.
 //!
 //! A record: `len: u32 | crc: u32 | lsn: u64 | payload[len]`, little-endian; the CRC-32C
-//! covers `len`, `lsn` and the payload. Records are numbered without gap (the LSN), a record
-//! never spans two segments, and a segment is named after the LSN of its first record. The scan
-//! at open stops at the first record that is not the next one: zeros (the unwritten end),
-//! or a record torn by the crash (a bad checksum or a length past the segment), which is reported and
-//! erased, never replayed.
+//! covers `len`, `lsn` and the payload. Each record is written with 16 zeros after it (the
+//! next record overwrites them), so what follows the last record is zeros even in a reused
+//! segment. Records are numbered without gap (the LSN), a record never spans two segments, and
+//! a segment is named after the LSN of its first record. The scan at open stops at the first
+//! record that is not the next one: zeros (the unwritten end), a whole record numbered before
+//! the segment's first (an old record of a reused segment, where a crash kept a record but not
+//! the zeros after it), or a record torn by the crash (a bad checksum or a length past the
+//! segment), which is reported and erased, never replayed.
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
@@ -31,9 +40,16 @@ use crate::commit_log::{CommitLog, TornTail};
 use crate::error::{Error, Result};
 
 /// Largest segment: a record larger than this gets a segment of its own, sized to fit.
-const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Test hook (core/tests/log.rs, crash.rs): the largest segment's size instead of
+/// `SEGMENT_BYTES`, so that small tests fill segments and reuse them.
+pub(crate) const SEGMENT_BYTES_ENV: &str = "GRAVEYARD_TEST_SEGMENT_BYTES";
 const FIRST_SEGMENT_BYTES: u64 = 1024 * 1024;
 const HEADER: usize = 16;
+/// Full segments a checkpoint covered that are kept for reuse. A checkpoint comes every 64 MiB
+/// logged, so under load it covers about one segment while the writer fills one: two spares
+/// leave room for a checkpoint running late.
+const MAX_SPARES: usize = 2;
 /// Directory of the segments, inside the store's directory.
 pub(crate) const LOG_DIR: &str = "log";
 
@@ -49,11 +65,18 @@ pub(crate) struct Log {
     /// at or after the last checkpoint), after any a checkpoint covered whose removal failed
     /// (`release_before` tries them again).
     sealed: Vec<u64>,
+    /// The largest segment's size (`SEGMENT_BYTES` but in tests).
+    max_segment: u64,
     /// The next segment's file, being filled with zeros on a thread of its own, and its size.
     prepared: Option<(std::thread::JoinHandle<Result<PathBuf>>, u64)>,
+    /// Covered segments kept for reuse, of `max_segment` bytes, ready: their first header is
+    /// zeros on disk.
+    spares: Vec<PathBuf>,
     /// The removal of segments a checkpoint covered, on a thread of its own, and the segments
     /// (`release_before`).
     removing: Option<(std::thread::JoinHandle<Removal>, Vec<u64>)>,
+    /// The failure of a removal finished while no checkpoint was asking: the next one's.
+    unreported: Option<Error>,
     next_lsn: u64,
     /// Offset and LSN of the last record written, for `undo_last`.
     last: Option<(u64, u64)>,
@@ -63,8 +86,12 @@ pub(crate) struct Log {
     scratch: Vec<u8>,
 }
 
-/// How a removal of segments went: on failure, the segments (first LSNs) left, and why.
-type Removal = std::result::Result<(), (Vec<u64>, Error)>;
+/// How a removal of segments went: the segments kept as spares, and on failure the segments
+/// (first LSNs) left, and why.
+struct Removal {
+    spares: Vec<PathBuf>,
+    left: Option<(Vec<u64>, Error)>,
+}
 
 pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Io(format!("{what} {}: {e}", path.display()))
@@ -72,6 +99,11 @@ pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
 
 fn segment_name(first_lsn: u64) -> String {
     format!("{first_lsn:020}.log")
+}
+
+/// A spare's name: a `.tmp` file, removed by the next open like a segment being prepared.
+fn spare_name(first_lsn: u64) -> String {
+    format!("spare-{first_lsn:020}.tmp")
 }
 
 fn checksum(len: &[u8], rest: &[u8]) -> u32 {
@@ -91,6 +123,7 @@ impl Log {
         store_dir: &Path,
         from_lsn: u64,
         sync: bool,
+        max_segment: u64,
         replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<(Log, Option<TornTail>)> {
         let dir = store_dir.join(LOG_DIR);
@@ -102,7 +135,7 @@ impl Log {
             if let Some(lsn) = name.strip_suffix(".log").and_then(|n| n.parse::<u64>().ok()) {
                 segments.push(lsn);
             } else if name.ends_with(".tmp") {
-                // A segment being prepared when the process stopped.
+                // A segment being prepared when the process stopped, or a spare.
                 fs::remove_file(entry.path()).map_err(|e| io("removing", &entry.path(), e))?;
             } else {
                 return Err(Error::Corruption(format!(
@@ -120,11 +153,11 @@ impl Log {
                     "the commit log starts at record {first}, after record {from_lsn} of the last checkpoint"
                 )));
             }
-            let mut log = Log::empty(dir, sync, from_lsn)?;
+            let mut log = Log::empty(dir, sync, max_segment, from_lsn)?;
             log.start_segment(from_lsn, 0)?;
             return Ok((log, None));
         };
-        let mut log = Log::empty(dir, sync, from_lsn)?;
+        let mut log = Log::empty(dir, sync, max_segment, from_lsn)?;
         let mut torn = None;
         let mut expected = segments[start];
         let mut index = start;
@@ -175,14 +208,17 @@ impl Log {
                     log.zero_from(end as u64)?;
                 }
                 log.release_before(from_lsn)?;
-                log.reap()?;
+                log.reap();
+                if let Some(e) = log.unreported.take() {
+                    return Err(e);
+                }
                 return Ok((log, torn));
             }
             index += 1;
         }
     }
 
-    fn empty(dir: PathBuf, sync: bool, next_lsn: u64) -> Result<Log> {
+    fn empty(dir: PathBuf, sync: bool, max_segment: u64, next_lsn: u64) -> Result<Log> {
         let placeholder = File::open(&dir).map_err(|e| io("opening", &dir, e))?;
         Ok(Log {
             dir,
@@ -192,8 +228,11 @@ impl Log {
             size: 0,
             offset: 0,
             sealed: Vec::new(),
+            max_segment: max_segment.max(HEADER as u64 * 4),
             prepared: None,
+            spares: Vec::new(),
             removing: None,
+            unreported: None,
             next_lsn,
             last: None,
             failed: false,
@@ -244,26 +283,35 @@ impl Log {
     }
 
     /// Writes the record in `scratch` (its header, and its payload when small) and `payload`
-    /// at the write offset, and starts writing it out unless the store does not sync each
-    /// commit.
+    /// at the write offset, then the end's zeros where the segment has room for a header, and
+    /// starts writing it out unless the store does not sync each commit.
     fn write_record(&mut self, payload: &[u8]) -> Result<()> {
         let path = || self.dir.join(segment_name(self.first_lsn));
+        let end = self.offset + (HEADER + payload.len()) as u64;
+        let marked = end + HEADER as u64 <= self.size;
         // Header and payload in one write: the payload is often large, a copy costs more
         // than a second syscall only for small ones, where it is cheap.
         if payload.len() <= 64 * 1024 {
             self.scratch.extend_from_slice(payload);
+            if marked {
+                self.scratch.extend_from_slice(&[0; HEADER]);
+            }
             self.file.write_all_at(&self.scratch, self.offset).map_err(|e| io("writing", &path(), e))?;
         } else {
             self.file.write_all_at(&self.scratch, self.offset).map_err(|e| io("writing", &path(), e))?;
             self.file
                 .write_all_at(payload, self.offset + HEADER as u64)
                 .map_err(|e| io("writing", &path(), e))?;
+            if marked {
+                self.file.write_all_at(&[0; HEADER], end).map_err(|e| io("writing", &path(), e))?;
+            }
         }
         if self.sync {
             // The device starts on the record now, while the writer commits LMDB, and the
             // `fdatasync` of `settle` then waits for less: on this machine's disk a loop of
             // write, 40 µs of work and fdatasync took 118 µs per record with this, 158 without.
-            write_out(&self.file, path, self.offset, (HEADER + payload.len()) as u64, false)?;
+            let len = end - self.offset + if marked { HEADER as u64 } else { 0 };
+            write_out(&self.file, path, self.offset, len, false)?;
             self.unsettled = true;
         }
         Ok(())
@@ -337,29 +385,41 @@ impl Log {
         synced
     }
 
-    /// Makes the segment whose first record is `first_lsn` current: the one prepared ahead
-    /// when it is large enough, else a new one; then prepares the next.
+    /// Makes the segment whose first record is `first_lsn` current: a spare when it is large
+    /// enough, else the one prepared ahead when it is, else a new one; then prepares the next
+    /// unless a spare will serve.
     fn start_segment(&mut self, first_lsn: u64, need: u64) -> Result<()> {
-        let size =
-            (self.size * 2).clamp(FIRST_SEGMENT_BYTES, SEGMENT_BYTES).max(need.next_multiple_of(1 << 20));
+        let first_size = FIRST_SEGMENT_BYTES.min(self.max_segment);
+        let size = (self.size * 2).clamp(first_size, self.max_segment).max(need.next_multiple_of(1 << 16));
         let path = self.dir.join(segment_name(first_lsn));
-        let prepared = match self.prepared.take() {
-            Some((thread, prepared_size)) => {
-                let file = thread
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::Internal("preparing a log segment panicked".into())))?;
-                if prepared_size >= size {
-                    Some(file)
-                } else {
-                    fs::remove_file(&file).map_err(|e| io("removing", &file, e))?;
-                    None
+        // Spares a removal finished since the last checkpoint are usable now; one still running
+        // is not waited for.
+        if self.removing.as_ref().is_some_and(|(thread, _)| thread.is_finished()) {
+            self.reap();
+        }
+        let file = match self.spares.pop() {
+            Some(spare) if size <= self.max_segment => spare,
+            spare => {
+                self.spares.extend(spare);
+                let prepared = match self.prepared.take() {
+                    Some((thread, prepared_size)) => {
+                        let file = thread.join().unwrap_or_else(|_| {
+                            Err(Error::Internal("preparing a log segment panicked".into()))
+                        })?;
+                        if prepared_size >= size {
+                            Some(file)
+                        } else {
+                            fs::remove_file(&file).map_err(|e| io("removing", &file, e))?;
+                            None
+                        }
+                    }
+                    None => None,
+                };
+                match prepared {
+                    Some(file) => file,
+                    None => prepare(self.dir.join("next.tmp"), size)?,
                 }
             }
-            None => None,
-        };
-        let file = match prepared {
-            Some(file) => file,
-            None => prepare(self.dir.join("next.tmp"), size)?,
         };
         fs::rename(&file, &path).map_err(|e| io("naming", &file, e))?;
         sync_dir(&self.dir)?;
@@ -370,18 +430,21 @@ impl Log {
         self.size = size;
         self.offset = 0;
         self.last = None;
-        let next = (size * 2).clamp(FIRST_SEGMENT_BYTES, SEGMENT_BYTES);
-        let tmp = self.dir.join("next.tmp");
-        let thread = std::thread::Builder::new()
-            .name("graveyard-log".into())
-            .spawn(move || prepare(tmp, next))
-            .map_err(|e| Error::Internal(format!("starting the log's thread: {e}")))?;
-        self.prepared = Some((thread, next));
+        if self.prepared.is_none() && self.spares.is_empty() {
+            let next = (size * 2).clamp(first_size, self.max_segment);
+            let tmp = self.dir.join("next.tmp");
+            let thread = std::thread::Builder::new()
+                .name("graveyard-log".into())
+                .spawn(move || prepare(tmp, next))
+                .map_err(|e| Error::Internal(format!("starting the log's thread: {e}")))?;
+            self.prepared = Some((thread, next));
+        }
         Ok(())
     }
 
     /// After a checkpoint that covers every record before `lsn`: starts removing the segments
-    /// holding only such records.
+    /// holding only such records, keeping full ones as spares while there are fewer than
+    /// `MAX_SPARES`.
     ///
     /// They are removed on a thread of their own: removing a full segment (64 MiB of cached
     /// pages and blocks to free) took 13-15 ms, for which every writer waited. The removal
@@ -389,7 +452,8 @@ impl Log {
     /// are seconds apart); the segments it could not remove are removed with this call's, and
     /// its error is this call's. A removal cut short by a crash is finished by the next open.
     pub(crate) fn release_before(&mut self, lsn: u64) -> Result<()> {
-        let earlier = self.reap();
+        self.reap();
+        let earlier = self.unreported.take().map_or(Ok(()), Err);
         let mut covered = Vec::new();
         while !self.sealed.is_empty() {
             // A sealed segment's records end where the next segment (or the current) starts.
@@ -401,53 +465,103 @@ impl Log {
         }
         if !covered.is_empty() {
             let dir = self.dir.clone();
+            let keep = Keep { count: MAX_SPARES.saturating_sub(self.spares.len()), size: self.max_segment };
             let removal = std::thread::Builder::new().name("graveyard-log".into()).spawn({
                 let covered = covered.clone();
-                move || remove_segments(&dir, covered)
+                move || remove_segments(&dir, covered, keep)
             });
             match removal {
                 Ok(thread) => self.removing = Some((thread, covered)),
                 // No thread: removed here.
-                Err(_) => self.removed(remove_segments(&self.dir, covered))?,
+                Err(_) => {
+                    self.removed(remove_segments(&self.dir, covered, keep));
+                    if let Some(e) = self.unreported.take() {
+                        return Err(e);
+                    }
+                }
             }
         }
         earlier
     }
 
-    /// Waits for the removal under way, if any, and reports how it went.
-    fn reap(&mut self) -> Result<()> {
-        match self.removing.take() {
-            Some((thread, covered)) => self.removed(thread.join().unwrap_or_else(|_| {
-                Err((covered, Error::Internal("removing log segments panicked".into())))
-            })),
-            None => Ok(()),
+    /// Waits for the removal under way, if any, and takes in how it went.
+    fn reap(&mut self) {
+        if let Some((thread, covered)) = self.removing.take() {
+            let outcome = thread.join().unwrap_or_else(|_| Removal {
+                spares: Vec::new(),
+                left: Some((covered, Error::Internal("removing log segments panicked".into()))),
+            });
+            self.removed(outcome);
         }
     }
 
-    /// Puts the segments a removal left back among the sealed ones: they are older than all
-    /// of them (no segment was sealed while they were being removed, or `reap` ran first).
-    fn removed(&mut self, outcome: Removal) -> Result<()> {
-        outcome.map_err(|(left, e)| {
+    /// Takes in the spares of a removal, and puts the segments it left back among the sealed
+    /// ones: they are older than all of them (no segment was sealed while they were being
+    /// removed, or `reap` ran first). Its failure is told to the next checkpoint.
+    fn removed(&mut self, outcome: Removal) {
+        self.spares.extend(outcome.spares);
+        if let Some((left, e)) = outcome.left {
             self.sealed.splice(0..0, left);
-            e
-        })
+            self.unreported.get_or_insert(e);
+        }
     }
 }
 
-/// Removes the segments named by their first LSN, then makes that durable; on failure, the
-/// segments not removed and why.
-fn remove_segments(dir: &Path, firsts: Vec<u64>) -> Removal {
+/// Which covered segments a removal keeps as spares: up to `count`, of exactly `size` bytes.
+#[derive(Clone, Copy)]
+struct Keep {
+    count: usize,
+    size: u64,
+}
+
+/// Removes the segments named by their first LSN, or keeps them as spares as `keep` says, then
+/// makes that durable; returns the spares, and on failure the segments not removed and why.
+fn remove_segments(dir: &Path, firsts: Vec<u64>, keep: Keep) -> Removal {
+    let mut spares = Vec::new();
     for (i, &first) in firsts.iter().enumerate() {
         let path = dir.join(segment_name(first));
+        if spares.len() < keep.count {
+            if let Some(spare) = keep_spare(dir, &path, first, keep.size) {
+                spares.push(spare);
+                continue;
+            }
+        }
         match fs::remove_file(&path) {
             Ok(()) => {}
             // Gone already: a removal that failed after its unlink is tried again.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err((firsts[i..].to_vec(), io("removing", &path, e))),
+            Err(e) => {
+                return Removal { spares, left: Some((firsts[i..].to_vec(), io("removing", &path, e))) }
+            }
         }
     }
-    // Undone by a crash before this, which the next open's removal finishes.
-    sync_dir(dir).map_err(|e| (Vec::new(), e))
+    // Undone by a crash before this, which the next open's removal finishes (and removes the
+    // spares, `.tmp` files).
+    match sync_dir(dir) {
+        Ok(()) => Removal { spares, left: None },
+        Err(e) => Removal { spares: Vec::new(), left: Some((Vec::new(), e)) },
+    }
+}
+
+/// Turns the covered segment at `path` into a spare when it is `size` bytes: renamed to a
+/// `.tmp` name first (never scanned by an open: it no longer holds records), then its first
+/// header zeroed durably, so that a crash after it is made a segment again finds an empty
+/// segment. `None` when it is not of that size or any step failed (it is then removed, or left
+/// for the next open to remove).
+fn keep_spare(dir: &Path, path: &Path, first: u64, size: u64) -> Option<PathBuf> {
+    let file = File::options().write(true).open(path).ok()?;
+    if file.metadata().ok()?.len() != size {
+        return None;
+    }
+    let spare = dir.join(spare_name(first));
+    fs::rename(path, &spare).ok()?;
+    let zeroed = file.write_all_at(&[0; HEADER], 0).and_then(|()| file.sync_data());
+    if zeroed.is_err() {
+        // Not kept: without its header zeroed it would start a segment with an old record.
+        let _ = fs::remove_file(&spare);
+        return None;
+    }
+    Some(spare)
 }
 
 /// The engine's own log, as the writer uses any log (the inherent methods do the work).
@@ -485,7 +599,11 @@ impl Drop for Log {
         if let Some((thread, _)) = self.prepared.take() {
             let _ = thread.join();
         }
-        let _ = self.reap();
+        self.reap();
+        // Spares are of no use to a closed store: the next open would remove them anyway.
+        for spare in self.spares.drain(..) {
+            let _ = fs::remove_file(spare);
+        }
     }
 }
 
@@ -580,14 +698,15 @@ enum Stop {
     Torn,
 }
 
-/// Reads the records of one segment from its start: those from `from_lsn` on go to `replay`.
-/// Returns where the records end and why.
+/// Reads the records of one segment from its start, `expected` being its first record's LSN:
+/// those from `from_lsn` on go to `replay`. Returns where the records end and why.
 fn scan(
     bytes: &[u8],
     expected: &mut u64,
     from_lsn: u64,
     replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<(usize, Stop)> {
+    let first = *expected;
     let mut at = 0;
     loop {
         let Some(header) = bytes.get(at..at + HEADER) else { return ended(bytes, at, *expected, Stop::End) };
@@ -604,6 +723,11 @@ fn scan(
             return ended(bytes, at, *expected, Stop::Torn);
         }
         let payload = whole.expect("checked");
+        if lsn < first {
+            // An old record of a reused segment: the last record's zeros after it did not
+            // reach the disk before a crash (they are written with it, but not acknowledged).
+            return ended(bytes, at, *expected, Stop::End);
+        }
         if lsn != *expected {
             return Err(Error::Corruption(format!(
                 "the commit log holds record {lsn} where record {} should be",

@@ -853,8 +853,10 @@ fn open_store(options: &Options, dir: &Path, checkpoint: Option<&checkpoint::Che
     let (log, torn): (Box<dyn CommitLog>, _) = match &options.commit_log {
         Some(LogChoice(source)) => source.open(dir, from_lsn, &mut replay)?,
         None => {
+            let max_segment = std::env::var(log::SEGMENT_BYTES_ENV).ok().and_then(|v| v.parse::<u64>().ok());
+            let sync = options.durability == Durability::Fsync;
             let (log, torn) =
-                log::Log::open(dir, from_lsn, options.durability == Durability::Fsync, &mut replay)?;
+                log::Log::open(dir, from_lsn, sync, max_segment.unwrap_or(log::SEGMENT_BYTES), &mut replay)?;
             (Box::new(log), torn)
         }
     };
