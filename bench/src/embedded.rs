@@ -27,7 +27,7 @@ pub fn run(args: &EmbeddedArgs) -> Result<bool> {
     let scale = if args.quick { Scale::quick() } else { Scale::full() };
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&base)?;
-    let machine = Machine::probe(&base)?;
+    let machine = Machine::probe(&base, !args.quick)?;
     let header = Header { machine: &machine, scale: &scale, quick: args.quick, base: &base };
     println!("{}", header.to_text());
     machine.warn_if_in_memory(&base);

@@ -25,13 +25,16 @@ pub struct Machine {
     pub fsync_p99_us: u64,
     /// MB/s made durable by `write 128 KiB + fdatasync` over a file of zeros, as a commit log
     /// writes its records (`synced_rate`): the most the disk takes from a log of such records.
-    pub synced_mb_s: f64,
+    /// Not measured for a `--quick` run (the SDKs' benches run one per workload, and it writes
+    /// 64 MiB).
+    pub synced_mb_s: Option<f64>,
     /// 1-minute load average when the run started: other work on the machine skews results.
     pub load: Option<String>,
 }
 
 impl Machine {
-    pub fn probe(data_dir: &Path) -> Result<Machine> {
+    /// Probes the machine and the disk of `data_dir`; `rate`: also the MB/s it makes durable.
+    pub fn probe(data_dir: &Path, rate: bool) -> Result<Machine> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cpu = fs::read_to_string("/proc/cpuinfo")
             .ok()
@@ -49,7 +52,7 @@ impl Machine {
         let (fs_type, device) = mount_of(data_dir).unwrap_or_else(|| ("unknown".to_owned(), "?".to_owned()));
         let in_memory = matches!(fs_type.as_str(), "tmpfs" | "ramfs");
         let (fsync_p50_us, fsync_p99_us) = fsync_cost(data_dir)?;
-        let synced_mb_s = synced_rate(data_dir, SYNCED_RECORD, SYNCED_TOTAL)?;
+        let synced_mb_s = if rate { Some(synced_rate(data_dir, SYNCED_RECORD, SYNCED_TOTAL)?) } else { None };
         let load = load_average();
         Ok(Machine {
             cores,
@@ -83,13 +86,14 @@ impl Machine {
                 "disk".to_owned(),
                 format!(
                     "{} ({}); write 4 KiB + fdatasync: p50 {} µs, p99 {} µs; \
-                     write {} KiB + fdatasync over a file of zeros: {:.0} MB/s",
+                     write {} KiB + fdatasync over a file of zeros: {}",
                     data_dir.display(),
                     self.filesystem,
                     self.fsync_p50_us,
                     self.fsync_p99_us,
                     SYNCED_RECORD / 1024,
                     self.synced_mb_s
+                        .map_or_else(|| "not measured (--quick)".to_owned(), |r| format!("{r:.0} MB/s"))
                 ),
             ),
         ]

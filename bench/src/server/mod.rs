@@ -137,7 +137,7 @@ pub fn run(args: &ServerArgs) -> Result<bool> {
     let duration = args.duration();
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&base)?;
-    let machine = Machine::probe(&base)?;
+    let machine = Machine::probe(&base, !args.quick)?;
     let binary = nodes::locate_binary(args.graveyard_bin.as_deref())?;
     let header = Header { machine: &machine, base: &base, binary: &binary, args };
     println!("{}", facts_to_text("GraveyardDB server benchmark", &header.facts()));
