@@ -347,13 +347,9 @@ class _Cursor:
         is over). Where that one starts comes from this page's last event alone (a page makes
         its events as they are reached), so it can be read while this one is handled."""
         page = decode_indexed_page(raw)
-        self.advance(page, asked, cursor)
-        return page, self.request()
-
-    def advance(self, page: Sequence[RecordedEvent], asked: int, cursor: Callable[[RecordedEvent], int]) -> None:
         if len(page) < asked:
             self.done = True
-            return
+            return page, None
         if self.left is not None:
             self.left -= len(page)
         last = cursor(page[-1])
@@ -362,6 +358,7 @@ class _Cursor:
             self.start = last - 1
         else:
             self.start = last + 1
+        return page, self.request()
 
 
 class EventPages(Iterator[RecordedEvent]):

@@ -21,12 +21,19 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _native
-from ._errors import error_from
+from ._errors import GraveyardError, error_from
 
 _generated: Any = _native  # the uniffi module is untyped
 
 Start = Callable[[int, int], object]
 """Starts one native call: given the number of the loop's queue and the call's token."""
+
+
+def _value(outcome: Any) -> Any:
+    """An ended native call's value, or the GraveyardError of its failure raised."""
+    if isinstance(outcome, _generated.NativeOutcome.FAILED):
+        raise error_from(outcome.code, outcome.message, outcome.details)
+    return getattr(outcome, "value", None)
 
 
 class _Completions:
@@ -54,18 +61,18 @@ class _Completions:
         return future
 
     def _drain(self) -> None:
-        failed = _generated.NativeOutcome.FAILED
         for done in self.native.drain():
             future = self.waiting.pop(done.token, None)
             # A cancelled future's caller is gone: what it asked for is dropped (a session keeps
             # its pending poll shielded for this reason, see _sessions.py).
             if future is None or future.cancelled():
                 continue
-            outcome = done.outcome
-            if isinstance(outcome, failed):
-                future.set_exception(error_from(outcome.code, outcome.message, outcome.details))
+            try:
+                value = _value(done.outcome)
+            except GraveyardError as error:
+                future.set_exception(error)
             else:
-                future.set_result(getattr(outcome, "value", None))
+                future.set_result(value)
 
 
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Completions] = weakref.WeakKeyDictionary()
@@ -110,7 +117,4 @@ class Blocking:
             self._poll.poll()
             for done in self._native.drain():
                 self._ended[done.token] = done.outcome
-        outcome = self._ended.pop(token)
-        if isinstance(outcome, _generated.NativeOutcome.FAILED):
-            raise error_from(outcome.code, outcome.message, outcome.details)
-        return getattr(outcome, "value", None)
+        return _value(self._ended.pop(token))
