@@ -338,13 +338,15 @@ fn a_segment_replaced_while_empty_is_never_removed_by_a_checkpoint() {
     assert_eq!(revisions(&db), (0..12).collect::<Vec<_>>(), "{:?}", db.recovery());
 }
 
-/// The log's segments, by first LSN, and the bytes of each.
-fn segment_bytes(dir: &Path) -> Vec<(u64, Vec<u8>)> {
+/// The log's segments, by first LSN: the name, the salt and the bytes of each.
+fn segment_bytes(dir: &Path) -> Vec<(String, u64, Vec<u8>)> {
     segments(dir)
-        .iter()
+        .into_iter()
         .map(|name| {
-            let first = name.trim_end_matches(".log").parse().unwrap();
-            (first, std::fs::read(dir.join("log").join(name)).unwrap())
+            let stem = name.trim_end_matches(".log");
+            let salt = stem.split_once('-').map_or(0, |(_, salt)| u64::from_str_radix(salt, 16).unwrap());
+            let bytes = std::fs::read(dir.join("log").join(&name)).unwrap();
+            (name, salt, bytes)
         })
         .collect()
 }
@@ -358,17 +360,52 @@ fn records_end(bytes: &[u8]) -> usize {
     at
 }
 
-/// A whole record (length, checksum) at or after `from` numbered before `before`: its offset and
-/// length.
-fn old_record(bytes: &[u8], from: usize, before: u64) -> Option<(usize, usize)> {
-    (from..bytes.len().saturating_sub(16)).find_map(|at| {
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap());
-        let lsn = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
-        let payload = bytes.get(at + 16..at + 16 + len).filter(|_| len > 0 && lsn < before)?;
-        let sum = crc32c::crc32c_append(crc32c::crc32c(&bytes[at..at + 4]), &bytes[at + 8..at + 16]);
-        (crc32c::crc32c_append(sum, payload) == crc).then_some((at, 16 + len))
-    })
+/// A whole record numbered `lsn` with an 8-byte payload, its checksum made with `salt` (0: as in a
+/// segment without one).
+fn forged_record(salt: u64, lsn: u64) -> Vec<u8> {
+    let mut record = 8u32.to_le_bytes().to_vec();
+    record.extend_from_slice(&[0; 4]);
+    record.extend_from_slice(&lsn.to_le_bytes());
+    let seed = match salt {
+        0 => crc32c::crc32c(&record[..4]),
+        salt => crc32c::crc32c_append(crc32c::crc32c(&salt.to_le_bytes()), &record[..4]),
+    };
+    let crc = crc32c::crc32c_append(crc32c::crc32c_append(seed, &record[8..16]), b"planted!");
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
+    record.extend_from_slice(b"planted!");
+    record
+}
+
+/// A version-4 store's log: segments named without a salt, whose checksums start at `len`. It is
+/// read as it is and written on: the current segment keeps going without a salt.
+#[test]
+fn a_log_written_before_salts_is_read_and_written_on() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run_child(dir.path(), 3, None), vec![0, 1, 2]);
+    for (name, salt, mut bytes) in segment_bytes(dir.path()) {
+        assert_ne!(salt, 0, "{name}");
+        let mut at = 0;
+        while at + 16 <= bytes.len() && bytes[at..at + 16].iter().any(|&b| b != 0) {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            let sum = crc32c::crc32c_append(crc32c::crc32c(&bytes[at..at + 4]), &bytes[at + 8..at + 16]);
+            let crc = crc32c::crc32c_append(sum, &bytes[at + 16..at + 16 + len]);
+            bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+            at += 16 + len;
+        }
+        let log = dir.path().join("log");
+        std::fs::remove_file(log.join(&name)).unwrap();
+        std::fs::write(log.join(format!("{}.log", name.split_once('-').unwrap().0)), &bytes).unwrap();
+    }
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.recovery().unwrap().torn, None);
+    assert_eq!(revisions(&db), vec![0, 1, 2]);
+    db.append("s", ExpectedVersion::Exact(2), vec![event(3)]).unwrap();
+    db.close();
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(revisions(&db), vec![0, 1, 2, 3]);
+    db.close();
+    assert!(segments(dir.path()).iter().all(|name| !name.contains('-')), "{:?}", segments(dir.path()));
 }
 
 /// 1 MiB segments of about ten 100 KB commits each, checkpoints every 200 KB logged: full
@@ -396,8 +433,12 @@ fn covered_segments_are_reused_and_their_old_records_never_served() {
     assert!(spares <= 2, "at most two spares are kept, found {spares}");
     // Reused: after a segment's last record and its zeros come old records, not zeros.
     let segments = segment_bytes(dir.path());
-    let over_old =
-        segments.iter().filter(|(_, bytes)| bytes[records_end(bytes) + 16..].iter().any(|&b| b != 0)).count();
+    let over_old = segments
+        .iter()
+        .filter(|(_, _, bytes)| {
+            bytes.get(records_end(bytes) + 16..).is_some_and(|old| old.iter().any(|&b| b != 0))
+        })
+        .count();
     assert!(over_old > 0, "no segment of {} was reused", segments.len());
     // The open serves exactly the acknowledged commits, and reports no torn record: the old
     // records after the end are neither replayed nor mistaken for a crash's damage.
@@ -414,28 +455,63 @@ fn covered_segments_are_reused_and_their_old_records_never_served() {
     db.close();
 }
 
-/// A crash can keep a commit's record but not the zeros written after it; in a reused segment an
-/// old record may then follow the last one. It ends the records, as zeros would: it is neither
-/// replayed nor corruption, and the next commit overwrites it.
+/// A crash can keep a commit's record but not the zeros written after it; in a reused segment old
+/// bytes then follow the last record. They are reported as a torn record and erased, never
+/// served, and the next commit takes their place.
 #[test]
-fn an_old_record_after_the_last_one_of_a_reused_segment_ends_the_log() {
+fn old_bytes_after_the_last_record_of_a_reused_segment_are_erased_not_served() {
     let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(run(dir.path(), reused(65)), (0..65).collect::<Vec<_>>());
-    let (first, mut bytes) = segment_bytes(dir.path()).pop().unwrap();
+    let (name, _, mut bytes) = segment_bytes(dir.path()).pop().unwrap();
     let end = records_end(&bytes);
-    let (at, len) = old_record(&bytes, end + 16, first).expect("the last segment is a reused one");
-    let old = bytes[at..at + len].to_vec();
-    bytes[end..end + len].copy_from_slice(&old);
-    std::fs::write(dir.path().join("log").join(format!("{first:020}.log")), &bytes).unwrap();
+    let old = (end + 16..bytes.len() - 16)
+        .find(|&at| bytes[at..at + 16].iter().all(|&b| b != 0))
+        .expect("the last segment is a reused one, with old records after its end");
+    bytes.copy_within(old..old + 16, end);
+    let segment = dir.path().join("log").join(&name);
+    std::fs::write(&segment, &bytes).unwrap();
     let db = Db::open(dir.path()).unwrap();
-    assert_eq!(db.recovery().unwrap().torn, None);
+    let torn = db.recovery().unwrap().torn.expect("the old bytes are reported");
+    assert_eq!((torn.lsn, torn.offset), (65, end as u64));
     assert_eq!(revisions(&db), (0..65).collect::<Vec<_>>());
+    assert!(std::fs::read(&segment).unwrap()[end..].iter().all(|&b| b == 0), "erased");
     db.append("s", ExpectedVersion::Exact(64), vec![event(65)]).unwrap();
     db.close();
     let db = Db::open(dir.path()).unwrap();
     assert_eq!(revisions(&db), (0..66).collect::<Vec<_>>());
     db.close();
+}
+
+/// A reused segment holds old events' bytes after its end, which a client chose: a record it
+/// planted there, numbered after the log's end, must not make the open call the log corrupt (a
+/// whole record after the end is not a crash's doing) and refuse the store. It cannot: the
+/// segment's salt, which its checksum would need, is known to the store only. A record with the
+/// right salt there is still corruption.
+#[test]
+fn a_record_planted_in_old_bytes_never_passes_for_one_of_the_segment() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), reused(65)), (0..65).collect::<Vec<_>>());
+    let (name, salt, bytes) = segment_bytes(dir.path()).pop().unwrap();
+    assert_ne!(salt, 0, "{name}");
+    let segment = dir.path().join("log").join(&name);
+    let at = records_end(&bytes) + 4096;
+    let plant = |record: Vec<u8>| {
+        let mut planted = bytes.clone();
+        planted[at..at + record.len()].copy_from_slice(&record);
+        std::fs::write(&segment, &planted).unwrap();
+    };
+    for guess in [0, salt ^ 1, 0x0123_4567_89ab_cdef] {
+        plant(forged_record(guess, 70));
+        let db = Db::open(dir.path()).unwrap();
+        assert_eq!(db.recovery().unwrap().torn, None, "salt guessed {guess:x}");
+        assert_eq!(revisions(&db), (0..65).collect::<Vec<_>>());
+        db.close();
+    }
+    plant(forged_record(salt, 70));
+    let err = Db::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), graveyard::ErrorCode::Corruption, "{err}");
 }
 
 const SETTLE_CHILD_ENV: &str = "GRAVEYARD_SETTLE_CHILD";

@@ -12,10 +12,14 @@ use crate::error::{Error, Result};
 use crate::types::{CurrentRevision, StreamMetadata};
 
 /// Bumped on any change a previous build could misread. Stores of a newer version are
-/// refused at open. Version 3 (no commit log: LMDB synced at every commit) is upgraded at open
-/// by writing this version; versions 1 (event records without `schema_version`) and 2 (stream
-/// states without `shredded`) only existed before the first release, so nothing migrates them.
-pub(crate) const FORMAT_VERSION: u32 = 4;
+/// refused at open. Versions 3 (no commit log: LMDB synced at every commit) and 4 (log
+/// segments without salts, which this build reads as they are; a version-4 build would take a
+/// salted segment's name for a stranger in the log directory) are upgraded at open by writing
+/// this version; versions 1 (event records without `schema_version`) and 2 (stream states
+/// without `shredded`) only existed before the first release, so nothing migrates them.
+pub(crate) const FORMAT_VERSION: u32 = 5;
+/// The oldest version open upgrades.
+pub(crate) const OLDEST_UPGRADED: u32 = 3;
 pub(crate) const MAGIC: &[u8] = b"GraveyardDB store";
 
 pub(crate) const META_MAGIC: &[u8] = b"magic";

@@ -22,14 +22,17 @@
 //! the writer. A spare costs one small synced write (its first header zeroed) instead of 64 MiB.
 //!
 //! A record: `len: u32 | crc: u32 | lsn: u64 | payload[len]`, little-endian; the CRC-32C
-//! covers `len`, `lsn` and the payload. Each record is written with 16 zeros after it (the
-//! next record overwrites them), so what follows the last record is zeros even in a reused
-//! segment. Records are numbered without gap (the LSN), a record never spans two segments, and
-//! a segment is named after the LSN of its first record. The scan at open stops at the first
-//! record that is not the next one: zeros (the unwritten end), a whole record numbered before
-//! the segment's first (an old record of a reused segment, where a crash kept a record but not
-//! the zeros after it), or a record torn by the crash (a bad checksum or a length past the
-//! segment), which is reported and erased, never replayed.
+//! covers the segment's salt, `len`, `lsn` and the payload. A segment is named after the LSN of
+//! its first record and a random salt of its own (`<lsn>-<salt>.log`; segments written before
+//! salts, `<lsn>.log`, have none): so the old records of a reused segment, and records a client
+//! planted in an event's bytes, never pass for records of the segment, whatever is found after
+//! its end (a segment without a salt is never reused). Each record is written with 16 zeros after it (the next record overwrites them), so
+//! what follows the last record is zeros even in a reused segment. Records are numbered without
+//! gap (the LSN) and a record never spans two segments. The scan at open stops at the first
+//! record that is not the next one: zeros (the unwritten end), or a record torn by the crash (a
+//! bad checksum or a length past the segment), which is reported and erased, never replayed.
+//! Old bytes where a crash kept the last record of a reused segment but not the zeros after it
+//! are reported and erased the same way.
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
@@ -45,6 +48,8 @@ pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// `SEGMENT_BYTES`, so that small tests fill segments and reuse them.
 pub(crate) const SEGMENT_BYTES_ENV: &str = "GRAVEYARD_TEST_SEGMENT_BYTES";
 const FIRST_SEGMENT_BYTES: u64 = 1024 * 1024;
+/// Segments are sized in multiples of this (the test hook's values included).
+const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
 const HEADER: usize = 16;
 /// Full segments a checkpoint covered that are kept for reuse. A checkpoint comes every 64 MiB
 /// logged, so under load it covers about one segment while the writer fills one: two spares
@@ -56,15 +61,16 @@ pub(crate) const LOG_DIR: &str = "log";
 pub(crate) struct Log {
     dir: PathBuf,
     sync: bool,
-    /// The segment written, its first LSN, its size and where the next record goes.
+    /// The segment written, its first LSN and salt, its size and where the next record goes.
     file: File,
     first_lsn: u64,
+    salt: u64,
     size: u64,
     offset: u64,
     /// Earlier segments, by first LSN, oldest first: those still needed by recovery (records
     /// at or after the last checkpoint), after any a checkpoint covered whose removal failed
     /// (`release_before` tries them again).
-    sealed: Vec<u64>,
+    sealed: Vec<Segment>,
     /// The largest segment's size (`SEGMENT_BYTES` but in tests).
     max_segment: u64,
     /// The next segment's file, being filled with zeros on a thread of its own, and its size.
@@ -74,7 +80,7 @@ pub(crate) struct Log {
     spares: Vec<PathBuf>,
     /// The removal of segments a checkpoint covered, on a thread of its own, and the segments
     /// (`release_before`).
-    removing: Option<(std::thread::JoinHandle<Removal>, Vec<u64>)>,
+    removing: Option<(std::thread::JoinHandle<Removal>, Vec<Segment>)>,
     /// The failure of a removal finished while no checkpoint was asking: the next one's.
     unreported: Option<Error>,
     next_lsn: u64,
@@ -90,15 +96,45 @@ pub(crate) struct Log {
 /// (first LSNs) left, and why.
 struct Removal {
     spares: Vec<PathBuf>,
-    left: Option<(Vec<u64>, Error)>,
+    left: Option<(Vec<Segment>, Error)>,
 }
 
 pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Io(format!("{what} {}: {e}", path.display()))
 }
 
-fn segment_name(first_lsn: u64) -> String {
-    format!("{first_lsn:020}.log")
+/// A segment file: the LSN of its first record and the salt of its records' checksums (0: a
+/// segment written before segments had salts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    first: u64,
+    salt: u64,
+}
+
+impl Segment {
+    fn name(self) -> String {
+        match self.salt {
+            0 => format!("{:020}.log", self.first),
+            salt => format!("{:020}-{salt:016x}.log", self.first),
+        }
+    }
+
+    /// The segment a file name names: only a name `name` writes (20 digits, 16 lowercase hex
+    /// digits, a salt never 0), so that every segment has one name.
+    fn parse(name: &str) -> Option<Segment> {
+        let stem = name.strip_suffix(".log")?;
+        let (first, salt) = match stem.split_once('-') {
+            None => (stem, 0),
+            Some((first, salt)) => (first, u64::from_str_radix(salt, 16).ok().filter(|&s| s != 0)?),
+        };
+        let segment = Segment { first: first.parse().ok()?, salt };
+        (segment.name() == name).then_some(segment)
+    }
+}
+
+/// A new segment's salt: random, never 0, unknown outside the store.
+fn new_salt() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0 | 1
 }
 
 /// A spare's name: a `.tmp` file, removed by the next open like a segment being prepared.
@@ -106,8 +142,14 @@ fn spare_name(first_lsn: u64) -> String {
     format!("spare-{first_lsn:020}.tmp")
 }
 
-fn checksum(len: &[u8], rest: &[u8]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(len), rest)
+/// The CRC-32C of a record of a segment salted `salt`, over its `len` and `lsn` fields (`len`,
+/// `rest`) and, appended by the caller, its payload.
+fn checksum(salt: u64, len: &[u8], rest: &[u8]) -> u32 {
+    let seed = match salt {
+        0 => crc32c::crc32c(len),
+        salt => crc32c::crc32c_append(crc32c::crc32c(&salt.to_le_bytes()), len),
+    };
+    crc32c::crc32c_append(seed, rest)
 }
 
 /// fsync of a directory: a file created, renamed or removed in it survives a crash.
@@ -132,8 +174,8 @@ impl Log {
         for entry in fs::read_dir(&dir).map_err(|e| io("listing", &dir, e))? {
             let entry = entry.map_err(|e| io("listing", &dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(lsn) = name.strip_suffix(".log").and_then(|n| n.parse::<u64>().ok()) {
-                segments.push(lsn);
+            if let Some(segment) = Segment::parse(&name) {
+                segments.push(segment);
             } else if name.ends_with(".tmp") {
                 // A segment being prepared when the process stopped, or a spare.
                 fs::remove_file(entry.path()).map_err(|e| io("removing", &entry.path(), e))?;
@@ -144,11 +186,18 @@ impl Log {
                 )));
             }
         }
-        segments.sort_unstable();
+        segments.sort_unstable_by_key(|s| s.first);
+        if let Some(pair) = segments.windows(2).find(|pair| pair[0].first == pair[1].first) {
+            return Err(Error::Corruption(format!(
+                "the commit log's segments {} and {} start at the same record",
+                pair[0].name(),
+                pair[1].name()
+            )));
+        }
         // The segment holding `from_lsn`: the last one starting at or before it.
-        let start = segments.iter().rposition(|&first| first <= from_lsn);
+        let start = segments.iter().rposition(|s| s.first <= from_lsn);
         let Some(start) = start else {
-            if let Some(&first) = segments.first() {
+            if let Some(&Segment { first, .. }) = segments.first() {
                 return Err(Error::Corruption(format!(
                     "the commit log starts at record {first}, after record {from_lsn} of the last checkpoint"
                 )));
@@ -159,36 +208,37 @@ impl Log {
         };
         let mut log = Log::empty(dir, sync, max_segment, from_lsn)?;
         let mut torn = None;
-        let mut expected = segments[start];
+        let mut expected = segments[start].first;
         let mut index = start;
         loop {
-            let first = segments[index];
+            let segment = segments[index];
+            let first = segment.first;
             if first != expected {
                 return Err(Error::Corruption(format!(
                     "the commit log's segment {} should start at record {expected}",
-                    segment_name(first)
+                    segment.name()
                 )));
             }
-            let path = log.dir.join(segment_name(first));
+            let path = log.dir.join(segment.name());
             let mut file =
                 File::options().read(true).write(true).open(&path).map_err(|e| io("opening", &path, e))?;
             let size = file.seek(SeekFrom::End(0)).map_err(|e| io("reading", &path, e))?;
             let mut bytes = Vec::with_capacity(size as usize);
             file.seek(SeekFrom::Start(0)).map_err(|e| io("reading", &path, e))?;
             file.read_to_end(&mut bytes).map_err(|e| io("reading", &path, e))?;
-            let (end, stop) = scan(&bytes, &mut expected, from_lsn, replay)?;
+            let (end, stop) = scan(&bytes, segment.salt, &mut expected, from_lsn, replay)?;
             let last = index + 1 == segments.len();
             if let Stop::Torn = stop {
-                torn = Some(TornTail { segment: segment_name(first), offset: end as u64, lsn: expected });
+                torn = Some(TornTail { segment: segment.name(), offset: end as u64, lsn: expected });
             }
-            if last || !matches!(stop, Stop::End) || segments[index + 1] != expected {
+            if last || !matches!(stop, Stop::End) || segments[index + 1].first != expected {
                 if !last {
                     // Records of a later segment were written after this one ended: they cannot
                     // be replayed without what is missing in between.
                     return Err(Error::Corruption(format!(
                         "the commit log's segment {} ends at record {expected} (offset {end}) but segment {} follows",
-                        segment_name(first),
-                        segment_name(segments[index + 1])
+                        segment.name(),
+                        segments[index + 1].name()
                     )));
                 }
                 if expected < from_lsn {
@@ -198,6 +248,7 @@ impl Log {
                 }
                 log.file = file;
                 log.first_lsn = first;
+                log.salt = segment.salt;
                 log.size = size;
                 log.offset = end as u64;
                 log.next_lsn = expected;
@@ -225,10 +276,11 @@ impl Log {
             sync,
             file: placeholder,
             first_lsn: next_lsn,
+            salt: 0,
             size: 0,
             offset: 0,
             sealed: Vec::new(),
-            max_segment: max_segment.max(HEADER as u64 * 4),
+            max_segment: max_segment.max(MIN_SEGMENT_BYTES).next_multiple_of(MIN_SEGMENT_BYTES),
             prepared: None,
             spares: Vec::new(),
             removing: None,
@@ -239,6 +291,11 @@ impl Log {
             unsettled: false,
             scratch: Vec::new(),
         })
+    }
+
+    /// The segment written.
+    fn current(&self) -> Segment {
+        Segment { first: self.first_lsn, salt: self.salt }
     }
 
     /// The LSN the next record gets.
@@ -270,7 +327,7 @@ impl Log {
         self.scratch.extend_from_slice(&len.to_le_bytes());
         self.scratch.extend_from_slice(&[0; 4]);
         self.scratch.extend_from_slice(&lsn.to_le_bytes());
-        let crc = checksum(&self.scratch[..4], &self.scratch[8..16]);
+        let crc = checksum(self.salt, &self.scratch[..4], &self.scratch[8..16]);
         let crc = crc32c::crc32c_append(crc, payload);
         self.scratch[4..8].copy_from_slice(&crc.to_le_bytes());
         let written = self.write_record(payload);
@@ -286,7 +343,8 @@ impl Log {
     /// at the write offset, then the end's zeros where the segment has room for a header, and
     /// starts writing it out unless the store does not sync each commit.
     fn write_record(&mut self, payload: &[u8]) -> Result<()> {
-        let path = || self.dir.join(segment_name(self.first_lsn));
+        let (dir, segment) = (&self.dir, self.current());
+        let path = || dir.join(segment.name());
         let end = self.offset + (HEADER + payload.len()) as u64;
         let marked = end + HEADER as u64 <= self.size;
         // Header and payload in one write: the payload is often large, a copy costs more
@@ -298,13 +356,15 @@ impl Log {
             }
             self.file.write_all_at(&self.scratch, self.offset).map_err(|e| io("writing", &path(), e))?;
         } else {
+            // The zeros first: a process killed between two writes then leaves zeros or a torn
+            // record where the next record goes, never old bytes after a whole one.
+            if marked {
+                self.file.write_all_at(&[0; HEADER], end).map_err(|e| io("writing", &path(), e))?;
+            }
             self.file.write_all_at(&self.scratch, self.offset).map_err(|e| io("writing", &path(), e))?;
             self.file
                 .write_all_at(payload, self.offset + HEADER as u64)
                 .map_err(|e| io("writing", &path(), e))?;
-            if marked {
-                self.file.write_all_at(&[0; HEADER], end).map_err(|e| io("writing", &path(), e))?;
-            }
         }
         if self.sync {
             // The device starts on the record now, while the writer commits LMDB, and the
@@ -323,7 +383,7 @@ impl Log {
         if !self.unsettled {
             return Ok(());
         }
-        let path = self.dir.join(segment_name(self.first_lsn));
+        let path = self.dir.join(self.current().name());
         let synced = self.file.sync_data().map_err(|e| io("syncing", &path, e));
         self.failed |= synced.is_err();
         self.unsettled = false;
@@ -348,7 +408,7 @@ impl Log {
 
     /// Zeros the current segment from `offset` to its end, durably.
     fn zero_from(&mut self, offset: u64) -> Result<()> {
-        let path = self.dir.join(segment_name(self.first_lsn));
+        let path = self.dir.join(self.current().name());
         write_zeros(&self.file, offset, self.size).map_err(|e| io("erasing in", &path, e))?;
         self.file.sync_data().map_err(|e| io("syncing", &path, e))
     }
@@ -357,10 +417,20 @@ impl Log {
     fn roll(&mut self, need: u64) -> Result<()> {
         // A segment without a record is replaced (the new one has its name), never sealed:
         // a sealed entry naming the current segment would let a checkpoint remove it.
-        if self.offset > 0 {
-            self.sealed.push(self.first_lsn);
+        let full = (self.offset > 0).then(|| self.current());
+        if full.is_some() && !self.sync {
+            // Its records must all be on disk before any of the next segment's: a scan that
+            // found this one ending short with the next one after it would refuse the store.
+            let synced =
+                self.file.sync_data().map_err(|e| io("syncing", &self.dir.join(self.current().name()), e));
+            self.failed |= synced.is_err();
+            synced?;
         }
-        self.start_segment(self.next_lsn, need)
+        // Sealed only once the next one is current: after a failed start it is still written,
+        // and a checkpoint would remove or reuse it.
+        self.start_segment(self.next_lsn, need)?;
+        self.sealed.extend(full);
+        Ok(())
     }
 
     /// True once a write or sync of the log failed: what is on disk is unknown (a record may
@@ -379,7 +449,7 @@ impl Log {
         if self.sync || self.size == 0 {
             return self.settle();
         }
-        let path = self.dir.join(segment_name(self.first_lsn));
+        let path = self.dir.join(self.current().name());
         let synced = self.file.sync_data().map_err(|e| io("syncing", &path, e));
         self.failed |= synced.is_err();
         synced
@@ -390,15 +460,22 @@ impl Log {
     /// unless a spare will serve.
     fn start_segment(&mut self, first_lsn: u64, need: u64) -> Result<()> {
         let first_size = FIRST_SEGMENT_BYTES.min(self.max_segment);
-        let size = (self.size * 2).clamp(first_size, self.max_segment).max(need.next_multiple_of(1 << 16));
-        let path = self.dir.join(segment_name(first_lsn));
+        let size =
+            (self.size * 2).clamp(first_size, self.max_segment).max(need.next_multiple_of(MIN_SEGMENT_BYTES));
+        // An empty segment replaced keeps its name, so the rename below replaces it.
+        let replaced = self.size > 0 && self.offset == 0 && first_lsn == self.first_lsn;
+        let salt = if replaced { self.salt } else { new_salt() };
+        // A segment without a salt (of a version-4 store) is never a reused one: in its old
+        // bytes a record planted in an event would pass for one of its own.
+        let reuse = salt != 0;
+        let path = self.dir.join(Segment { first: first_lsn, salt }.name());
         // Spares a removal finished since the last checkpoint are usable now; one still running
         // is not waited for.
         if self.removing.as_ref().is_some_and(|(thread, _)| thread.is_finished()) {
             self.reap();
         }
         let file = match self.spares.pop() {
-            Some(spare) if size <= self.max_segment => spare,
+            Some(spare) if reuse && size <= self.max_segment => spare,
             spare => {
                 self.spares.extend(spare);
                 let prepared = match self.prepared.take() {
@@ -422,22 +499,31 @@ impl Log {
             }
         };
         fs::rename(&file, &path).map_err(|e| io("naming", &file, e))?;
-        sync_dir(&self.dir)?;
-        let file = File::options().read(true).write(true).open(&path).map_err(|e| io("opening", &path, e))?;
-        let size = file.metadata().map_err(|e| io("reading", &path, e))?.len();
+        // Named: after a failure from here on, records still written to the current segment
+        // would contradict the next one on disk, so the log takes no more until a reopen.
+        let opened = sync_dir(&self.dir).and_then(|()| {
+            let file =
+                File::options().read(true).write(true).open(&path).map_err(|e| io("opening", &path, e))?;
+            let size = file.metadata().map_err(|e| io("reading", &path, e))?.len();
+            Ok((file, size))
+        });
+        self.failed |= opened.is_err();
+        let (file, size) = opened?;
         self.file = file;
         self.first_lsn = first_lsn;
+        self.salt = salt;
         self.size = size;
         self.offset = 0;
         self.last = None;
         if self.prepared.is_none() && self.spares.is_empty() {
             let next = (size * 2).clamp(first_size, self.max_segment);
             let tmp = self.dir.join("next.tmp");
-            let thread = std::thread::Builder::new()
+            // Without a thread, the next roll prepares its segment itself.
+            self.prepared = std::thread::Builder::new()
                 .name("graveyard-log".into())
                 .spawn(move || prepare(tmp, next))
-                .map_err(|e| Error::Internal(format!("starting the log's thread: {e}")))?;
-            self.prepared = Some((thread, next));
+                .ok()
+                .map(|thread| (thread, next));
         }
         Ok(())
     }
@@ -457,7 +543,7 @@ impl Log {
         let mut covered = Vec::new();
         while !self.sealed.is_empty() {
             // A sealed segment's records end where the next segment (or the current) starts.
-            let next_first = self.sealed.get(1).copied().unwrap_or(self.first_lsn);
+            let next_first = self.sealed.get(1).map_or(self.first_lsn, |s| s.first);
             if next_first > lsn {
                 break;
             }
@@ -496,8 +582,9 @@ impl Log {
     }
 
     /// Takes in the spares of a removal, and puts the segments it left back among the sealed
-    /// ones: they are older than all of them (no segment was sealed while they were being
-    /// removed, or `reap` ran first). Its failure is told to the next checkpoint.
+    /// ones: they are older than all of them (a segment sealed while they were being removed
+    /// starts after the one that was current then, which starts after theirs). Its failure is
+    /// told to the next checkpoint.
     fn removed(&mut self, outcome: Removal) {
         self.spares.extend(outcome.spares);
         if let Some((left, e)) = outcome.left {
@@ -514,14 +601,14 @@ struct Keep {
     size: u64,
 }
 
-/// Removes the segments named by their first LSN, or keeps them as spares as `keep` says, then
+/// Removes the segments, or keeps them as spares as `keep` says, then
 /// makes that durable; returns the spares, and on failure the segments not removed and why.
-fn remove_segments(dir: &Path, firsts: Vec<u64>, keep: Keep) -> Removal {
+fn remove_segments(dir: &Path, segments: Vec<Segment>, keep: Keep) -> Removal {
     let mut spares = Vec::new();
-    for (i, &first) in firsts.iter().enumerate() {
-        let path = dir.join(segment_name(first));
+    for (i, &segment) in segments.iter().enumerate() {
+        let path = dir.join(segment.name());
         if spares.len() < keep.count {
-            if let Some(spare) = keep_spare(dir, &path, first, keep.size) {
+            if let Some(spare) = keep_spare(dir, &path, segment.first, keep.size) {
                 spares.push(spare);
                 continue;
             }
@@ -531,16 +618,15 @@ fn remove_segments(dir: &Path, firsts: Vec<u64>, keep: Keep) -> Removal {
             // Gone already: a removal that failed after its unlink is tried again.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Removal { spares, left: Some((firsts[i..].to_vec(), io("removing", &path, e))) }
+                return Removal { spares, left: Some((segments[i..].to_vec(), io("removing", &path, e))) }
             }
         }
     }
     // Undone by a crash before this, which the next open's removal finishes (and removes the
     // spares, `.tmp` files).
-    match sync_dir(dir) {
-        Ok(()) => Removal { spares, left: None },
-        Err(e) => Removal { spares: Vec::new(), left: Some((Vec::new(), e)) },
-    }
+    // The spares are usable all the same: their headers are zeros on disk, and the rename that
+    // makes one a segment is followed by a sync of the directory that must succeed.
+    Removal { spares, left: sync_dir(dir).err().map(|e| (Vec::new(), e)) }
 }
 
 /// Turns the covered segment at `path` into a spare when it is `size` bytes: renamed to a
@@ -663,8 +749,8 @@ fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
 /// The records of a segment end at `at`, before record `expected`. A crash tears only the
 /// record being written, the last: a whole later record after the end (zeros or damage) is not
 /// a crash's doing, and dropping it would lose acknowledged commits.
-fn ended(bytes: &[u8], at: usize, expected: u64, stop: Stop) -> Result<(usize, Stop)> {
-    match whole_record_after(bytes, at + 1, expected) {
+fn ended(bytes: &[u8], salt: u64, at: usize, expected: u64, stop: Stop) -> Result<(usize, Stop)> {
+    match whole_record_after(bytes, salt, at + 1, expected) {
         Some((later, lsn)) => Err(Error::Corruption(format!(
             "the commit log's records stop at offset {at} before record {expected} (zeros or damage), yet record {lsn} follows at offset {later}"
         ))),
@@ -674,7 +760,7 @@ fn ended(bytes: &[u8], at: usize, expected: u64, stop: Stop) -> Result<(usize, S
 
 /// Where a whole record numbered after `expected` (and not absurdly far) starts at or after
 /// `from`, and its number, if one does.
-fn whole_record_after(bytes: &[u8], from: usize, expected: u64) -> Option<(usize, u64)> {
+fn whole_record_after(bytes: &[u8], salt: u64, from: usize, expected: u64) -> Option<(usize, u64)> {
     (from..bytes.len().saturating_sub(HEADER - 1)).find_map(|at| {
         let lsn = u64::from_le_bytes(bytes[at + 8..at + HEADER].try_into().expect("8 bytes"));
         let plausible = lsn > expected && lsn - expected < 1 << 32;
@@ -683,8 +769,10 @@ fn whole_record_after(bytes: &[u8], from: usize, expected: u64) -> Option<(usize
             let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
             len > 0
                 && bytes.get(at + HEADER..at + HEADER + len).is_some_and(|payload| {
-                    crc32c::crc32c_append(checksum(&bytes[at..at + 4], &bytes[at + 8..at + HEADER]), payload)
-                        == crc
+                    crc32c::crc32c_append(
+                        checksum(salt, &bytes[at..at + 4], &bytes[at + 8..at + HEADER]),
+                        payload,
+                    ) == crc
                 })
         })
         .then_some((at, lsn))
@@ -698,36 +786,33 @@ enum Stop {
     Torn,
 }
 
-/// Reads the records of one segment from its start, `expected` being its first record's LSN:
-/// those from `from_lsn` on go to `replay`. Returns where the records end and why.
+/// Reads the records of one segment, salted `salt`, from its start, `expected` being its first
+/// record's LSN: those from `from_lsn` on go to `replay`. Returns where the records end and why.
 fn scan(
     bytes: &[u8],
+    salt: u64,
     expected: &mut u64,
     from_lsn: u64,
     replay: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<(usize, Stop)> {
-    let first = *expected;
     let mut at = 0;
     loop {
-        let Some(header) = bytes.get(at..at + HEADER) else { return ended(bytes, at, *expected, Stop::End) };
+        let Some(header) = bytes.get(at..at + HEADER) else {
+            return ended(bytes, salt, at, *expected, Stop::End);
+        };
         let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
         let lsn = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
         if header.iter().all(|&b| b == 0) {
-            return ended(bytes, at, *expected, Stop::End);
+            return ended(bytes, salt, at, *expected, Stop::End);
         }
         let whole = bytes.get(at + HEADER..at + HEADER + len).filter(|payload| {
-            len > 0 && crc32c::crc32c_append(checksum(&header[..4], &header[8..16]), payload) == crc
+            len > 0 && crc32c::crc32c_append(checksum(salt, &header[..4], &header[8..16]), payload) == crc
         });
         if whole.is_none() {
-            return ended(bytes, at, *expected, Stop::Torn);
+            return ended(bytes, salt, at, *expected, Stop::Torn);
         }
         let payload = whole.expect("checked");
-        if lsn < first {
-            // An old record of a reused segment: the last record's zeros after it did not
-            // reach the disk before a crash (they are written with it, but not acknowledged).
-            return ended(bytes, at, *expected, Stop::End);
-        }
         if lsn != *expected {
             return Err(Error::Corruption(format!(
                 "the commit log holds record {lsn} where record {} should be",
@@ -739,5 +824,41 @@ fn scan(
         }
         *expected += 1;
         at += HEADER + len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_named_with_and_without_a_salt() {
+        let old = Segment { first: 42, salt: 0 };
+        assert_eq!(old.name(), "00000000000000000042.log");
+        assert_eq!(Segment::parse(&old.name()), Some(old));
+        let salted = Segment { first: 42, salt: 0xabc };
+        assert_eq!(salted.name(), "00000000000000000042-0000000000000abc.log");
+        assert_eq!(Segment::parse(&salted.name()), Some(salted));
+        for bad in [
+            "42.log",
+            "+0000000000000000042.log",
+            "00000000000000000042-abc.log",
+            "00000000000000000042-0000000000000000.log",
+            "00000000000000000042-000000000000abcg.log",
+            "00000000000000000042-0000000000000ABC.log",
+            "00000000000000000042-00000000000000abc.log",
+            "00000000000000000042.tmp",
+        ] {
+            assert_eq!(Segment::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn records_of_a_segment_without_a_salt_keep_the_checksum_they_were_written_with() {
+        let (len, lsn) = (5u32.to_le_bytes(), 9u64.to_le_bytes());
+        // The checksum of a record before segments had salts.
+        let before = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&len), &lsn), b"hello");
+        assert_eq!(crc32c::crc32c_append(checksum(0, &len, &lsn), b"hello"), before);
+        assert_ne!(crc32c::crc32c_append(checksum(1, &len, &lsn), b"hello"), before);
     }
 }

@@ -826,7 +826,9 @@ fn open_store(options: &Options, dir: &Path, checkpoint: Option<&checkpoint::Che
         .unwrap_commit();
     let (meta, events, streams, stream_index, event_ids, snapshots, groups, pending_shreds) = tables;
     if upgrade {
-        // Format 3 differs only in having no commit log: its LMDB was synced at every commit.
+        // Format 3 differs only in having no commit log (its LMDB was synced at every commit),
+        // format 4 in its log segments having no salts (read as they are): writing the version
+        // is the whole upgrade.
         let mut wtxn = env.write_txn()?;
         meta.put(&mut wtxn, format::META_FORMAT_VERSION, &format::FORMAT_VERSION.to_be_bytes())?;
         wtxn.commit()?;
@@ -963,8 +965,8 @@ fn initialise(env: &heed::Env<WithoutTls>, encrypted: bool, commit_log: &str) ->
     Ok(())
 }
 
-/// Checks the store is ours and of a format this build reads; true when it is of the previous
-/// format, which open upgrades.
+/// Checks the store is ours and of a format this build reads; true when it is of an older
+/// format open upgrades.
 fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path) -> Result<bool> {
     let not_ours = || {
         Error::IncompatibleFormat(format!(
@@ -987,7 +989,7 @@ fn check_meta(meta: &heed::Database<'_, Bytes, Bytes>, rtxn: &RoTxn, dir: &Path)
             format::FORMAT_VERSION
         )));
     }
-    if version == format::FORMAT_VERSION - 1 {
+    if (format::OLDEST_UPGRADED..format::FORMAT_VERSION).contains(&version) {
         return Ok(true);
     }
     if version < format::FORMAT_VERSION {
