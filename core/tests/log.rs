@@ -455,15 +455,22 @@ fn covered_segments_are_reused_and_their_old_records_never_served() {
     db.close();
 }
 
+/// A store whose child made 65 commits over reused segments, and its last segment: name, salt and
+/// bytes.
+fn reused_store() -> (tempfile::TempDir, String, u64, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), reused(65)), (0..65).collect::<Vec<_>>());
+    let (name, salt, bytes) = segment_bytes(dir.path()).pop().unwrap();
+    (dir, name, salt, bytes)
+}
+
 /// A crash can keep a commit's record but not the zeros written after it; in a reused segment old
 /// bytes then follow the last record. They are reported as a torn record and erased, never
 /// served, and the next commit takes their place.
 #[test]
 fn old_bytes_after_the_last_record_of_a_reused_segment_are_erased_not_served() {
     let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    assert_eq!(run(dir.path(), reused(65)), (0..65).collect::<Vec<_>>());
-    let (name, _, mut bytes) = segment_bytes(dir.path()).pop().unwrap();
+    let (dir, name, _, mut bytes) = reused_store();
     let end = records_end(&bytes);
     let old = (end + 16..bytes.len() - 16)
         .find(|&at| bytes[at..at + 16].iter().all(|&b| b != 0))
@@ -491,9 +498,7 @@ fn old_bytes_after_the_last_record_of_a_reused_segment_are_erased_not_served() {
 #[test]
 fn a_record_planted_in_old_bytes_never_passes_for_one_of_the_segment() {
     let _turn = turn();
-    let dir = tempfile::tempdir().unwrap();
-    assert_eq!(run(dir.path(), reused(65)), (0..65).collect::<Vec<_>>());
-    let (name, salt, bytes) = segment_bytes(dir.path()).pop().unwrap();
+    let (dir, name, salt, bytes) = reused_store();
     assert_ne!(salt, 0, "{name}");
     let segment = dir.path().join("log").join(&name);
     let at = records_end(&bytes) + 4096;
