@@ -86,6 +86,11 @@ JAVA_FLAGS=(
   --add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED
   --add-opens java.base/java.net=ALL-UNNAMED
   --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+  # How long a starting node waits to hear the ring and its schema before it picks tokens (30 s
+  # by default, as much as the rest of the start): these rings live on loopback, where a node
+  # hears its seeds within the shadow round of gossip that precedes the wait, and start one node
+  # after another. 1 s brings a node's start from about 35 s to about 6 s.
+  -Dcassandra.ring_delay_ms="${CASSANDRA_RING_DELAY_MS:-1000}"
 )
 
 # Connecting and closing at once: Cassandra takes it for a client that left (a byte sent would

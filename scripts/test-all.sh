@@ -5,7 +5,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts (seconds since this script began), so a CI log shows where the
+# time goes; the summary at the end lists each step's share.
+started=$SECONDS
+steps=()
+step() {
+  steps+=("$((SECONDS - started)) $*")
+  printf '\n==> [%ds] %s\n' "$((SECONDS - started))" "$*"
+}
+summary() {
+  local i end
+  echo
+  echo "time per step (s):"
+  for i in "${!steps[@]}"; do
+    end=$((SECONDS - started))
+    [[ $((i + 1)) -lt ${#steps[@]} ]] && end=${steps[$((i + 1))]%% *}
+    printf '  %5d  %s\n' "$((end - ${steps[$i]%% *}))" "${steps[$i]#* }"
+  done
+  printf '  %5d  in all\n' "$((SECONDS - started))"
+}
 
 step "toolchain"
 bash scripts/ensure-tools.sh
@@ -60,5 +78,6 @@ step "server benchmark smoke run (real nodes, on their disk and on one Cassandra
 # the bench binary.
 "$BIN/graveyard-bench" server --quick
 
+summary
 echo
 echo "all checks passed"

@@ -24,6 +24,19 @@ fi
 # Quiet when everything is installed already (idempotent, seconds).
 "$venv/bin/pip" install -q --disable-pip-version-check -r "$sdk/requirements-dev.txt"
 
+# maturin runs the `uniffi-bindgen` on PATH (the workspace has no binary of that name, so it does
+# not compile one in the dev profile): the workspace's own, uniffi's exact version, built by
+# `cargo build --release --workspace --bins`.
+target="$(mkdir -p "${CARGO_TARGET_DIR:-$repo/target}" && cd "${CARGO_TARGET_DIR:-$repo/target}" && pwd)"
+bindgen="$target/release/graveyard-uniffi-bindgen"
+[[ -x "$bindgen" ]] || {
+  echo "test-python.sh: $bindgen is not built: cargo build --locked --release --workspace --bins --lib" >&2
+  exit 1
+}
+mkdir -p "$target/uniffi-bindgen-path"
+ln -sf "$bindgen" "$target/uniffi-bindgen-path/uniffi-bindgen"
+export PATH="$target/uniffi-bindgen-path:$PATH"
+
 cd "$sdk"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
