@@ -88,9 +88,10 @@ JAVA_FLAGS=(
   --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
   # How long a starting node waits to hear the ring and its schema before it picks tokens (30 s
   # by default, as much as the rest of the start): these rings live on loopback, where a node
-  # hears its seeds within the shadow round of gossip that precedes the wait, and start one node
-  # after another. 1 s brings a node's start from about 35 s to about 6 s.
-  -Dcassandra.ring_delay_ms="${CASSANDRA_RING_DELAY_MS:-1000}"
+  # hears its seeds in gossip's shadow round before the wait, and start one node after another.
+  # Not shorter: Cassandra derives gossip's quarantine (2x) and its eviction of a node that has
+  # no tokens yet (1x) from it, and a joining node must not be evicted on a busy 2-core machine.
+  -Dcassandra.ring_delay_ms="${CASSANDRA_RING_DELAY_MS:-5000}"
 )
 
 # Connecting and closing at once: Cassandra takes it for a client that left (a byte sent would

@@ -750,7 +750,7 @@ fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
 /// record being written, the last: a whole later record after the end (zeros or damage) is not
 /// a crash's doing, and dropping it would lose acknowledged commits.
 fn ended(bytes: &[u8], salt: u64, at: usize, expected: u64, stop: Stop) -> Result<(usize, Stop)> {
-    match whole_record_after(bytes, salt, at + 1, expected) {
+    match whole_record_after(bytes, salt, at, expected) {
         Some((later, lsn)) => Err(Error::Corruption(format!(
             "the commit log's records stop at offset {at} before record {expected} (zeros or damage), yet record {lsn} follows at offset {later}"
         ))),
@@ -767,23 +767,27 @@ fn ended(bytes: &[u8], salt: u64, at: usize, expected: u64, stop: Stop) -> Resul
 /// it keeps an open linear in the segment's size, whatever the bytes after the end hold.
 const SEARCH_BUDGET: usize = 2;
 
-/// Where a whole record numbered after `expected` (and not absurdly far) starts at or after
-/// `from`, and its number, if one is found within `SEARCH_BUDGET`.
-fn whole_record_after(bytes: &[u8], salt: u64, from: usize, expected: u64) -> Option<(usize, u64)> {
-    search_after(bytes, salt, from, expected, &mut SEARCH_BUDGET.saturating_mul(bytes.len()))
+/// Where a whole record numbered after `expected` starts after `start` (where the records
+/// stopped), and its number, if one is found within `SEARCH_BUDGET`.
+fn whole_record_after(bytes: &[u8], salt: u64, start: usize, expected: u64) -> Option<(usize, u64)> {
+    search_after(bytes, salt, start, expected, &mut SEARCH_BUDGET.saturating_mul(bytes.len()))
 }
 
 /// `whole_record_after`, checksumming at most `budget` payload bytes (less what it spent, after).
 fn search_after(
     bytes: &[u8],
     salt: u64,
-    from: usize,
+    start: usize,
     expected: u64,
     budget: &mut usize,
 ) -> Option<(usize, u64)> {
-    (from..bytes.len().saturating_sub(HEADER - 1)).find_map(|at| {
+    (start + 1..bytes.len().saturating_sub(HEADER - 1)).find_map(|at| {
         let lsn = u64::from_le_bytes(bytes[at + 8..at + HEADER].try_into().expect("8 bytes"));
-        let plausible = lsn > expected && lsn - expected < 1 << 32;
+        // Records `expected..lsn` would lie between `start` and `at`, each at least HEADER + 1
+        // bytes long. This keeps the fields of the damaged record's own events (positions,
+        // revisions) from passing for headers and spending the budget before the next record.
+        let room = ((at - start) / (HEADER + 1)) as u64;
+        let plausible = lsn > expected && lsn - expected <= room;
         (plausible && {
             let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
             let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
@@ -888,21 +892,35 @@ mod tests {
     }
 
     #[test]
-    fn the_search_for_a_later_record_checksums_at_most_twice_the_segment() {
-        // Old bytes where every 16th offset looks like a later record's header whose length
-        // runs to the end of the segment (none verifies: no checksum was made): checking all of
-        // them would checksum about 32 GiB of this 1 MiB.
+    fn the_search_for_a_later_record_gives_up_after_checksumming_twice_the_segment() {
+        // Records stop at 0. Every 16th offset up to 64 KiB then looks like the header of record
+        // 12 (the next being 11) with 64 KiB of payload, yet none verifies (no checksum was
+        // made); a whole record 12 follows at 128 KiB. Checking every decoy would checksum
+        // 256 MiB of this 1 MiB segment; the search gives up after 2 MiB, before the record.
         let mut bytes = vec![0u8; 1 << 20];
-        let size = bytes.len();
-        for at in (0..size - 2 * HEADER).step_by(HEADER) {
-            bytes[at..at + 4].copy_from_slice(&((size - at - HEADER) as u32).to_le_bytes());
-            bytes[at + 8..at + HEADER].copy_from_slice(&(1000 + at as u64).to_le_bytes());
+        for at in (2 * HEADER..64 << 10).step_by(HEADER) {
+            bytes[at..at + 4].copy_from_slice(&(64u32 << 10).to_le_bytes());
+            bytes[at + 8..at + HEADER].copy_from_slice(&12u64.to_le_bytes());
         }
-        let initial = SEARCH_BUDGET * bytes.len();
-        let mut budget = initial;
-        assert_eq!(search_after(&bytes, 8, 1, 999, &mut budget), None);
-        assert!(initial - budget <= 2 << 20, "{} bytes checksummed", initial - budget);
-        assert!(initial - budget > 1 << 20, "the candidates were not checked at all");
+        plant(&mut bytes, 128 << 10, 64, 12, 5);
+        assert_eq!(whole_record_after(&bytes, 5, 0, 11), None);
+        let mut unbounded = usize::MAX;
+        assert_eq!(search_after(&bytes, 5, 0, 11, &mut unbounded), Some((128 << 10, 12)));
+    }
+
+    #[test]
+    fn the_events_of_a_damaged_record_do_not_hide_the_record_after_it() {
+        // A damaged record at 0 whose events hold, every 16 bytes, what reads as a header of a
+        // far record (a global position) with 1 MiB of payload (a stream's revision), then the
+        // next whole record at 8 KiB. Taken for headers, those fields would spend the budget
+        // (512 MiB of a 4 MiB segment's 8 MiB) and the damage would pass for a torn end.
+        let mut bytes = vec![0u8; 4 << 20];
+        for at in (HEADER..8 << 10).step_by(HEADER) {
+            bytes[at..at + 4].copy_from_slice(&(1u32 << 20).to_le_bytes());
+            bytes[at + 8..at + HEADER].copy_from_slice(&100_011u64.to_le_bytes());
+        }
+        plant(&mut bytes, 8 << 10, 64, 12, 5);
+        assert_eq!(whole_record_after(&bytes, 5, 0, 11), Some((8 << 10, 12)));
     }
 
     #[test]
@@ -911,11 +929,11 @@ mod tests {
         // of the segment: the open must call that corruption, not a torn end.
         let mut bytes = vec![0u8; 64 << 10];
         bytes[..HEADER].fill(0xee);
-        for at in (HEADER..20 * HEADER).step_by(HEADER) {
+        for at in (2 * HEADER..20 * HEADER).step_by(HEADER) {
             plant(&mut bytes, at, 4 << 10, 12, 1);
         }
         plant(&mut bytes, 20 * HEADER, 64, 13, 5);
-        assert_eq!(whole_record_after(&bytes, 5, 1, 11), Some((20 * HEADER, 13)));
+        assert_eq!(whole_record_after(&bytes, 5, 0, 11), Some((20 * HEADER, 13)));
     }
 
     #[test]
