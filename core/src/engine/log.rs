@@ -142,14 +142,64 @@ fn spare_name(first_lsn: u64) -> String {
     format!("spare-{first_lsn:020}.tmp")
 }
 
-/// The CRC-32C of a record of a segment salted `salt`, over its `len` and `lsn` fields (`len`,
-/// `rest`) and, appended by the caller, its payload.
-fn checksum(salt: u64, len: &[u8], rest: &[u8]) -> u32 {
+/// The CRC-32C of a record of a segment salted `salt` (0: a segment of a version-4 store,
+/// without one): over the salt, the header's `len` and `lsn` fields, then the payload.
+fn checksum(salt: u64, len: u32, lsn: u64, payload: &[u8]) -> u32 {
     let seed = match salt {
-        0 => crc32c::crc32c(len),
-        salt => crc32c::crc32c_append(crc32c::crc32c(&salt.to_le_bytes()), len),
+        0 => crc32c::crc32c(&len.to_le_bytes()),
+        salt => crc32c::crc32c_append(crc32c::crc32c(&salt.to_le_bytes()), &len.to_le_bytes()),
     };
-    crc32c::crc32c_append(seed, rest)
+    crc32c::crc32c_append(crc32c::crc32c_append(seed, &lsn.to_le_bytes()), payload)
+}
+
+/// A record's header, as it is in a segment: `u32 len`, `u32 crc`, `u64 lsn`, little-endian.
+/// The one place that knows the layout, for the writer, the scan and the search after damage.
+#[derive(Clone, Copy)]
+struct Header {
+    len: u32,
+    crc: u32,
+    lsn: u64,
+}
+
+impl Header {
+    /// The header of record `lsn` whose payload is `payload`, in a segment salted `salt`.
+    fn of(salt: u64, lsn: u64, payload: &[u8]) -> Result<Header> {
+        let len = u32::try_from(payload.len())
+            .map_err(|_| Error::invalid("a commit larger than 4 GiB cannot be logged"))?;
+        Ok(Header { len, crc: checksum(salt, len, lsn, payload), lsn })
+    }
+
+    /// The header at `at` of `bytes`, if all of it is there.
+    fn at(bytes: &[u8], at: usize) -> Option<Header> {
+        let h: &[u8; HEADER] = bytes.get(at..at.checked_add(HEADER)?)?.try_into().ok()?;
+        let [l0, l1, l2, l3, c0, c1, c2, c3, n @ ..] = *h;
+        Some(Header {
+            len: u32::from_le_bytes([l0, l1, l2, l3]),
+            crc: u32::from_le_bytes([c0, c1, c2, c3]),
+            lsn: u64::from_le_bytes(n),
+        })
+    }
+
+    fn bytes(self) -> [u8; HEADER] {
+        let mut out = [0; HEADER];
+        out[..4].copy_from_slice(&self.len.to_le_bytes());
+        out[4..8].copy_from_slice(&self.crc.to_le_bytes());
+        out[8..].copy_from_slice(&self.lsn.to_le_bytes());
+        out
+    }
+
+    /// Zeros: where the records of a segment end.
+    fn is_zero(self) -> bool {
+        self.len == 0 && self.crc == 0 && self.lsn == 0
+    }
+
+    /// The payload after this header (read at `at` of `bytes`), if the record is whole: not
+    /// empty, inside `bytes`, and its checksum made with `salt` verifies.
+    fn payload(self, bytes: &[u8], at: usize, salt: u64) -> Option<&[u8]> {
+        let start = at.checked_add(HEADER)?;
+        let payload = bytes.get(start..start.checked_add(self.len as usize)?)?;
+        (self.len > 0 && checksum(salt, self.len, self.lsn, payload) == self.crc).then_some(payload)
+    }
 }
 
 /// fsync of a directory: a file created, renamed or removed in it survives a crash.
@@ -316,20 +366,16 @@ impl Log {
     pub(crate) fn write(&mut self, payload: &[u8]) -> Result<u64> {
         // One record at most is in flight: `settle` syncs only the current segment.
         self.settle()?;
-        let len = u32::try_from(payload.len())
+        let lsn = self.next_lsn;
+        // Refused before a roll starts a segment for it (`Header::of` checks it again).
+        u32::try_from(payload.len())
             .map_err(|_| Error::invalid("a commit larger than 4 GiB cannot be logged"))?;
         let need = (HEADER + payload.len()) as u64;
         if self.offset + need > self.size {
             self.roll(need)?;
         }
-        let lsn = self.next_lsn;
         self.scratch.clear();
-        self.scratch.extend_from_slice(&len.to_le_bytes());
-        self.scratch.extend_from_slice(&[0; 4]);
-        self.scratch.extend_from_slice(&lsn.to_le_bytes());
-        let crc = checksum(self.salt, &self.scratch[..4], &self.scratch[8..16]);
-        let crc = crc32c::crc32c_append(crc, payload);
-        self.scratch[4..8].copy_from_slice(&crc.to_le_bytes());
+        self.scratch.extend_from_slice(&Header::of(self.salt, lsn, payload)?.bytes());
         let written = self.write_record(payload);
         self.failed |= written.is_err();
         written?;
@@ -782,26 +828,18 @@ fn search_after(
     budget: &mut usize,
 ) -> Option<(usize, u64)> {
     (start + 1..bytes.len().saturating_sub(HEADER - 1)).find_map(|at| {
-        let lsn = u64::from_le_bytes(bytes[at + 8..at + HEADER].try_into().expect("8 bytes"));
+        let header = Header::at(bytes, at)?;
         // Records `expected..lsn` would lie between `start` and `at`, each at least HEADER + 1
         // bytes long. This keeps the fields of the damaged record's own events (positions,
         // revisions) from passing for headers and spending the budget before the next record.
         let room = ((at - start) / (HEADER + 1)) as u64;
-        let plausible = lsn > expected && lsn - expected <= room;
-        (plausible && {
-            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-            let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
-            len > 0
-                && len <= *budget
-                && bytes.get(at + HEADER..at + HEADER + len).is_some_and(|payload| {
-                    *budget -= len;
-                    crc32c::crc32c_append(
-                        checksum(salt, &bytes[at..at + 4], &bytes[at + 8..at + HEADER]),
-                        payload,
-                    ) == crc
-                })
-        })
-        .then_some((at, lsn))
+        let plausible = header.lsn > expected && header.lsn - expected <= room;
+        let len = header.len as usize;
+        if !plausible || len == 0 || len > *budget || bytes.len() - at - HEADER < len {
+            return None;
+        }
+        *budget -= len;
+        header.payload(bytes, at, salt).map(|_| (at, header.lsn))
     })
 }
 
@@ -823,22 +861,14 @@ fn scan(
 ) -> Result<(usize, Stop)> {
     let mut at = 0;
     loop {
-        let Some(header) = bytes.get(at..at + HEADER) else {
-            return ended(bytes, salt, at, *expected, Stop::End);
+        let header = match Header::at(bytes, at) {
+            Some(header) if !header.is_zero() => header,
+            _ => return ended(bytes, salt, at, *expected, Stop::End),
         };
-        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
-        let lsn = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
-        if header.iter().all(|&b| b == 0) {
-            return ended(bytes, salt, at, *expected, Stop::End);
-        }
-        let whole = bytes.get(at + HEADER..at + HEADER + len).filter(|payload| {
-            len > 0 && crc32c::crc32c_append(checksum(salt, &header[..4], &header[8..16]), payload) == crc
-        });
-        if whole.is_none() {
+        let Some(payload) = header.payload(bytes, at, salt) else {
             return ended(bytes, salt, at, *expected, Stop::Torn);
-        }
-        let payload = whole.expect("checked");
+        };
+        let lsn = header.lsn;
         if lsn != *expected {
             return Err(Error::Corruption(format!(
                 "the commit log holds record {lsn} where record {} should be",
@@ -849,7 +879,7 @@ fn scan(
             replay(lsn, payload)?;
         }
         *expected += 1;
-        at += HEADER + len;
+        at += HEADER + payload.len();
     }
 }
 
@@ -879,16 +909,17 @@ mod tests {
         }
     }
 
-    /// A header at `at` of `bytes` saying `len` bytes of record `lsn` follow, checksummed
-    /// with `salt`, and the checksum of what follows as it is.
+    /// A header at `at` of `bytes` making the `len` bytes after it, as they are, record `lsn`
+    /// of a segment salted `salt`.
     fn plant(bytes: &mut [u8], at: usize, len: usize, lsn: u64, salt: u64) {
-        bytes[at..at + 4].copy_from_slice(&(len as u32).to_le_bytes());
-        bytes[at + 8..at + HEADER].copy_from_slice(&lsn.to_le_bytes());
-        let crc = crc32c::crc32c_append(
-            checksum(salt, &bytes[at..at + 4], &bytes[at + 8..at + HEADER]),
-            &bytes[at + HEADER..at + HEADER + len],
-        );
-        bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        let header = Header::of(salt, lsn, &bytes[at + HEADER..at + HEADER + len]).unwrap();
+        bytes[at..at + HEADER].copy_from_slice(&header.bytes());
+    }
+
+    /// A header at `at` of `bytes` that says `len` bytes of record `lsn` follow, with no
+    /// checksum: a decoy the search must reject.
+    fn decoy(bytes: &mut [u8], at: usize, len: u32, lsn: u64) {
+        bytes[at..at + HEADER].copy_from_slice(&Header { len, crc: 0, lsn }.bytes());
     }
 
     #[test]
@@ -899,8 +930,7 @@ mod tests {
         // 256 MiB of this 1 MiB segment; the search gives up after 2 MiB, before the record.
         let mut bytes = vec![0u8; 1 << 20];
         for at in (2 * HEADER..64 << 10).step_by(HEADER) {
-            bytes[at..at + 4].copy_from_slice(&(64u32 << 10).to_le_bytes());
-            bytes[at + 8..at + HEADER].copy_from_slice(&12u64.to_le_bytes());
+            decoy(&mut bytes, at, 64 << 10, 12);
         }
         plant(&mut bytes, 128 << 10, 64, 12, 5);
         assert_eq!(whole_record_after(&bytes, 5, 0, 11), None);
@@ -916,8 +946,7 @@ mod tests {
         // (512 MiB of a 4 MiB segment's 8 MiB) and the damage would pass for a torn end.
         let mut bytes = vec![0u8; 4 << 20];
         for at in (HEADER..8 << 10).step_by(HEADER) {
-            bytes[at..at + 4].copy_from_slice(&(1u32 << 20).to_le_bytes());
-            bytes[at + 8..at + HEADER].copy_from_slice(&100_011u64.to_le_bytes());
+            decoy(&mut bytes, at, 1 << 20, 100_011);
         }
         plant(&mut bytes, 8 << 10, 64, 12, 5);
         assert_eq!(whole_record_after(&bytes, 5, 0, 11), Some((8 << 10, 12)));
@@ -941,7 +970,7 @@ mod tests {
         let (len, lsn) = (5u32.to_le_bytes(), 9u64.to_le_bytes());
         // The checksum of a record before segments had salts.
         let before = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&len), &lsn), b"hello");
-        assert_eq!(crc32c::crc32c_append(checksum(0, &len, &lsn), b"hello"), before);
-        assert_ne!(crc32c::crc32c_append(checksum(1, &len, &lsn), b"hello"), before);
+        assert_eq!(checksum(0, 5, 9, b"hello"), before);
+        assert_ne!(checksum(1, 5, 9, b"hello"), before);
     }
 }
