@@ -7,8 +7,7 @@
 #   stop_node                     stops it
 # The caller names itself in `who` (for messages) before sourcing.
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$repo/target}"
-[[ "$target" = /* ]] || target="$repo/$target"
+source "$repo/scripts/target-dir.sh"
 bin="$target/go-tools"
 mkdir -p "$bin"
 

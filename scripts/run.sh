@@ -17,6 +17,6 @@ done
 # this binary is compiled): the same artifacts scripts/test-all.sh builds, so neither command
 # rebuilds the core after the other (`-p graveyard-server` alone would resolve other features
 # and compile the tree a second time). cargo says what it compiles, nothing when up to date.
+source "$repo/scripts/target-dir.sh"
 cargo build --locked --release --manifest-path "$repo/Cargo.toml" --workspace --bin graveyard >&2
-target="${CARGO_TARGET_DIR:-$repo/target}"
 exec "$target/release/graveyard" serve "$@"

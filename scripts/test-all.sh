@@ -2,7 +2,9 @@
 # Builds everything and runs every test in every language. The README's test command, and
 # what CI runs (.ci/run). Idempotent: installs what the project needs if it is missing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+source scripts/target-dir.sh
 export CARGO_TERM_COLOR=never
 
 # Each step says when it starts (seconds since this script began), so a CI log shows where the
@@ -39,15 +41,15 @@ cargo test --locked --workspace --release
 # The binaries are built once for the whole workspace (the features the tests were built with):
 # `cargo run -p <one crate>` would unify features differently and rebuild much of the tree.
 cargo build --locked --workspace --release --bins -q
-BIN=${CARGO_TARGET_DIR:-target}/release
+BIN=$target/release
 
 step "tests (Java SDK: unit, conformance, annotations, concurrency, cluster; Maven, surefire with -Xcheck:jni)"
 # The JNI library (a cdylib, which `--bins` does not build) with the same features as above, so
 # nothing is rebuilt but the library itself; Maven packs it into the jar and runs the tests, the
-# cluster test against "$BIN/graveyard". Maven resolves the target directory from sdk-java/.
+# cluster test against "$BIN/graveyard" (CARGO_TARGET_DIR, exported absolute by target-dir.sh).
 # ensure-tools.sh (the first step) installed the JDK and Maven if they were missing.
 cargo build --locked --workspace --release --lib -q
-(cd sdk-java && CARGO_TARGET_DIR="$(cd .. && mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)" mvn -B -ntp test)
+(cd sdk-java && mvn -B -ntp test)
 
 step "tests (C ABI: the C test program under AddressSanitizer and UndefinedBehaviorSanitizer)"
 # The library built by the --lib build above; bindings/c/tests/generated.rs (in cargo test)

@@ -17,8 +17,7 @@ start=$SECONDS
 step() { printf '\n==> %s\n' "$*"; }
 run() { printf '+ %s\n' "$*"; "$@"; }
 
-target="${CARGO_TARGET_DIR:-target}"
-case "$target" in /*) ;; *) target="$repo/$target" ;; esac
+source "$repo/scripts/target-dir.sh"
 lib="$target/release"
 out="$target/c-abi-test"
 src="bindings/c/tests/abi_test.c"

@@ -36,8 +36,7 @@ fi
 [[ -f "$wheel" ]] || fail "no wheel at $wheel"
 wheel="$(cd "$(dirname "$wheel")" && pwd)/$(basename "$wheel")"
 
-target="${CARGO_TARGET_DIR:-target}"
-[[ "$target" = /* ]] || target="$repo/$target"
+source "$repo/scripts/target-dir.sh"
 server="$target/release/graveyard"
 [[ -x "$server" ]] || fail "the node binary is not built at $server: cargo build --release --workspace --bins"
 

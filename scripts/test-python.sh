@@ -27,7 +27,7 @@ fi
 # maturin runs the `uniffi-bindgen` on PATH (the workspace has no binary of that name, so it does
 # not compile one in the dev profile): the workspace's own, uniffi's exact version, built by
 # `cargo build --release --workspace --bins`.
-target="$(mkdir -p "${CARGO_TARGET_DIR:-$repo/target}" && cd "${CARGO_TARGET_DIR:-$repo/target}" && pwd)"
+source "$repo/scripts/target-dir.sh"
 bindgen="$target/release/graveyard-uniffi-bindgen"
 [[ -x "$bindgen" ]] || {
   echo "test-python.sh: $bindgen is not built: cargo build --locked --release --workspace --bins --lib" >&2

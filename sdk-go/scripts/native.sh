@@ -8,8 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 repo="$(cd "$here/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$repo/target}"
-[[ "$target" = /* ]] || target="$repo/$target"
+source "$repo/scripts/target-dir.sh"
 if [[ "${1:-}" == "--build" ]]; then
   (cd "$repo" && cargo build --release -p graveyard-c)
 fi

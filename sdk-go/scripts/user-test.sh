@@ -7,8 +7,7 @@
 set -euo pipefail
 sdk="$(cd "$(dirname "$0")/.." && pwd)"
 repo="$(cd "$sdk/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$repo/target}"
-[[ "$target" = /* ]] || target="$repo/$target"
+source "$repo/scripts/target-dir.sh"
 version=v0.1.0
 module=github.com/graveyard-db/graveyard/sdk-go
 work="$(mktemp -d)"

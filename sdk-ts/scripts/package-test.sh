@@ -8,8 +8,7 @@
 set -euo pipefail
 sdk="$(cd "$(dirname "$0")/.." && pwd)"
 repo="$(cd "$sdk/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$repo/target}"
-[[ "$target" = /* ]] || target="$repo/$target"
+source "$repo/scripts/target-dir.sh"
 server="$target/release/graveyard"
 userapp="$sdk/scripts/testdata/userapp"
 began=$SECONDS
