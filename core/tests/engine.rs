@@ -890,3 +890,42 @@ fn a_visit_may_append_from_its_callback() {
     assert_eq!(db.read_stream("copies", ReadOptions::forwards()).unwrap().len(), 3);
     assert_eq!(db.head_position().unwrap(), 6);
 }
+
+/// Events appended without an id get one from the writer, greater than every id it made
+/// before, which the id index takes at its end. An id a caller gives that sorts after them (a
+/// random v4 id often does) must change nothing but that: later made-up ids are still stored,
+/// unique, and a caller cannot reuse one of them.
+#[test]
+fn made_up_ids_are_increasing_v7_and_stay_unique_beside_caller_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let mut expected = ExpectedVersion::NoStream;
+    for round in 0..3u64 {
+        let r = db.append("made-up", expected, (0..50).map(|n| ev(round * 100 + n)).collect()).unwrap();
+        expected = ExpectedVersion::Exact(r.last_revision);
+        if round == 1 {
+            // Sorts after any UUIDv7 (0x01.. until the year 2527).
+            let high = Uuid::from_u128(u128::MAX >> 1);
+            db.append("given", ExpectedVersion::Any, vec![ev(0).with_id(high)]).unwrap();
+        }
+    }
+    let made: Vec<Uuid> =
+        db.read_stream("made-up", ReadOptions::forwards()).unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(made.len(), 150);
+    assert!(made.iter().all(|id| id.get_version_num() == 7), "{made:?}");
+    assert!(made.windows(2).all(|w| w[0] < w[1]), "made-up ids grow in commit order");
+    // Unique against caller ids both ways: a made-up id cannot be given again.
+    let err = db.append("other", ExpectedVersion::Any, vec![ev(0).with_id(made[70])]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    // And they survive a reopen, where the next made-up ids still grow.
+    db.close();
+    let db = Db::open(dir.path()).unwrap();
+    let r = db.append("made-up", expected, vec![ev(999)]).unwrap();
+    let last = db.read_stream("made-up", ReadOptions::forwards().from(r.last_revision)).unwrap();
+    assert!(last[0].id > made[149]);
+    let all = db.read_all(ReadAllOptions::forwards()).unwrap();
+    let mut ids: Vec<Uuid> = all.iter().map(|e| e.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "every stored id is stored once");
+}

@@ -190,6 +190,15 @@ pub(crate) fn place_event(
     put(offset_of!(ArchivedEventRecord, timestamp), timestamp.to_le_bytes());
 }
 
+/// Sets the id of an encoded event record: the writer gives one to each event appended
+/// without one (`IdClock`). An archived `[u8; 16]` is its 16 bytes, at a fixed offset from the
+/// end as in `place_event`.
+pub(crate) fn place_id(bytes: &mut [u8], id: &[u8; 16]) {
+    use std::mem::{offset_of, size_of};
+    let at = bytes.len() - size_of::<ArchivedEventRecord>() + offset_of!(ArchivedEventRecord, id);
+    bytes[at..at + 16].copy_from_slice(id);
+}
+
 pub(crate) fn access_event(bytes: &[u8]) -> Result<&ArchivedEventRecord> {
     let record = rkyv::access::<ArchivedEventRecord, rancor::Error>(bytes)
         .map_err(|e| Error::Corruption(format!("an event record fails validation: {e}")))?;

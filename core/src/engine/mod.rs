@@ -339,6 +339,7 @@ impl Engine {
             wrote_nothing: false,
             batch_states: HashMap::new(),
             bounded: true,
+            ids: Default::default(),
         };
         let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()

@@ -19,7 +19,8 @@ use crate::{MAX_CONTENT_TYPE_LEN, MAX_EVENT_TYPE_LEN, MAX_STREAM_NAME_LEN};
 /// record (the writer fills in its place in the log with `format::place_event`).
 pub(crate) struct PreparedEvent {
     pub id: Uuid,
-    /// The engine made the id up: it cannot be stored already.
+    /// Appended without an id: the writer makes one up (nil until then), which cannot be
+    /// stored already.
     pub generated: bool,
     pub record: rkyv::util::AlignedVec,
     /// In an encrypted store: where in `record` the sealed field lies (its plaintext in place,
@@ -127,7 +128,7 @@ pub(crate) fn prepare_events(
     let mut lookup = SchemaLookup { registry, resolved: Vec::new() };
     for (index, event) in events.into_iter().enumerate() {
         let p = prepare_event(stream, index, event, max_event_size, author, &mut lookup, sealed)?;
-        if !seen.insert(p.id) {
+        if !p.generated && !seen.insert(p.id) {
             return Err(Error::invalid(format!("event {index}: id {} appears twice in the append", p.id)));
         }
         prepared.push(p);
@@ -218,7 +219,8 @@ fn prepare_event(
     let (id, generated) = match event.id {
         Some(id) if id.is_nil() => return Err(bad("event id is the nil UUID".into())),
         Some(id) => (id, false),
-        None => (generated_id(), true),
+        // The writer gives it its id (`IdClock`), in the order it commits.
+        None => (Uuid::nil(), true),
     };
     let (flags, metadata, data) = if sealed {
         (format::FLAG_SEALED, Vec::new(), sealed_field(&event.metadata, &event.data)?)
@@ -352,20 +354,6 @@ fn conform(
             .map_err(|e| Error::Internal(format!("re-serialising validated data: {e}")))?;
     }
     Ok(())
-}
-
-/// A UUIDv7: time-ordered, so the id index grows at its right edge (random ids would dirty a
-/// random B-tree page per event). The random part comes from a per-thread generator rather
-/// than the OS: `getrandom` is a syscall per event and showed up as 9% of append CPU.
-fn generated_id() -> Uuid {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let mut random = [0u8; 10];
-    random[..8].copy_from_slice(&fastrand::u64(..).to_le_bytes());
-    random[8..].copy_from_slice(&fastrand::u16(..).to_le_bytes());
-    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
 
 #[cfg(test)]
