@@ -1075,5 +1075,11 @@ pub(super) fn recover_writer_state(store: &Store) -> Result<WriterState> {
         .map(format::decode_u64_key)
         .transpose()?
         .ok_or_else(|| Error::Corruption("the store has no stream id counter".into()))?;
-    Ok(WriterState { next_position, next_stream_id, last_timestamp })
+    let greatest_id = match store.event_ids.last(&rtxn)? {
+        Some((key, _)) => u128::from_be_bytes(
+            key.try_into().map_err(|_| format::corrupt("an event id key is not 16 bytes"))?,
+        ),
+        None => 0,
+    };
+    Ok(WriterState { next_position, next_stream_id, last_timestamp, greatest_id })
 }

@@ -182,6 +182,9 @@ pub(crate) struct WriterState {
     pub next_position: u64,
     pub next_stream_id: u64,
     pub last_timestamp: i64,
+    /// The greatest event id in the id index as far as this writer knows (big-endian, the
+    /// index's order); an id above it goes in with APPEND (`Writer::put_id`).
+    pub greatest_id: u128,
 }
 
 pub(crate) struct Writer {
@@ -1120,7 +1123,7 @@ impl Writer {
                 let key = index_key(state.id, revision / INDEX_CHUNK);
                 self.put(txn, T::StreamIndex, PutFlags::empty(), &key, &position_key)?;
             }
-            self.put_id(txn, event, &position_key)?;
+            self.put_id(txn, &event.id, &position_key)?;
             let overflow = || Failure::Storage(format::corrupt("a position or revision would pass u64::MAX"));
             self.state.next_position = position.checked_add(1).ok_or_else(overflow)?;
             state.next_revision = revision.checked_add(1).ok_or_else(overflow)?;
@@ -1351,18 +1354,29 @@ impl Writer {
     /// A write of this transaction, recorded for the commit log.
     /// Indexes an event's id. NO_OVERWRITE: ids stay unique even where the lookup was skipped
     /// (a colliding id fails this job's batch, then this job alone; it never overwrites). An id
-    /// the writer made up is greater than every one it made before, so it goes in with APPEND,
-    /// which takes the index's last page instead of searching the B-tree (a search per event
-    /// was a quarter of the writer's time in batches); it is refused when an id a caller gave
-    /// sorts after it, and then put as any other, without trying APPEND again.
-    fn put_id(&mut self, txn: &mut RwTxn, event: &PreparedEvent, position_key: &[u8]) -> heed::Result<()> {
-        if event.generated && self.ids.append {
-            match self.put(txn, T::EventIds, PutFlags::APPEND, event.id.as_bytes(), position_key) {
-                Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => self.ids.append = false,
-                done => return done,
+    /// greater than every one in the index goes in with APPEND instead, which takes the index's
+    /// last page without searching the B-tree (a search per event was a quarter of the writer's
+    /// time in batches of 100): the ids the writer makes up always are (`IdClock`), and so
+    /// are most of those callers make in time order (UUIDv7, as the cluster client does).
+    fn put_id(&mut self, txn: &mut RwTxn, id: &Uuid, position_key: &[u8]) -> heed::Result<()> {
+        let key = id.as_u128();
+        if key > self.state.greatest_id {
+            match self.put(txn, T::EventIds, PutFlags::APPEND, id.as_bytes(), position_key) {
+                Ok(()) => {
+                    self.state.greatest_id = key;
+                    return Ok(());
+                }
+                // Not the greatest after all (a catch-up took in another writer's ids): LMDB
+                // says which is, and this one is put as any other.
+                Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => {
+                    if let Some((last, _)) = self.store.event_ids.last(txn)? {
+                        self.state.greatest_id = last.try_into().map_or(u128::MAX, u128::from_be_bytes);
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
-        self.put(txn, T::EventIds, PutFlags::NO_OVERWRITE, event.id.as_bytes(), position_key)
+        self.put(txn, T::EventIds, PutFlags::NO_OVERWRITE, id.as_bytes(), position_key)
     }
 
     fn put(&mut self, txn: &mut RwTxn, t: T, flags: PutFlags, key: &[u8], value: &[u8]) -> heed::Result<()> {
@@ -1401,16 +1415,9 @@ impl Writer {
 /// millisecond whose 74 bits after the version are a counter, random at each new millisecond
 /// and counted up within one (§6.2, method 2), so every id is greater than the one before, even
 /// when the clock steps back; random enough that two writers of one log never make the same.
+#[derive(Default)]
 pub(crate) struct IdClock {
     last: u128,
-    /// Whether the next made-up id is tried as the index's greatest (`Writer::put_id`).
-    pub append: bool,
-}
-
-impl Default for IdClock {
-    fn default() -> Self {
-        IdClock { last: 0, append: true }
-    }
 }
 
 /// The counter of a UUIDv7: rand_a (12 bits) above rand_b (62), around the variant's 2 bits.
