@@ -4,7 +4,9 @@
 # server/tests/console.rs, which starts a node with data and drives every page of its console.
 # Screenshots: target/console-screenshots/. Safe to run again and again.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+source scripts/target-dir.sh
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if [[ ! -x "$chromium" ]]; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then

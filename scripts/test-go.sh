@@ -5,6 +5,7 @@
 # on a wrong result, never on timing), and the user test (go get through a module proxy).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+source "$repo/scripts/target-dir.sh"
 cd "$repo/sdk-go"
 bash scripts/native.sh
 unformatted="$(gofmt -l .)"

@@ -8,6 +8,7 @@
 # benchmark at smoke sizes.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+source "$repo/scripts/target-dir.sh"
 command -v node >/dev/null && command -v npm >/dev/null || {
   echo "test-ts.sh: Node.js and npm are needed (the machine's own; nothing is downloaded for them)" >&2
   exit 1

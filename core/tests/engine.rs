@@ -914,18 +914,18 @@ fn made_up_ids_are_increasing_v7_and_stay_unique_beside_caller_ids() {
     assert_eq!(made.len(), 150);
     assert!(made.iter().all(|id| id.get_version_num() == 7), "{made:?}");
     assert!(made.windows(2).all(|w| w[0] < w[1]), "made-up ids grow in commit order");
-    // Unique against caller ids both ways: a made-up id cannot be given again.
-    let err = db.append("other", ExpectedVersion::Any, vec![ev(0).with_id(made[70])]).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    // Unique against caller ids both ways: a made-up id cannot be given again, whether it went
+    // in at the index's end (round 1) or after the caller's greater id (round 2, put after a
+    // search).
+    for taken in [made[70], made[120], made[149]] {
+        let err = db.append("other", ExpectedVersion::Any, vec![ev(0).with_id(taken)]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    }
     // And they survive a reopen, where the next made-up ids still grow.
     db.close();
     let db = Db::open(dir.path()).unwrap();
     let r = db.append("made-up", expected, vec![ev(999)]).unwrap();
     let last = db.read_stream("made-up", ReadOptions::forwards().from(r.last_revision)).unwrap();
     assert!(last[0].id > made[149]);
-    let all = db.read_all(ReadAllOptions::forwards()).unwrap();
-    let mut ids: Vec<Uuid> = all.iter().map(|e| e.id).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), all.len(), "every stored id is stored once");
+    assert_eq!(db.read_all(ReadAllOptions::forwards()).unwrap().len(), 152);
 }

@@ -339,7 +339,11 @@ impl Engine {
             wrote_nothing: false,
             batch_states: HashMap::new(),
             bounded: true,
-            ids: Default::default(),
+            ids: {
+                let mut ids = writer::IdClock::default();
+                ids.carry_on(state.greatest_id, state.last_timestamp.max(writer::now_micros()));
+                ids
+            },
         };
         let committer = Arc::new(Mutex::new(writer));
         let handle = std::thread::Builder::new()

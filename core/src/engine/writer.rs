@@ -721,6 +721,7 @@ impl Writer {
         self.durable.logged += bytes;
         if count > 0 {
             self.state = super::recover_writer_state(&store)?;
+            self.ids.carry_on(self.state.greatest_id, self.state.last_timestamp.max(now_micros()));
             self.publish();
             super::load_schemas(&store, &self.schemas)?;
         }
@@ -1096,9 +1097,11 @@ impl Writer {
             let position = self.state.next_position;
             let revision = state.next_revision;
             format::place_event(&mut event.record, state.id, revision, state.last_position, timestamp);
+            let position_key = u64_key(position);
             if event.generated {
-                event.id = self.ids.next(timestamp);
-                format::place_id(&mut event.record, event.id.as_bytes());
+                self.put_made_up_id(txn, event, timestamp, &position_key)?;
+            } else {
+                self.put_id(txn, &event.id, &position_key)?;
             }
             if let Some(range) = event.seal_at.clone() {
                 let field = &mut event.record[range];
@@ -1116,14 +1119,12 @@ impl Writer {
                 let aad = crypto::event_aad(state.id, revision, position);
                 event.sealed_with = self.seal_event(field, key, &aad)?.map(|sealer| (sealer, aad));
             }
-            let position_key = u64_key(position);
             // APPEND: positions only grow, so LMDB can skip the search and fill pages fully.
             self.put(txn, T::Events, PutFlags::APPEND, &position_key, &event.record)?;
             if revision % INDEX_CHUNK == INDEX_CHUNK - 1 {
                 let key = index_key(state.id, revision / INDEX_CHUNK);
                 self.put(txn, T::StreamIndex, PutFlags::empty(), &key, &position_key)?;
             }
-            self.put_id(txn, &event.id, &position_key)?;
             let overflow = || Failure::Storage(format::corrupt("a position or revision would pass u64::MAX"));
             self.state.next_position = position.checked_add(1).ok_or_else(overflow)?;
             state.next_revision = revision.checked_add(1).ok_or_else(overflow)?;
@@ -1379,6 +1380,32 @@ impl Writer {
         self.put(txn, T::EventIds, PutFlags::NO_OVERWRITE, id.as_bytes(), position_key)
     }
 
+    /// Makes up the id of an event appended without one, indexes it and writes it into its
+    /// record. An id a caller planted where the next made-up one falls (they are hard to guess,
+    /// not impossible) only makes it draw another: the append was given no id to collide.
+    fn put_made_up_id(
+        &mut self,
+        txn: &mut RwTxn,
+        event: &mut PreparedEvent,
+        timestamp: i64,
+        position_key: &[u8],
+    ) -> JobResult<()> {
+        for _ in 0..MADE_UP_ID_DRAWS {
+            event.id = self.ids.next(timestamp);
+            match self.put_id(txn, &event.id, position_key) {
+                Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => continue,
+                put => {
+                    put?;
+                    format::place_id(&mut event.record, event.id.as_bytes());
+                    return Ok(());
+                }
+            }
+        }
+        Err(Failure::Storage(Error::Internal(format!(
+            "{MADE_UP_ID_DRAWS} ids made up in a row were all stored already"
+        ))))
+    }
+
     fn put(&mut self, txn: &mut RwTxn, t: T, flags: PutFlags, key: &[u8], value: &[u8]) -> heed::Result<()> {
         self.bounded &= match t {
             T::Events | T::StreamIndex | T::EventIds => true,
@@ -1411,10 +1438,14 @@ impl Writer {
     }
 }
 
+/// Ids made up for one event before its append fails (each was stored already).
+const MADE_UP_ID_DRAWS: usize = 16;
+
 /// Makes up the ids of events appended without one: UUIDv7 (RFC 9562) of the commit's
 /// millisecond whose 74 bits after the version are a counter, random at each new millisecond
-/// and counted up within one (§6.2, method 2), so every id is greater than the one before, even
-/// when the clock steps back; random enough that two writers of one log never make the same.
+/// and raised by a random step within one (§6.2, method 2), so every id is greater than the
+/// one before, even when the clock steps back, and the next one is hard to guess; random
+/// enough that two writers of one log never make the same.
 #[derive(Default)]
 pub(crate) struct IdClock {
     last: u128,
@@ -1423,6 +1454,8 @@ pub(crate) struct IdClock {
 /// The counter of a UUIDv7: rand_a (12 bits) above rand_b (62), around the variant's 2 bits.
 const COUNTER_BITS: u32 = 74;
 const RAND_B_BITS: u32 = 62;
+/// A random step of up to 2^32 within a millisecond leaves room for 2^41 ids in it.
+const COUNTER_STEP_BITS: u32 = 32;
 
 impl IdClock {
     /// The id of an event committed at `micros` (microseconds since the epoch).
@@ -1432,8 +1465,10 @@ impl IdClock {
         let (millis, counter) = if millis > last_millis {
             // Half the counter's range left to count up in: no millisecond runs out.
             (millis, fastrand::u128(..) & ((1 << (COUNTER_BITS - 1)) - 1))
-        } else if last_counter + 1 < 1 << COUNTER_BITS {
-            (last_millis, last_counter + 1)
+        } else if let Some(counter) = Some(last_counter + 1 + fastrand::u128(..1 << COUNTER_STEP_BITS))
+            .filter(|&c| c < 1 << COUNTER_BITS)
+        {
+            (last_millis, counter)
         } else {
             (last_millis + 1, 0)
         };
@@ -1441,6 +1476,21 @@ impl IdClock {
         let rand_b = counter & ((1 << RAND_B_BITS) - 1);
         self.last = millis << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b;
         Uuid::from_u128(self.last)
+    }
+}
+
+impl IdClock {
+    /// Carries on from the ids of the index (its greatest, `WriterState::greatest_id`) at an
+    /// open or after a catch-up, so that made-up ids keep growing across them when the clock
+    /// stands still or steps back. Only from a UUIDv7 of a millisecond the store's clock has
+    /// reached (`now`, microseconds): a caller's id of another version or from the future
+    /// would carry the made-up ones off to its millisecond.
+    pub fn carry_on(&mut self, greatest_id: u128, now: i64) {
+        let id = Uuid::from_u128(greatest_id);
+        let reached = u128::from(now.max(0) as u64 / 1000);
+        if id.get_version_num() == 7 && greatest_id >> 80 <= reached {
+            self.last = self.last.max(greatest_id);
+        }
     }
 }
 
@@ -1511,17 +1561,72 @@ mod tests {
     }
 
     #[test]
+    fn the_clock_carries_on_from_a_v7_id_of_a_millisecond_reached_only() {
+        let mut clock = IdClock::default();
+        let stored = clock.next(US + 5000);
+        // At a reopen whose clock stands 5 ms behind the last commit.
+        let mut reopened = IdClock::default();
+        reopened.carry_on(stored.as_u128(), US + 5000);
+        assert!(reopened.next(US) > stored);
+        // Neither from a caller's id of another version nor from a millisecond not reached.
+        for foreign in [Uuid::from_u128(u128::MAX >> 1), IdClock::default().next(US + 9000)] {
+            let mut clock = IdClock::default();
+            clock.carry_on(foreign.as_u128(), US + 5000);
+            assert_eq!(millis(clock.next(US)), MS, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn ids_of_one_millisecond_are_not_one_apart() {
+        let mut clock = IdClock::default();
+        let ids: Vec<u128> = (0..100).map(|_| clock.next(US).as_u128()).collect();
+        assert!(ids.windows(2).all(|w| w[1] > w[0]));
+        assert!(ids.windows(2).filter(|w| counter_of(w[1]) - counter_of(w[0]) == 1).count() < 3);
+    }
+
+    /// The id of millisecond `ms` whose counter is full: the next one made after it is
+    /// `(ms + 1, counter 0)`, whatever the random step.
+    fn full_counter(ms: u64) -> u128 {
+        let top = (1u128 << COUNTER_BITS) - 1;
+        u128::from(ms) << 80
+            | 0x7 << 76
+            | (top >> RAND_B_BITS) << 64
+            | 0b10 << 62
+            | (top & ((1 << RAND_B_BITS) - 1))
+    }
+
+    /// An id a caller planted where the writer's next made-up id falls never fails an append
+    /// that gave none: the writer draws another (and, were that gone, the batch's job-by-job
+    /// retry would draw one too: this guards the promise, not the loop alone).
+    #[test]
+    fn an_append_without_ids_never_fails_on_an_id_a_caller_planted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Db::open(dir.path()).unwrap();
+        let event = || crate::EventData::json("T", &serde_json::json!({})).unwrap();
+        // A millisecond ahead of the clock, so that the writer's next id is known: the first
+        // of the millisecond after it.
+        let ahead = (now_micros() / 1000) as u64 + 60_000;
+        let next = (u128::from(ahead + 1) << 80) | 0x7 << 76 | 0b10 << 62;
+        db.append("planted", ExpectedVersion::Any, vec![event().with_id(Uuid::from_u128(next))]).unwrap();
+        {
+            let engine = db.engine().unwrap();
+            let mut writer = engine.committer.as_ref().unwrap().lock().unwrap();
+            writer.ids.last = full_counter(ahead);
+        }
+        db.append("made-up", ExpectedVersion::Any, vec![event()]).unwrap();
+        let made = db.read_stream("made-up", crate::ReadOptions::forwards()).unwrap();
+        assert_ne!(made[0].id.as_u128(), next);
+        assert_eq!(millis(made[0].id), ahead + 1, "drawn again in the same millisecond");
+        assert!(made[0].id.as_u128() > next);
+    }
+
+    #[test]
     fn a_full_counter_moves_on_to_the_next_millisecond() {
         let mut clock = IdClock::default();
         clock.next(US);
         // The counter at its greatest: the next id takes the next millisecond.
-        let top = (1u128 << COUNTER_BITS) - 1;
-        clock.last = u128::from(MS) << 80
-            | 0x7 << 76
-            | (top >> RAND_B_BITS) << 64
-            | 0b10 << 62
-            | (top & ((1 << RAND_B_BITS) - 1));
-        assert_eq!(counter_of(clock.last), top);
+        clock.last = full_counter(MS);
+        assert_eq!(counter_of(clock.last), (1 << COUNTER_BITS) - 1);
         let full = clock.last;
         let after = clock.next(US);
         assert!(is_v7(after) && after.as_u128() > full, "{after}");
