@@ -1352,7 +1352,6 @@ impl Writer {
         }
     }
 
-    /// A write of this transaction, recorded for the commit log.
     /// Indexes an event's id. NO_OVERWRITE: ids stay unique even where the lookup was skipped
     /// (a colliding id fails this job's batch, then this job alone; it never overwrites). An id
     /// greater than every one in the index goes in with APPEND instead, which takes the index's
@@ -1406,6 +1405,7 @@ impl Writer {
         ))))
     }
 
+    /// A write of this transaction, recorded for the commit log.
     fn put(&mut self, txn: &mut RwTxn, t: T, flags: PutFlags, key: &[u8], value: &[u8]) -> heed::Result<()> {
         self.bounded &= match t {
             T::Events | T::StreamIndex | T::EventIds => true,
@@ -1462,24 +1462,18 @@ impl IdClock {
     pub fn next(&mut self, micros: i64) -> Uuid {
         let millis = u128::from(micros.max(0) as u64 / 1000) & ((1 << 48) - 1);
         let (last_millis, last_counter) = (self.last >> 80, counter_of(self.last));
-        let (millis, counter) = if millis > last_millis {
+        self.last = if millis > last_millis {
             // Half the counter's range left to count up in: no millisecond runs out.
-            (millis, fastrand::u128(..) & ((1 << (COUNTER_BITS - 1)) - 1))
-        } else if let Some(counter) = Some(last_counter + 1 + fastrand::u128(..1 << COUNTER_STEP_BITS))
-            .filter(|&c| c < 1 << COUNTER_BITS)
-        {
-            (last_millis, counter)
+            v7(millis, fastrand::u128(..) & ((1 << (COUNTER_BITS - 1)) - 1))
         } else {
-            (last_millis + 1, 0)
+            match last_counter + 1 + fastrand::u128(..1 << COUNTER_STEP_BITS) {
+                stepped if stepped < 1 << COUNTER_BITS => v7(last_millis, stepped),
+                _ => v7(last_millis + 1, 0),
+            }
         };
-        let rand_a = counter >> RAND_B_BITS;
-        let rand_b = counter & ((1 << RAND_B_BITS) - 1);
-        self.last = millis << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b;
         Uuid::from_u128(self.last)
     }
-}
 
-impl IdClock {
     /// Carries on from the ids of the index (its greatest, `WriterState::greatest_id`) at an
     /// open or after a catch-up, so that made-up ids keep growing across them when the clock
     /// stands still or steps back. Only from a UUIDv7 of a millisecond the store's clock has
@@ -1492,6 +1486,16 @@ impl IdClock {
             self.last = self.last.max(greatest_id);
         }
     }
+}
+
+/// The UUIDv7 of millisecond `millis` and 74-bit `counter`: rand_a (the counter's top 12 bits)
+/// after the version, rand_b (its low 62) after the variant.
+fn v7(millis: u128, counter: u128) -> u128 {
+    millis << 80
+        | 0x7 << 76
+        | (counter >> RAND_B_BITS) << 64
+        | 0b10 << 62
+        | (counter & ((1 << RAND_B_BITS) - 1))
 }
 
 fn counter_of(id: u128) -> u128 {
@@ -1587,12 +1591,7 @@ mod tests {
     /// The id of millisecond `ms` whose counter is full: the next one made after it is
     /// `(ms + 1, counter 0)`, whatever the random step.
     fn full_counter(ms: u64) -> u128 {
-        let top = (1u128 << COUNTER_BITS) - 1;
-        u128::from(ms) << 80
-            | 0x7 << 76
-            | (top >> RAND_B_BITS) << 64
-            | 0b10 << 62
-            | (top & ((1 << RAND_B_BITS) - 1))
+        v7(u128::from(ms), (1 << COUNTER_BITS) - 1)
     }
 
     /// An id a caller planted where the writer's next made-up id falls never fails an append
@@ -1606,7 +1605,7 @@ mod tests {
         // A millisecond ahead of the clock, so that the writer's next id is known: the first
         // of the millisecond after it.
         let ahead = (now_micros() / 1000) as u64 + 60_000;
-        let next = (u128::from(ahead + 1) << 80) | 0x7 << 76 | 0b10 << 62;
+        let next = v7(u128::from(ahead + 1), 0);
         db.append("planted", ExpectedVersion::Any, vec![event().with_id(Uuid::from_u128(next))]).unwrap();
         {
             let engine = db.engine().unwrap();
